@@ -1,0 +1,67 @@
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { dirname, join } from "node:path";
+
+export interface Command {
+  name: string;
+  summary: string;
+  run(argv: string[]): Promise<number>;
+}
+
+const commands = new Map<string, Command>();
+
+export function registerCommand(command: Command): void {
+  commands.set(command.name, command);
+}
+
+export function version(): string {
+  // bin/ sits one level under the package root both in the source tree and in dist/.
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 3; i++) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { name?: string; version?: string };
+      if (pkg.name === "weir" && pkg.version) return pkg.version;
+    } catch {
+      // keep walking up
+    }
+    dir = dirname(dir);
+  }
+  return "unknown";
+}
+
+export function usage(): string {
+  const lines = [
+    "weir — stateful stream processing on Kafka",
+    "",
+    "Usage: weir <command> [options]",
+    "",
+    "Commands:",
+    ...[...commands.values()].map((c) => `  ${c.name.padEnd(12)} ${c.summary}`),
+    "",
+    "Options:",
+    "  -h, --help     show help (also: weir <command> --help)",
+    "  -v, --version  print the version",
+    "",
+    "Environment: KAFKA_BROKERS=host:port,... selects the Kafka cluster (default: the local broker, 127.0.0.1:9092).",
+  ];
+  return lines.join("\n") + "\n";
+}
+
+export async function main(argv: string[]): Promise<number> {
+  await import("./commands.js");
+  const [first, ...rest] = argv;
+  if (first === undefined || first === "-h" || first === "--help" || first === "help") {
+    process.stdout.write(usage());
+    return first === undefined ? 2 : 0;
+  }
+  if (first === "-v" || first === "--version") {
+    process.stdout.write(`weir ${version()}\n`);
+    return 0;
+  }
+  const command = commands.get(first);
+  if (!command) {
+    process.stderr.write(`weir: unknown command '${first}'. Run 'weir --help' for the list of commands.\n`);
+    return 2;
+  }
+  return command.run(rest);
+}

@@ -1,0 +1,2 @@
+// Each command registers itself; this file only imports them.
+export {};

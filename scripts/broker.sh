@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# A real single-node Apache Kafka broker (KRaft, combined broker+controller) on loopback.
+#
+#   scripts/broker.sh start    provision jars once (Maven), format storage once, start, wait until it answers metadata
+#   scripts/broker.sh stop     stop the broker started by this script
+#   scripts/broker.sh status   running or not, and whether it answers
+#   scripts/broker.sh provision | address
+#
+# Environment:
+#   KAFKA_BROKERS          use that cluster instead: start/stop do nothing
+#   WEIR_BROKER_PORT       client port            (default 9092)
+#   WEIR_CONTROLLER_PORT   KRaft controller port  (default 9093)
+#   WEIR_HOME              working folder         (default <repo>/.weir)
+#   KAFKA_HEAP_OPTS        JVM heap               (default -Xms256m -Xmx1g)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+WEIR_HOME=${WEIR_HOME:-$ROOT/.weir}
+PORT=${WEIR_BROKER_PORT:-9092}
+CPORT=${WEIR_CONTROLLER_PORT:-9093}
+KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$ROOT/scripts/broker/pom.xml")
+LIBS=$WEIR_HOME/kafka-$KAFKA_VERSION/libs
+RUN=$WEIR_HOME/broker-$PORT
+DATA=$RUN/data
+LOG=$RUN/broker.log
+PIDFILE=$RUN/broker.pid
+PROPS=$RUN/server.properties
+ADDRESS=127.0.0.1:$PORT
+
+say() { printf 'weir-broker: %s\n' "$*" >&2; }
+die() { say "$*"; exit 1; }
+
+need() {
+  command -v java >/dev/null 2>&1 ||
+    die "Java 17+ is needed to run the local Kafka broker (Debian: apt-get install openjdk-17-jre-headless). Or set KAFKA_BROKERS=host:port to use an existing cluster."
+  local major
+  major=$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1)
+  [ "${major:-0}" -ge 17 ] || die "Java $major found; Kafka $KAFKA_VERSION needs Java 17+."
+}
+
+provision() {
+  if [ -f "$LIBS/.complete" ]; then return 0; fi
+  need
+  command -v mvn >/dev/null 2>&1 ||
+    die "Maven is needed once to fetch Apache Kafka's jars from Maven Central (Debian: apt-get install maven). Or set KAFKA_BROKERS=host:port to use an existing cluster."
+  say "provisioning Apache Kafka $KAFKA_VERSION jars from Maven Central into $LIBS (once)"
+  rm -rf "$LIBS" && mkdir -p "$LIBS"
+  if ! mvn -q -B -f "$ROOT/scripts/broker/pom.xml" dependency:copy-dependencies \
+    -DoutputDirectory="$LIBS" -DincludeScope=runtime >"$WEIR_HOME/provision.log" 2>&1; then
+    tail -20 "$WEIR_HOME/provision.log" >&2
+    die "Maven could not fetch the Kafka jars (full log: $WEIR_HOME/provision.log)."
+  fi
+  touch "$LIBS/.complete"
+}
+
+write_config() {
+  mkdir -p "$DATA"
+  cat >"$PROPS" <<PROPS
+# Written by scripts/broker.sh: one node, loopback only.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$CPORT
+listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CPORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$DATA
+num.partitions=1
+# A single node: internal topics cannot have more than one replica.
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=10
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=10
+min.insync.replicas=1
+default.replication.factor=1
+# Consumer groups form at once: tests and demos should not wait 3 s per group.
+group.initial.rebalance.delay.ms=0
+# Compaction of changelog topics is observable in tests within seconds, not hours.
+log.cleaner.backoff.ms=1000
+log.retention.check.interval.ms=30000
+delete.topic.enable=true
+auto.create.topics.enable=true
+PROPS
+  cat >"$RUN/log4j.properties" <<'L4J'
+log4j.rootLogger=INFO, stdout
+log4j.appender.stdout=org.apache.log4j.ConsoleAppender
+log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
+log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.kafka=INFO
+log4j.logger.org.apache.kafka=INFO
+log4j.logger.kafka.log.LogCleaner=WARN
+log4j.logger.state.change.logger=WARN
+L4J
+}
+
+pid_alive() { [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
+
+# Does the broker answer a metadata request? kcat if present, else the project's own client, else the log line.
+answers() {
+  if command -v kcat >/dev/null 2>&1; then
+    kcat -b "$ADDRESS" -L -m 3 >/dev/null 2>&1
+  elif [ -d "$ROOT/node_modules/@confluentinc/kafka-javascript/build" ]; then
+    node "$ROOT/scripts/broker-ready.mjs" "$ADDRESS" >/dev/null 2>&1
+  else
+    grep -q "Kafka Server started" "$LOG" 2>/dev/null && (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null
+  fi
+}
+
+start() {
+  if [ -n "${KAFKA_BROKERS:-}" ]; then
+    say "KAFKA_BROKERS is set: using $KAFKA_BROKERS, starting nothing"
+    echo "$KAFKA_BROKERS"
+    return 0
+  fi
+  if pid_alive && answers; then
+    say "already running (pid $(cat "$PIDFILE"))"
+    echo "$ADDRESS"
+    return 0
+  fi
+  need
+  provision
+  mkdir -p "$RUN"
+  write_config
+  if [ ! -f "$DATA/meta.properties" ]; then
+    say "formatting storage in $DATA"
+    java -cp "$LIBS/*" -Dlog4j.configuration="file:$RUN/log4j.properties" kafka.tools.StorageTool format \
+      -t "$(java -cp "$LIBS/*" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)" \
+      -c "$PROPS" >>"$LOG" 2>&1 || die "storage format failed; see $LOG"
+  fi
+  if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && ! pid_alive; then
+    die "port $PORT is taken by another process; set WEIR_BROKER_PORT (and WEIR_CONTROLLER_PORT) or KAFKA_BROKERS."
+  fi
+  say "starting Apache Kafka $KAFKA_VERSION on $ADDRESS (log: $LOG)"
+  # shellcheck disable=SC2086
+  nohup java ${KAFKA_HEAP_OPTS:--Xms256m -Xmx1g} -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+    -Djava.awt.headless=true -Dlog4j.configuration="file:$RUN/log4j.properties" \
+    -cp "$LIBS/*" kafka.Kafka "$PROPS" >>"$LOG" 2>&1 </dev/null &
+  echo $! >"$PIDFILE"
+  local deadline=$((SECONDS + ${WEIR_BROKER_START_TIMEOUT:-90}))
+  until answers; do
+    pid_alive || { tail -30 "$LOG" >&2; die "the broker exited during start-up; see $LOG"; }
+    [ $SECONDS -lt $deadline ] || { tail -30 "$LOG" >&2; die "the broker did not answer within the timeout; see $LOG"; }
+    sleep 0.5
+  done
+  say "ready: bootstrap.servers=$ADDRESS"
+  echo "$ADDRESS"
+}
+
+stop() {
+  if [ -n "${KAFKA_BROKERS:-}" ]; then say "KAFKA_BROKERS is set: nothing to stop"; return 0; fi
+  if ! pid_alive; then say "not running"; rm -f "$PIDFILE"; return 0; fi
+  local pid
+  pid=$(cat "$PIDFILE")
+  say "stopping pid $pid"
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+  if kill -0 "$pid" 2>/dev/null; then say "still alive after 30 s: SIGKILL"; kill -9 "$pid" 2>/dev/null || true; fi
+  rm -f "$PIDFILE"
+  say "stopped"
+}
+
+status() {
+  if [ -n "${KAFKA_BROKERS:-}" ]; then echo "external cluster: $KAFKA_BROKERS"; return 0; fi
+  if pid_alive; then
+    if answers; then echo "running (pid $(cat "$PIDFILE")) on $ADDRESS"; else echo "process up (pid $(cat "$PIDFILE")) but not answering on $ADDRESS"; return 1; fi
+  else
+    echo "not running"
+    return 3
+  fi
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  status) status ;;
+  provision) provision ;;
+  address) echo "${KAFKA_BROKERS:-$ADDRESS}" ;;
+  *) echo "usage: $0 start|stop|status|provision|address" >&2; exit 2 ;;
+esac
