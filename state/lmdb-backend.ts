@@ -1,0 +1,236 @@
+/**
+ * The LMDB StateBackend: ONE environment per worker state directory, one named sub-database per store-partition
+ * (`s:<store>:<partition>`), raw byte keys and values, and a `checkpoints` sub-database (`<store>:<partition>` →
+ * 8-byte big-endian changelog offset) written in the same synchronous transaction as the data, so local state is
+ * never ahead of its checkpoint.
+ *
+ * Only lmdb-js's synchronous API is used (`transactionSync`, `putSync`, `removeSync`): a read right after `apply`
+ * sees the data, and there is no async write queue to flush or lose. No object cache is enabled.
+ */
+import { open, type Database, type RootDatabase } from "lmdb";
+import {
+  checkOffset,
+  checkStorePartition,
+  type ApplyBatch,
+  type BytesRange,
+  type StateBackend,
+  type StoreBackend,
+  type StoreInventoryEntry,
+} from "./backend.js";
+import { InvalidStoreKeyError, StateError, StoreClosedError } from "./errors.js";
+
+type BytesDb = Database<Buffer, Buffer>;
+
+/**
+ * Virtual address space reserved for the memory map (not disk: the file grows with the data).
+ * @default 8 GiB
+ */
+export const DEFAULT_MAP_SIZE_BYTES = 8 * 1024 ** 3;
+/** Store-partitions per worker directory is bounded by this (LMDB's `maxDbs`; each costs a little at open). */
+const MAX_DBS = 4096;
+const DATA_DB_PREFIX = "s:";
+const CHECKPOINT_DB = "checkpoints";
+const BYTES = { keyEncoding: "binary", encoding: "binary" } as const;
+
+const dataDbName = (store: string, partition: number): string => `${DATA_DB_PREFIX}${store}:${partition}`;
+const checkpointKey = (store: string, partition: number): Buffer =>
+  Buffer.from(`${store}:${partition}`, "utf8");
+
+function encodeOffset(offset: number): Buffer {
+  const bytes = Buffer.allocUnsafe(8);
+  bytes.writeBigInt64BE(BigInt(offset));
+  return bytes;
+}
+
+function decodeOffset(bytes: Buffer | undefined): number | undefined {
+  return bytes === undefined || bytes.length !== 8 ? undefined : Number(bytes.readBigInt64BE());
+}
+
+/** lmdb-js returns copies, usually Buffers; make the type promise true without copying again. */
+const asBuffer = (bytes: Uint8Array): Buffer =>
+  Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+
+class LmdbStoreBackend implements StoreBackend {
+  constructor(
+    readonly store: string,
+    readonly partition: number,
+    readonly db: BytesDb,
+    private readonly owner: LmdbStateBackend,
+  ) {}
+
+  get(key: Buffer): Buffer | undefined {
+    this.#ensureOpen();
+    const value = this.db.get(key) as Uint8Array | undefined;
+    return value === undefined ? undefined : asBuffer(value);
+  }
+
+  range(opts: BytesRange = {}): IterableIterator<[Buffer, Buffer]> {
+    this.#ensureOpen();
+    if (opts.limit !== undefined && opts.limit <= 0) return [][Symbol.iterator]();
+    // lmdb-js ranges run from `start` (inclusive) towards `end` (exclusive). Reversed, our exclusive `to` is the
+    // start, and our inclusive `from` the end: flip both bounds' inclusiveness.
+    const range = this.db.getRange(
+      opts.reverse
+        ? {
+            start: opts.to,
+            end: opts.from,
+            reverse: true,
+            exclusiveStart: true,
+            inclusiveEnd: true,
+            limit: opts.limit,
+          }
+        : { start: opts.from, end: opts.to, limit: opts.limit },
+    );
+    return this.#entries(range);
+  }
+
+  *#entries(range: Iterable<{ key: Buffer; value: Buffer }>): Generator<[Buffer, Buffer]> {
+    for (const { key, value } of range) yield [asBuffer(key), asBuffer(value)];
+  }
+
+  approximateCount(): number {
+    this.#ensureOpen();
+    return (this.db.getStats() as { entryCount: number }).entryCount;
+  }
+
+  approximateBytes(): number {
+    this.#ensureOpen();
+    const stats = this.db.getStats() as {
+      pageSize: number;
+      treeBranchPageCount: number;
+      treeLeafPageCount: number;
+      overflowPages: number;
+    };
+    return (stats.treeBranchPageCount + stats.treeLeafPageCount + stats.overflowPages) * stats.pageSize;
+  }
+
+  checkpoint(): number | undefined {
+    this.#ensureOpen();
+    return this.owner.readCheckpoint(this.store, this.partition);
+  }
+
+  #ensureOpen(): void {
+    if (this.owner.closed) throw new StoreClosedError(this.store, this.partition);
+  }
+}
+
+class LmdbStateBackend implements StateBackend {
+  readonly kind = "lmdb" as const;
+  readonly #env: RootDatabase<Buffer, Buffer>;
+  readonly #checkpoints: BytesDb;
+  readonly #stores = new Map<string, LmdbStoreBackend>();
+  #closed = false;
+
+  constructor(
+    readonly path: string,
+    mapSizeBytes: number,
+  ) {
+    try {
+      this.#env = open<Buffer, Buffer>({ path, maxDbs: MAX_DBS, mapSize: mapSizeBytes, ...BYTES });
+    } catch (cause) {
+      throw new StateError(
+        `cannot open the LMDB state directory ${path}: check that it is writable and not used by another worker ` +
+          "with a different map size; deleting it is safe (state is rebuilt from the changelogs)",
+        { cause },
+      );
+    }
+    this.#checkpoints = this.#env.openDB<Buffer, Buffer>({ name: CHECKPOINT_DB, ...BYTES });
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  open(store: string, partition: number): LmdbStoreBackend {
+    if (this.#closed) throw new StoreClosedError(store, partition);
+    checkStorePartition(store, partition);
+    const name = dataDbName(store, partition);
+    let backend = this.#stores.get(name);
+    if (backend === undefined) {
+      const db = this.#env.openDB<Buffer, Buffer>({ name, ...BYTES });
+      backend = new LmdbStoreBackend(store, partition, db, this);
+      this.#stores.set(name, backend);
+    }
+    return backend;
+  }
+
+  readCheckpoint(store: string, partition: number): number | undefined {
+    return decodeOffset(this.#checkpoints.get(checkpointKey(store, partition)) as Buffer | undefined);
+  }
+
+  apply(batches: ApplyBatch[]): void {
+    if (batches.length === 0) return;
+    // Open (create) the sub-databases before the write transaction: opening one is itself a transaction.
+    const targets = batches.map((batch) => {
+      if (batch.checkpoint !== undefined) checkOffset(batch.store, batch.partition, batch.checkpoint);
+      return { batch, db: this.open(batch.store, batch.partition).db };
+    });
+    // One synchronous LMDB write transaction for everything: a throw anywhere (including from a writes iterable)
+    // aborts it, leaving neither writes nor checkpoints behind. LMDB commits the whole batch at once, so a
+    // 100k-write restore batch costs one commit, not 100k.
+    this.#env.transactionSync(() => {
+      for (const { batch, db } of targets) {
+        for (const [key, value] of batch.writes) {
+          if (key.length === 0) throw new InvalidStoreKeyError(batch.store, "keys must not be empty");
+          try {
+            if (value === null) db.removeSync(key);
+            else db.putSync(key, value);
+          } catch (cause) {
+            throw new StateError(
+              `state store "${batch.store}" partition ${batch.partition}: LMDB write failed (${(cause as Error).message}); ` +
+                "the whole commit was rolled back",
+              { cause },
+            );
+          }
+        }
+        if (batch.checkpoint !== undefined) {
+          this.#checkpoints.putSync(
+            checkpointKey(batch.store, batch.partition),
+            encodeOffset(batch.checkpoint),
+          );
+        }
+      }
+    });
+  }
+
+  wipe(store: string, partition: number): void {
+    const { db } = this.open(store, partition);
+    this.#env.transactionSync(() => {
+      db.clearSync();
+      this.#checkpoints.removeSync(checkpointKey(store, partition));
+    });
+  }
+
+  /** Reads the sub-database names from LMDB's root database, so it also sees what an earlier process wrote. */
+  list(): StoreInventoryEntry[] {
+    if (this.#closed) throw new StoreClosedError("(all stores)");
+    const found: StoreInventoryEntry[] = [];
+    for (const raw of this.#env.getKeys()) {
+      const name = asBuffer(raw as Uint8Array)
+        .toString("utf8")
+        .replace(/\0$/, "");
+      if (!name.startsWith(DATA_DB_PREFIX)) continue;
+      const separator = name.lastIndexOf(":");
+      const store = name.slice(DATA_DB_PREFIX.length, separator);
+      const partition = Number(name.slice(separator + 1));
+      if (store.length === 0 || !Number.isInteger(partition)) continue;
+      const backend = this.open(store, partition);
+      found.push({ store, partition, checkpoint: backend.checkpoint(), entries: backend.approximateCount() });
+    }
+    return found.sort((a, b) => (a.store < b.store ? -1 : a.store > b.store ? 1 : a.partition - b.partition));
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#stores.clear();
+    // Only synchronous writes are ever issued, so nothing is pending and lmdb-js closes synchronously; the
+    // returned promise carries nothing we need.
+    void this.#env.close();
+  }
+}
+
+/** Open (or create) the LMDB state of one worker directory. */
+export function openLmdbState(options: { path: string; mapSizeBytes?: number }): StateBackend {
+  return new LmdbStateBackend(options.path, options.mapSizeBytes ?? DEFAULT_MAP_SIZE_BYTES);
+}

@@ -1,0 +1,29 @@
+import type { WeirError } from "./errors.js";
+import type { Headers, RawRecord } from "./record.js";
+
+/** Header names on dead-letter records. `weir replay --dead-letters` reads them to re-drive records. */
+export const DeadLetterHeader = {
+  errorClass: "weir.error.class",
+  errorMessage: "weir.error.message",
+  topic: "weir.source.topic",
+  partition: "weir.source.partition",
+  offset: "weir.source.offset",
+  timestamp: "weir.source.timestamp",
+  node: "weir.error.node",
+} as const;
+
+/** The reason label for metrics: the error class, a bounded set. */
+export const deadLetterReason = (error: WeirError): string => error.name;
+
+export function deadLetterHeaders(record: RawRecord, error: WeirError): Headers {
+  const headers: Headers = {
+    [DeadLetterHeader.errorClass]: error.name,
+    [DeadLetterHeader.errorMessage]: error.message.slice(0, 2000),
+    [DeadLetterHeader.topic]: record.topic,
+    [DeadLetterHeader.partition]: String(record.partition),
+    [DeadLetterHeader.offset]: String(record.offset),
+    [DeadLetterHeader.timestamp]: String(record.timestamp),
+  };
+  if (error.node !== undefined) headers[DeadLetterHeader.node] = error.node;
+  return headers;
+}

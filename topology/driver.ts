@@ -1,0 +1,239 @@
+import { BufferedStore, openMemoryState, type StateBackend } from "../state/index.js";
+import type { KeyValueStore, WindowStore } from "../state/types.js";
+import { changelogTopic, type Topology } from "./builder.js";
+import { WeirError } from "./errors.js";
+import { deadLetterHeaders } from "./dead-letter.js";
+import { partitionForKey } from "./partitioner.js";
+import type { Headers, OutgoingRecord, RawRecord } from "./record.js";
+import { decode, type Serde } from "./serdes.js";
+import { StreamTask, taskId } from "./task.js";
+
+export interface TestRecord<K, V> {
+  key: K;
+  value: V;
+  timestamp: number;
+  headers: Headers;
+  partition: number;
+  offset: number;
+}
+
+export interface DriverOptions {
+  /** Partitions of every topic (default 1). */
+  partitions?: number;
+  /** Initial wall-clock time (default 0). */
+  wallClockMs?: number;
+  onProcessingError?: "dead-letter" | "fail";
+}
+
+/**
+ * Runs a topology in-process without a broker, as Kafka Streams' TopologyTestDriver: in-memory stores, a commit
+ * after every input record, records to internal (repartition) topics processed at once, outputs kept per topic.
+ */
+export class TopologyTestDriver {
+  readonly #topology: Topology;
+  readonly #partitions: number;
+  readonly #state: StateBackend;
+  readonly #tasks = new Map<string, StreamTask>();
+  readonly #buffers = new Map<string, BufferedStore>();
+  readonly #topics = new Map<string, RawRecord[]>();
+  readonly #offsets = new Map<string, number>();
+  readonly #pending: RawRecord[] = [];
+  readonly #onProcessingError: "dead-letter" | "fail";
+  #wallClock: number;
+
+  constructor(topology: Topology, options: DriverOptions = {}) {
+    this.#topology = topology;
+    this.#partitions = options.partitions ?? 1;
+    this.#wallClock = options.wallClockMs ?? 0;
+    this.#onProcessingError = options.onProcessingError ?? "dead-letter";
+    this.#state = openMemoryState();
+  }
+
+  /** Serialize with the source's serdes and process. Timestamps default to the wall clock. */
+  pipeInput<K, V>(
+    topic: string,
+    records: Array<{ key: K; value: V; timestamp?: number; headers?: Headers; partition?: number }>,
+  ): void {
+    const source = this.#source(topic);
+    for (const r of records)
+      this.pipeRaw(topic, {
+        key: r.key === null || r.key === undefined ? null : source.keySerde.serialize(r.key),
+        value: r.value === null || r.value === undefined ? null : source.valueSerde.serialize(r.value),
+        timestamp: r.timestamp,
+        headers: r.headers,
+        partition: r.partition,
+      });
+  }
+
+  /** Process raw bytes (e.g. a malformed record). */
+  pipeRaw(
+    topic: string,
+    record: { key: Buffer | null; value: Buffer | null; timestamp?: number; headers?: Headers; partition?: number },
+  ): void {
+    this.#source(topic);
+    this.#append({
+      topic,
+      partition: record.partition ?? this.#partitionOf(record.key),
+      key: record.key,
+      value: record.value,
+      timestamp: record.timestamp ?? this.#wallClock,
+      headers: record.headers ?? {},
+    });
+    this.#drain();
+  }
+
+  /** Move the wall clock and fire wall-clock punctuators that became due. */
+  advanceWallClock(ms: number): void {
+    this.#wallClock += ms;
+    for (const task of this.#tasks.values()) task.punctuateWallClock(this.#wallClock);
+    this.#drain();
+  }
+
+  /** Records written to a topic, decoded with the topology's sink serdes for it (or the given ones), and removed. */
+  readOutput<K = unknown, V = unknown>(topic: string, serdes?: { key: Serde<K>; value: Serde<V> }): TestRecord<K, V>[] {
+    const raw = this.#topics.get(topic) ?? [];
+    this.#topics.set(topic, []);
+    const sink = this.#topology.subtopologies.flatMap((s) => s.nodes).find((n) => n.type === "sink" && n.topic === topic);
+    const keySerde = (serdes?.key ?? (sink?.type === "sink" ? sink.keySerde : undefined)) as Serde<K> | undefined;
+    const valueSerde = (serdes?.value ?? (sink?.type === "sink" ? sink.valueSerde : undefined)) as Serde<V> | undefined;
+    if (!keySerde || !valueSerde) throw new WeirError(`no sink writes '${topic}'; pass serdes to readOutput`, { topic });
+    return raw.map((r) => ({
+      key: decode(keySerde, r.key, "key"),
+      value: decode(valueSerde, r.value, "value"),
+      timestamp: r.timestamp,
+      headers: r.headers,
+      partition: r.partition,
+      offset: r.offset,
+    }));
+  }
+
+  /** Raw records of a topic (not removed). */
+  records(topic: string): readonly RawRecord[] {
+    return this.#topics.get(topic) ?? [];
+  }
+
+  /** Records sent to the dead-letter topic (not removed). */
+  deadLetters(): readonly RawRecord[] {
+    return this.records(this.#topology.deadLetterTopic);
+  }
+
+  keyValueStore<K, V>(name: string, partition = 0): KeyValueStore<K, V> {
+    return this.#task(this.#subtopologyOfStore(name), partition).store(name) as unknown as KeyValueStore<K, V>;
+  }
+
+  windowStore<K, V>(name: string, partition = 0): WindowStore<K, V> {
+    return this.#task(this.#subtopologyOfStore(name), partition).store(name) as unknown as WindowStore<K, V>;
+  }
+
+  get wallClockMs(): number {
+    return this.#wallClock;
+  }
+
+  close(): void {
+    for (const t of this.#tasks.values()) t.close();
+    this.#state.close();
+  }
+
+  #source(topic: string) {
+    const node = this.#topology.subtopologies.flatMap((s) => s.nodes).find((n) => n.type === "source" && n.topic === topic);
+    if (!node || node.type !== "source") throw new WeirError(`the topology does not read topic '${topic}'`, { topic });
+    return node;
+  }
+
+  #partitionOf(key: Buffer | null): number {
+    return key === null ? 0 : partitionForKey(key, this.#partitions);
+  }
+
+  #append(record: Omit<RawRecord, "offset">): RawRecord {
+    const tp = `${record.topic}/${record.partition}`;
+    const offset = this.#offsets.get(tp) ?? 0;
+    this.#offsets.set(tp, offset + 1);
+    const full = { ...record, offset };
+    if (!this.#topics.has(record.topic)) this.#topics.set(record.topic, []);
+    this.#topics.get(record.topic)!.push(full);
+    if (this.#topology.subtopologyOf(record.topic)) this.#pending.push(full);
+    return full;
+  }
+
+  #drain(): void {
+    while (this.#pending.length > 0) {
+      const record = this.#pending.shift()!;
+      const sub = this.#topology.subtopologyOf(record.topic)!;
+      this.#task(sub.id, record.partition).process(record);
+      this.#commit();
+    }
+    this.#commit();
+  }
+
+  #commit(): void {
+    const batches = [];
+    for (const [key, buffer] of this.#buffers) {
+      if (buffer.pendingWrites === 0) continue;
+      const [store, partition] = splitKey(key);
+      const changelog = this.#topics.get(changelogTopic(this.#topology.appId, store))?.filter((r) => r.partition === partition);
+      batches.push({ store, partition, writes: buffer.drain(), checkpoint: changelog?.at(-1)?.offset });
+    }
+    if (batches.length > 0) this.#state.apply(batches);
+  }
+
+  #subtopologyOfStore(name: string): number {
+    const sub = this.#topology.subtopologies.find((s) => s.stores.includes(name));
+    if (!sub) throw new WeirError(`no store named '${name}'`, { store: name });
+    return sub.id;
+  }
+
+  #task(subtopology: number, partition: number): StreamTask {
+    const id = taskId(subtopology, partition);
+    let task = this.#tasks.get(id);
+    if (task) return task;
+    const topology = this.#topology;
+    task = new StreamTask({
+      appId: topology.appId,
+      topology,
+      subtopology: topology.subtopologies[subtopology]!,
+      partition,
+      wallClock: () => this.#wallClock,
+      onProcessingError: this.#onProcessingError,
+      store: (name) => {
+        const key = `${name}/${partition}`;
+        let buffer = this.#buffers.get(key);
+        if (!buffer) {
+          const def = topology.stores.get(name)!;
+          const changelog = changelogTopic(topology.appId, name);
+          buffer = new BufferedStore(
+            this.#state.open(name, partition),
+            def.changelog
+              ? (key, value) => {
+                  this.#append({ topic: changelog, partition, key, value, timestamp: Math.max(0, task!.streamTime), headers: {} });
+                }
+              : undefined,
+          );
+          this.#buffers.set(key, buffer);
+        }
+        return buffer;
+      },
+      output: {
+        send: (r: OutgoingRecord) => {
+          this.#append({ ...r, partition: r.partition ?? this.#partitionOf(r.key) });
+        },
+        deadLetter: (r, error) => {
+          this.#append({
+            topic: topology.deadLetterTopic,
+            partition: 0,
+            key: r.key,
+            value: r.value,
+            timestamp: r.timestamp,
+            headers: { ...r.headers, ...deadLetterHeaders(r, error) },
+          });
+        },
+      },
+    });
+    this.#tasks.set(id, task);
+    return task;
+  }
+}
+
+function splitKey(key: string): [string, number] {
+  const i = key.lastIndexOf("/");
+  return [key.slice(0, i), Number(key.slice(i + 1))];
+}

@@ -1,0 +1,78 @@
+/**
+ * The error tree. Every error carries what an operator needs to find the record or store at fault
+ * (topic/partition/offset/store) and the underlying `cause`; messages say what to do.
+ */
+export interface ErrorContext {
+  topic?: string;
+  partition?: number;
+  offset?: number;
+  store?: string;
+  node?: string;
+  task?: string;
+  cause?: unknown;
+}
+
+export class WeirError extends Error {
+  readonly topic?: string;
+  readonly partition?: number;
+  readonly offset?: number;
+  readonly store?: string;
+  readonly node?: string;
+  readonly task?: string;
+
+  constructor(message: string, context: ErrorContext = {}) {
+    super(message, context.cause === undefined ? undefined : { cause: context.cause });
+    this.name = new.target.name;
+    this.topic = context.topic;
+    this.partition = context.partition;
+    this.offset = context.offset;
+    this.store = context.store;
+    this.node = context.node;
+    this.task = context.task;
+  }
+
+  /** Where it happened, for logs: `topic=orders partition=2 offset=41`. */
+  where(): string {
+    const parts: string[] = [];
+    if (this.task !== undefined) parts.push(`task=${this.task}`);
+    if (this.node !== undefined) parts.push(`node=${this.node}`);
+    if (this.topic !== undefined) parts.push(`topic=${this.topic}`);
+    if (this.partition !== undefined) parts.push(`partition=${this.partition}`);
+    if (this.offset !== undefined) parts.push(`offset=${this.offset}`);
+    if (this.store !== undefined) parts.push(`store=${this.store}`);
+    return parts.join(" ");
+  }
+}
+
+/** The topology is not well formed; raised by `build()` or at start against the broker. */
+export class TopologyError extends WeirError {}
+
+/** A record's bytes could not be decoded by its serde. The record goes to the dead-letter topic. */
+export class DeserializationError extends WeirError {}
+
+/** A record decoded but does not satisfy its schema. The record goes to the dead-letter topic. */
+export class SchemaError extends DeserializationError {}
+
+/** A processor threw while handling a record. Dead-lettered or fatal, by configuration. */
+export class ProcessingError extends WeirError {}
+
+/** A record could not be produced (after the client's retries). Always fatal: never silently dropped. */
+export class ProducerError extends WeirError {}
+
+/** A state store failed (LMDB error, closed store, restore failure). */
+export class StateStoreError extends WeirError {}
+
+/** Kafka refused the transaction; the task's uncommitted work was dropped and processing resumes from the
+ *  committed offsets. */
+export class TransactionAbortedError extends WeirError {}
+
+/** Another instance with the same transactional id or a newer group generation took over: this worker is a
+ *  zombie and must not commit. */
+export class ProducerFencedError extends WeirError {}
+
+/** Invalid configuration given to a worker or a command. */
+export class ConfigError extends WeirError {}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

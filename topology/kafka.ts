@@ -1,0 +1,233 @@
+/**
+ * The librdkafka boundary: configuration keys as named constants, and promise wrappers around the callback API of
+ * @confluentinc/kafka-javascript (its node-rdkafka-style API: batch consume, rebalance callbacks, transactions).
+ */
+import Kafka from "@confluentinc/kafka-javascript";
+import type {
+  IAdminClient,
+  KafkaConsumer,
+  LibrdKafkaError,
+  Message,
+  MessageHeader,
+  Producer,
+  TopicPartition,
+  TopicPartitionOffset,
+  WatermarkOffsets,
+} from "@confluentinc/kafka-javascript";
+import { TopologyError } from "./errors.js";
+import type { Headers, RawRecord } from "./record.js";
+
+export { Kafka };
+export type { IAdminClient, KafkaConsumer, LibrdKafkaError, Message, Producer, TopicPartition, TopicPartitionOffset };
+
+export type KafkaConfig = Record<string, string | number | boolean>;
+
+/** librdkafka configuration keys weir sets (see librdkafka's CONFIGURATION.md). */
+export const RdKafka = {
+  bootstrapServers: "bootstrap.servers",
+  clientId: "client.id",
+  groupId: "group.id",
+  enableAutoCommit: "enable.auto.commit",
+  enableAutoOffsetStore: "enable.auto.offset.store",
+  isolationLevel: "isolation.level",
+  autoOffsetReset: "auto.offset.reset",
+  assignmentStrategy: "partition.assignment.strategy",
+  sessionTimeoutMs: "session.timeout.ms",
+  heartbeatIntervalMs: "heartbeat.interval.ms",
+  maxPollIntervalMs: "max.poll.interval.ms",
+  enablePartitionEof: "enable.partition.eof",
+  fetchWaitMaxMs: "fetch.wait.max.ms",
+  fetchMinBytes: "fetch.min.bytes",
+  queuedMinMessages: "queued.min.messages",
+  queuedMaxMessagesKbytes: "queued.max.messages.kbytes",
+  transactionalId: "transactional.id",
+  transactionTimeoutMs: "transaction.timeout.ms",
+  enableIdempotence: "enable.idempotence",
+  acks: "acks",
+  lingerMs: "linger.ms",
+  batchNumMessages: "batch.num.messages",
+  queueBufferingMaxMessages: "queue.buffering.max.messages",
+  queueBufferingMaxKbytes: "queue.buffering.max.kbytes",
+  partitioner: "partitioner",
+  statisticsIntervalMs: "statistics.interval.ms",
+  socketKeepalive: "socket.keepalive.enable",
+  reconnectBackoffMs: "reconnect.backoff.ms",
+  reconnectBackoffMaxMs: "reconnect.backoff.max.ms",
+  allowAutoCreateTopics: "allow.auto.create.topics",
+  deliveryReports: "dr_cb",
+  rebalanceCallback: "rebalance_cb",
+} as const;
+
+/** librdkafka error codes weir reacts to. */
+export const ErrorCode = {
+  ASSIGN_PARTITIONS: -175,
+  REVOKE_PARTITIONS: -174,
+  TIMED_OUT: -185,
+  QUEUE_FULL: -184,
+  PARTITION_EOF: -191,
+  TRANSPORT: -195,
+  ALL_BROKERS_DOWN: -187,
+  UNKNOWN_TOPIC_OR_PART: 3,
+  TOPIC_ALREADY_EXISTS: 36,
+  UNKNOWN_TOPIC: -188,
+} as const;
+
+/** Offsets of librdkafka's logical positions. */
+export const Offset = { BEGINNING: -2, END: -1, STORED: -1000, INVALID: -1001 } as const;
+
+export function brokerList(brokers: string | undefined): string {
+  const list = (brokers ?? "").trim();
+  if (!list) throw new TopologyError("no Kafka brokers configured: set KAFKA_BROKERS=host:port[,host:port] or pass --brokers");
+  return list;
+}
+
+const cb =
+  <T>(resolve: (v: T) => void, reject: (e: unknown) => void) =>
+  (err: LibrdKafkaError | null | undefined, value?: T) =>
+    err ? reject(err) : resolve(value as T);
+
+export function connect<C extends { connect(opts: object, cb: (err: LibrdKafkaError, m: unknown) => void): unknown }>(
+  client: C,
+  timeoutMs = 10_000,
+): Promise<C> {
+  return new Promise((resolve, reject) => client.connect({ timeout: timeoutMs }, (err) => (err ? reject(err) : resolve(client))));
+}
+
+export function disconnect(client: { disconnect(timeout: number, cb: (err: unknown) => void): unknown; isConnected(): boolean }, timeoutMs = 5000): Promise<void> {
+  if (!client.isConnected()) return Promise.resolve();
+  return new Promise((resolve) => client.disconnect(timeoutMs, () => resolve()));
+}
+
+export const Txn = {
+  init: (p: Producer, timeoutMs: number) => new Promise<void>((res, rej) => p.initTransactions(timeoutMs, cb(res, rej))),
+  begin: (p: Producer) => new Promise<void>((res, rej) => p.beginTransaction(cb(res, rej))),
+  sendOffsets: (p: Producer, offsets: TopicPartitionOffset[], consumer: KafkaConsumer, timeoutMs: number) =>
+    new Promise<void>((res, rej) => p.sendOffsetsToTransaction(offsets, consumer, timeoutMs, cb(res, rej))),
+  commit: (p: Producer, timeoutMs: number) => new Promise<void>((res, rej) => p.commitTransaction(timeoutMs, cb(res, rej))),
+  abort: (p: Producer, timeoutMs: number) => new Promise<void>((res, rej) => p.abortTransaction(timeoutMs, cb(res, rej))),
+};
+
+export function flush(p: Producer, timeoutMs: number): Promise<void> {
+  return new Promise((res, rej) => p.flush(timeoutMs, cb(res, rej)));
+}
+
+export function consumeBatch(consumer: KafkaConsumer, max: number): Promise<Message[]> {
+  return new Promise((res, rej) => consumer.consume(max, (err, messages) => (err ? rej(err) : res(messages ?? []))));
+}
+
+export function watermarks(client: KafkaConsumer | Producer, topic: string, partition: number, timeoutMs = 10_000): Promise<WatermarkOffsets> {
+  return new Promise((res, rej) => client.queryWatermarkOffsets(topic, partition, timeoutMs, cb(res, rej)));
+}
+
+export function committed(consumer: KafkaConsumer, partitions: TopicPartition[], timeoutMs = 10_000): Promise<TopicPartitionOffset[]> {
+  return new Promise((res, rej) => consumer.committed(partitions, timeoutMs, cb(res, rej)));
+}
+
+export function seek(consumer: KafkaConsumer, tpo: TopicPartitionOffset, timeoutMs = 5000): Promise<void> {
+  return new Promise((res, rej) => consumer.seek(tpo, timeoutMs, (err) => (err ? rej(err) : res())));
+}
+
+export function offsetsForTimes(consumer: KafkaConsumer, tps: TopicPartitionOffset[], timeoutMs = 10_000): Promise<TopicPartitionOffset[]> {
+  return new Promise((res, rej) => consumer.offsetsForTimes(tps, timeoutMs, cb(res, rej)));
+}
+
+/** Partition counts of topics that exist (others absent from the map). */
+export function partitionCounts(client: KafkaConsumer | Producer, timeoutMs = 10_000): Promise<Map<string, number>> {
+  return new Promise((res, rej) =>
+    client.getMetadata({ allTopics: true, timeout: timeoutMs }, (err, md) => {
+      if (err) return rej(err);
+      res(new Map(md.topics.filter((t) => t.partitions.length > 0).map((t) => [t.name, t.partitions.length])));
+    }),
+  );
+}
+
+export interface TopicSpec {
+  name: string;
+  partitions: number;
+  config?: Record<string, string>;
+}
+
+export interface EnsureResult {
+  created: string[];
+  existing: string[];
+  /** Topics that exist with another partition count than required. */
+  mismatched: Array<{ name: string; partitions: number; required: number }>;
+}
+
+export function createAdmin(config: KafkaConfig): IAdminClient {
+  return Kafka.AdminClient.create(config as never);
+}
+
+/** Create missing topics (replication factor: the broker's default). Existing topics are reported, not altered. */
+export async function ensureTopics(admin: IAdminClient, existing: Map<string, number>, specs: TopicSpec[]): Promise<EnsureResult> {
+  const result: EnsureResult = { created: [], existing: [], mismatched: [] };
+  for (const spec of specs) {
+    const have = existing.get(spec.name);
+    if (have !== undefined) {
+      result.existing.push(spec.name);
+      if (have !== spec.partitions) result.mismatched.push({ name: spec.name, partitions: have, required: spec.partitions });
+      continue;
+    }
+    await new Promise<void>((res, rej) =>
+      admin.createTopic(
+        { topic: spec.name, num_partitions: spec.partitions, replication_factor: -1, config: spec.config ?? {} },
+        15_000,
+        (err) => (err && err.code !== ErrorCode.TOPIC_ALREADY_EXISTS ? rej(err) : res()),
+      ),
+    );
+    result.created.push(spec.name);
+  }
+  return result;
+}
+
+export function deleteTopic(admin: IAdminClient, name: string): Promise<void> {
+  return new Promise((res, rej) =>
+    admin.deleteTopic(name, 15_000, (err) => (err && err.code !== ErrorCode.UNKNOWN_TOPIC_OR_PART ? rej(err) : res())),
+  );
+}
+
+/** librdkafka headers (an array of one-key objects) to weir's header map. */
+export function toHeaders(headers: MessageHeader[] | undefined): Headers {
+  const out: Headers = {};
+  if (!headers) return out;
+  for (const h of headers) for (const k in h) out[k] = Buffer.isBuffer(h[k]) ? (h[k] as Buffer).toString("utf8") : String(h[k]);
+  return out;
+}
+
+export function fromHeaders(headers: Headers): MessageHeader[] | undefined {
+  const keys = Object.keys(headers);
+  if (keys.length === 0) return undefined;
+  return keys.map((k) => ({ [k]: headers[k]! }));
+}
+
+export function toRawRecord(m: Message): RawRecord {
+  const key = m.key === undefined || m.key === null ? null : Buffer.isBuffer(m.key) ? m.key : Buffer.from(m.key);
+  return {
+    topic: m.topic,
+    partition: m.partition,
+    offset: m.offset,
+    key,
+    value: m.value ?? null,
+    timestamp: m.timestamp ?? Date.now(),
+    headers: toHeaders(m.headers),
+  };
+}
+
+export function describeKafkaError(err: unknown): string {
+  if (err && typeof err === "object" && "code" in err) {
+    const e = err as LibrdKafkaError;
+    const flags = [e.isFatal && "fatal", e.isRetriable && "retriable", e.isTxnRequiresAbort && "abortable"].filter(Boolean);
+    return `${e.message} (code ${e.code}${flags.length ? `, ${flags.join(", ")}` : ""})`;
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Methods the client has at run time but its type declarations omit. */
+interface ConsumerExtras {
+  rebalanceProtocol(): "COOPERATIVE" | "EAGER" | "NONE";
+  assignmentLost(): boolean;
+  incrementalAssign(assignment: TopicPartition[]): void;
+  incrementalUnassign(assignment: TopicPartition[]): void;
+  setDefaultIsTimeoutOnlyForFirstMessage(value: boolean): void;
+}
+export const extras = (consumer: KafkaConsumer): ConsumerExtras => consumer as unknown as ConsumerExtras;

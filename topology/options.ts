@@ -1,0 +1,123 @@
+import { randomUUID } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Topology } from "./builder.js";
+import { ConfigError } from "./errors.js";
+import type { KafkaConfig } from "./kafka.js";
+import type { Logger } from "./log.js";
+import type { WeirMetrics } from "./metrics.js";
+
+export type ProcessingGuarantee = "exactly_once" | "at_least_once";
+
+/** What users pass to a worker. Every field but `brokers` and `stateDir` is optional. */
+export interface WorkerOptions {
+  /** Kafka bootstrap servers, `host:port[,host:port]`. */
+  brokers: string;
+  /** Folder holding this worker's LMDB environment and its persisted worker id. */
+  stateDir: string;
+  /** @default "exactly_once" */
+  guarantee?: ProcessingGuarantee;
+  /** How often to commit. @default 100 under exactly_once, 1000 under at_least_once */
+  commitIntervalMs?: number;
+  /** Commit early once this many records were processed since the last commit. @default 20000 */
+  maxUncommittedRecords?: number;
+  /** What a processor exception does: dead-letter the input record, or fail the worker. @default "dead-letter" */
+  processingErrors?: "dead-letter" | "fail";
+  /** Records fetched per poll. @default 2000 */
+  maxPollRecords?: number;
+  /** Pause a partition when this many of its records wait in the task's queue; resume at half. @default 10000 */
+  maxBufferedRecordsPerPartition?: number;
+  /** Consumer group session timeout: how fast a dead worker's partitions move. @default 10000 */
+  sessionTimeoutMs?: number;
+  /** A transaction left open by a dead worker blocks read_committed readers at most this long. @default 10000 */
+  transactionTimeoutMs?: number;
+  /** Partition assignor. @default "range" when a sub-topology reads several topics (co-partitioning needs it),
+   *  else "cooperative-sticky" */
+  assignor?: "range" | "cooperative-sticky" | "roundrobin";
+  /** Stable id of this worker: names its transactional id, so a restarted worker fences its predecessor at once.
+   *  @default a UUID persisted in stateDir */
+  workerId?: string;
+  /** Partitions for internal topics when they must be created and cannot be derived. @default 3 */
+  defaultPartitions?: number;
+  /** Restore records applied per LMDB transaction. @default 50000 */
+  restoreBatchRecords?: number;
+  /** Bound on graceful shutdown. @default 30000 */
+  shutdownTimeoutMs?: number;
+  /** librdkafka properties passed through to every client (SASL, SSL, ...). */
+  kafka?: KafkaConfig;
+  logger?: Logger;
+  metrics?: WeirMetrics;
+  /** librdkafka statistics interval (0 = off). @default 0, 5000 when metrics are given */
+  statisticsIntervalMs?: number;
+}
+
+/** The frozen form the runtime sees. */
+export interface CompiledWorkerOptions {
+  readonly brokers: string;
+  readonly stateDir: string;
+  readonly appStateDir: string;
+  readonly guarantee: ProcessingGuarantee;
+  readonly commitIntervalMs: number;
+  readonly maxUncommittedRecords: number;
+  readonly processingErrors: "dead-letter" | "fail";
+  readonly maxPollRecords: number;
+  readonly maxBufferedRecordsPerPartition: number;
+  readonly sessionTimeoutMs: number;
+  readonly transactionTimeoutMs: number;
+  readonly assignor: "range" | "cooperative-sticky" | "roundrobin";
+  readonly workerId: string;
+  readonly defaultPartitions: number;
+  readonly restoreBatchRecords: number;
+  readonly shutdownTimeoutMs: number;
+  readonly statisticsIntervalMs: number;
+  readonly kafka: Readonly<KafkaConfig>;
+}
+
+const positive = (name: string, v: number | undefined, dflt: number): number => {
+  const value = v ?? dflt;
+  if (!Number.isFinite(value) || value <= 0) throw new ConfigError(`${name} must be a positive number, got ${String(v)}`);
+  return value;
+};
+
+export function compileWorkerOptions(topology: Topology, o: WorkerOptions): CompiledWorkerOptions {
+  if (!o.brokers) throw new ConfigError("brokers is required (KAFKA_BROKERS or --brokers)");
+  if (!o.stateDir) throw new ConfigError("stateDir is required (WEIR_STATE_DIR or --state-dir)");
+  const guarantee = o.guarantee ?? "exactly_once";
+  if (guarantee !== "exactly_once" && guarantee !== "at_least_once")
+    throw new ConfigError(`guarantee must be exactly_once or at_least_once, got ${String(guarantee)}`);
+  const needsCopartitioning = topology.subtopologies.some((s) => s.sourceTopics.length > 1);
+  const appStateDir = join(o.stateDir, topology.appId);
+  return Object.freeze({
+    brokers: o.brokers,
+    stateDir: o.stateDir,
+    appStateDir,
+    guarantee,
+    commitIntervalMs: positive("commitIntervalMs", o.commitIntervalMs, guarantee === "exactly_once" ? 100 : 1000),
+    maxUncommittedRecords: positive("maxUncommittedRecords", o.maxUncommittedRecords, 20_000),
+    processingErrors: o.processingErrors ?? "dead-letter",
+    maxPollRecords: positive("maxPollRecords", o.maxPollRecords, 2000),
+    maxBufferedRecordsPerPartition: positive("maxBufferedRecordsPerPartition", o.maxBufferedRecordsPerPartition, 10_000),
+    sessionTimeoutMs: positive("sessionTimeoutMs", o.sessionTimeoutMs, 10_000),
+    transactionTimeoutMs: positive("transactionTimeoutMs", o.transactionTimeoutMs, 10_000),
+    assignor: o.assignor ?? (needsCopartitioning ? "range" : "cooperative-sticky"),
+    workerId: o.workerId ?? persistedWorkerId(appStateDir),
+    defaultPartitions: positive("defaultPartitions", o.defaultPartitions, 3),
+    restoreBatchRecords: positive("restoreBatchRecords", o.restoreBatchRecords, 50_000),
+    shutdownTimeoutMs: positive("shutdownTimeoutMs", o.shutdownTimeoutMs, 30_000),
+    statisticsIntervalMs: o.statisticsIntervalMs ?? (o.metrics ? 5000 : 0),
+    kafka: Object.freeze({ ...(o.kafka ?? {}) }),
+  });
+}
+
+/** The worker id lives with the state: a restarted worker reuses it (and so fences its dead predecessor). */
+function persistedWorkerId(dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, "worker-id");
+  if (existsSync(file)) {
+    const id = readFileSync(file, "utf8").trim();
+    if (id) return id;
+  }
+  const id = randomUUID();
+  writeFileSync(file, id + "\n");
+  return id;
+}

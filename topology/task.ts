@@ -1,0 +1,350 @@
+import { Subject, type Observable, type Subscription } from "rxjs";
+import { keyValueStore, windowStore, type BufferedStore } from "../state/index.js";
+import type { KeyValueStore, WindowStore } from "../state/types.js";
+import type {
+  ProcessorContext,
+  ProcessorNode,
+  PunctuationKind,
+  StoreDefinition,
+  SubTopology,
+  Topology,
+  TopologyNode,
+} from "./builder.js";
+import { DeserializationError, ProcessingError, StateStoreError, WeirError, errorMessage } from "./errors.js";
+import type { Emit, OutgoingRecord, RawRecord, StreamRecord } from "./record.js";
+import { decode, encode } from "./serdes.js";
+
+export type TaskId = string;
+export const taskId = (subtopology: number, partition: number): TaskId => `${subtopology}_${partition}`;
+
+/** Where a task's results go. The worker produces them into the open transaction; the test driver keeps them. */
+export interface TaskOutput {
+  send(record: OutgoingRecord): void;
+  deadLetter(record: RawRecord, error: WeirError): void;
+}
+
+export interface TaskHooks {
+  /** Called with sampled processing durations (seconds). */
+  processed?(processor: string, seconds: number): void;
+  punctuated?(kind: PunctuationKind): void;
+  count?(metric: "orders", label: string): void;
+}
+
+export interface TaskOptions {
+  appId: string;
+  topology: Topology;
+  subtopology: SubTopology;
+  partition: number;
+  /** The task's buffered store for a store name (the runtime wires the changelog hook). */
+  store(name: string): BufferedStore;
+  output: TaskOutput;
+  wallClock(): number;
+  /** What to do when a processor throws: send the input record to the dead-letter topic, or fail the task. */
+  onProcessingError: "dead-letter" | "fail";
+  hooks?: TaskHooks;
+}
+
+interface Punctuator {
+  kind: PunctuationKind;
+  intervalMs: number;
+  last: number;
+  subject: Subject<number>;
+}
+
+const SAMPLE_EVERY = 16;
+
+/**
+ * One task: one partition of one sub-topology. Builds the sub-topology's RxJS pipeline once, then pushes records
+ * through it synchronously in offset order. Shared by the Kafka worker and the test driver.
+ */
+export class StreamTask {
+  readonly id: TaskId;
+  readonly partition: number;
+  readonly subtopology: SubTopology;
+  /** Largest timestamp seen; -1 before the first record. */
+  streamTime = -1;
+  /** Records processed since creation. */
+  processedRecords = 0;
+
+  readonly #options: TaskOptions;
+  readonly #subjects = new Map<string, Subject<StreamRecord>>();
+  readonly #sourceByTopic = new Map<string, { node: string; key: TopologyNode & { type: "source" } }>();
+  readonly #subscriptions: Subscription[] = [];
+  readonly #punctuators = new Map<string, Punctuator>();
+  readonly #stores = new Map<string, KeyValueStore<unknown, unknown> | WindowStore<unknown, unknown>>();
+  #current: StreamRecord | undefined;
+  #currentRaw: RawRecord | undefined;
+  #inside = false;
+  #failure: WeirError | undefined;
+  #closed = false;
+
+  constructor(options: TaskOptions) {
+    this.#options = options;
+    this.subtopology = options.subtopology;
+    this.partition = options.partition;
+    this.id = taskId(options.subtopology.id, options.partition);
+    this.#build();
+  }
+
+  /** The typed store of this task (opened on first use). */
+  store(name: string): KeyValueStore<unknown, unknown> | WindowStore<unknown, unknown> {
+    let store = this.#stores.get(name);
+    if (store) return store;
+    const def: StoreDefinition | undefined = this.#options.topology.stores.get(name);
+    if (!def || !this.subtopology.stores.includes(name))
+      throw new StateStoreError(`task ${this.id} has no store '${name}'`, { store: name, task: this.id });
+    const inner = this.#options.store(name);
+    const serdes = { key: def.keySerde, value: def.valueSerde };
+    store = def.kind === "window" ? windowStore(name, inner, serdes, def.retentionMs!) : keyValueStore(name, inner, serdes);
+    this.#stores.set(name, store);
+    return store;
+  }
+
+  /** Decode a record and push it through the pipeline. Undecodable records go to the dead-letter topic. */
+  process(raw: RawRecord): void {
+    this.#checkOpen();
+    const source = this.#sourceByTopic.get(raw.topic);
+    if (!source) throw new WeirError(`task ${this.id} does not read topic ${raw.topic}`, { topic: raw.topic, task: this.id });
+    let record: StreamRecord;
+    try {
+      record = {
+        key: decode(source.key.keySerde, raw.key, "key"),
+        value: decode(source.key.valueSerde, raw.value, "value"),
+        timestamp: raw.timestamp,
+        headers: raw.headers,
+        topic: raw.topic,
+        partition: raw.partition,
+        offset: raw.offset,
+      };
+    } catch (err) {
+      const error =
+        err instanceof DeserializationError
+          ? new (err.constructor as typeof DeserializationError)(err.message, { ...where(raw), task: this.id, node: source.node, cause: err.cause })
+          : new DeserializationError(errorMessage(err), { ...where(raw), task: this.id, node: source.node, cause: err });
+      this.#options.output.deadLetter(raw, error);
+      return;
+    }
+    if (record.timestamp > this.streamTime) this.streamTime = record.timestamp;
+    this.#current = record;
+    this.#currentRaw = raw;
+    this.#run(() => this.#subjects.get(source.node)!.next(record));
+    this.#current = undefined;
+    this.#currentRaw = undefined;
+    this.processedRecords++;
+    this.#punctuate("stream-time", this.streamTime);
+  }
+
+  /** Fire wall-clock punctuators that are due. */
+  punctuateWallClock(now = this.#options.wallClock()): void {
+    this.#checkOpen();
+    this.#punctuate("wall-clock", now);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const s of this.#subscriptions) s.unsubscribe();
+    for (const p of this.#punctuators.values()) p.subject.complete();
+    for (const s of this.#stores.values()) s.close();
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new WeirError(`task ${this.id} is closed`, { task: this.id });
+  }
+
+  #punctuate(kind: PunctuationKind, now: number): void {
+    if (now < 0) return;
+    for (const p of this.#punctuators.values()) {
+      if (p.kind !== kind) continue;
+      if (p.last < 0) {
+        p.last = now;
+        continue;
+      }
+      if (now - p.last < p.intervalMs) continue;
+      p.last = now;
+      this.#options.hooks?.punctuated?.(kind);
+      this.#run(() => p.subject.next(now));
+    }
+  }
+
+  /** Run a synchronous push; an error recorded by any subscriber inside is thrown here, after the push. */
+  #run(push: () => void): void {
+    this.#inside = true;
+    try {
+      push();
+    } finally {
+      this.#inside = false;
+    }
+    const failure = this.#failure;
+    if (failure) {
+      this.#failure = undefined;
+      throw failure;
+    }
+  }
+
+  #fail(error: WeirError): void {
+    this.#failure ??= error;
+  }
+
+  #build(): void {
+    for (const node of this.subtopology.nodes) {
+      const out = new Subject<StreamRecord>();
+      this.#subjects.set(node.name, out);
+      switch (node.type) {
+        case "source":
+          this.#sourceByTopic.set(node.topic, { node: node.name, key: node });
+          break;
+        case "processor":
+          this.#subscribeProcessor(node, out);
+          break;
+        case "branch":
+          this.#subscriptions.push(
+            this.#parent(node.parents[0]!).subscribe((r) =>
+              this.#guard(node.name, () => {
+                if (node.predicate(r)) out.next(r);
+              }),
+            ),
+          );
+          break;
+        case "merge":
+          for (const p of node.parents) this.#subscriptions.push(this.#parent(p).subscribe((r) => out.next(r)));
+          break;
+        case "sink":
+          this.#subscriptions.push(
+            this.#parent(node.parents[0]!).subscribe((r) =>
+              this.#guard(node.name, () => {
+                if (!this.#inside)
+                  throw new ProcessingError(
+                    `a record reached sink '${node.name}' outside of processing: a processor upstream emits asynchronously ` +
+                      `(delay, timers, promises); processors must be synchronous so outputs commit with their inputs`,
+                    { node: node.name, task: this.id },
+                  );
+                const sent: OutgoingRecord = {
+                  topic: node.topic,
+                  key: encode(node.keySerde, r.key),
+                  value: encode(node.valueSerde, r.value),
+                  timestamp: r.timestamp,
+                  headers: r.headers,
+                };
+                this.#options.output.send(sent);
+              }),
+            ),
+          );
+          break;
+      }
+    }
+  }
+
+  #parent(name: string): Observable<StreamRecord> {
+    const s = this.#subjects.get(name);
+    if (!s) throw new WeirError(`internal: node ${name} not built before its child`);
+    return s;
+  }
+
+  #subscribeProcessor(node: ProcessorNode, out: Subject<StreamRecord>): void {
+    const context = this.#context(node);
+    const input = this.#parent(node.parents[0]!);
+    let counter = 0;
+    const subscribe = (): void => {
+      const sampled = new Subject<StreamRecord>();
+      const operator = node.factory(context);
+      const sub = operator(sampled).subscribe({
+        next: (emitted: Emit) => this.#guard(node.name, () => out.next(this.#complete(emitted))),
+        error: (err: unknown) => {
+          this.#processingError(node.name, err);
+          // The operator chain is dead after an error; build it again for the next record (stores keep state).
+          subscribe();
+        },
+      });
+      const feed = input.subscribe((r) => {
+        if (++counter % SAMPLE_EVERY !== 0 || !this.#options.hooks?.processed) return sampled.next(r);
+        const t0 = process.hrtime.bigint();
+        sampled.next(r);
+        this.#options.hooks.processed(node.name, Number(process.hrtime.bigint() - t0) / 1e9);
+      });
+      this.#subscriptions.push(sub, feed);
+      // Drop the previous feed if we are rebuilding after an error.
+      const previous = this.#feeds.get(node.name);
+      previous?.unsubscribe();
+      this.#feeds.set(node.name, feed);
+    };
+    subscribe();
+  }
+  readonly #feeds = new Map<string, Subscription>();
+
+  #complete(emitted: Emit): StreamRecord {
+    const origin = this.#current;
+    return {
+      key: emitted.key,
+      value: emitted.value,
+      timestamp: emitted.timestamp ?? origin?.timestamp ?? Math.max(this.streamTime, 0),
+      headers: emitted.headers ?? origin?.headers ?? {},
+      topic: origin?.topic ?? "",
+      partition: origin?.partition ?? this.partition,
+      offset: origin?.offset ?? -1,
+    };
+  }
+
+  #guard(node: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.#processingError(node, err);
+    }
+  }
+
+  #processingError(node: string, err: unknown): void {
+    const raw = this.#currentRaw;
+    const error =
+      err instanceof WeirError
+        ? err
+        : new ProcessingError(`processor '${node}' failed: ${errorMessage(err)}`, {
+            ...(raw ? where(raw) : {}),
+            node,
+            task: this.id,
+            cause: err,
+          });
+    if (this.#options.onProcessingError === "dead-letter" && raw && !(err instanceof WeirError && !(err instanceof ProcessingError))) {
+      this.#options.output.deadLetter(raw, error);
+      return;
+    }
+    this.#fail(error);
+  }
+
+  #context(node: ProcessorNode): ProcessorContext {
+    const allowed = new Set(node.stores);
+    const storeFor = (name: string) => {
+      if (!allowed.has(name))
+        throw new StateStoreError(`processor '${node.name}' did not declare store '${name}'; add it to { stores: [...] }`, {
+          store: name,
+          node: node.name,
+        });
+      return this.store(name);
+    };
+    return {
+      appId: this.#options.appId,
+      taskId: this.id,
+      partition: this.partition,
+      processor: node.name,
+      keyValueStore: <K, V>(name: string) => storeFor(name) as unknown as KeyValueStore<K, V>,
+      windowStore: <K, V>(name: string) => storeFor(name) as unknown as WindowStore<K, V>,
+      streamTime: () => this.streamTime,
+      wallClockTime: () => this.#options.wallClock(),
+      punctuate: (kind, intervalMs) => {
+        const key = `${node.name}/${kind}/${intervalMs}`;
+        let p = this.#punctuators.get(key);
+        if (!p) {
+          p = { kind, intervalMs, last: -1, subject: new Subject<number>() };
+          this.#punctuators.set(key, p);
+        }
+        return p.subject.asObservable();
+      },
+      currentRecord: () => this.#current,
+      count: (metric, label) => this.#options.hooks?.count?.(metric, label),
+    };
+  }
+}
+
+function where(raw: RawRecord) {
+  return { topic: raw.topic, partition: raw.partition, offset: raw.offset };
+}

@@ -1,0 +1,946 @@
+import { hostname } from "node:os";
+import { BufferedStore, decideRestore, openLmdbState, type StateBackend } from "../state/index.js";
+import { changelogTopic, type Topology } from "./builder.js";
+import { deadLetterHeaders, deadLetterReason } from "./dead-letter.js";
+import {
+  ProducerError,
+  ProducerFencedError,
+  StateStoreError,
+  TransactionAbortedError,
+  WeirError,
+  errorMessage,
+} from "./errors.js";
+import {
+  ErrorCode,
+  Kafka,
+  Offset,
+  RdKafka,
+  Txn,
+  committed,
+  connect,
+  consumeBatch,
+  createAdmin,
+  describeKafkaError,
+  disconnect,
+  ensureTopics,
+  extras,
+  flush,
+  fromHeaders,
+  partitionCounts,
+  seek,
+  toRawRecord,
+  watermarks,
+  type KafkaConfig,
+  type KafkaConsumer,
+  type LibrdKafkaError,
+  type Message,
+  type Producer,
+  type TopicPartition,
+  type TopicPartitionOffset,
+} from "./kafka.js";
+import { silentLogger, type Logger } from "./log.js";
+import { applyLibrdkafkaStats, consumerLag } from "./metrics.js";
+import { compileWorkerOptions, type CompiledWorkerOptions, type WorkerOptions } from "./options.js";
+import { partitionForKey } from "./partitioner.js";
+import type { OutgoingRecord, RawRecord } from "./record.js";
+import { StreamTask, taskId, type TaskId } from "./task.js";
+
+export type WorkerState = "created" | "starting" | "running" | "stopping" | "stopped" | "failed";
+
+export interface TaskStatus {
+  id: TaskId;
+  partitions: string[];
+  state: "restoring" | "running";
+  streamTime: number;
+  processedRecords: number;
+}
+
+const tpKey = (topic: string, partition: number) => `${topic}/${partition}`;
+
+/** Input records of one task, per partition, so the task can take them in timestamp order across its topics. */
+class PartitionQueues {
+  readonly #queues = new Map<string, RawRecord[]>();
+  size = 0;
+  push(r: RawRecord): number {
+    const key = tpKey(r.topic, r.partition);
+    let q = this.#queues.get(key);
+    if (!q) this.#queues.set(key, (q = []));
+    q.push(r);
+    this.size++;
+    return q.length;
+  }
+  /** The head with the smallest timestamp (Kafka Streams' PartitionGroup order); offset order within a partition. */
+  next(): RawRecord | undefined {
+    let best: RawRecord[] | undefined;
+    for (const q of this.#queues.values()) if (q.length > 0 && (!best || q[0]!.timestamp < best[0]!.timestamp)) best = q;
+    if (!best) return undefined;
+    this.size--;
+    return best.shift();
+  }
+  length(topic: string, partition: number): number {
+    return this.#queues.get(tpKey(topic, partition))?.length ?? 0;
+  }
+  clear(): void {
+    this.#queues.clear();
+    this.size = 0;
+  }
+}
+
+interface ActiveTask {
+  task: StreamTask;
+  partitions: TopicPartition[];
+  stores: Map<string, BufferedStore>;
+  queues: PartitionQueues;
+}
+
+/**
+ * A weir worker: one member of the application's consumer group. Runs the tasks of the partitions it is assigned,
+ * commits their outputs, changelog records and consumed offsets in one Kafka transaction per commit interval
+ * (exactly-once) and only then applies their state writes to LMDB with the changelog offsets.
+ */
+export class Worker {
+  readonly topology: Topology;
+  readonly options: CompiledWorkerOptions;
+  readonly #log: Logger;
+  readonly #metrics: WorkerOptions["metrics"];
+  #state: WorkerState = "created";
+  #store: StateBackend | undefined;
+  #consumer: KafkaConsumer | undefined;
+  #restoreConsumer: KafkaConsumer | undefined;
+  #producer: Producer | undefined;
+  readonly #tasks = new Map<TaskId, ActiveTask>();
+  readonly #taskOfPartition = new Map<string, ActiveTask>();
+  /** Next offset to consume per partition, since the last commit. */
+  readonly #positions = new Map<string, TopicPartitionOffset>();
+  readonly #paused = new Set<string>();
+  /** Offset of the last changelog record delivered, per changelog partition (from delivery reports). */
+  readonly #changelogOffsets = new Map<string, number>();
+  readonly #changelogTopics: Set<string>;
+  #partitionsOf = new Map<number, number>();
+  #produced = 0;
+  #delivered = 0;
+  #deliveryError: LibrdKafkaError | undefined;
+  #txnOpen = false;
+  #uncommitted = 0;
+  #lastCommit = Date.now();
+  #lock: Promise<unknown> = Promise.resolve();
+  #rebalances: Promise<unknown> = Promise.resolve();
+  #restoring = 0;
+  #assignedOnce = false;
+  #stopRequested = false;
+  #fatal: unknown;
+  #loop: Promise<void> | undefined;
+  #done!: Promise<void>;
+  #resolveDone!: () => void;
+  #rejectDone!: (e: unknown) => void;
+  /** Restore counters of the last assignment, for tests and operators: store-partition → records replayed. */
+  readonly restoredRecords = new Map<string, number>();
+
+  constructor(topology: Topology, options: WorkerOptions) {
+    this.topology = topology;
+    this.options = compileWorkerOptions(topology, options);
+    this.#log = (options.logger ?? silentLogger).child({ app: topology.appId, worker: this.options.workerId });
+    this.#metrics = options.metrics;
+    this.#changelogTopics = new Set(topology.internalTopics.filter((t) => t.kind === "changelog").map((t) => t.name));
+    this.#done = new Promise((res, rej) => {
+      this.#resolveDone = res;
+      this.#rejectDone = rej;
+    });
+    this.#done.catch(() => {});
+  }
+
+  get state(): WorkerState {
+    return this.#state;
+  }
+
+  /** Assigned tasks restored and running. */
+  get ready(): boolean {
+    return this.#state === "running" && this.#assignedOnce && this.#restoring === 0;
+  }
+
+  /** Resolves when the worker has stopped; rejects with the fatal error if it failed. */
+  get done(): Promise<void> {
+    return this.#done;
+  }
+
+  tasks(): TaskStatus[] {
+    return [...this.#tasks.values()].map((t) => ({
+      id: t.task.id,
+      partitions: t.partitions.map((p) => tpKey(p.topic, p.partition)),
+      state: "running",
+      streamTime: t.task.streamTime,
+      processedRecords: t.task.processedRecords,
+    }));
+  }
+
+  /** Interactive query of a key-value store on this worker: the key's partition is derived as the producer does. */
+  queryStore(store: string, key: unknown): { found: boolean; value?: unknown; partition: number; local: boolean } {
+    const def = this.topology.stores.get(store);
+    const sub = this.topology.subtopologies.find((s) => s.stores.includes(store));
+    if (!def || !sub) throw new StateStoreError(`no store named '${store}'`, { store });
+    const partitions = this.#partitionsOf.get(sub.id) ?? 1;
+    const partition = partitionForKey(def.keySerde.serialize(key), partitions);
+    const active = this.#tasks.get(taskId(sub.id, partition));
+    if (!active) return { found: false, partition, local: false };
+    const s = active.task.store(store);
+    if (!("prefixScan" in s)) throw new StateStoreError(`store '${store}' is a window store; query it by scan`, { store });
+    const value = s.get(key);
+    return { found: value !== undefined, value, partition, local: true };
+  }
+
+  /** Entries of a key-value store across this worker's tasks. */
+  *scanStore(store: string, prefix?: unknown, limit = 100): Generator<{ key: unknown; value: unknown; partition: number }> {
+    let n = 0;
+    for (const active of this.#tasks.values()) {
+      if (!active.task.subtopology.stores.includes(store)) continue;
+      const s = active.task.store(store);
+      if (!("prefixScan" in s)) throw new StateStoreError(`store '${store}' is a window store`, { store });
+      const it = prefix === undefined ? s.range() : s.prefixScan(prefix);
+      for (const kv of it) {
+        if (n++ >= limit) return;
+        yield { ...kv, partition: active.task.partition };
+      }
+    }
+  }
+
+  async start(): Promise<void> {
+    if (this.#state !== "created") throw new WeirError(`worker already ${this.#state}`);
+    this.#state = "starting";
+    const o = this.options;
+    this.#log.info("worker starting", {
+      guarantee: o.guarantee,
+      brokers: o.brokers,
+      stateDir: o.appStateDir,
+      assignor: o.assignor,
+      commitIntervalMs: o.commitIntervalMs,
+    });
+    try {
+      this.#store = openLmdbState({ path: o.appStateDir });
+      this.#producer = this.#createProducer();
+      await this.#connectWithRetry(this.#producer, "producer");
+      await this.#prepareTopics();
+      if (o.guarantee === "exactly_once") await this.#retry("initTransactions", () => Txn.init(this.#producer!, 30_000));
+      this.#restoreConsumer = this.#createRestoreConsumer();
+      await this.#connectWithRetry(this.#restoreConsumer, "restore consumer");
+      this.#consumer = this.#createConsumer();
+      await this.#connectWithRetry(this.#consumer, "consumer");
+      this.#consumer.subscribe(this.topology.sourceTopics);
+      if (this.#stopRequested) throw new WeirError("stopped during start");
+    } catch (err) {
+      this.#state = "failed";
+      await this.#closeClients();
+      this.#rejectDone(err);
+      throw err;
+    }
+    this.#state = "running";
+    this.#metrics?.workerInfo.set({ version: "weir", app: this.topology.appId, guarantee: o.guarantee }, 1);
+    this.#log.info("worker running", { topics: this.topology.sourceTopics });
+    this.#loop = this.#run();
+  }
+
+  /** Graceful stop: stop fetching, finish and commit in-flight work, close stores, leave the group. */
+  async stop(reason = "stop requested"): Promise<void> {
+    if (this.#state === "stopped" || this.#state === "failed") return;
+    if (!this.#stopRequested) this.#log.info("worker stopping", { reason });
+    this.#stopRequested = true;
+    if (this.#state === "starting" || this.#state === "created") return;
+    const timeout = new Promise<"timeout">((res) => setTimeout(() => res("timeout"), this.options.shutdownTimeoutMs).unref());
+    const outcome = await Promise.race([this.#loop?.then(() => "done" as const), timeout]);
+    if (outcome === "timeout") this.#log.error("graceful shutdown timed out", { timeoutMs: this.options.shutdownTimeoutMs });
+    await this.#done.catch(() => {});
+  }
+
+  // ---- the loop ------------------------------------------------------------------------------------------------
+
+  async #run(): Promise<void> {
+    let pollErrors = 0;
+    try {
+      while (!this.#stopRequested && this.#fatal === undefined) {
+        let messages: Message[];
+        try {
+          messages = await consumeBatch(this.#consumer!, this.options.maxPollRecords);
+          if (pollErrors > 0) this.#log.info("consumer recovered", { afterErrors: pollErrors });
+          pollErrors = 0;
+        } catch (err) {
+          if (pollErrors++ % 50 === 0) this.#log.warn("consume failed; retrying", { error: describeKafkaError(err) });
+          await sleep(Math.min(100 * pollErrors, 2000));
+          continue;
+        }
+        await this.#exclusive(async () => {
+          this.#enqueue(messages);
+          await this.#processQueued();
+          if (Date.now() - this.#lastCommit >= this.options.commitIntervalMs || this.#uncommitted >= this.options.maxUncommittedRecords)
+            await this.#commit();
+        });
+      }
+      if (this.#fatal === undefined) await this.#exclusive(() => this.#commit());
+    } catch (err) {
+      this.#fatal ??= err;
+    }
+    await this.#shutdown();
+  }
+
+  #enqueue(messages: Message[]): void {
+    for (const m of messages) {
+      const key = tpKey(m.topic, m.partition);
+      const active = this.#taskOfPartition.get(key);
+      if (!active) continue; // revoked since it was fetched; its new owner reads it from the committed offset
+      const length = active.queues.push(toRawRecord(m));
+      this.#metrics?.recordsConsumed.inc({ topic: m.topic, partition: String(m.partition) });
+      if (length >= this.options.maxBufferedRecordsPerPartition && !this.#paused.has(key)) {
+        this.#consumer!.pause([{ topic: m.topic, partition: m.partition }]);
+        this.#paused.add(key);
+        this.#metrics?.backpressurePausedPartitions.set(this.#paused.size);
+        this.#log.debug("partition paused: task backlog over bound", { partition: key, backlog: length });
+      }
+    }
+  }
+
+  async #processQueued(): Promise<void> {
+    const anyQueued = [...this.#tasks.values()].some((t) => t.queues.size > 0);
+    if (this.options.guarantee === "exactly_once" && !this.#txnOpen) {
+      if (!anyQueued && !this.#hasWallClockWork()) return;
+      await Txn.begin(this.#producer!);
+      this.#txnOpen = true;
+    }
+    const now = Date.now();
+    for (const active of this.#tasks.values()) {
+      const { task, queues } = active;
+      for (let r = queues.next(); r !== undefined; r = queues.next()) {
+        task.process(r);
+        this.#positions.set(tpKey(r.topic, r.partition), { topic: r.topic, partition: r.partition, offset: r.offset + 1 });
+        this.#uncommitted++;
+      }
+      task.punctuateWallClock(now);
+    }
+    if (this.#paused.size > 0) this.#resumeDrained();
+  }
+
+  #hasWallClockWork(): boolean {
+    return this.#tasks.size > 0 && Date.now() - this.#lastCommit >= this.options.commitIntervalMs;
+  }
+
+  #resumeDrained(): void {
+    for (const key of [...this.#paused]) {
+      const active = this.#taskOfPartition.get(key);
+      const [topic, partition] = splitTp(key);
+      if (active && active.queues.length(topic, partition) > this.options.maxBufferedRecordsPerPartition / 2) continue;
+      if (active) this.#consumer!.resume([{ topic, partition }]);
+      this.#paused.delete(key);
+    }
+    this.#metrics?.backpressurePausedPartitions.set(this.#paused.size);
+  }
+
+  // ---- producing ---------------------------------------------------------------------------------------------
+
+  #send(record: OutgoingRecord): void {
+    if (this.#deliveryError) throw this.#producerError(this.#deliveryError, record.topic);
+    try {
+      this.#producer!.produce(
+        record.topic,
+        record.partition ?? null,
+        record.value,
+        record.key,
+        record.timestamp,
+        undefined,
+        fromHeaders(record.headers),
+      );
+    } catch (err) {
+      throw this.#producerError(err, record.topic);
+    }
+    this.#produced++;
+    if (this.#metrics) {
+      this.#metrics.recordsProduced.inc({ topic: record.topic });
+      if (!this.#changelogTopics.has(record.topic))
+        this.#metrics.endToEndLatency.observe({ topic: record.topic }, Math.max(0, Date.now() - record.timestamp) / 1000);
+    }
+  }
+
+  #producerError(err: unknown, topic: string): ProducerError {
+    return new ProducerError(
+      `could not produce to ${topic}: ${describeKafkaError(err)}; the transaction is aborted and nothing is committed`,
+      { topic, cause: err },
+    );
+  }
+
+  #onDelivery(err: LibrdKafkaError | null | undefined, report: { topic: string; partition: number; offset: number }): void {
+    this.#delivered++;
+    if (err) {
+      this.#deliveryError ??= err;
+      return;
+    }
+    if (this.#changelogTopics.has(report.topic)) {
+      const key = tpKey(report.topic, report.partition);
+      if ((this.#changelogOffsets.get(key) ?? -1) < report.offset) this.#changelogOffsets.set(key, report.offset);
+    }
+  }
+
+  async #awaitDeliveries(): Promise<void> {
+    const deadline = Date.now() + 30_000;
+    while (this.#delivered < this.#produced) {
+      if (Date.now() > deadline)
+        throw new ProducerError(`${this.#produced - this.#delivered} delivery reports missing after 30 s`);
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+
+  // ---- committing ----------------------------------------------------------------------------------------------
+
+  async #commit(): Promise<void> {
+    const started = process.hrtime.bigint();
+    const offsets = [...this.#positions.values()];
+    if (offsets.length === 0 && this.#produced === this.#delivered && !this.#txnOpen) {
+      this.#lastCommit = Date.now();
+      return;
+    }
+    try {
+      if (this.options.guarantee === "exactly_once") {
+        if (!this.#txnOpen) {
+          await Txn.begin(this.#producer!);
+          this.#txnOpen = true;
+        }
+        if (offsets.length > 0) await Txn.sendOffsets(this.#producer!, offsets, this.#consumer!, 30_000);
+        await Txn.commit(this.#producer!, 60_000);
+        this.#txnOpen = false;
+        await this.#awaitDeliveries();
+      } else {
+        await flush(this.#producer!, 60_000);
+        await this.#awaitDeliveries();
+        if (this.#deliveryError) throw this.#producerError(this.#deliveryError, "(flush)");
+        if (offsets.length > 0) this.#consumer!.commitSync(offsets);
+      }
+    } catch (err) {
+      await this.#onCommitFailure(err);
+      return;
+    }
+    this.#applyState();
+    for (const o of offsets) this.#metrics?.committedOffset.set({ topic: o.topic, partition: String(o.partition) }, o.offset);
+    this.#positions.clear();
+    this.#uncommitted = 0;
+    this.#lastCommit = Date.now();
+    this.#metrics?.transactions.inc({ outcome: "committed" });
+    this.#metrics?.commitDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
+  }
+
+  /** After Kafka committed: buffered writes and changelog offsets go to LMDB in one transaction. */
+  #applyState(): void {
+    const batches = [];
+    for (const active of this.#tasks.values())
+      for (const [store, buffer] of active.stores) {
+        if (buffer.pendingWrites === 0) continue;
+        const partition = active.task.partition;
+        batches.push({
+          store,
+          partition,
+          writes: buffer.drain(),
+          checkpoint: this.#changelogOffsets.get(tpKey(changelogTopic(this.topology.appId, store), partition)),
+        });
+      }
+    if (batches.length > 0) this.#store!.apply(batches);
+  }
+
+  async #onCommitFailure(err: unknown): Promise<void> {
+    const e = err as LibrdKafkaError;
+    if (e?.isFatal || this.options.guarantee === "at_least_once") {
+      throw err instanceof WeirError
+        ? err
+        : new ProducerFencedError(
+            `commit failed fatally: ${describeKafkaError(err)}; another worker with the same id or a newer group generation ` +
+              `took over, or the producer failed. Nothing of the open transaction is committed; restart the worker.`,
+            { cause: err },
+          );
+    }
+    this.#log.warn("transaction failed; aborting and resuming from the committed offsets", { error: describeKafkaError(err) });
+    await this.#abortAndRewind();
+  }
+
+  /** Abort the open transaction, drop every task's uncommitted state and seek back to the committed offsets. */
+  async #abortAndRewind(): Promise<void> {
+    if (this.#txnOpen) {
+      try {
+        await Txn.abort(this.#producer!, 30_000);
+      } catch (err) {
+        throw new ProducerFencedError(`abortTransaction failed: ${describeKafkaError(err)}`, { cause: err });
+      }
+      this.#txnOpen = false;
+    }
+    this.#metrics?.transactions.inc({ outcome: "aborted" });
+    await this.#awaitDeliveries().catch(() => {});
+    this.#deliveryError = undefined;
+    this.#positions.clear();
+    this.#uncommitted = 0;
+    const partitions = [...this.#tasks.values()].flatMap((t) => t.partitions);
+    for (const active of [...this.#tasks.values()]) {
+      this.#closeTask(active, "discard");
+      this.#openTask(active.task.subtopology.id, active.task.partition, active.partitions);
+    }
+    await this.#seekToCommitted(partitions);
+    this.#lastCommit = Date.now();
+    this.#log.info("rewound to committed offsets", { partitions: partitions.length });
+  }
+
+  async #seekToCommitted(partitions: TopicPartition[]): Promise<void> {
+    if (partitions.length === 0) return;
+    const offsets = await committed(this.#consumer!, partitions.map((p) => ({ topic: p.topic, partition: p.partition })));
+    for (const o of offsets) {
+      const offset = o.offset >= 0 ? o.offset : Offset.BEGINNING;
+      await seek(this.#consumer!, { topic: o.topic, partition: o.partition, offset }).catch((err: unknown) =>
+        this.#log.warn("seek failed", { topic: o.topic, partition: o.partition, error: describeKafkaError(err) }),
+      );
+    }
+  }
+
+  // ---- rebalancing --------------------------------------------------------------------------------------------
+
+  #onRebalance(err: LibrdKafkaError, assignment: TopicPartition[]): void {
+    const consumer = extras(this.#consumer!);
+    const cooperative = consumer.rebalanceProtocol() === "COOPERATIVE";
+    const lost = consumer.assignmentLost();
+    const work = async () => {
+      if (err.code === ErrorCode.ASSIGN_PARTITIONS) {
+        this.#metrics?.rebalances.inc({ kind: "assigned" });
+        this.#restoring++;
+        try {
+          await this.#exclusive(() => this.#assign(assignment));
+        } finally {
+          this.#restoring--;
+        }
+        if (cooperative) consumer.incrementalAssign(assignment);
+        else this.#consumer!.assign(assignment);
+        this.#assignedOnce = true;
+      } else if (err.code === ErrorCode.REVOKE_PARTITIONS) {
+        this.#metrics?.rebalances.inc({ kind: lost ? "lost" : "revoked" });
+        await this.#exclusive(() => this.#revoke(assignment, lost));
+        if (cooperative) consumer.incrementalUnassign(assignment);
+        else this.#consumer!.unassign();
+      } else {
+        this.#log.error("rebalance error", { error: describeKafkaError(err) });
+      }
+      this.#updateAssignmentMetrics();
+    };
+    this.#rebalances = this.#rebalances.then(work).catch((e: unknown) => {
+      this.#fatal ??= e;
+      this.#log.error("rebalance handling failed", { error: errorMessage(e) });
+    });
+  }
+
+  async #assign(assignment: TopicPartition[]): Promise<void> {
+    const byTask = new Map<string, { sub: number; partition: number; tps: TopicPartition[] }>();
+    for (const tp of assignment) {
+      const sub = this.topology.subtopologyOf(tp.topic);
+      if (!sub) continue;
+      const id = taskId(sub.id, tp.partition);
+      const existing = this.#tasks.get(id);
+      if (existing) {
+        existing.partitions.push({ topic: tp.topic, partition: tp.partition });
+        this.#taskOfPartition.set(tpKey(tp.topic, tp.partition), existing);
+        continue;
+      }
+      if (!byTask.has(id)) byTask.set(id, { sub: sub.id, partition: tp.partition, tps: [] });
+      byTask.get(id)!.tps.push({ topic: tp.topic, partition: tp.partition });
+    }
+    this.#log.info("partitions assigned", { partitions: assignment.map((p) => tpKey(p.topic, p.partition)), newTasks: [...byTask.keys()] });
+    for (const { sub, partition, tps } of byTask.values()) {
+      await this.#restoreTask(sub, partition);
+      this.#openTask(sub, partition, tps);
+    }
+  }
+
+  async #revoke(assignment: TopicPartition[], lost: boolean): Promise<void> {
+    const affected = new Set<ActiveTask>();
+    for (const tp of assignment) {
+      const active = this.#taskOfPartition.get(tpKey(tp.topic, tp.partition));
+      if (active) affected.add(active);
+    }
+    this.#log.info(lost ? "partitions lost" : "partitions revoked", {
+      partitions: assignment.map((p) => tpKey(p.topic, p.partition)),
+      tasks: [...affected].map((a) => a.task.id),
+    });
+    if (lost) {
+      // Another worker may own these already: commit nothing. The transaction spans every task, so all rewind.
+      for (const a of affected) this.#closeTask(a, "discard");
+      if (this.#txnOpen || this.#positions.size > 0) await this.#abortAndRewind();
+      return;
+    }
+    await this.#commit();
+    for (const a of affected) this.#closeTask(a, "committed");
+  }
+
+  #openTask(sub: number, partition: number, partitions: TopicPartition[]): ActiveTask {
+    const subtopology = this.topology.subtopologies[sub]!;
+    const stores = new Map<string, BufferedStore>();
+    const appId = this.topology.appId;
+    const active: ActiveTask = {
+      partitions: [...partitions],
+      stores,
+      queues: new PartitionQueues(),
+      task: new StreamTask({
+        appId,
+        topology: this.topology,
+        subtopology,
+        partition,
+        wallClock: Date.now,
+        onProcessingError: this.options.processingErrors,
+        store: (name) => {
+          let buffer = stores.get(name);
+          if (buffer) return buffer;
+          const def = this.topology.stores.get(name)!;
+          const topic = changelogTopic(appId, name);
+          buffer = new BufferedStore(
+            this.#store!.open(name, partition),
+            def.changelog
+              ? (key, value) =>
+                  this.#send({ topic, partition, key, value, timestamp: Math.max(0, active.task.streamTime), headers: {} })
+              : undefined,
+          );
+          stores.set(name, buffer);
+          return buffer;
+        },
+        output: {
+          send: (r) => this.#send(r),
+          deadLetter: (r, error) => {
+            this.#log.warn("record sent to the dead-letter topic", {
+              reason: error.name,
+              error: error.message,
+              topic: r.topic,
+              partition: r.partition,
+              offset: r.offset,
+            });
+            this.#metrics?.deadLetterRecords.inc({ reason: deadLetterReason(error), topic: r.topic });
+            this.#send({
+              topic: this.topology.deadLetterTopic,
+              key: r.key,
+              value: r.value,
+              timestamp: r.timestamp,
+              headers: { ...r.headers, ...deadLetterHeaders(r, error) },
+            });
+          },
+        },
+        hooks: this.#metrics
+          ? {
+              processed: (processor, seconds) => this.#metrics!.processingLatency.observe({ processor }, seconds),
+              punctuated: (kind) => this.#metrics!.punctuations.inc({ kind }),
+              count: (_metric, label) => this.#metrics!.orders.inc({ status: label }),
+            }
+          : undefined,
+      }),
+    };
+    this.#tasks.set(active.task.id, active);
+    for (const tp of partitions) this.#taskOfPartition.set(tpKey(tp.topic, tp.partition), active);
+    // Open every store now so that a store's first write is not the moment its LMDB database is created.
+    for (const s of subtopology.stores) active.task.store(s);
+    return active;
+  }
+
+  #closeTask(active: ActiveTask, how: "committed" | "discard"): void {
+    for (const b of active.stores.values()) {
+      if (how === "discard") b.discard();
+      else if (b.pendingWrites > 0)
+        throw new StateStoreError(`task ${active.task.id} closed with ${b.pendingWrites} uncommitted writes`, { task: active.task.id });
+    }
+    active.task.close();
+    active.queues.clear();
+    this.#tasks.delete(active.task.id);
+    for (const tp of active.partitions) {
+      const key = tpKey(tp.topic, tp.partition);
+      if (this.#taskOfPartition.get(key) === active) this.#taskOfPartition.delete(key);
+      this.#positions.delete(key);
+      this.#paused.delete(key);
+    }
+  }
+
+  /** Bring every changelogged store of a task up to its changelog's end before the task processes anything. */
+  async #restoreTask(sub: number, partition: number): Promise<void> {
+    for (const store of this.topology.subtopologies[sub]!.stores) {
+      if (!this.topology.stores.get(store)!.changelog) continue;
+      await this.#restoreStore(store, partition);
+    }
+  }
+
+  async #restoreStore(store: string, partition: number): Promise<void> {
+    const topic = changelogTopic(this.topology.appId, store);
+    const backend = this.#store!.open(store, partition);
+    const consumer = this.#restoreConsumer!;
+    const { lowOffset, highOffset } = await this.#retry("changelog watermarks", () => watermarks(consumer, topic, partition));
+    const plan = decideRestore({ checkpoint: backend.checkpoint(), lowWatermark: lowOffset, highWatermark: highOffset });
+    const key = `${store}/${partition}`;
+    this.restoredRecords.set(key, 0);
+    if (plan.action === "up-to-date") {
+      this.#log.info("store up to date", { store, partition, reason: plan.reason });
+      return;
+    }
+    if (plan.action === "wipe-and-rebuild") {
+      this.#log.warn("wiping store-partition and rebuilding it from its changelog", { store, partition, reason: plan.reason });
+      this.#store!.wipe(store, partition);
+    } else this.#log.info("restoring store", { store, partition, reason: plan.reason });
+
+    const started = Date.now();
+    let restored = 0;
+    let eof = false;
+    const onEof = (e: { topic: string; partition: number }) => {
+      if (e.topic === topic && e.partition === partition) eof = true;
+    };
+    consumer.on("partition.eof", onEof);
+    consumer.assign([{ topic, partition, offset: plan.fromOffset }]);
+    const labels = { store, partition: String(partition) };
+    try {
+      let position = plan.fromOffset;
+      let writes: Array<readonly [Buffer, Buffer | null]> = [];
+      let last = -1;
+      const applyBatch = () => {
+        if (writes.length === 0) return;
+        this.#store!.apply([{ store, partition, writes, checkpoint: last }]);
+        writes = [];
+      };
+      while (position < highOffset && !eof) {
+        if (this.#stopRequested) throw new WeirError("stopped during restore", { store, partition });
+        const messages = await consumeBatch(consumer, 10_000).catch((err: unknown) => {
+          this.#log.warn("restore consume failed; retrying", { store, partition, error: describeKafkaError(err) });
+          return sleep(500).then(() => [] as Message[]);
+        });
+        for (const m of messages) {
+          if (m.topic !== topic || m.partition !== partition) continue;
+          const k = m.key === undefined || m.key === null ? null : Buffer.isBuffer(m.key) ? m.key : Buffer.from(m.key);
+          if (k === null) continue;
+          writes.push([k, m.value ?? null]);
+          last = m.offset;
+          restored++;
+          position = m.offset + 1;
+        }
+        if (writes.length >= this.options.restoreBatchRecords) applyBatch();
+        const [pos] = consumer.position([{ topic, partition }]);
+        if (pos && pos.offset > position) position = pos.offset;
+        this.#metrics?.restoreRemaining.set(labels, Math.max(0, highOffset - position));
+      }
+      applyBatch();
+    } finally {
+      consumer.removeListener("partition.eof", onEof);
+      consumer.unassign();
+    }
+    const seconds = (Date.now() - started) / 1000;
+    this.restoredRecords.set(key, restored);
+    this.#metrics?.restoreRemaining.set(labels, 0);
+    this.#metrics?.restoredRecords.inc({ store }, restored);
+    this.#metrics?.restoreDuration.observe({ store }, seconds);
+    if (seconds > 0) this.#metrics?.restoreRate.set({ store }, restored / seconds);
+    this.#log.info("store restored", { store, partition, records: restored, seconds, recordsPerSecond: Math.round(restored / Math.max(seconds, 0.001)) });
+  }
+
+  #updateAssignmentMetrics(): void {
+    if (!this.#metrics) return;
+    this.#metrics.assignedTasks.set(this.#tasks.size);
+    this.#metrics.assignedPartitions.set(this.#taskOfPartition.size);
+    this.#metrics.workerReady.set(this.ready ? 1 : 0);
+  }
+
+  /** Consumer lag per assigned partition from the consumer's cached watermarks. */
+  refreshLagMetrics(): void {
+    if (!this.#metrics || !this.#consumer || this.#state !== "running") return;
+    for (const key of this.#taskOfPartition.keys()) {
+      const [topic, partition] = splitTp(key);
+      try {
+        const { highOffset } = this.#consumer.getWatermarkOffsets(topic, partition);
+        const [pos] = this.#consumer.position([{ topic, partition }]);
+        const lag = consumerLag(highOffset, pos?.offset ?? Offset.INVALID);
+        if (lag !== undefined) this.#metrics.consumerLag.set({ topic, partition: String(partition) }, lag);
+      } catch {
+        // watermarks not known yet
+      }
+    }
+    for (const active of this.#tasks.values())
+      for (const [store, buffer] of active.stores) {
+        const labels = { store, partition: String(active.task.partition) };
+        this.#metrics.storeEntries.set(labels, buffer.backend.approximateCount());
+        this.#metrics.storeBytes.set(labels, buffer.backend.approximateBytes());
+      }
+    this.#metrics.workerReady.set(this.ready ? 1 : 0);
+  }
+
+  // ---- start-up and shutdown ---------------------------------------------------------------------------------
+
+  async #prepareTopics(): Promise<void> {
+    const counts = await this.#retry("metadata", () => partitionCounts(this.#producer!));
+    this.topology.checkPartitionCounts((t) => (this.#isInternal(t) ? (counts.get(t) ?? -1) : counts.get(t)));
+    this.#partitionsOf = this.topology.resolvePartitions((t) => (this.#isInternal(t) ? undefined : counts.get(t)));
+    const specs = [
+      ...this.topology.internalTopics.map((t) => ({ name: t.name, partitions: this.#partitionsOf.get(t.partitionsOf)!, config: { ...t.config } })),
+      { name: this.topology.deadLetterTopic, partitions: 1, config: {} },
+    ];
+    const admin = createAdmin(this.#clientConfig("admin"));
+    try {
+      const result = await ensureTopics(admin, counts, specs);
+      const bad = result.mismatched.filter((m) => m.name !== this.topology.deadLetterTopic);
+      if (bad.length > 0)
+        throw new StateStoreError(
+          `internal topics exist with the wrong partition count: ${bad.map((m) => `${m.name} has ${m.partitions}, needs ${m.required}`).join("; ")}. ` +
+            `Their data is partitioned for another layout: run 'weir reset' to delete them, or fix the input topics' partition counts.`,
+          { topic: bad[0]!.name },
+        );
+      if (result.created.length > 0) this.#log.info("internal topics created", { topics: result.created });
+    } finally {
+      admin.disconnect();
+    }
+  }
+
+  #isInternal(topic: string): boolean {
+    return this.topology.internalTopics.some((t) => t.name === topic);
+  }
+
+  #clientConfig(role: string): KafkaConfig {
+    return {
+      [RdKafka.bootstrapServers]: this.options.brokers,
+      [RdKafka.clientId]: `${this.topology.appId}-${role}-${hostname()}-${process.pid}`,
+      [RdKafka.socketKeepalive]: true,
+      [RdKafka.reconnectBackoffMaxMs]: 5000,
+      ...this.options.kafka,
+    };
+  }
+
+  #createProducer(): Producer {
+    const o = this.options;
+    const eos = o.guarantee === "exactly_once";
+    const producer = new Kafka.Producer({
+      ...this.#clientConfig("producer"),
+      [RdKafka.enableIdempotence]: true,
+      [RdKafka.acks]: "all",
+      [RdKafka.lingerMs]: 5,
+      [RdKafka.batchNumMessages]: 10_000,
+      [RdKafka.queueBufferingMaxMessages]: 2_000_000,
+      [RdKafka.queueBufferingMaxKbytes]: 1_048_576,
+      [RdKafka.partitioner]: "murmur2_random",
+      [RdKafka.deliveryReports]: true,
+      ...(eos ? { [RdKafka.transactionalId]: `${this.topology.appId}-${o.workerId}`, [RdKafka.transactionTimeoutMs]: o.transactionTimeoutMs } : {}),
+      ...(o.statisticsIntervalMs > 0 ? { [RdKafka.statisticsIntervalMs]: o.statisticsIntervalMs } : {}),
+      ...o.kafka,
+    } as never);
+    producer.on("delivery-report", (err, report) => this.#onDelivery(err, report));
+    producer.on("event.error", (err) => this.#log.warn("producer error", { error: describeKafkaError(err) }));
+    if (this.#metrics) producer.on("event.stats", (s) => applyStats(this.#metrics!, "producer", s));
+    producer.setPollInBackground(true);
+    return producer;
+  }
+
+  #createConsumer(): KafkaConsumer {
+    const o = this.options;
+    const consumer = new Kafka.KafkaConsumer({
+      ...this.#clientConfig("consumer"),
+      [RdKafka.groupId]: this.topology.appId,
+      [RdKafka.enableAutoCommit]: false,
+      [RdKafka.enableAutoOffsetStore]: false,
+      [RdKafka.isolationLevel]: "read_committed",
+      [RdKafka.autoOffsetReset]: "earliest",
+      [RdKafka.assignmentStrategy]: o.assignor,
+      [RdKafka.sessionTimeoutMs]: o.sessionTimeoutMs,
+      [RdKafka.heartbeatIntervalMs]: Math.max(500, Math.floor(o.sessionTimeoutMs / 5)),
+      [RdKafka.fetchWaitMaxMs]: 50,
+      [RdKafka.allowAutoCreateTopics]: false,
+      [RdKafka.rebalanceCallback]: (err: LibrdKafkaError, assignment: TopicPartition[]) => this.#onRebalance(err, assignment),
+      ...(o.statisticsIntervalMs > 0 ? { [RdKafka.statisticsIntervalMs]: o.statisticsIntervalMs } : {}),
+      ...o.kafka,
+    } as never);
+    consumer.setDefaultConsumeTimeout(100);
+    extras(consumer).setDefaultIsTimeoutOnlyForFirstMessage(true);
+    consumer.on("event.error", (err) => this.#log.warn("consumer error", { error: describeKafkaError(err) }));
+    if (this.#metrics) consumer.on("event.stats", (s) => applyStats(this.#metrics!, "consumer", s));
+    return consumer;
+  }
+
+  #createRestoreConsumer(): KafkaConsumer {
+    const consumer = new Kafka.KafkaConsumer({
+      ...this.#clientConfig("restore"),
+      // Never joins the group nor commits: it is only assigned changelog partitions.
+      [RdKafka.groupId]: `${this.topology.appId}-restore`,
+      [RdKafka.enableAutoCommit]: false,
+      [RdKafka.enableAutoOffsetStore]: false,
+      [RdKafka.isolationLevel]: "read_committed",
+      [RdKafka.enablePartitionEof]: true,
+      [RdKafka.fetchWaitMaxMs]: 10,
+      [RdKafka.queuedMinMessages]: 200_000,
+      [RdKafka.queuedMaxMessagesKbytes]: 262_144,
+      ...this.options.kafka,
+    } as never);
+    consumer.setDefaultConsumeTimeout(200);
+    extras(consumer).setDefaultIsTimeoutOnlyForFirstMessage(true);
+    return consumer;
+  }
+
+  async #connectWithRetry<C extends KafkaConsumer | Producer>(client: C, what: string): Promise<C> {
+    return this.#retry(`connect ${what}`, () => connect(client as never, 10_000) as Promise<C>);
+  }
+
+  /** Retry while the broker is unreachable: a clear log line each time, growing back-off, never a crash loop. */
+  async #retry<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const result = await fn();
+        if (attempt > 1) this.#log.info(`${what}: succeeded`, { attempt });
+        return result;
+      } catch (err) {
+        const e = err as LibrdKafkaError;
+        if (e?.isFatal || this.#stopRequested || err instanceof WeirError) throw err;
+        const delay = Math.min(500 * 2 ** Math.min(attempt - 1, 4), 8000);
+        this.#log.warn(`${what} failed; Kafka at ${this.options.brokers} unreachable? retrying`, {
+          attempt,
+          retryInMs: delay,
+          error: describeKafkaError(err),
+        });
+        await sleep(delay);
+      }
+    }
+  }
+
+  async #shutdown(): Promise<void> {
+    this.#state = this.#fatal === undefined ? "stopping" : "failed";
+    if (this.#fatal !== undefined) this.#log.error("worker failed", { error: errorMessage(this.#fatal), where: (this.#fatal as WeirError).where?.() });
+    await this.#exclusive(async () => {
+      if (this.#fatal !== undefined && this.#txnOpen) await Txn.abort(this.#producer!, 10_000).catch(() => {});
+      for (const active of [...this.#tasks.values()]) this.#closeTask(active, this.#fatal === undefined ? "committed" : "discard");
+    }).catch((err: unknown) => this.#log.error("closing tasks failed", { error: errorMessage(err) }));
+    await this.#closeClients();
+    await this.#rebalances.catch(() => {});
+    this.#store?.close();
+    this.#metrics?.workerReady.set(0);
+    if (this.#fatal === undefined) {
+      this.#state = "stopped";
+      this.#log.info("worker stopped");
+      this.#resolveDone();
+    } else {
+      this.#state = "failed";
+      this.#rejectDone(this.#fatal);
+    }
+  }
+
+  async #closeClients(): Promise<void> {
+    if (this.#consumer) await disconnect(this.#consumer, 10_000);
+    if (this.#restoreConsumer) await disconnect(this.#restoreConsumer, 5000);
+    if (this.#producer) {
+      await flush(this.#producer, 5000).catch(() => {});
+      await disconnect(this.#producer, 5000);
+    }
+  }
+
+  /** Processing, commits and rebalance handling never interleave. */
+  #exclusive<T>(fn: () => Promise<T> | T): Promise<T> {
+    const run = this.#lock.then(fn);
+    this.#lock = run.catch(() => {});
+    return run;
+  }
+}
+
+function applyStats(metrics: NonNullable<WorkerOptions["metrics"]>, role: "consumer" | "producer", event: unknown): void {
+  try {
+    const message = (event as { message?: string })?.message;
+    if (message) applyLibrdkafkaStats(metrics, role, JSON.parse(message) as object);
+  } catch {
+    // statistics are best effort
+  }
+}
+
+function splitTp(key: string): [string, number] {
+  const i = key.lastIndexOf("/");
+  return [key.slice(0, i), Number(key.slice(i + 1))];
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export { TransactionAbortedError };
