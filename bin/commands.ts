@@ -1,2 +1,2 @@
-// Each command registers itself; this file only imports them.
-export {};
+// Each command registers itself; this file only imports them, in the order `weir --help` lists them.
+import "./worker.js";

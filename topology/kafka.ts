@@ -93,9 +93,13 @@ export function connect<C extends { connect(opts: object, cb: (err: LibrdKafkaEr
   return new Promise((resolve, reject) => client.connect({ timeout: timeoutMs }, (err) => (err ? reject(err) : resolve(client))));
 }
 
-export function disconnect(client: { disconnect(timeout: number, cb: (err: unknown) => void): unknown; isConnected(): boolean }, timeoutMs = 5000): Promise<void> {
+export function disconnect(client: KafkaConsumer | Producer, timeoutMs = 5000): Promise<void> {
   if (!client.isConnected()) return Promise.resolve();
-  return new Promise((resolve) => client.disconnect(timeoutMs, () => resolve()));
+  return new Promise((resolve) => {
+    // The producer flushes first (bounded by timeoutMs); the consumer's disconnect takes only a callback.
+    if (client instanceof Kafka.Producer) client.disconnect(timeoutMs, () => resolve());
+    else client.disconnect(() => resolve());
+  });
 }
 
 export const Txn = {

@@ -218,12 +218,18 @@ export class Worker {
       this.#store = openLmdbState({ path: o.appStateDir });
       this.#producer = this.#createProducer();
       await this.#connectWithRetry(this.#producer, "producer");
+      // Delivery reports are served by librdkafka's background thread, not by polling from the event loop.
+      this.#producer.setPollInBackground(true);
+      this.#log.debug("producer connected");
       await this.#prepareTopics();
+      this.#log.debug("topics ready");
       if (o.guarantee === "exactly_once") await this.#retry("initTransactions", () => Txn.init(this.#producer!, 30_000));
+      this.#log.debug("transactions initialised");
       this.#restoreConsumer = this.#createRestoreConsumer();
       await this.#connectWithRetry(this.#restoreConsumer, "restore consumer");
       this.#consumer = this.#createConsumer();
       await this.#connectWithRetry(this.#consumer, "consumer");
+      this.#log.debug("consumers connected");
       this.#consumer.subscribe(this.topology.sourceTopics);
       if (this.#stopRequested) throw new WeirError("stopped during start");
     } catch (err) {
@@ -816,7 +822,6 @@ export class Worker {
     producer.on("delivery-report", (err, report) => this.#onDelivery(err, report));
     producer.on("event.error", (err) => this.#log.warn("producer error", { error: describeKafkaError(err) }));
     if (this.#metrics) producer.on("event.stats", (s) => applyStats(this.#metrics!, "producer", s));
-    producer.setPollInBackground(true);
     return producer;
   }
 

@@ -559,7 +559,11 @@ export async function consumeAll(topic: string, opts: ConsumeAllOptions): Promis
     atEnd.delete(message.partition);
     records.push(toConsumedRecord(message));
   };
+  const dbg: string[] = [];
+  const t0 = Date.now();
+  consumer.on("rebalance", (e, a) => dbg.push(`${Date.now() - t0} rebalance ${e?.code} ${JSON.stringify(a)}`));
   const onEof = (eof: { topic: string; partition: number }): void => {
+    dbg.push(`${Date.now() - t0} eof ${JSON.stringify(eof)} records=${records.length}`);
     if (eof.topic === topic) atEnd.add(eof.partition);
   };
   const done = (): boolean =>
@@ -581,6 +585,7 @@ export async function consumeAll(topic: string, opts: ConsumeAllOptions): Promis
       }
       await fromCallback<Message[]>((cb) => consumer.consume(1000, (err, msgs) => cb(err, msgs)));
     }
+    if (process.env.WEIR_DEBUG) console.error(topic, records.length, dbg.join("\n"));
     return records;
   } finally {
     consumer.removeListener("data", onData);

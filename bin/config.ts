@@ -1,0 +1,109 @@
+import { readFileSync } from "node:fs";
+import { UsageError, choiceFlag, intFlag } from "./args.js";
+import type { LogLevel } from "../topology/index.js";
+
+/**
+ * Worker configuration. Precedence, highest first:
+ *   1. command-line flags            (--brokers, --state-dir, ...)
+ *   2. environment                   (KAFKA_BROKERS, WEIR_STATE_DIR, WEIR_GUARANTEE, WEIR_HTTP_PORT, ...,
+ *                                     WEIR_KAFKA_<PROPERTY> for librdkafka: WEIR_KAFKA_SASL_MECHANISMS=PLAIN)
+ *   3. the config file               (--config weir.json / WEIR_CONFIG: the same keys in camelCase, and "kafka": {})
+ *   4. defaults
+ */
+export interface WeirConfig {
+  brokers: string;
+  stateDir: string;
+  guarantee: "exactly_once" | "at_least_once";
+  commitIntervalMs?: number;
+  httpHost: string;
+  httpPort: number;
+  logLevel: LogLevel;
+  app?: string;
+  partitions: number;
+  processingErrors: "dead-letter" | "fail";
+  kafka: Record<string, string>;
+}
+
+export const DEFAULT_BROKERS = "127.0.0.1:9092";
+
+type Flags = Partial<Record<string, string | boolean | string[] | undefined>>;
+
+export const workerFlagSpec = {
+  brokers: { type: "string" },
+  "state-dir": { type: "string" },
+  guarantee: { type: "string" },
+  "commit-interval-ms": { type: "string" },
+  "http-host": { type: "string" },
+  "http-port": { type: "string" },
+  "log-level": { type: "string" },
+  app: { type: "string" },
+  partitions: { type: "string" },
+  "processing-errors": { type: "string" },
+  config: { type: "string" },
+  kafka: { type: "string", multiple: true },
+} as const;
+
+export const workerFlagHelp: Array<[string, string]> = [
+  ["--brokers LIST", "Kafka bootstrap servers (env KAFKA_BROKERS; default 127.0.0.1:9092)"],
+  ["--state-dir DIR", "local state (LMDB) folder (env WEIR_STATE_DIR; default ./.weir/state)"],
+  ["--guarantee G", "exactly_once (default) or at_least_once (env WEIR_GUARANTEE)"],
+  ["--commit-interval-ms N", "commit interval (env WEIR_COMMIT_INTERVAL_MS; default 100 / 1000)"],
+  ["--http-host H", "HTTP bind address for /metrics /healthz /readyz /state (env WEIR_HTTP_HOST; default 127.0.0.1)"],
+  ["--http-port N", "HTTP port, 0 = any free port (env WEIR_HTTP_PORT; default 9400)"],
+  ["--log-level L", "debug|info|warn|error (env WEIR_LOG_LEVEL; default info)"],
+  ["--app MODULE", "topology module to run (env WEIR_APP; default: the order pipeline)"],
+  ["--partitions N", "partitions for topics weir creates (env WEIR_PARTITIONS; default 3)"],
+  ["--processing-errors M", "dead-letter (default) or fail, when a processor throws (env WEIR_PROCESSING_ERRORS)"],
+  ["--kafka KEY=VALUE", "librdkafka property for every client, repeatable (env WEIR_KAFKA_<KEY>)"],
+  ["--config FILE", "JSON config file (env WEIR_CONFIG)"],
+];
+
+export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): WeirConfig {
+  const file = readConfigFile((flags.config as string | undefined) ?? env.WEIR_CONFIG);
+  const pick = (flag: string, envName: string, fileKey: string): string | undefined => {
+    const f = flags[flag];
+    if (typeof f === "string") return f;
+    if (env[envName] !== undefined && env[envName] !== "") return env[envName];
+    const v = file[fileKey];
+    return v === undefined || v === null ? undefined : String(v);
+  };
+  const kafka: Record<string, string> = {};
+  for (const [k, v] of Object.entries((file.kafka as Record<string, unknown> | undefined) ?? {})) kafka[k] = String(v);
+  for (const [k, v] of Object.entries(env))
+    if (k.startsWith("WEIR_KAFKA_") && v !== undefined) kafka[k.slice("WEIR_KAFKA_".length).toLowerCase().replace(/_/g, ".")] = v;
+  for (const kv of (flags.kafka as string[] | undefined) ?? []) {
+    const i = kv.indexOf("=");
+    if (i <= 0) throw new UsageError(`--kafka expects KEY=VALUE (a librdkafka property), got '${kv}'`);
+    kafka[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  const commit = pick("commit-interval-ms", "WEIR_COMMIT_INTERVAL_MS", "commitIntervalMs");
+  return {
+    brokers: pick("brokers", "KAFKA_BROKERS", "brokers") ?? DEFAULT_BROKERS,
+    stateDir: pick("state-dir", "WEIR_STATE_DIR", "stateDir") ?? ".weir/state",
+    guarantee: choiceFlag("guarantee", pick("guarantee", "WEIR_GUARANTEE", "guarantee"), ["exactly_once", "at_least_once"] as const, "exactly_once"),
+    commitIntervalMs: commit === undefined ? undefined : intFlag("commit-interval-ms", commit, 100, 1),
+    httpHost: pick("http-host", "WEIR_HTTP_HOST", "httpHost") ?? "127.0.0.1",
+    httpPort: intFlag("http-port", pick("http-port", "WEIR_HTTP_PORT", "httpPort"), 9400, 0),
+    logLevel: choiceFlag("log-level", pick("log-level", "WEIR_LOG_LEVEL", "logLevel"), ["debug", "info", "warn", "error"] as const, "info"),
+    app: pick("app", "WEIR_APP", "app"),
+    partitions: intFlag("partitions", pick("partitions", "WEIR_PARTITIONS", "partitions"), 3, 1),
+    processingErrors: choiceFlag(
+      "processing-errors",
+      pick("processing-errors", "WEIR_PROCESSING_ERRORS", "processingErrors"),
+      ["dead-letter", "fail"] as const,
+      "dead-letter",
+    ),
+    kafka,
+  };
+}
+
+function readConfigFile(path: string | undefined): Record<string, unknown> {
+  if (!path) return {};
+  try {
+    const parsed = JSON.parse(readFileSync(path, "utf8")) as unknown;
+    if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) throw new Error("not a JSON object");
+    return parsed as Record<string, unknown>;
+  } catch (err) {
+    throw new UsageError(`cannot read config file ${path}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}

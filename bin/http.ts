@@ -1,0 +1,64 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { WeirMetrics, Worker } from "../topology/index.js";
+
+/**
+ * The worker's HTTP endpoints:
+ *   /metrics                  Prometheus exposition
+ *   /healthz                  200 while the process is alive and the worker has not failed
+ *   /readyz                   200 once assigned tasks are restored and running, else 503
+ *   /tasks                    the tasks this worker runs (JSON)
+ *   /state/<store>/<key>      a key-value store entry (interactive query), 404 if absent or not on this worker
+ *   /state/<store>?prefix=&limit=   a scan of the local partitions of a store
+ */
+export async function startHttpServer(options: {
+  worker: Worker;
+  metrics: WeirMetrics;
+  host: string;
+  port: number;
+}): Promise<{ server: Server; url: string }> {
+  const { worker, metrics } = options;
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    const json = (status: number, body: unknown) => {
+      res.writeHead(status, { "content-type": "application/json" });
+      res.end(JSON.stringify(body, (_k, v: unknown) => (Buffer.isBuffer(v) ? v.toString("base64") : v)) + "\n");
+    };
+    void (async () => {
+      try {
+        if (url.pathname === "/metrics") {
+          worker.refreshLagMetrics();
+          res.writeHead(200, { "content-type": metrics.registry.contentType });
+          res.end(await metrics.registry.metrics());
+        } else if (url.pathname === "/healthz") {
+          const ok = worker.state !== "failed" && worker.state !== "stopped";
+          json(ok ? 200 : 503, { status: ok ? "ok" : worker.state });
+        } else if (url.pathname === "/readyz") {
+          json(worker.ready ? 200 : 503, { ready: worker.ready, state: worker.state, tasks: worker.tasks().length });
+        } else if (url.pathname === "/tasks") {
+          json(200, worker.tasks());
+        } else if (url.pathname.startsWith("/state/")) {
+          const [store, ...rest] = url.pathname.slice("/state/".length).split("/").map(decodeURIComponent);
+          if (!store) return json(400, { error: "usage: /state/<store>/<key> or /state/<store>?prefix=P&limit=N" });
+          if (rest.length > 0) {
+            const result = worker.queryStore(store, rest.join("/"));
+            return json(result.found ? 200 : 404, { store, key: rest.join("/"), ...result });
+          }
+          const prefix = url.searchParams.get("prefix") ?? undefined;
+          const limit = Number(url.searchParams.get("limit") ?? 100);
+          json(200, { store, entries: [...worker.scanStore(store, prefix, limit)] });
+        } else {
+          json(404, { error: "not found", endpoints: ["/metrics", "/healthz", "/readyz", "/tasks", "/state/<store>/<key>"] });
+        }
+      } catch (err) {
+        json(500, { error: err instanceof Error ? err.message : String(err) });
+      }
+    })();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  return { server, url: `http://${options.host.includes(":") ? `[${options.host}]` : options.host}:${address.port}` };
+}

@@ -1,0 +1,76 @@
+import { createMetrics, jsonLogger, Worker } from "../topology/index.js";
+import { loadTopology } from "./app.js";
+import { parse, renderHelp, runCommand, type CommandHelp } from "./args.js";
+import { registerCommand, version } from "./cli.js";
+import { loadConfig, workerFlagHelp, workerFlagSpec } from "./config.js";
+import { startHttpServer } from "./http.js";
+
+const help: CommandHelp = {
+  usage: "weir worker [options]",
+  summary:
+    "Run the application as a long-running worker: joins the consumer group, restores and runs its tasks, serves\n" +
+    "/metrics, /healthz, /readyz and /state over HTTP. SIGTERM/SIGINT: graceful shutdown (commit, close, leave the\n" +
+    "group), exit 0; a second signal exits at once. Logs are JSON lines on stderr.",
+  flags: workerFlagHelp,
+  examples: [
+    "weir worker                                   # the order pipeline against KAFKA_BROKERS or 127.0.0.1:9092",
+    "weir worker --state-dir /var/lib/weir --http-port 9401",
+    "weir worker --app ./my-topology.js --guarantee at_least_once",
+    "weir worker --kafka security.protocol=SASL_SSL --kafka sasl.mechanisms=PLAIN",
+  ],
+};
+
+registerCommand({
+  name: "worker",
+  summary: "run the application as a long-running worker",
+  run: (argv) =>
+    runCommand("worker", help, async () => {
+      const { values } = parse(argv, workerFlagSpec);
+      if (values.help) {
+        process.stdout.write(renderHelp(help));
+        return 0;
+      }
+      const config = loadConfig(values);
+      const log = jsonLogger((l) => process.stderr.write(l), config.logLevel);
+      const topology = await loadTopology(config.app, { partitions: config.partitions });
+      const metrics = createMetrics();
+      const worker = new Worker(topology, {
+        brokers: config.brokers,
+        stateDir: config.stateDir,
+        guarantee: config.guarantee,
+        commitIntervalMs: config.commitIntervalMs,
+        processingErrors: config.processingErrors,
+        defaultPartitions: config.partitions,
+        kafka: config.kafka,
+        logger: log,
+        metrics,
+      });
+      metrics.workerInfo.set({ version: version(), app: topology.appId, guarantee: config.guarantee }, 1);
+      const http = await startHttpServer({ worker, metrics, host: config.httpHost, port: config.httpPort });
+      log.info("http server listening", { url: http.url });
+
+      let signals = 0;
+      const onSignal = (signal: NodeJS.Signals) => {
+        if (++signals > 1) {
+          log.warn("second signal: exiting now", { signal });
+          process.exit(130);
+        }
+        log.info("signal received: graceful shutdown", { signal });
+        void worker.stop(signal);
+      };
+      process.on("SIGTERM", onSignal);
+      process.on("SIGINT", onSignal);
+
+      let code = 0;
+      try {
+        await worker.start();
+        await worker.done;
+      } catch (err) {
+        log.error("worker failed", { error: err instanceof Error ? err.message : String(err) });
+        code = 1;
+      } finally {
+        http.server.close();
+      }
+      return code;
+    }),
+});

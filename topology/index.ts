@@ -1,0 +1,29 @@
+/** The public surface of weir's topology layer: the DSL, serdes, the runtime and the test driver. */
+export {
+  TopologyBuilder,
+  KStream,
+  Topology,
+  Stores,
+  changelogTopic,
+  repartitionTopic,
+  deadLetterTopic,
+  type ProcessorContext,
+  type ProcessorFactory,
+  type PunctuationKind,
+  type StoreDefinition,
+  type SubTopology,
+  type InternalTopic,
+} from "./builder.js";
+export { Serdes, type Serde, type Schema } from "./serdes.js";
+export type { StreamRecord, Emit, Headers, RawRecord, OutgoingRecord } from "./record.js";
+export { mapValues, selectKey, filterRecords, flatMapRecords } from "./operators.js";
+export { describeJson, describeText, describeMermaid, type TopologyDescription } from "./describe.js";
+export { TopologyTestDriver, type TestRecord, type DriverOptions } from "./driver.js";
+export { Worker, type WorkerState, type TaskStatus } from "./worker.js";
+export { compileWorkerOptions, type WorkerOptions, type CompiledWorkerOptions, type ProcessingGuarantee } from "./options.js";
+export { DeadLetterHeader } from "./dead-letter.js";
+export { partitionForKey, murmur2 } from "./partitioner.js";
+export { jsonLogger, silentLogger, type Logger, type LogLevel } from "./log.js";
+export { createMetrics, type WeirMetrics } from "./metrics.js";
+export * from "./errors.js";
+export type { KeyValueStore, WindowStore, KeyValue, WindowedEntry } from "../state/index.js";
