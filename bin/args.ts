@@ -30,9 +30,16 @@ export function renderHelp(help: CommandHelp): string {
 }
 
 /** Strict parsing: unknown flags and missing values are UsageErrors, never ignored. */
-export function parse<T extends FlagSpec>(argv: string[], options: T, allowPositionals = false) {
+export function parse<T extends FlagSpec>(
+  argv: string[],
+  options: T,
+  allowPositionals = false,
+): { values: Record<string, string | boolean | string[] | undefined>; positionals: string[] } {
   try {
-    return parseArgs({ args: argv, options: { ...options, help: { type: "boolean", short: "h" } }, allowPositionals, strict: true });
+    return parseArgs({ args: argv, options: { ...options, help: { type: "boolean", short: "h" } }, allowPositionals, strict: true }) as {
+      values: Record<string, string | boolean | string[] | undefined>;
+      positionals: string[];
+    };
   } catch (err) {
     throw new UsageError(err instanceof Error ? err.message.replace(/\. To specify a positional.*$/s, "") : String(err));
   }

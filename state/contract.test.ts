@@ -120,6 +120,8 @@ function stateBackendContract(kind: "memory" | "lmdb", makeFactory: () => Backen
     expect(text(store.range({ from: b("a"), limit: 2 }))).toEqual(["a=2", "ab=3"]);
     expect(text(store.range({ limit: 0 }))).toEqual([]);
     expect(text(store.range({ from: b("x"), to: b("y") }))).toEqual([]);
+    expect(text(store.range({ from: b("c"), to: b("a") }))).toEqual([]);
+    expect(text(store.range({ from: b("c"), to: b("a"), reverse: true }))).toEqual([]);
   });
 
   it("approximateCount and approximateBytes grow with the data", () => {
@@ -218,6 +220,14 @@ function stateBackendContract(kind: "memory" | "lmdb", makeFactory: () => Backen
     ]);
   });
 
+  it("a range iterator started before close throws on its next step", () => {
+    seed("kv", 0, { a: "1", b: "2" });
+    const entries = state.open("kv", 0).range();
+    expect(entries.next().value?.[0].toString()).toBe("a");
+    state.close();
+    expect(() => entries.next()).toThrow(/"kv" partition 0 is closed/);
+  });
+
   it("close is safe twice and any later use throws an error naming the store", () => {
     const store = state.open("seen-orders", 3);
     state.close();
@@ -226,6 +236,7 @@ function stateBackendContract(kind: "memory" | "lmdb", makeFactory: () => Backen
     expect(() => store.get(b("a"))).toThrow(/"seen-orders" partition 3 is closed/);
     expect(() => store.range()).toThrow(/"seen-orders"/);
     expect(() => store.checkpoint()).toThrow(/"seen-orders"/);
+    expect(() => store.approximateCount()).toThrow(/"seen-orders"/);
     expect(() => state.open("seen-orders", 3)).toThrow(/"seen-orders"/);
     expect(() => state.apply([{ store: "x", partition: 0, writes: [] }])).toThrow(StoreClosedError);
   });

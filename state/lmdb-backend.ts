@@ -85,7 +85,17 @@ class LmdbStoreBackend implements StoreBackend {
   }
 
   *#entries(range: Iterable<{ key: Buffer; value: Buffer }>): Generator<[Buffer, Buffer]> {
-    for (const { key, value } of range) yield [asBuffer(key), asBuffer(value)];
+    const cursor = range[Symbol.iterator]();
+    try {
+      for (;;) {
+        this.#ensureOpen(); // never step a native cursor of a closed environment
+        const next = cursor.next();
+        if (next.done === true) return;
+        yield [asBuffer(next.value.key), asBuffer(next.value.value)];
+      }
+    } finally {
+      cursor.return?.(); // ends lmdb-js's read transaction when the caller stops early
+    }
   }
 
   approximateCount(): number {

@@ -105,6 +105,8 @@ export interface SinkNode {
   readonly keySerde: Serde<unknown>;
   readonly valueSerde: Serde<unknown>;
   readonly internal: boolean;
+  /** An intended loop back to an upstream sub-topology (e.g. a saga's compensation); exempt from the cycle check. */
+  readonly feedback: boolean;
   readonly headers?: Headers;
 }
 export type TopologyNode = SourceNode | ProcessorNode | BranchNode | MergeNode | SinkNode;
@@ -261,8 +263,11 @@ export class KStream<K, V> {
     return new KStream<K, V>(this.builder, name);
   }
 
-  /** Write to a topic. The sink node is named `<topic>-sink` unless `name` is given. */
-  to(topic: string, serdes: { key: Serde<K>; value: Serde<V>; name?: string }): void {
+  /**
+   * Write to a topic. The sink node is named `<topic>-sink` unless `name` is given. `feedback: true` declares an
+   * intended loop to a topic read upstream (e.g. compensation records); any other loop is a TopologyError.
+   */
+  to(topic: string, serdes: { key: Serde<K>; value: Serde<V>; name?: string; feedback?: boolean }): void {
     const name = serdes?.name ?? `${topic}-sink`;
     if (!serdes?.key || !serdes?.value)
       throw new TopologyError(`sink '${name}' (topic ${topic}) is missing a key or value serde; pass { key, value }`, { node: name, topic });
@@ -274,6 +279,7 @@ export class KStream<K, V> {
       keySerde: serdes.key as Serde<unknown>,
       valueSerde: serdes.value as Serde<unknown>,
       internal: false,
+      feedback: serdes.feedback ?? false,
     });
   }
 
@@ -293,6 +299,7 @@ export class KStream<K, V> {
       keySerde: serdes.key as Serde<unknown>,
       valueSerde: serdes.value as Serde<unknown>,
       internal: true,
+      feedback: false,
     });
     return this.builder.repartitionSource<K, V>(name, serdes);
   }
@@ -470,7 +477,10 @@ export class Topology {
     for (const s of this.subtopologies)
       edges.set(
         s.id,
-        s.sinkTopics.map((t) => this.#subtopologyOfTopic.get(t)).filter((x): x is number => x !== undefined),
+        s.nodes
+          .filter((n): n is SinkNode => n.type === "sink" && !n.feedback)
+          .map((n) => this.#subtopologyOfTopic.get(n.topic))
+          .filter((x): x is number => x !== undefined),
       );
     const state = new Map<number, "visiting" | "done">();
     const visit = (id: number, path: number[]): void => {
@@ -483,7 +493,8 @@ export class Topology {
         throw new TopologyError(
           `cycle: sub-topologies ${cycle.join(" → ")} feed each other through topics` +
             (sink ? ` (sink '${sink.name}' writes '${(sink as SinkNode).topic}')` : "") +
-            `; records would loop forever — write to a different topic`,
+            `; records would loop forever — write to a different topic, or, if the loop is intended (compensation), ` +
+            `declare the sink with { feedback: true }`,
           { node: sink?.name },
         );
       }
