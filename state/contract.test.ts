@@ -471,6 +471,32 @@ function stateBackendContract(kind: "memory" | "lmdb", makeFactory: () => Backen
       expect(store.get("a", 150)).toBeUndefined();
     });
 
+    it("skips a longer key whose extra bytes fall inside this key's timestamp range", () => {
+      // Timestamp bytes start with 0x80 (sign bit flipped), so key [0x61, 0x80, 0, ...] stored at any time sorts
+      // between [0x61]‖ts(0) and [0x61]‖ts(1001): a pure range scan for key [0x61] would return it.
+      const raw = { name: "raw", serialize: (v: Buffer) => v, deserialize: (v: Buffer) => Buffer.from(v) };
+      const store = windowStore(
+        "joins",
+        new BufferedStore(state.open("joins", 0)),
+        { key: raw, value: stringSerde },
+        1e9,
+      );
+      const short = Buffer.from([0x61]);
+      const long = Buffer.from([0x61, 0x80, 0, 0, 0, 0, 0, 0]);
+      store.put(long, "long", 100);
+      store.put(short, "short", 500);
+      expect([...store.fetch(short, 0, 1_000)].map((e) => `${e.timestamp}=${e.value}`)).toEqual([
+        "500=short",
+      ]);
+      expect(
+        [...store.fetch(long, 0, 1_000)].map((e) => `${[...e.key].join(",")}@${e.timestamp}=${e.value}`),
+      ).toEqual(["97,128,0,0,0,0,0,0@100=long"]);
+      expect([...store.fetchAll(0, 1_000)].map((e) => `${e.key.length}@${e.timestamp}`)).toEqual([
+        "8@100",
+        "1@500",
+      ]);
+    });
+
     it("fetchAll returns every key's entries in [from, to] in time order", () => {
       const store = ws(10_000);
       store.put("b", "b1", 100);

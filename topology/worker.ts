@@ -675,6 +675,11 @@ export class Worker {
       this.#log.info("store up to date", { store, partition, reason: plan.reason });
       return;
     }
+    if (plan.action === "replay" && backend.checkpoint() === undefined && backend.approximateCount() > 0) {
+      // Data without a checkpoint cannot be trusted: compaction may have removed tombstones for keys it holds.
+      this.#log.warn("store-partition has data but no checkpoint: wiping before a full rebuild", { store, partition });
+      this.#store!.wipe(store, partition);
+    }
     if (plan.action === "wipe-and-rebuild") {
       this.#log.warn("wiping store-partition and rebuilding it from its changelog", { store, partition, reason: plan.reason });
       this.#store!.wipe(store, partition);

@@ -534,8 +534,9 @@ export interface ConsumeAllOptions {
 /**
  * Consumes `topic` with a fresh group member (subscribe, so committed offsets of `groupId` apply) and resolves
  * with the records in consumption order. Assumes it is the only member of its group: "end of every partition"
- * means every partition of the topic reported end-of-partition (at the high watermark, or for read_committed at
- * the last stable offset) with no record after it.
+ * means every partition of the topic reported end-of-partition with no record after it, at an offset no lower
+ * than the broker's end offset for the isolation level (high watermark; for read_committed the last stable
+ * offset) queried at that moment.
  */
 export async function consumeAll(topic: string, opts: ConsumeAllOptions): Promise<ConsumedRecord[]> {
   const { expected, timeoutMs } = opts;
@@ -551,41 +552,73 @@ export async function consumeAll(topic: string, opts: ConsumeAllOptions): Promis
     },
     { "auto.offset.reset": opts.fromBeginning === false ? "latest" : "earliest" },
   );
+  const isolation = opts.isolation ?? "read_uncommitted";
   const records: ConsumedRecord[] = [];
-  const atEnd = new Set<number>();
+  // partition → offset of its latest end-of-partition event not followed by a record of that partition.
+  const atEnd = new Map<number, number>();
+  // End-of-partition events that the broker's end offsets contradicted (see below), for the error message.
+  const earlyEofs: string[] = [];
   // 'data' and 'partition.eof' are emitted in the order librdkafka delivered them, so a record that arrives on
   // a partition after its end-of-partition event takes that partition out of `atEnd` again.
   const onData = (message: Message): void => {
     atEnd.delete(message.partition);
     records.push(toConsumedRecord(message));
   };
-  const dbg: string[] = [];
-  const t0 = Date.now();
-  consumer.on("rebalance", (e, a) => dbg.push(`${Date.now() - t0} rebalance ${e?.code} ${JSON.stringify(a)}`));
-  const onEof = (eof: { topic: string; partition: number }): void => {
-    dbg.push(`${Date.now() - t0} eof ${JSON.stringify(eof)} records=${records.length}`);
-    if (eof.topic === topic) atEnd.add(eof.partition);
+  const onEof = (eof: { topic: string; partition: number; offset: number }): void => {
+    if (eof.topic === topic) atEnd.set(eof.partition, eof.offset);
   };
-  const done = (): boolean =>
-    expected !== undefined ? records.length >= expected : partitions.every((p) => atEnd.has(p));
+  const describeProgress = (): string => {
+    let positions: Array<{ partition: number; offset: number }> = [];
+    try {
+      positions = consumer.position();
+    } catch {
+      // not assigned (yet): leave empty
+    }
+    return (
+      `${records.length} record(s)` +
+      (expected !== undefined ? ` of ${expected} expected` : "") +
+      `; end-of-partition offsets: {${[...atEnd].map(([p, o]) => `${p}: ${o}`).join(", ")}} of partitions ` +
+      `[${partitions.join(", ")}]; positions: {${positions.map((tp) => `${tp.partition}: ${tp.offset}`).join(", ")}}` +
+      (earlyEofs.length > 0 ? `; end-of-partition events before the end offset: ${earlyEofs.join("; ")}` : "")
+    );
+  };
+  /**
+   * Every partition reported its end. Cross-checked against the broker's end offsets for this isolation level:
+   * an end-of-partition event below the end offset (all records were produced before this read started, but the
+   * event came before them) does not count; the partition must report its end again.
+   */
+  const reachedEveryEnd = async (): Promise<boolean> => {
+    if (!partitions.every((p) => atEnd.has(p))) return false;
+    const ends = await endOffsets(topic, isolation);
+    let complete = true;
+    for (const p of partitions) {
+      const eofOffset = atEnd.get(p) ?? -1;
+      const end = ends.get(p) ?? 0;
+      if (eofOffset < end) {
+        earlyEofs.push(`partition ${p} reported its end at ${eofOffset}, end offset ${end}`);
+        atEnd.delete(p);
+        complete = false;
+      }
+    }
+    return complete;
+  };
   try {
     consumer.on("data", onData);
     consumer.on("partition.eof", onEof);
     consumer.setDefaultConsumeTimeout(100);
     consumer.subscribe([topic]);
     const deadline = started + timeoutMs;
-    while (!done()) {
+    for (;;) {
+      if (expected !== undefined ? records.length >= expected : await reachedEveryEnd()) break;
       if (Date.now() >= deadline) {
-        const ends = partitions.filter((p) => atEnd.has(p));
-        throw new Error(
-          `consumeAll(${topic}): timed out after ${timeoutMs} ms with ${records.length} record(s)` +
-            (expected !== undefined ? ` of ${expected} expected` : "") +
-            `; partitions at their end: [${ends.join(", ")}] of [${partitions.join(", ")}]`,
-        );
+        throw new Error(`consumeAll(${topic}): timed out after ${timeoutMs} ms with ${describeProgress()}`);
       }
       await fromCallback<Message[]>((cb) => consumer.consume(1000, (err, msgs) => cb(err, msgs)));
     }
-    if (process.env.WEIR_DEBUG) console.error(topic, records.length, dbg.join("\n"));
+    if (earlyEofs.length > 0) {
+      // Not a failure of the read (it recovered), but a client behaviour worth seeing in the test log.
+      console.warn(`consumeAll(${topic}): ${earlyEofs.join("; ")}`);
+    }
     return records;
   } finally {
     consumer.removeListener("data", onData);
