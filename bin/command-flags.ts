@@ -1,0 +1,36 @@
+/**
+ * Flags shared by the operator commands (topics, describe, replay, reset, state): the subset of the worker's flags
+ * that a command needs, with the same names, help lines and config precedence (bin/config.ts), so that
+ * `--brokers`, `--app`, `--partitions`, `--kafka k=v` and `--config` mean the same thing everywhere.
+ */
+import { hostname } from "node:os";
+import type { KafkaConfig } from "../topology/kafka.js";
+import type { FlagSpec } from "./args.js";
+import { workerFlagHelp, workerFlagSpec, type WeirConfig } from "./config.js";
+
+type WorkerFlag = keyof typeof workerFlagSpec;
+
+/** The spec and help lines of the named worker flags, in the order given. */
+export function sharedFlags<N extends WorkerFlag>(
+  names: readonly N[],
+): { spec: Pick<typeof workerFlagSpec, N>; help: Array<[string, string]> } {
+  const spec = {} as Record<string, unknown>;
+  const help: Array<[string, string]> = [];
+  for (const name of names) {
+    spec[name] = workerFlagSpec[name];
+    const line = workerFlagHelp.find(([flag]) => flag === `--${name}` || flag.startsWith(`--${name} `));
+    if (line) help.push(line);
+  }
+  return { spec: spec as Pick<typeof workerFlagSpec, N>, help };
+}
+
+export const jsonFlag = { json: { type: "boolean" } } as const satisfies FlagSpec;
+
+/** librdkafka config of a short-lived CLI client: brokers, a recognisable client.id, then the user's --kafka. */
+export function cliClientConfig(config: WeirConfig, role: string): KafkaConfig {
+  return {
+    "bootstrap.servers": config.brokers,
+    "client.id": `weir-cli-${role}-${hostname()}-${process.pid}`,
+    ...config.kafka,
+  };
+}
