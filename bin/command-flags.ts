@@ -1,12 +1,9 @@
 /**
  * Flags shared by the operator commands (topics, describe, replay, reset, state): the subset of the worker's flags
  * that a command needs, with the same names, help lines and config precedence (bin/config.ts), so that
- * `--brokers`, `--app`, `--partitions`, `--kafka k=v` and `--config` mean the same thing everywhere.
+ * `--brokers`, `--app`, `--partitions`, `--kafka k=v`, `--state-dir` and `--config` mean the same thing everywhere.
  */
-import { hostname } from "node:os";
-import type { KafkaConfig } from "../topology/kafka.js";
-import type { FlagSpec } from "./args.js";
-import { workerFlagHelp, workerFlagSpec, type WeirConfig } from "./config.js";
+import { workerFlagHelp, workerFlagSpec } from "./config.js";
 
 type WorkerFlag = keyof typeof workerFlagSpec;
 
@@ -22,15 +19,4 @@ export function sharedFlags<N extends WorkerFlag>(
     if (line) help.push(line);
   }
   return { spec: spec as Pick<typeof workerFlagSpec, N>, help };
-}
-
-export const jsonFlag = { json: { type: "boolean" } } as const satisfies FlagSpec;
-
-/** librdkafka config of a short-lived CLI client: brokers, a recognisable client.id, then the user's --kafka. */
-export function cliClientConfig(config: WeirConfig, role: string): KafkaConfig {
-  return {
-    "bootstrap.servers": config.brokers,
-    "client.id": `weir-cli-${role}-${hostname()}-${process.pid}`,
-    ...config.kafka,
-  };
 }

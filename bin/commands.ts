@@ -1,2 +1,4 @@
 // Each command registers itself; this file only imports them, in the order `weir --help` lists them.
 import "./worker.js";
+import "./topics.js";
+import "./describe.js";

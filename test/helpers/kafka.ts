@@ -22,6 +22,7 @@ import type {
   MessageHeader,
   Producer,
   ProducerGlobalConfig,
+  ProducerTopicConfig,
   TopicDescription,
 } from "@confluentinc/kafka-javascript";
 
@@ -31,6 +32,13 @@ const ERR__QUEUE_FULL = -184;
 const ERR_UNSTABLE_OFFSET_COMMIT = 88;
 
 const DEFAULT_ADMIN_TIMEOUT_MS = 10_000;
+
+/**
+ * Client config as librdkafka takes it: global properties plus topic-level ones (`partitioner`,
+ * `auto.offset.reset`, ...), which librdkafka applies to the default topic config when set globally.
+ */
+export type ProducerConfig = Partial<ProducerGlobalConfig> & Partial<ProducerTopicConfig>;
+export type ConsumerConfig = Partial<ConsumerGlobalConfig> & Partial<ConsumerTopicConfig>;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Basics
@@ -137,18 +145,21 @@ export async function withAdmin<T>(fn: (admin: IAdminClient) => Promise<T>): Pro
 }
 
 /** A connected Producer (bootstrap.servers filled in). Set `dr_cb: true` in `config` to get delivery reports. */
-export async function connectProducer(config: Partial<ProducerGlobalConfig> = {}): Promise<Producer> {
-  const producer = new Kafka.Producer({ "bootstrap.servers": brokers(), ...config });
+export async function connectProducer(config: ProducerConfig = {}): Promise<Producer> {
+  const producer = new Kafka.Producer({ "bootstrap.servers": brokers(), ...config } as ProducerGlobalConfig);
   await fromCallback((done) => producer.connect({ timeout: 10_000 }, (err) => done(err)));
   return producer;
 }
 
 /** A connected KafkaConsumer (bootstrap.servers filled in; `group.id` is required by the client). */
 export async function connectConsumer(
-  config: Partial<ConsumerGlobalConfig> & { "group.id": string },
+  config: ConsumerConfig & { "group.id": string },
   topicConfig: ConsumerTopicConfig = {},
 ): Promise<KafkaConsumer> {
-  const consumer = new Kafka.KafkaConsumer({ "bootstrap.servers": brokers(), ...config }, topicConfig);
+  const consumer = new Kafka.KafkaConsumer(
+    { "bootstrap.servers": brokers(), ...config } as ConsumerGlobalConfig,
+    topicConfig,
+  );
   await fromCallback((done) => consumer.connect({ timeout: 10_000 }, (err) => done(err)));
   return consumer;
 }
@@ -334,7 +345,7 @@ export interface ProduceOptions {
    */
   producer?: Producer;
   /** Extra config for the fresh producer. Defaults: idempotence on (acks=all, ordered retries), linger 5 ms. */
-  config?: Partial<ProducerGlobalConfig>;
+  config?: ProducerConfig;
   /** Fails if the delivery reports are not all in by then. Default 60 s. */
   timeoutMs?: number;
 }
@@ -528,7 +539,7 @@ export interface ConsumeAllOptions {
   /** Start at the earliest offset when the group has no committed offset (default true), else at the end. */
   fromBeginning?: boolean;
   /** Extra consumer config. */
-  config?: Partial<ConsumerGlobalConfig>;
+  config?: ConsumerConfig;
 }
 
 /**

@@ -149,10 +149,10 @@ export class WorkerProcess {
     }
   }
 
-  /** Records replayed per store-partition by restores, from the worker's log. */
+  /** Records replayed per store-partition by restores, from the worker's log ("store up to date" = 0). */
   restored(): Array<{ store: string; partition: number; records: number }> {
     return this.logs
-      .filter((l) => l.msg === "store restored")
-      .map((l) => ({ store: String(l.store), partition: Number(l.partition), records: Number(l.records) }));
+      .filter((l) => l.msg === "store restored" || l.msg === "store up to date")
+      .map((l) => ({ store: String(l.store), partition: Number(l.partition), records: Number(l.records ?? 0) }));
   }
 }

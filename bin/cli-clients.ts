@@ -1,0 +1,79 @@
+/**
+ * Short-lived Kafka clients for the operator commands: configured like the worker's (brokers, the user's --kafka
+ * properties), connected with a bounded timeout, always closed, and with librdkafka's plain-object errors turned
+ * into Errors whose message says which step failed.
+ */
+import { hostname } from "node:os";
+import {
+  Kafka,
+  connect,
+  createAdmin,
+  describeKafkaError,
+  disconnect,
+  type IAdminClient,
+  type KafkaConfig,
+  type KafkaConsumer,
+  type Producer,
+} from "../topology/kafka.js";
+import type { WeirConfig } from "./config.js";
+
+/** librdkafka config of a CLI client: brokers, a recognisable client.id, then the user's --kafka properties. */
+export function cliClientConfig(config: WeirConfig, role: string): KafkaConfig {
+  return {
+    "bootstrap.servers": config.brokers,
+    "client.id": `weir-cli-${role}-${hostname()}-${process.pid}`,
+    ...config.kafka,
+  };
+}
+
+/** Runs a Kafka step; a failure becomes an Error naming the step and the broker's reason. */
+export async function kafkaStep<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw new Error(`${what}: ${describeKafkaError(err)}`, { cause: err });
+  }
+}
+
+export async function withProducer<T>(config: KafkaConfig, fn: (p: Producer) => Promise<T>): Promise<T> {
+  const producer = new Kafka.Producer(config as never);
+  await kafkaStep(`cannot connect to Kafka at ${String(config["bootstrap.servers"])} (check --brokers / KAFKA_BROKERS)`, () =>
+    connect(producer),
+  );
+  try {
+    return await fn(producer);
+  } finally {
+    await disconnect(producer);
+  }
+}
+
+export async function withConsumer<T>(config: KafkaConfig, fn: (c: KafkaConsumer) => Promise<T>): Promise<T> {
+  const consumer = new Kafka.KafkaConsumer(config as never, {});
+  await kafkaStep(`cannot connect to Kafka at ${String(config["bootstrap.servers"])} (check --brokers / KAFKA_BROKERS)`, () =>
+    connect(consumer),
+  );
+  try {
+    return await fn(consumer);
+  } finally {
+    await disconnect(consumer);
+  }
+}
+
+export async function withAdmin<T>(config: KafkaConfig, fn: (a: IAdminClient) => Promise<T>): Promise<T> {
+  const admin = createAdmin(config);
+  try {
+    return await fn(admin);
+  } finally {
+    admin.disconnect();
+  }
+}
+
+/** Polls until `check` is true or the timeout passes; returns whether it became true. */
+export async function pollUntil(check: () => Promise<boolean>, timeoutMs: number, intervalMs = 200): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
