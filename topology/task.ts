@@ -334,7 +334,8 @@ export class StreamTask {
         const key = `${node.name}/${kind}/${intervalMs}`;
         let p = this.#punctuators.get(key);
         if (!p) {
-          p = { kind, intervalMs, last: -1, subject: new Subject<number>() };
+          // Wall-clock schedules start when registered; stream-time schedules at the first record.
+          p = { kind, intervalMs, last: kind === "wall-clock" ? this.#options.wallClock() : -1, subject: new Subject<number>() };
           this.#punctuators.set(key, p);
         }
         return p.subject.asObservable();
