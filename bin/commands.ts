@@ -2,3 +2,4 @@
 import "./worker.js";
 import "./topics.js";
 import "./describe.js";
+import "./replay.js";

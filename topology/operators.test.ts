@@ -52,7 +52,7 @@ describe("record operators (marble tests)", () => {
       const split = flatMapRecords<string, number, string, number>((r) =>
         Array.from({ length: r.value - 1 }, (_, i) => ({ key: `${r.key}${i}`, value: i })),
       );
-      expectObservable(cold("-a-b-c|", { a, b, c }).pipe(split)).toBe("---x-(yz)|", {
+      expectObservable(cold("-a-b-c---|", { a, b, c }).pipe(split)).toBe("---x-(yz)|", {
         x: { key: "b0", value: 0, timestamp: 20, headers: { h: "b" } },
         y: { key: "c0", value: 0, timestamp: 30, headers: { h: "c" } },
         z: { key: "c1", value: 1, timestamp: 30, headers: { h: "c" } },

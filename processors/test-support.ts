@@ -1,0 +1,55 @@
+/**
+ * For the processors' tests only: a ProcessorContext over in-memory stores, with punctuation driven by the test
+ * (an observable of times, e.g. a TestScheduler hot observable) and counted metrics.
+ */
+import { EMPTY, type Observable } from "rxjs";
+import { BufferedStore, keyValueStore, openMemoryState, windowStore } from "../state/index.js";
+import type { Emit, ProcessorContext, StoreDefinition, StreamRecord } from "../topology/index.js";
+
+export interface TestContext extends ProcessorContext {
+  /** Metric counts by label. */
+  readonly counts: Map<string, number>;
+}
+
+export function testContext(
+  stores: Record<string, StoreDefinition>,
+  options: { punctuations?: Observable<number> } = {},
+): TestContext {
+  const state = openMemoryState();
+  const opened = new Map<string, unknown>();
+  const counts = new Map<string, number>();
+  const store = (name: string): unknown => {
+    let s = opened.get(name);
+    if (s) return s;
+    const def = stores[name];
+    if (!def) throw new Error(`test context has no store '${name}'`);
+    const buffer = new BufferedStore(state.open(name, 0));
+    const serdes = { key: def.keySerde, value: def.valueSerde };
+    s = def.kind === "window" ? windowStore(name, buffer, serdes, def.retentionMs!) : keyValueStore(name, buffer, serdes);
+    opened.set(name, s);
+    return s;
+  };
+  return {
+    appId: "test",
+    taskId: "0_0",
+    partition: 0,
+    processor: "test",
+    keyValueStore: <K, V>(name: string) => store(name) as ReturnType<ProcessorContext["keyValueStore"]> as never as import("../topology/index.js").KeyValueStore<K, V>,
+    windowStore: <K, V>(name: string) => store(name) as import("../topology/index.js").WindowStore<K, V>,
+    streamTime: () => -1,
+    wallClockTime: () => 0,
+    punctuate: () => options.punctuations ?? EMPTY,
+    currentRecord: () => undefined,
+    count: (_metric, label) => counts.set(label, (counts.get(label) ?? 0) + 1),
+    counts,
+  };
+}
+
+let offset = 0;
+/** A record envelope as a source would deliver it. */
+export function record<K, V>(key: K, value: V, timestamp: number, topic = "test"): StreamRecord<K, V> {
+  return { key, value, timestamp, headers: {}, topic, partition: 0, offset: offset++ };
+}
+
+/** An emitted record reduced to what tests compare. */
+export const emitted = <K, V>(e: Emit<K, V>) => ({ key: e.key, value: e.value });
