@@ -27,6 +27,8 @@ export async function loadTopology(app: string | undefined, settings: AppSetting
       ? (mod.createTopology as (s: AppSettings) => unknown)(settings)
       : (mod.topology ?? mod.default);
   if (!(candidate instanceof Topology))
-    throw new UsageError(`--app ${app ?? "(default)"} exports no Topology: export 'topology' or 'createTopology(settings)'`);
+    throw new UsageError(
+      `--app ${app ?? "(default)"} exports no Topology: export 'topology' or 'createTopology(settings)'`,
+    );
   return candidate;
 }

@@ -19,7 +19,10 @@ export function version(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 3; i++) {
     try {
-      const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { name?: string; version?: string };
+      const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as {
+        name?: string;
+        version?: string;
+      };
       if (pkg.name === "weir" && pkg.version) return pkg.version;
     } catch {
       // keep walking up

@@ -48,12 +48,18 @@ export const workerFlagHelp: Array<[string, string]> = [
   ["--state-dir DIR", "local state (LMDB) folder (env WEIR_STATE_DIR; default ./.weir/state)"],
   ["--guarantee G", "exactly_once (default) or at_least_once (env WEIR_GUARANTEE)"],
   ["--commit-interval-ms N", "commit interval (env WEIR_COMMIT_INTERVAL_MS; default 100 / 1000)"],
-  ["--http-host H", "HTTP bind address for /metrics /healthz /readyz /state (env WEIR_HTTP_HOST; default 127.0.0.1)"],
+  [
+    "--http-host H",
+    "HTTP bind address for /metrics /healthz /readyz /state (env WEIR_HTTP_HOST; default 127.0.0.1)",
+  ],
   ["--http-port N", "HTTP port, 0 = any free port (env WEIR_HTTP_PORT; default 9400)"],
   ["--log-level L", "debug|info|warn|error (env WEIR_LOG_LEVEL; default info)"],
   ["--app MODULE", "topology module to run (env WEIR_APP; default: the order pipeline)"],
   ["--partitions N", "partitions for topics weir creates (env WEIR_PARTITIONS; default 3)"],
-  ["--processing-errors M", "dead-letter (default) or fail, when a processor throws (env WEIR_PROCESSING_ERRORS)"],
+  [
+    "--processing-errors M",
+    "dead-letter (default) or fail, when a processor throws (env WEIR_PROCESSING_ERRORS)",
+  ],
   ["--kafka KEY=VALUE", "librdkafka property for every client, repeatable (env WEIR_KAFKA_<KEY>)"],
   ["--config FILE", "JSON config file (env WEIR_CONFIG)"],
 ];
@@ -68,9 +74,11 @@ export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): 
     return v === undefined || v === null ? undefined : String(v);
   };
   const kafka: Record<string, string> = {};
-  for (const [k, v] of Object.entries((file.kafka as Record<string, unknown> | undefined) ?? {})) kafka[k] = String(v);
+  for (const [k, v] of Object.entries((file.kafka as Record<string, unknown> | undefined) ?? {}))
+    kafka[k] = String(v);
   for (const [k, v] of Object.entries(env))
-    if (k.startsWith("WEIR_KAFKA_") && v !== undefined) kafka[k.slice("WEIR_KAFKA_".length).toLowerCase().replace(/_/g, ".")] = v;
+    if (k.startsWith("WEIR_KAFKA_") && v !== undefined)
+      kafka[k.slice("WEIR_KAFKA_".length).toLowerCase().replace(/_/g, ".")] = v;
   for (const kv of (flags.kafka as string[] | undefined) ?? []) {
     const i = kv.indexOf("=");
     if (i <= 0) throw new UsageError(`--kafka expects KEY=VALUE (a librdkafka property), got '${kv}'`);
@@ -80,11 +88,21 @@ export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): 
   return {
     brokers: pick("brokers", "KAFKA_BROKERS", "brokers") ?? DEFAULT_BROKERS,
     stateDir: pick("state-dir", "WEIR_STATE_DIR", "stateDir") ?? ".weir/state",
-    guarantee: choiceFlag("guarantee", pick("guarantee", "WEIR_GUARANTEE", "guarantee"), ["exactly_once", "at_least_once"] as const, "exactly_once"),
+    guarantee: choiceFlag(
+      "guarantee",
+      pick("guarantee", "WEIR_GUARANTEE", "guarantee"),
+      ["exactly_once", "at_least_once"] as const,
+      "exactly_once",
+    ),
     commitIntervalMs: commit === undefined ? undefined : intFlag("commit-interval-ms", commit, 100, 1),
     httpHost: pick("http-host", "WEIR_HTTP_HOST", "httpHost") ?? "127.0.0.1",
     httpPort: intFlag("http-port", pick("http-port", "WEIR_HTTP_PORT", "httpPort"), 9400, 0),
-    logLevel: choiceFlag("log-level", pick("log-level", "WEIR_LOG_LEVEL", "logLevel"), ["debug", "info", "warn", "error"] as const, "info"),
+    logLevel: choiceFlag(
+      "log-level",
+      pick("log-level", "WEIR_LOG_LEVEL", "logLevel"),
+      ["debug", "info", "warn", "error"] as const,
+      "info",
+    ),
     app: pick("app", "WEIR_APP", "app"),
     partitions: intFlag("partitions", pick("partitions", "WEIR_PARTITIONS", "partitions"), 3, 1),
     processingErrors: choiceFlag(
@@ -104,6 +122,8 @@ function readConfigFile(path: string | undefined): Record<string, unknown> {
     if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) throw new Error("not a JSON object");
     return parsed as Record<string, unknown>;
   } catch (err) {
-    throw new UsageError(`cannot read config file ${path}: ${err instanceof Error ? err.message : String(err)}`);
+    throw new UsageError(
+      `cannot read config file ${path}: ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
 }

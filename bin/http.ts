@@ -22,7 +22,9 @@ export async function startHttpServer(options: {
     const url = new URL(req.url ?? "/", "http://localhost");
     const json = (status: number, body: unknown) => {
       res.writeHead(status, { "content-type": "application/json" });
-      res.end(JSON.stringify(body, (_k, v: unknown) => (Buffer.isBuffer(v) ? v.toString("base64") : v)) + "\n");
+      res.end(
+        JSON.stringify(body, (_k, v: unknown) => (Buffer.isBuffer(v) ? v.toString("base64") : v)) + "\n",
+      );
     };
     void (async () => {
       try {
@@ -34,12 +36,17 @@ export async function startHttpServer(options: {
           const ok = worker.state !== "failed" && worker.state !== "stopped";
           json(ok ? 200 : 503, { status: ok ? "ok" : worker.state });
         } else if (url.pathname === "/readyz") {
-          json(worker.ready ? 200 : 503, { ready: worker.ready, state: worker.state, tasks: worker.tasks().length });
+          json(worker.ready ? 200 : 503, {
+            ready: worker.ready,
+            state: worker.state,
+            tasks: worker.tasks().length,
+          });
         } else if (url.pathname === "/tasks") {
           json(200, worker.tasks());
         } else if (url.pathname.startsWith("/state/")) {
           const [store, ...rest] = url.pathname.slice("/state/".length).split("/").map(decodeURIComponent);
-          if (!store) return json(400, { error: "usage: /state/<store>/<key> or /state/<store>?prefix=P&limit=N" });
+          if (!store)
+            return json(400, { error: "usage: /state/<store>/<key> or /state/<store>?prefix=P&limit=N" });
           if (rest.length > 0) {
             const result = worker.queryStore(store, rest.join("/"));
             return json(result.found ? 200 : 404, { store, key: rest.join("/"), ...result });
@@ -48,7 +55,10 @@ export async function startHttpServer(options: {
           const limit = Number(url.searchParams.get("limit") ?? 100);
           json(200, { store, entries: [...worker.scanStore(store, prefix, limit)] });
         } else {
-          json(404, { error: "not found", endpoints: ["/metrics", "/healthz", "/readyz", "/tasks", "/state/<store>/<key>"] });
+          json(404, {
+            error: "not found",
+            endpoints: ["/metrics", "/healthz", "/readyz", "/tasks", "/state/<store>/<key>"],
+          });
         }
       } catch (err) {
         json(500, { error: err instanceof Error ? err.message : String(err) });
@@ -60,5 +70,8 @@ export async function startHttpServer(options: {
     server.listen(options.port, options.host, () => resolve());
   });
   const address = server.address() as AddressInfo;
-  return { server, url: `http://${options.host.includes(":") ? `[${options.host}]` : options.host}:${address.port}` };
+  return {
+    server,
+    url: `http://${options.host.includes(":") ? `[${options.host}]` : options.host}:${address.port}`,
+  };
 }

@@ -6,7 +6,8 @@ import { TopologyError } from "./errors.js";
 import { Serdes } from "./serdes.js";
 
 const s = { key: Serdes.string(), value: Serdes.string() };
-const identity: ProcessorFactory<string, string, string, string> = () => map((r) => ({ key: r.key, value: r.value }));
+const identity: ProcessorFactory<string, string, string, string> = () =>
+  map((r) => ({ key: r.key, value: r.value }));
 
 function expectTopologyError(fn: () => unknown, node: string | undefined, message: RegExp): void {
   let caught: unknown;
@@ -23,24 +24,46 @@ function expectTopologyError(fn: () => unknown, node: string | undefined, messag
 describe("validation at build time", () => {
   it("an unknown store names the processor and says how to declare it", () => {
     const b = new TopologyBuilder("app");
-    b.stream("in", s).process("count", identity, { stores: ["nope"] }).to("out", s);
+    b.stream("in", s)
+      .process("count", identity, { stores: ["nope"] })
+      .to("out", s);
     expectTopologyError(() => b.build(), "count", /unknown store 'nope'.*builder\.store\('nope'/);
   });
 
   it("a store shared by two sub-topologies is refused", () => {
     const b = new TopologyBuilder("app");
     b.store("shared", Stores.keyValue(Serdes.string(), Serdes.number()));
-    b.stream("a", s).process("p1", identity, { stores: ["shared"] }).to("mid", s);
-    b.stream("mid", s).process("p2", identity, { stores: ["shared"] }).to("out", s);
-    expectTopologyError(() => b.build(), "p2", /store 'shared' is used by 'p1' and 'p2'.*different sub-topologies/);
+    b.stream("a", s)
+      .process("p1", identity, { stores: ["shared"] })
+      .to("mid", s);
+    b.stream("mid", s)
+      .process("p2", identity, { stores: ["shared"] })
+      .to("out", s);
+    expectTopologyError(
+      () => b.build(),
+      "p2",
+      /store 'shared' is used by 'p1' and 'p2'.*different sub-topologies/,
+    );
   });
 
   it("a missing serde is refused at declaration, naming the node", () => {
     const b = new TopologyBuilder("app");
-    expectTopologyError(() => b.stream("in", { key: Serdes.string() } as never), "in-source", /missing a key or value serde/);
+    expectTopologyError(
+      () => b.stream("in", { key: Serdes.string() } as never),
+      "in-source",
+      /missing a key or value serde/,
+    );
     const stream = b.stream("in2", s);
-    expectTopologyError(() => stream.to("out", { key: Serdes.string() } as never), "out-sink", /missing a key or value serde/);
-    expectTopologyError(() => b.store("st", { kind: "key-value", changelog: true } as never), undefined, /no key or value serde/);
+    expectTopologyError(
+      () => stream.to("out", { key: Serdes.string() } as never),
+      "out-sink",
+      /missing a key or value serde/,
+    );
+    expectTopologyError(
+      () => b.store("st", { kind: "key-value", changelog: true } as never),
+      undefined,
+      /no key or value serde/,
+    );
   });
 
   it("a cycle through topics is refused unless declared as feedback", () => {
@@ -51,14 +74,20 @@ describe("validation at build time", () => {
 
     const ok = new TopologyBuilder("app");
     ok.stream("a", s).process("p1", identity).to("b", s);
-    ok.stream("b", s).process("p2", identity).to("a", { ...s, feedback: true });
+    ok.stream("b", s)
+      .process("p2", identity)
+      .to("a", { ...s, feedback: true });
     expect(ok.build().subtopologies).toHaveLength(2);
   });
 
   it("a topic read twice, a duplicate node name and a bad name are refused", () => {
     const b = new TopologyBuilder("app");
     b.stream("in", s);
-    expectTopologyError(() => b.stream("in", { ...s, name: "other" }), "other", /already read by source 'in-source'/);
+    expectTopologyError(
+      () => b.stream("in", { ...s, name: "other" }),
+      "other",
+      /already read by source 'in-source'/,
+    );
     const stream = b.stream("x", s);
     stream.process("p", identity);
     expectTopologyError(() => stream.process("p", identity), "p", /used twice/);
@@ -76,7 +105,11 @@ describe("validation at build time", () => {
       undefined,
       /not co-partitioned: left=3, right=4/,
     );
-    expectTopologyError(() => t.checkPartitionCounts((topic) => ({ left: 3 })[topic]), undefined, /do not exist: right/);
+    expectTopologyError(
+      () => t.checkPartitionCounts((topic) => ({ left: 3 })[topic]),
+      undefined,
+      /do not exist: right/,
+    );
     expect(() => t.checkPartitionCounts(() => 3)).not.toThrow();
   });
 });
@@ -99,7 +132,11 @@ describe("sub-topologies and internal topics", () => {
     expect(t.subtopologies.map((x) => x.sourceTopics)).toEqual([["orders"], ["shop-by-sku-repartition"]]);
     expect(t.internalTopics).toEqual([
       expect.objectContaining({ name: "shop-by-sku-repartition", kind: "repartition", partitionsOf: 1 }),
-      expect.objectContaining({ name: "shop-counts-changelog", kind: "changelog", config: { "cleanup.policy": "compact" } }),
+      expect.objectContaining({
+        name: "shop-counts-changelog",
+        kind: "changelog",
+        config: { "cleanup.policy": "compact" },
+      }),
       expect.objectContaining({
         name: "shop-recent-changelog",
         kind: "changelog",
@@ -123,10 +160,20 @@ describe("sub-topologies and internal topics", () => {
     expect(text).toContain("--> by-sku-repartition-sink");
     expect(text).toContain("changelog    shop-counts-changelog (compact)");
     const json = describeJson(t);
-    expect(json.subtopologies[0]!.nodes.map((n) => n.name)).toEqual(["orders-source", "by-sku", "by-sku-repartition-sink"]);
+    expect(json.subtopologies[0]!.nodes.map((n) => n.name)).toEqual([
+      "orders-source",
+      "by-sku",
+      "by-sku-repartition-sink",
+    ]);
     expect(json.stores).toEqual([
       { name: "counts", kind: "key-value", changelog: "shop-counts-changelog", subtopology: 1 },
-      { name: "recent", kind: "window", changelog: "shop-recent-changelog", retentionMs: 60_000, subtopology: 1 },
+      {
+        name: "recent",
+        kind: "window",
+        changelog: "shop-recent-changelog",
+        retentionMs: 60_000,
+        subtopology: 1,
+      },
     ]);
     const mermaid = describeMermaid(t);
     expect(mermaid.startsWith("flowchart LR\n")).toBe(true);

@@ -51,7 +51,11 @@ export interface StoreDefinition<K = unknown, V = unknown> {
 }
 
 export const Stores = {
-  keyValue<K, V>(key: Serde<K>, value: Serde<V>, options: { changelog?: boolean } = {}): StoreDefinition<K, V> {
+  keyValue<K, V>(
+    key: Serde<K>,
+    value: Serde<V>,
+    options: { changelog?: boolean } = {},
+  ): StoreDefinition<K, V> {
     return { kind: "key-value", keySerde: key, valueSerde: value, changelog: options.changelog ?? true };
   },
   window<K, V>(
@@ -143,7 +147,8 @@ export class TopologyBuilder {
   readonly #sourcedTopics = new Map<string, string>();
 
   constructor(appId: string) {
-    if (!NAME.test(appId)) throw new TopologyError(`application id '${appId}' must match ${NAME} (it names topics)`);
+    if (!NAME.test(appId))
+      throw new TopologyError(`application id '${appId}' must match ${NAME} (it names topics)`);
     this.#appId = appId;
   }
 
@@ -154,9 +159,13 @@ export class TopologyBuilder {
   /** Declare a state store. Processors name the stores they use. */
   store<K, V>(name: string, definition: StoreDefinition<K, V>): this {
     checkName(name, "store");
-    if (this.#stores.has(name)) throw new TopologyError(`store '${name}' is declared twice; give each store its own name`);
+    if (this.#stores.has(name))
+      throw new TopologyError(`store '${name}' is declared twice; give each store its own name`);
     if (!definition?.keySerde || !definition?.valueSerde)
-      throw new TopologyError(`store '${name}' has no key or value serde; pass both to Stores.keyValue/window`, { store: name });
+      throw new TopologyError(
+        `store '${name}' has no key or value serde; pass both to Stores.keyValue/window`,
+        { store: name },
+      );
     this.#stores.set(name, definition as StoreDefinition);
     return this;
   }
@@ -166,20 +175,37 @@ export class TopologyBuilder {
     return this.#source(topic, serdes, false);
   }
 
-  #source<K, V>(topic: string, serdes: { key: Serde<K>; value: Serde<V>; name?: string }, internal: boolean): KStream<K, V> {
+  #source<K, V>(
+    topic: string,
+    serdes: { key: Serde<K>; value: Serde<V>; name?: string },
+    internal: boolean,
+  ): KStream<K, V> {
     const name = serdes?.name ?? `${topic}-source`;
     if (!serdes?.key || !serdes?.value)
-      throw new TopologyError(`source '${name}' (topic ${topic}) is missing a key or value serde; pass { key, value }`, {
-        node: name,
-        topic,
-      });
+      throw new TopologyError(
+        `source '${name}' (topic ${topic}) is missing a key or value serde; pass { key, value }`,
+        {
+          node: name,
+          topic,
+        },
+      );
     const earlier = this.#sourcedTopics.get(topic);
     if (earlier)
-      throw new TopologyError(`topic '${topic}' is already read by source '${earlier}'; read it once and branch or share the stream`, {
-        node: name,
-        topic,
-      });
-    this.#add({ type: "source", name, topic, keySerde: serdes.key as Serde<unknown>, valueSerde: serdes.value as Serde<unknown>, internal });
+      throw new TopologyError(
+        `topic '${topic}' is already read by source '${earlier}'; read it once and branch or share the stream`,
+        {
+          node: name,
+          topic,
+        },
+      );
+    this.#add({
+      type: "source",
+      name,
+      topic,
+      keySerde: serdes.key as Serde<unknown>,
+      valueSerde: serdes.value as Serde<unknown>,
+      internal,
+    });
     this.#sourcedTopics.set(topic, name);
     return new KStream<K, V>(this, name);
   }
@@ -191,14 +217,23 @@ export class TopologyBuilder {
 
   /** @internal used by KStream */
   repartitionSource<K, V>(name: string, serdes: { key: Serde<K>; value: Serde<V> }): KStream<K, V> {
-    return this.#source(repartitionTopic(this.#appId, name), { ...serdes, name: `${name}-repartition-source` }, true);
+    return this.#source(
+      repartitionTopic(this.#appId, name),
+      { ...serdes, name: `${name}-repartition-source` },
+      true,
+    );
   }
 
   #add(node: TopologyNode): void {
     checkName(node.name, "node");
     if (this.#nodes.has(node.name))
-      throw new TopologyError(`node name '${node.name}' is used twice; every node needs its own stable name`, { node: node.name });
-    if ("parents" in node) for (const p of node.parents) if (!this.#nodes.has(p)) throw new TopologyError(`unknown parent '${p}'`, { node: node.name });
+      throw new TopologyError(
+        `node name '${node.name}' is used twice; every node needs its own stable name`,
+        { node: node.name },
+      );
+    if ("parents" in node)
+      for (const p of node.parents)
+        if (!this.#nodes.has(p)) throw new TopologyError(`unknown parent '${p}'`, { node: node.name });
     this.#nodes.set(node.name, node);
   }
 
@@ -210,7 +245,9 @@ export class TopologyBuilder {
 
 function checkName(name: string, what: string): void {
   if (typeof name !== "string" || !NAME.test(name))
-    throw new TopologyError(`${what} name '${String(name)}' must be non-empty and match ${NAME}: it names topics and metrics`);
+    throw new TopologyError(
+      `${what} name '${String(name)}' must be non-empty and match ${NAME}: it names topics and metrics`,
+    );
 }
 
 export class KStream<K, V> {
@@ -221,9 +258,15 @@ export class KStream<K, V> {
   ) {}
 
   /** Run records through a processor (an RxJS operator factory) that may use the named stores. */
-  process<KO, VO>(name: string, factory: ProcessorFactory<K, V, KO, VO>, options: { stores?: string[] } = {}): KStream<KO, VO> {
+  process<KO, VO>(
+    name: string,
+    factory: ProcessorFactory<K, V, KO, VO>,
+    options: { stores?: string[] } = {},
+  ): KStream<KO, VO> {
     if (typeof factory !== "function")
-      throw new TopologyError(`processor '${name}' needs a factory function (context) => OperatorFunction`, { node: name });
+      throw new TopologyError(`processor '${name}' needs a factory function (context) => OperatorFunction`, {
+        node: name,
+      });
     this.builder.add({
       type: "processor",
       name,
@@ -236,7 +279,12 @@ export class KStream<K, V> {
 
   /** Records for which `predicate` is false are dropped. */
   filter(name: string, predicate: (record: StreamRecord<K, V>) => boolean): KStream<K, V> {
-    this.builder.add({ type: "branch", name, parents: [this.node], predicate: predicate as (r: StreamRecord) => boolean });
+    this.builder.add({
+      type: "branch",
+      name,
+      parents: [this.node],
+      predicate: predicate as (r: StreamRecord) => boolean,
+    });
     return new KStream<K, V>(this.builder, name);
   }
 
@@ -244,13 +292,17 @@ export class KStream<K, V> {
    * Split the stream: each record goes to the first branch whose predicate matches (records matching none are
    * dropped). Branch nodes are named `<name>-<branch>`.
    */
-  branch<B extends string>(name: string, predicates: Record<B, (record: StreamRecord<K, V>) => boolean>): Record<B, KStream<K, V>> {
+  branch<B extends string>(
+    name: string,
+    predicates: Record<B, (record: StreamRecord<K, V>) => boolean>,
+  ): Record<B, KStream<K, V>> {
     const entries = Object.entries(predicates) as Array<[B, (record: StreamRecord<K, V>) => boolean]>;
     if (entries.length === 0) throw new TopologyError(`branch '${name}' has no branches`, { node: name });
     const out = {} as Record<B, KStream<K, V>>;
     entries.forEach(([branch, predicate], i) => {
       const earlier = entries.slice(0, i).map(([, p]) => p);
-      const first = (r: StreamRecord) => predicate(r as StreamRecord<K, V>) && !earlier.some((p) => p(r as StreamRecord<K, V>));
+      const first = (r: StreamRecord) =>
+        predicate(r as StreamRecord<K, V>) && !earlier.some((p) => p(r as StreamRecord<K, V>));
       this.builder.add({ type: "branch", name: `${name}-${branch}`, parents: [this.node], predicate: first });
       out[branch] = new KStream<K, V>(this.builder, `${name}-${branch}`);
     });
@@ -270,7 +322,10 @@ export class KStream<K, V> {
   to(topic: string, serdes: { key: Serde<K>; value: Serde<V>; name?: string; feedback?: boolean }): void {
     const name = serdes?.name ?? `${topic}-sink`;
     if (!serdes?.key || !serdes?.value)
-      throw new TopologyError(`sink '${name}' (topic ${topic}) is missing a key or value serde; pass { key, value }`, { node: name, topic });
+      throw new TopologyError(
+        `sink '${name}' (topic ${topic}) is missing a key or value serde; pass { key, value }`,
+        { node: name, topic },
+      );
     this.builder.add({
       type: "sink",
       name,
@@ -290,7 +345,9 @@ export class KStream<K, V> {
   repartition(name: string, serdes: { key: Serde<K>; value: Serde<V> }): KStream<K, V> {
     const topic = repartitionTopic(this.builder.appId, name);
     if (!serdes?.key || !serdes?.value)
-      throw new TopologyError(`repartition '${name}' is missing a key or value serde; pass { key, value }`, { node: name });
+      throw new TopologyError(`repartition '${name}' is missing a key or value serde; pass { key, value }`, {
+        node: name,
+      });
     this.builder.add({
       type: "sink",
       name: `${name}-repartition-sink`,
@@ -385,7 +442,11 @@ export class Topology {
   resolvePartitions(partitionsOfTopic: (topic: string) => number | undefined): Map<number, number> {
     const internal = new Set(this.internalTopics.map((t) => t.name));
     const result = new Map<number, number>();
-    for (let round = 0; round <= this.subtopologies.length && result.size < this.subtopologies.length; round++) {
+    for (
+      let round = 0;
+      round <= this.subtopologies.length && result.size < this.subtopologies.length;
+      round++
+    ) {
       for (const s of this.subtopologies) {
         if (result.has(s.id)) continue;
         const external = s.sourceTopics.filter((t) => !internal.has(t)).map(partitionsOfTopic);
@@ -394,16 +455,22 @@ export class Topology {
           if (known.length > 0) result.set(s.id, Math.max(...known));
           continue;
         }
-        const writers = this.subtopologies.filter((w) => w.sinkTopics.some((t) => s.sourceTopics.includes(t)));
+        const writers = this.subtopologies.filter((w) =>
+          w.sinkTopics.some((t) => s.sourceTopics.includes(t)),
+        );
         const counts = writers.map((w) => result.get(w.id));
-        if (counts.length > 0 && counts.every((n) => n !== undefined)) result.set(s.id, Math.max(...(counts as number[])));
+        if (counts.length > 0 && counts.every((n) => n !== undefined))
+          result.set(s.id, Math.max(...(counts as number[])));
       }
     }
     for (const s of this.subtopologies)
       if (!result.has(s.id))
-        throw new TopologyError(`cannot tell how many partitions sub-topology ${s.id} has: its source topics do not exist`, {
-          topic: s.sourceTopics[0],
-        });
+        throw new TopologyError(
+          `cannot tell how many partitions sub-topology ${s.id} has: its source topics do not exist`,
+          {
+            topic: s.sourceTopics[0],
+          },
+        );
     return result;
   }
 
@@ -457,7 +524,9 @@ export class Topology {
     for (const members of groups.values()) {
       const sources = members.filter((n): n is SourceNode => n.type === "source");
       if (sources.length === 0)
-        throw new TopologyError(`node '${members[0]!.name}' is not connected to any source`, { node: members[0]!.name });
+        throw new TopologyError(`node '${members[0]!.name}' is not connected to any source`, {
+          node: members[0]!.name,
+        });
       const stores = new Set<string>();
       for (const n of members) if (n.type === "processor") n.stores.forEach((s) => stores.add(s));
       subtopologies.push({
@@ -510,7 +579,9 @@ export class Topology {
     for (const s of this.subtopologies) {
       for (const n of s.nodes)
         if (n.type === "source" && n.internal) {
-          const writer = this.subtopologies.flatMap((x) => x.nodes).find((m) => m.type === "sink" && m.topic === n.topic);
+          const writer = this.subtopologies
+            .flatMap((x) => x.nodes)
+            .find((m) => m.type === "sink" && m.topic === n.topic);
           topics.push({
             name: n.topic,
             kind: "repartition",
@@ -529,7 +600,10 @@ export class Topology {
           partitionsOf: s.id,
           config:
             def.kind === "window"
-              ? { "cleanup.policy": "compact,delete", "retention.ms": String(def.retentionMs! + 24 * 3600 * 1000) }
+              ? {
+                  "cleanup.policy": "compact,delete",
+                  "retention.ms": String(def.retentionMs! + 24 * 3600 * 1000),
+                }
               : { "cleanup.policy": "compact" },
         });
       }

@@ -7,10 +7,28 @@ export interface TopologyDescription {
     sourceTopics: string[];
     sinkTopics: string[];
     stores: string[];
-    nodes: Array<{ name: string; type: TopologyNode["type"]; topic?: string; stores?: string[]; children: string[]; parents: string[] }>;
+    nodes: Array<{
+      name: string;
+      type: TopologyNode["type"];
+      topic?: string;
+      stores?: string[];
+      children: string[];
+      parents: string[];
+    }>;
   }>;
-  stores: Array<{ name: string; kind: string; changelog: string | null; retentionMs?: number; subtopology: number }>;
-  topics: { inputs: string[]; outputs: string[]; internal: Array<{ name: string; kind: string; config: Record<string, string> }>; deadLetter: string };
+  stores: Array<{
+    name: string;
+    kind: string;
+    changelog: string | null;
+    retentionMs?: number;
+    subtopology: number;
+  }>;
+  topics: {
+    inputs: string[];
+    outputs: string[];
+    internal: Array<{ name: string; kind: string; config: Record<string, string> }>;
+    deadLetter: string;
+  };
 }
 
 export function describeJson(topology: Topology): TopologyDescription {
@@ -59,10 +77,16 @@ export function describeText(topology: Topology): string {
   const d = describeJson(topology);
   const lines = [`Topology: ${d.appId}`];
   for (const s of d.subtopologies) {
-    lines.push(`  Sub-topology: ${s.id}  (tasks ${s.id}_<partition>, one per partition of ${s.sourceTopics.join(", ")})`);
+    lines.push(
+      `  Sub-topology: ${s.id}  (tasks ${s.id}_<partition>, one per partition of ${s.sourceTopics.join(", ")})`,
+    );
     for (const n of s.nodes) {
       const label = n.type[0]!.toUpperCase() + n.type.slice(1);
-      const extra = n.topic ? ` (topic: ${n.topic})` : n.stores?.length ? ` (stores: [${n.stores.join(", ")}])` : "";
+      const extra = n.topic
+        ? ` (topic: ${n.topic})`
+        : n.stores?.length
+          ? ` (stores: [${n.stores.join(", ")}])`
+          : "";
       lines.push(`    ${label}: ${n.name}${extra}`);
       if (n.children.length) lines.push(`      --> ${n.children.join(", ")}`);
       if (n.parents.length) lines.push(`      <-- ${n.parents.join(", ")}`);
@@ -78,7 +102,8 @@ export function describeText(topology: Topology): string {
   lines.push("  Topics:");
   lines.push(`    inputs:      ${d.topics.inputs.join(", ") || "-"}`);
   lines.push(`    outputs:     ${d.topics.outputs.join(", ") || "-"}`);
-  for (const t of d.topics.internal) lines.push(`    ${t.kind.padEnd(12)} ${t.name} (${t.config["cleanup.policy"]})`);
+  for (const t of d.topics.internal)
+    lines.push(`    ${t.kind.padEnd(12)} ${t.name} (${t.config["cleanup.policy"]})`);
   lines.push(`    dead letter: ${d.topics.deadLetter}`);
   return lines.join("\n") + "\n";
 }

@@ -20,7 +20,9 @@ const count: ProcessorFactory<string, string, string, number> = (ctx) => {
 function countTopology() {
   const b = new TopologyBuilder("t");
   b.store("counts", Stores.keyValue(Serdes.string(), Serdes.number()));
-  b.stream("in", s).process("count", count, { stores: ["counts"] }).to("out", { key: Serdes.string(), value: Serdes.number() });
+  b.stream("in", s)
+    .process("count", count, { stores: ["counts"] })
+    .to("out", { key: Serdes.string(), value: Serdes.number() });
   return b.build();
 }
 
@@ -38,11 +40,13 @@ describe("TopologyTestDriver", () => {
       ["a", 2, 12],
     ]);
     expect(driver.keyValueStore<string, number>("counts").get("a")).toBe(2);
-    expect(driver.records("t-counts-changelog").map((r) => [r.key?.toString(), r.value?.toString()])).toEqual([
-      ["a", "1"],
-      ["b", "1"],
-      ["a", "2"],
-    ]);
+    expect(driver.records("t-counts-changelog").map((r) => [r.key?.toString(), r.value?.toString()])).toEqual(
+      [
+        ["a", "1"],
+        ["b", "1"],
+        ["a", "2"],
+      ],
+    );
     expect(driver.readOutput("out")).toEqual([]); // read consumes
     driver.close();
   });
@@ -85,9 +89,15 @@ describe("TopologyTestDriver", () => {
       { key: "c", value: "fine" },
     ]);
     expect(driver.readOutput("out").map((r) => r.value)).toEqual(["OK", "FINE"]);
-    expect(driver.deadLetters().map((r) => [r.key?.toString(), r.headers[DeadLetterHeader.errorClass], r.headers[DeadLetterHeader.node]])).toEqual([
-      ["b", "ProcessingError", "picky"],
-    ]);
+    expect(
+      driver
+        .deadLetters()
+        .map((r) => [
+          r.key?.toString(),
+          r.headers[DeadLetterHeader.errorClass],
+          r.headers[DeadLetterHeader.node],
+        ]),
+    ).toEqual([["b", "ProcessingError", "picky"]]);
   });
 
   it("with processing errors set to fail, a throwing processor fails the task with context", () => {
@@ -113,19 +123,30 @@ describe("TopologyTestDriver", () => {
     const driver = new TopologyTestDriver(b.build());
     driver.pipeInput("in", [{ key: "a", value: "x" }]);
     await new Promise((r) => setTimeout(r, 20));
-    expect(() => driver.pipeInput("in", [{ key: "b", value: "y" }])).toThrow(/outside of processing.*asynchronously/);
+    expect(() => driver.pipeInput("in", [{ key: "b", value: "y" }])).toThrow(
+      /outside of processing.*asynchronously/,
+    );
   });
 
   it("fires stream-time and wall-clock punctuators inside processing", () => {
     const ticks: Array<[string, number]> = [];
     const b = new TopologyBuilder("t");
     b.stream("in", s)
-      .process("ticker", (ctx) => (source) =>
-        merge(
-          source.pipe(filter(() => false), map((r) => ({ key: r.key, value: "" }))),
-          ctx.punctuate("stream-time", 100).pipe(map((t) => (ticks.push(["stream", t]), { key: "tick", value: `stream@${t}` }))),
-          ctx.punctuate("wall-clock", 1000).pipe(map((t) => (ticks.push(["wall", t]), { key: "tick", value: `wall@${t}` }))),
-        ),
+      .process(
+        "ticker",
+        (ctx) => (source) =>
+          merge(
+            source.pipe(
+              filter(() => false),
+              map((r) => ({ key: r.key, value: "" })),
+            ),
+            ctx
+              .punctuate("stream-time", 100)
+              .pipe(map((t) => (ticks.push(["stream", t]), { key: "tick", value: `stream@${t}` }))),
+            ctx
+              .punctuate("wall-clock", 1000)
+              .pipe(map((t) => (ticks.push(["wall", t]), { key: "tick", value: `wall@${t}` }))),
+          ),
       )
       .to("out", s);
     const driver = new TopologyTestDriver(b.build(), { wallClockMs: 0 });
@@ -156,17 +177,24 @@ describe("TopologyTestDriver", () => {
     b.stream("words", s)
       .process("by-word", () => selectKey((r) => r.value))
       .repartition("by-word", s)
-      .process("count", (ctx) => {
-        const store = ctx.keyValueStore<string, number>("counts");
-        return map((r) => {
-          const n = (store.get(r.key) ?? 0) + 1;
-          store.put(r.key, n);
-          return { key: r.key, value: String(n) };
-        });
-      }, { stores: ["counts"] })
+      .process(
+        "count",
+        (ctx) => {
+          const store = ctx.keyValueStore<string, number>("counts");
+          return map((r) => {
+            const n = (store.get(r.key) ?? 0) + 1;
+            store.put(r.key, n);
+            return { key: r.key, value: String(n) };
+          });
+        },
+        { stores: ["counts"] },
+      )
       .to("counts", s);
     const driver = new TopologyTestDriver(b.build(), { partitions: 4 });
-    driver.pipeInput("words", ["x", "y", "x", "z", "x"].map((w, i) => ({ key: `line${i}`, value: w })));
+    driver.pipeInput(
+      "words",
+      ["x", "y", "x", "z", "x"].map((w, i) => ({ key: `line${i}`, value: w })),
+    );
     const out = driver.readOutput("counts");
     expect(out.map((r) => `${r.key}=${r.value}`)).toEqual(["x=1", "y=1", "x=2", "z=1", "x=3"]);
     // All records of "x" went through one partition of the repartition topic, and one task counted them.

@@ -68,7 +68,13 @@ export class TopologyTestDriver {
   /** Process raw bytes (e.g. a malformed record). */
   pipeRaw(
     topic: string,
-    record: { key: Buffer | null; value: Buffer | null; timestamp?: number; headers?: Headers; partition?: number },
+    record: {
+      key: Buffer | null;
+      value: Buffer | null;
+      timestamp?: number;
+      headers?: Headers;
+      partition?: number;
+    },
   ): void {
     this.#source(topic);
     this.#append({
@@ -90,13 +96,21 @@ export class TopologyTestDriver {
   }
 
   /** Records written to a topic, decoded with the topology's sink serdes for it (or the given ones), and removed. */
-  readOutput<K = unknown, V = unknown>(topic: string, serdes?: { key: Serde<K>; value: Serde<V> }): TestRecord<K, V>[] {
+  readOutput<K = unknown, V = unknown>(
+    topic: string,
+    serdes?: { key: Serde<K>; value: Serde<V> },
+  ): TestRecord<K, V>[] {
     const raw = this.#topics.get(topic) ?? [];
     this.#topics.set(topic, []);
-    const sink = this.#topology.subtopologies.flatMap((s) => s.nodes).find((n) => n.type === "sink" && n.topic === topic);
-    const keySerde = (serdes?.key ?? (sink?.type === "sink" ? sink.keySerde : undefined)) as Serde<K> | undefined;
-    const valueSerde = (serdes?.value ?? (sink?.type === "sink" ? sink.valueSerde : undefined)) as Serde<V> | undefined;
-    if (!keySerde || !valueSerde) throw new WeirError(`no sink writes '${topic}'; pass serdes to readOutput`, { topic });
+    const sink = this.#topology.subtopologies
+      .flatMap((s) => s.nodes)
+      .find((n) => n.type === "sink" && n.topic === topic);
+    const keySerde = (serdes?.key ?? (sink?.type === "sink" ? sink.keySerde : undefined)) as
+      Serde<K> | undefined;
+    const valueSerde = (serdes?.value ?? (sink?.type === "sink" ? sink.valueSerde : undefined)) as
+      Serde<V> | undefined;
+    if (!keySerde || !valueSerde)
+      throw new WeirError(`no sink writes '${topic}'; pass serdes to readOutput`, { topic });
     return raw.map((r) => ({
       key: decode(keySerde, r.key, "key"),
       value: decode(valueSerde, r.value, "value"),
@@ -118,7 +132,10 @@ export class TopologyTestDriver {
   }
 
   keyValueStore<K, V>(name: string, partition = 0): KeyValueStore<K, V> {
-    return this.#task(this.#subtopologyOfStore(name), partition).store(name) as unknown as KeyValueStore<K, V>;
+    return this.#task(this.#subtopologyOfStore(name), partition).store(name) as unknown as KeyValueStore<
+      K,
+      V
+    >;
   }
 
   windowStore<K, V>(name: string, partition = 0): WindowStore<K, V> {
@@ -135,8 +152,11 @@ export class TopologyTestDriver {
   }
 
   #source(topic: string) {
-    const node = this.#topology.subtopologies.flatMap((s) => s.nodes).find((n) => n.type === "source" && n.topic === topic);
-    if (!node || node.type !== "source") throw new WeirError(`the topology does not read topic '${topic}'`, { topic });
+    const node = this.#topology.subtopologies
+      .flatMap((s) => s.nodes)
+      .find((n) => n.type === "source" && n.topic === topic);
+    if (!node || node.type !== "source")
+      throw new WeirError(`the topology does not read topic '${topic}'`, { topic });
     return node;
   }
 
@@ -170,7 +190,9 @@ export class TopologyTestDriver {
     for (const [key, buffer] of this.#buffers) {
       if (buffer.pendingWrites === 0) continue;
       const [store, partition] = splitKey(key);
-      const changelog = this.#topics.get(changelogTopic(this.#topology.appId, store))?.filter((r) => r.partition === partition);
+      const changelog = this.#topics
+        .get(changelogTopic(this.#topology.appId, store))
+        ?.filter((r) => r.partition === partition);
       batches.push({ store, partition, writes: buffer.drain(), checkpoint: changelog?.at(-1)?.offset });
     }
     if (batches.length > 0) this.#state.apply(batches);
@@ -204,7 +226,14 @@ export class TopologyTestDriver {
             this.#state.open(name, partition),
             def.changelog
               ? (key, value) => {
-                  this.#append({ topic: changelog, partition, key, value, timestamp: Math.max(0, task!.streamTime), headers: {} });
+                  this.#append({
+                    topic: changelog,
+                    partition,
+                    key,
+                    value,
+                    timestamp: Math.max(0, task!.streamTime),
+                    headers: {},
+                  });
                 }
               : undefined,
           );

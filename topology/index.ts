@@ -20,7 +20,12 @@ export { mapValues, selectKey, filterRecords, flatMapRecords } from "./operators
 export { describeJson, describeText, describeMermaid, type TopologyDescription } from "./describe.js";
 export { TopologyTestDriver, type TestRecord, type DriverOptions } from "./driver.js";
 export { Worker, type WorkerState, type TaskStatus } from "./worker.js";
-export { compileWorkerOptions, type WorkerOptions, type CompiledWorkerOptions, type ProcessingGuarantee } from "./options.js";
+export {
+  compileWorkerOptions,
+  type WorkerOptions,
+  type CompiledWorkerOptions,
+  type ProcessingGuarantee,
+} from "./options.js";
 export { DeadLetterHeader } from "./dead-letter.js";
 export { partitionForKey, murmur2 } from "./partitioner.js";
 export { jsonLogger, silentLogger, type Logger, type LogLevel } from "./log.js";

@@ -18,7 +18,15 @@ import { TopologyError } from "./errors.js";
 import type { Headers, RawRecord } from "./record.js";
 
 export { Kafka };
-export type { IAdminClient, KafkaConsumer, LibrdKafkaError, Message, Producer, TopicPartition, TopicPartitionOffset };
+export type {
+  IAdminClient,
+  KafkaConsumer,
+  LibrdKafkaError,
+  Message,
+  Producer,
+  TopicPartition,
+  TopicPartitionOffset,
+};
 
 export type KafkaConfig = Record<string, string | number | boolean>;
 
@@ -77,7 +85,10 @@ export const Offset = { BEGINNING: -2, END: -1, STORED: -1000, INVALID: -1001 } 
 
 export function brokerList(brokers: string | undefined): string {
   const list = (brokers ?? "").trim();
-  if (!list) throw new TopologyError("no Kafka brokers configured: set KAFKA_BROKERS=host:port[,host:port] or pass --brokers");
+  if (!list)
+    throw new TopologyError(
+      "no Kafka brokers configured: set KAFKA_BROKERS=host:port[,host:port] or pass --brokers",
+    );
   return list;
 }
 
@@ -86,11 +97,12 @@ const cb =
   (err: LibrdKafkaError | null | undefined, value?: T) =>
     err ? reject(err) : resolve(value as T);
 
-export function connect<C extends { connect(opts: object, cb: (err: LibrdKafkaError, m: unknown) => void): unknown }>(
-  client: C,
-  timeoutMs = 10_000,
-): Promise<C> {
-  return new Promise((resolve, reject) => client.connect({ timeout: timeoutMs }, (err) => (err ? reject(err) : resolve(client))));
+export function connect<
+  C extends { connect(opts: object, cb: (err: LibrdKafkaError, m: unknown) => void): unknown },
+>(client: C, timeoutMs = 10_000): Promise<C> {
+  return new Promise((resolve, reject) =>
+    client.connect({ timeout: timeoutMs }, (err) => (err ? reject(err) : resolve(client))),
+  );
 }
 
 export function disconnect(client: KafkaConsumer | Producer, timeoutMs = 5000): Promise<void> {
@@ -103,12 +115,15 @@ export function disconnect(client: KafkaConsumer | Producer, timeoutMs = 5000): 
 }
 
 export const Txn = {
-  init: (p: Producer, timeoutMs: number) => new Promise<void>((res, rej) => p.initTransactions(timeoutMs, cb(res, rej))),
+  init: (p: Producer, timeoutMs: number) =>
+    new Promise<void>((res, rej) => p.initTransactions(timeoutMs, cb(res, rej))),
   begin: (p: Producer) => new Promise<void>((res, rej) => p.beginTransaction(cb(res, rej))),
   sendOffsets: (p: Producer, offsets: TopicPartitionOffset[], consumer: KafkaConsumer, timeoutMs: number) =>
     new Promise<void>((res, rej) => p.sendOffsetsToTransaction(offsets, consumer, timeoutMs, cb(res, rej))),
-  commit: (p: Producer, timeoutMs: number) => new Promise<void>((res, rej) => p.commitTransaction(timeoutMs, cb(res, rej))),
-  abort: (p: Producer, timeoutMs: number) => new Promise<void>((res, rej) => p.abortTransaction(timeoutMs, cb(res, rej))),
+  commit: (p: Producer, timeoutMs: number) =>
+    new Promise<void>((res, rej) => p.commitTransaction(timeoutMs, cb(res, rej))),
+  abort: (p: Producer, timeoutMs: number) =>
+    new Promise<void>((res, rej) => p.abortTransaction(timeoutMs, cb(res, rej))),
 };
 
 export function flush(p: Producer, timeoutMs: number): Promise<void> {
@@ -116,14 +131,25 @@ export function flush(p: Producer, timeoutMs: number): Promise<void> {
 }
 
 export function consumeBatch(consumer: KafkaConsumer, max: number): Promise<Message[]> {
-  return new Promise((res, rej) => consumer.consume(max, (err, messages) => (err ? rej(err) : res(messages ?? []))));
+  return new Promise((res, rej) =>
+    consumer.consume(max, (err, messages) => (err ? rej(err) : res(messages ?? []))),
+  );
 }
 
-export function watermarks(client: KafkaConsumer | Producer, topic: string, partition: number, timeoutMs = 10_000): Promise<WatermarkOffsets> {
+export function watermarks(
+  client: KafkaConsumer | Producer,
+  topic: string,
+  partition: number,
+  timeoutMs = 10_000,
+): Promise<WatermarkOffsets> {
   return new Promise((res, rej) => client.queryWatermarkOffsets(topic, partition, timeoutMs, cb(res, rej)));
 }
 
-export function committed(consumer: KafkaConsumer, partitions: TopicPartition[], timeoutMs = 10_000): Promise<TopicPartitionOffset[]> {
+export function committed(
+  consumer: KafkaConsumer,
+  partitions: TopicPartition[],
+  timeoutMs = 10_000,
+): Promise<TopicPartitionOffset[]> {
   return new Promise((res, rej) => consumer.committed(partitions, timeoutMs, cb(res, rej)));
 }
 
@@ -131,16 +157,25 @@ export function seek(consumer: KafkaConsumer, tpo: TopicPartitionOffset, timeout
   return new Promise((res, rej) => consumer.seek(tpo, timeoutMs, (err) => (err ? rej(err) : res())));
 }
 
-export function offsetsForTimes(consumer: KafkaConsumer, tps: TopicPartitionOffset[], timeoutMs = 10_000): Promise<TopicPartitionOffset[]> {
+export function offsetsForTimes(
+  consumer: KafkaConsumer,
+  tps: TopicPartitionOffset[],
+  timeoutMs = 10_000,
+): Promise<TopicPartitionOffset[]> {
   return new Promise((res, rej) => consumer.offsetsForTimes(tps, timeoutMs, cb(res, rej)));
 }
 
 /** Partition counts of topics that exist (others absent from the map). */
-export function partitionCounts(client: KafkaConsumer | Producer, timeoutMs = 10_000): Promise<Map<string, number>> {
+export function partitionCounts(
+  client: KafkaConsumer | Producer,
+  timeoutMs = 10_000,
+): Promise<Map<string, number>> {
   return new Promise((res, rej) =>
     client.getMetadata({ allTopics: true, timeout: timeoutMs }, (err, md) => {
       if (err) return rej(err);
-      res(new Map(md.topics.filter((t) => t.partitions.length > 0).map((t) => [t.name, t.partitions.length])));
+      res(
+        new Map(md.topics.filter((t) => t.partitions.length > 0).map((t) => [t.name, t.partitions.length])),
+      );
     }),
   );
 }
@@ -163,18 +198,28 @@ export function createAdmin(config: KafkaConfig): IAdminClient {
 }
 
 /** Create missing topics (replication factor: the broker's default). Existing topics are reported, not altered. */
-export async function ensureTopics(admin: IAdminClient, existing: Map<string, number>, specs: TopicSpec[]): Promise<EnsureResult> {
+export async function ensureTopics(
+  admin: IAdminClient,
+  existing: Map<string, number>,
+  specs: TopicSpec[],
+): Promise<EnsureResult> {
   const result: EnsureResult = { created: [], existing: [], mismatched: [] };
   for (const spec of specs) {
     const have = existing.get(spec.name);
     if (have !== undefined) {
       result.existing.push(spec.name);
-      if (have !== spec.partitions) result.mismatched.push({ name: spec.name, partitions: have, required: spec.partitions });
+      if (have !== spec.partitions)
+        result.mismatched.push({ name: spec.name, partitions: have, required: spec.partitions });
       continue;
     }
     await new Promise<void>((res, rej) =>
       admin.createTopic(
-        { topic: spec.name, num_partitions: spec.partitions, replication_factor: -1, config: spec.config ?? {} },
+        {
+          topic: spec.name,
+          num_partitions: spec.partitions,
+          replication_factor: -1,
+          config: spec.config ?? {},
+        },
         15_000,
         (err) => (err && err.code !== ErrorCode.TOPIC_ALREADY_EXISTS ? rej(err) : res()),
       ),
@@ -186,7 +231,9 @@ export async function ensureTopics(admin: IAdminClient, existing: Map<string, nu
 
 export function deleteTopic(admin: IAdminClient, name: string): Promise<void> {
   return new Promise((res, rej) =>
-    admin.deleteTopic(name, 15_000, (err) => (err && err.code !== ErrorCode.UNKNOWN_TOPIC_OR_PART ? rej(err) : res())),
+    admin.deleteTopic(name, 15_000, (err) =>
+      err && err.code !== ErrorCode.UNKNOWN_TOPIC_OR_PART ? rej(err) : res(),
+    ),
   );
 }
 
@@ -194,7 +241,8 @@ export function deleteTopic(admin: IAdminClient, name: string): Promise<void> {
 export function toHeaders(headers: MessageHeader[] | undefined): Headers {
   const out: Headers = {};
   if (!headers) return out;
-  for (const h of headers) for (const k in h) out[k] = Buffer.isBuffer(h[k]) ? (h[k] as Buffer).toString("utf8") : String(h[k]);
+  for (const h of headers)
+    for (const k in h) out[k] = Buffer.isBuffer(h[k]) ? (h[k] as Buffer).toString("utf8") : String(h[k]);
   return out;
 }
 
@@ -205,7 +253,8 @@ export function fromHeaders(headers: Headers): MessageHeader[] | undefined {
 }
 
 export function toRawRecord(m: Message): RawRecord {
-  const key = m.key === undefined || m.key === null ? null : Buffer.isBuffer(m.key) ? m.key : Buffer.from(m.key);
+  const key =
+    m.key === undefined || m.key === null ? null : Buffer.isBuffer(m.key) ? m.key : Buffer.from(m.key);
   return {
     topic: m.topic,
     partition: m.partition,
@@ -220,7 +269,11 @@ export function toRawRecord(m: Message): RawRecord {
 export function describeKafkaError(err: unknown): string {
   if (err && typeof err === "object" && "code" in err) {
     const e = err as LibrdKafkaError;
-    const flags = [e.isFatal && "fatal", e.isRetriable && "retriable", e.isTxnRequiresAbort && "abortable"].filter(Boolean);
+    const flags = [
+      e.isFatal && "fatal",
+      e.isRetriable && "retriable",
+      e.isTxnRequiresAbort && "abortable",
+    ].filter(Boolean);
     return `${e.message} (code ${e.code}${flags.length ? `, ${flags.join(", ")}` : ""})`;
   }
   return err instanceof Error ? err.message : String(err);

@@ -19,7 +19,10 @@ export function jsonLogger(
 ): Logger {
   const emit = (lvl: LogLevel, msg: string, fields?: LogFields) => {
     if (order[lvl] < order[level]) return;
-    write(JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...base, ...fields }, replacer) + "\n");
+    write(
+      JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...base, ...fields }, replacer) +
+        "\n",
+    );
   };
   return {
     debug: (m, f) => emit("debug", m, f),
@@ -39,7 +42,12 @@ export const silentLogger: Logger = {
 };
 
 function replacer(_key: string, value: unknown): unknown {
-  if (value instanceof Error) return { name: value.name, message: value.message, ...(value.cause ? { cause: String(value.cause) } : {}) };
+  if (value instanceof Error)
+    return {
+      name: value.name,
+      message: value.message,
+      ...(value.cause ? { cause: String(value.cause) } : {}),
+    };
   if (typeof value === "bigint") return value.toString();
   return value;
 }

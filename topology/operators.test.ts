@@ -40,10 +40,13 @@ describe("record operators (marble tests)", () => {
 
   it("filterRecords drops what does not match, in the same frame", () => {
     scheduler().run(({ cold, expectObservable }) => {
-      expectObservable(cold("-a-b-c-|", { a, b, c }).pipe(filterRecords((r) => r.value % 2 === 1))).toBe("-x---z-|", {
-        x: { key: "a", value: 1, timestamp: 10, headers: { h: "a" } },
-        z: { key: "c", value: 3, timestamp: 30, headers: { h: "c" } },
-      });
+      expectObservable(cold("-a-b-c-|", { a, b, c }).pipe(filterRecords((r) => r.value % 2 === 1))).toBe(
+        "-x---z-|",
+        {
+          x: { key: "a", value: 1, timestamp: 10, headers: { h: "a" } },
+          z: { key: "c", value: 3, timestamp: 30, headers: { h: "c" } },
+        },
+      );
     });
   });
 

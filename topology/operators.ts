@@ -7,17 +7,23 @@ import type { Emit, StreamRecord } from "./record.js";
  */
 
 /** Change the value, keep the key. */
-export function mapValues<K, V, VO>(fn: (value: V, record: StreamRecord<K, V>) => VO): OperatorFunction<StreamRecord<K, V>, Emit<K, VO>> {
+export function mapValues<K, V, VO>(
+  fn: (value: V, record: StreamRecord<K, V>) => VO,
+): OperatorFunction<StreamRecord<K, V>, Emit<K, VO>> {
   return map((r) => ({ key: r.key, value: fn(r.value, r), timestamp: r.timestamp, headers: r.headers }));
 }
 
 /** Change the key (e.g. before a repartition), keep the value. */
-export function selectKey<K, V, KO>(fn: (record: StreamRecord<K, V>) => KO): OperatorFunction<StreamRecord<K, V>, Emit<KO, V>> {
+export function selectKey<K, V, KO>(
+  fn: (record: StreamRecord<K, V>) => KO,
+): OperatorFunction<StreamRecord<K, V>, Emit<KO, V>> {
   return map((r) => ({ key: fn(r), value: r.value, timestamp: r.timestamp, headers: r.headers }));
 }
 
 /** Keep the records matching the predicate, as envelopes. */
-export function filterRecords<K, V>(predicate: (record: StreamRecord<K, V>) => boolean): OperatorFunction<StreamRecord<K, V>, Emit<K, V>> {
+export function filterRecords<K, V>(
+  predicate: (record: StreamRecord<K, V>) => boolean,
+): OperatorFunction<StreamRecord<K, V>, Emit<K, V>> {
   return (source) =>
     source.pipe(
       filter(predicate),

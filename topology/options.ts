@@ -75,7 +75,8 @@ export interface CompiledWorkerOptions {
 
 const positive = (name: string, v: number | undefined, dflt: number): number => {
   const value = v ?? dflt;
-  if (!Number.isFinite(value) || value <= 0) throw new ConfigError(`${name} must be a positive number, got ${String(v)}`);
+  if (!Number.isFinite(value) || value <= 0)
+    throw new ConfigError(`${name} must be a positive number, got ${String(v)}`);
   return value;
 };
 
@@ -92,11 +93,19 @@ export function compileWorkerOptions(topology: Topology, o: WorkerOptions): Comp
     stateDir: o.stateDir,
     appStateDir,
     guarantee,
-    commitIntervalMs: positive("commitIntervalMs", o.commitIntervalMs, guarantee === "exactly_once" ? 100 : 1000),
+    commitIntervalMs: positive(
+      "commitIntervalMs",
+      o.commitIntervalMs,
+      guarantee === "exactly_once" ? 100 : 1000,
+    ),
     maxUncommittedRecords: positive("maxUncommittedRecords", o.maxUncommittedRecords, 20_000),
     processingErrors: o.processingErrors ?? "dead-letter",
     maxPollRecords: positive("maxPollRecords", o.maxPollRecords, 2000),
-    maxBufferedRecordsPerPartition: positive("maxBufferedRecordsPerPartition", o.maxBufferedRecordsPerPartition, 10_000),
+    maxBufferedRecordsPerPartition: positive(
+      "maxBufferedRecordsPerPartition",
+      o.maxBufferedRecordsPerPartition,
+      10_000,
+    ),
     sessionTimeoutMs: positive("sessionTimeoutMs", o.sessionTimeoutMs, 10_000),
     transactionTimeoutMs: positive("transactionTimeoutMs", o.transactionTimeoutMs, 10_000),
     assignor: o.assignor ?? (needsCopartitioning ? "range" : "cooperative-sticky"),

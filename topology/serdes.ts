@@ -40,7 +40,8 @@ export const Serdes = {
       serialize: (v) => Buffer.from(String(v)),
       deserialize: (b) => {
         const n = Number(b.toString("utf8"));
-        if (b.length === 0 || !Number.isFinite(n)) throw new DeserializationError(`not a number: ${preview(b)}`);
+        if (b.length === 0 || !Number.isFinite(n))
+          throw new DeserializationError(`not a number: ${preview(b)}`);
         return n;
       },
     };
@@ -79,9 +80,12 @@ export const Serdes = {
         try {
           return schema.validate(parsed);
         } catch (cause) {
-          throw new SchemaError(`does not match schema ${schema.name}: ${cause instanceof Error ? cause.message : String(cause)}`, {
-            cause,
-          });
+          throw new SchemaError(
+            `does not match schema ${schema.name}: ${cause instanceof Error ? cause.message : String(cause)}`,
+            {
+              cause,
+            },
+          );
         }
       },
     };
@@ -89,14 +93,18 @@ export const Serdes = {
 } as const;
 
 function preview(b: Buffer): string {
-  const s = b.subarray(0, 40).toString("utf8").replace(/[^\x20-\x7e]/g, "?");
+  const s = b
+    .subarray(0, 40)
+    .toString("utf8")
+    .replace(/[^\x20-\x7e]/g, "?");
   return JSON.stringify(b.length > 40 ? s + "…" : s);
 }
 
 /** Decodes a payload, honouring `nullable`. */
 export function decode<T>(serde: Serde<T>, bytes: Buffer | null, what: "key" | "value"): T {
   if (bytes === null) {
-    if (serde.nullable === false) throw new SchemaError(`${what} is null but serde ${serde.name} requires a value`);
+    if (serde.nullable === false)
+      throw new SchemaError(`${what} is null but serde ${serde.name} requires a value`);
     return null as T;
   }
   return serde.deserialize(bytes);

@@ -95,7 +95,10 @@ export class StreamTask {
       throw new StateStoreError(`task ${this.id} has no store '${name}'`, { store: name, task: this.id });
     const inner = this.#options.store(name);
     const serdes = { key: def.keySerde, value: def.valueSerde };
-    store = def.kind === "window" ? windowStore(name, inner, serdes, def.retentionMs!) : keyValueStore(name, inner, serdes);
+    store =
+      def.kind === "window"
+        ? windowStore(name, inner, serdes, def.retentionMs!)
+        : keyValueStore(name, inner, serdes);
     this.#stores.set(name, store);
     return store;
   }
@@ -104,7 +107,11 @@ export class StreamTask {
   process(raw: RawRecord): void {
     this.#checkOpen();
     const source = this.#sourceByTopic.get(raw.topic);
-    if (!source) throw new WeirError(`task ${this.id} does not read topic ${raw.topic}`, { topic: raw.topic, task: this.id });
+    if (!source)
+      throw new WeirError(`task ${this.id} does not read topic ${raw.topic}`, {
+        topic: raw.topic,
+        task: this.id,
+      });
     let record: StreamRecord;
     try {
       record = {
@@ -119,8 +126,18 @@ export class StreamTask {
     } catch (err) {
       const error =
         err instanceof DeserializationError
-          ? new (err.constructor as typeof DeserializationError)(err.message, { ...where(raw), task: this.id, node: source.node, cause: err.cause })
-          : new DeserializationError(errorMessage(err), { ...where(raw), task: this.id, node: source.node, cause: err });
+          ? new (err.constructor as typeof DeserializationError)(err.message, {
+              ...where(raw),
+              task: this.id,
+              node: source.node,
+              cause: err.cause,
+            })
+          : new DeserializationError(errorMessage(err), {
+              ...where(raw),
+              task: this.id,
+              node: source.node,
+              cause: err,
+            });
       this.#options.output.deadLetter(raw, error);
       return;
     }
@@ -207,7 +224,8 @@ export class StreamTask {
           );
           break;
         case "merge":
-          for (const p of node.parents) this.#subscriptions.push(this.#parent(p).subscribe((r) => out.next(r)));
+          for (const p of node.parents)
+            this.#subscriptions.push(this.#parent(p).subscribe((r) => out.next(r)));
           break;
         case "sink":
           this.#subscriptions.push(
@@ -304,7 +322,11 @@ export class StreamTask {
             task: this.id,
             cause: err,
           });
-    if (this.#options.onProcessingError === "dead-letter" && raw && !(err instanceof WeirError && !(err instanceof ProcessingError))) {
+    if (
+      this.#options.onProcessingError === "dead-letter" &&
+      raw &&
+      !(err instanceof WeirError && !(err instanceof ProcessingError))
+    ) {
       this.#options.output.deadLetter(raw, error);
       return;
     }
@@ -315,10 +337,13 @@ export class StreamTask {
     const allowed = new Set(node.stores);
     const storeFor = (name: string) => {
       if (!allowed.has(name))
-        throw new StateStoreError(`processor '${node.name}' did not declare store '${name}'; add it to { stores: [...] }`, {
-          store: name,
-          node: node.name,
-        });
+        throw new StateStoreError(
+          `processor '${node.name}' did not declare store '${name}'; add it to { stores: [...] }`,
+          {
+            store: name,
+            node: node.name,
+          },
+        );
       return this.store(name);
     };
     return {
@@ -335,7 +360,12 @@ export class StreamTask {
         let p = this.#punctuators.get(key);
         if (!p) {
           // Wall-clock schedules start when registered; stream-time schedules at the first record.
-          p = { kind, intervalMs, last: kind === "wall-clock" ? this.#options.wallClock() : -1, subject: new Subject<number>() };
+          p = {
+            kind,
+            intervalMs,
+            last: kind === "wall-clock" ? this.#options.wallClock() : -1,
+            subject: new Subject<number>(),
+          };
           this.#punctuators.set(key, p);
         }
         return p.subject.asObservable();

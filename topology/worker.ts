@@ -72,7 +72,8 @@ class PartitionQueues {
   /** The head with the smallest timestamp (Kafka Streams' PartitionGroup order); offset order within a partition. */
   next(): RawRecord | undefined {
     let best: RawRecord[] | undefined;
-    for (const q of this.#queues.values()) if (q.length > 0 && (!best || q[0]!.timestamp < best[0]!.timestamp)) best = q;
+    for (const q of this.#queues.values())
+      if (q.length > 0 && (!best || q[0]!.timestamp < best[0]!.timestamp)) best = q;
     if (!best) return undefined;
     this.size--;
     return best.shift();
@@ -139,9 +140,14 @@ export class Worker {
   constructor(topology: Topology, options: WorkerOptions) {
     this.topology = topology;
     this.options = compileWorkerOptions(topology, options);
-    this.#log = (options.logger ?? silentLogger).child({ app: topology.appId, worker: this.options.workerId });
+    this.#log = (options.logger ?? silentLogger).child({
+      app: topology.appId,
+      worker: this.options.workerId,
+    });
     this.#metrics = options.metrics;
-    this.#changelogTopics = new Set(topology.internalTopics.filter((t) => t.kind === "changelog").map((t) => t.name));
+    this.#changelogTopics = new Set(
+      topology.internalTopics.filter((t) => t.kind === "changelog").map((t) => t.name),
+    );
     this.#done = new Promise((res, rej) => {
       this.#resolveDone = res;
       this.#rejectDone = rej;
@@ -174,7 +180,10 @@ export class Worker {
   }
 
   /** Interactive query of a key-value store on this worker: the key's partition is derived as the producer does. */
-  queryStore(store: string, key: unknown): { found: boolean; value?: unknown; partition: number; local: boolean } {
+  queryStore(
+    store: string,
+    key: unknown,
+  ): { found: boolean; value?: unknown; partition: number; local: boolean } {
     const def = this.topology.stores.get(store);
     const sub = this.topology.subtopologies.find((s) => s.stores.includes(store));
     if (!def || !sub) throw new StateStoreError(`no store named '${store}'`, { store });
@@ -183,13 +192,18 @@ export class Worker {
     const active = this.#tasks.get(taskId(sub.id, partition));
     if (!active) return { found: false, partition, local: false };
     const s = active.task.store(store);
-    if (!("prefixScan" in s)) throw new StateStoreError(`store '${store}' is a window store; query it by scan`, { store });
+    if (!("prefixScan" in s))
+      throw new StateStoreError(`store '${store}' is a window store; query it by scan`, { store });
     const value = s.get(key);
     return { found: value !== undefined, value, partition, local: true };
   }
 
   /** Entries of a key-value store across this worker's tasks. */
-  *scanStore(store: string, prefix?: unknown, limit = 100): Generator<{ key: unknown; value: unknown; partition: number }> {
+  *scanStore(
+    store: string,
+    prefix?: unknown,
+    limit = 100,
+  ): Generator<{ key: unknown; value: unknown; partition: number }> {
     let n = 0;
     for (const active of this.#tasks.values()) {
       if (!active.task.subtopology.stores.includes(store)) continue;
@@ -223,7 +237,8 @@ export class Worker {
       this.#log.debug("producer connected");
       await this.#prepareTopics();
       this.#log.debug("topics ready");
-      if (o.guarantee === "exactly_once") await this.#retry("initTransactions", () => Txn.init(this.#producer!, 30_000));
+      if (o.guarantee === "exactly_once")
+        await this.#retry("initTransactions", () => Txn.init(this.#producer!, 30_000));
       this.#log.debug("transactions initialised");
       this.#restoreConsumer = this.#createRestoreConsumer();
       await this.#connectWithRetry(this.#restoreConsumer, "restore consumer");
@@ -250,9 +265,12 @@ export class Worker {
     if (!this.#stopRequested) this.#log.info("worker stopping", { reason });
     this.#stopRequested = true;
     if (this.#state === "starting" || this.#state === "created") return;
-    const timeout = new Promise<"timeout">((res) => setTimeout(() => res("timeout"), this.options.shutdownTimeoutMs).unref());
+    const timeout = new Promise<"timeout">((res) =>
+      setTimeout(() => res("timeout"), this.options.shutdownTimeoutMs).unref(),
+    );
     const outcome = await Promise.race([this.#loop?.then(() => "done" as const), timeout]);
-    if (outcome === "timeout") this.#log.error("graceful shutdown timed out", { timeoutMs: this.options.shutdownTimeoutMs });
+    if (outcome === "timeout")
+      this.#log.error("graceful shutdown timed out", { timeoutMs: this.options.shutdownTimeoutMs });
     await this.#done.catch(() => {});
   }
 
@@ -268,14 +286,18 @@ export class Worker {
           if (pollErrors > 0) this.#log.info("consumer recovered", { afterErrors: pollErrors });
           pollErrors = 0;
         } catch (err) {
-          if (pollErrors++ % 50 === 0) this.#log.warn("consume failed; retrying", { error: describeKafkaError(err) });
+          if (pollErrors++ % 50 === 0)
+            this.#log.warn("consume failed; retrying", { error: describeKafkaError(err) });
           await sleep(Math.min(100 * pollErrors, 2000));
           continue;
         }
         await this.#exclusive(async () => {
           this.#enqueue(messages);
           await this.#processQueued();
-          if (Date.now() - this.#lastCommit >= this.options.commitIntervalMs || this.#uncommitted >= this.options.maxUncommittedRecords)
+          if (
+            Date.now() - this.#lastCommit >= this.options.commitIntervalMs ||
+            this.#uncommitted >= this.options.maxUncommittedRecords
+          )
             await this.#commit();
         });
       }
@@ -314,7 +336,11 @@ export class Worker {
       const { task, queues } = active;
       for (let r = queues.next(); r !== undefined; r = queues.next()) {
         task.process(r);
-        this.#positions.set(tpKey(r.topic, r.partition), { topic: r.topic, partition: r.partition, offset: r.offset + 1 });
+        this.#positions.set(tpKey(r.topic, r.partition), {
+          topic: r.topic,
+          partition: r.partition,
+          offset: r.offset + 1,
+        });
         this.#uncommitted++;
       }
       task.punctuateWallClock(now);
@@ -330,7 +356,8 @@ export class Worker {
     for (const key of [...this.#paused]) {
       const active = this.#taskOfPartition.get(key);
       const [topic, partition] = splitTp(key);
-      if (active && active.queues.length(topic, partition) > this.options.maxBufferedRecordsPerPartition / 2) continue;
+      if (active && active.queues.length(topic, partition) > this.options.maxBufferedRecordsPerPartition / 2)
+        continue;
       if (active) this.#consumer!.resume([{ topic, partition }]);
       this.#paused.delete(key);
     }
@@ -358,7 +385,10 @@ export class Worker {
     if (this.#metrics) {
       this.#metrics.recordsProduced.inc({ topic: record.topic });
       if (!this.#changelogTopics.has(record.topic))
-        this.#metrics.endToEndLatency.observe({ topic: record.topic }, Math.max(0, Date.now() - record.timestamp) / 1000);
+        this.#metrics.endToEndLatency.observe(
+          { topic: record.topic },
+          Math.max(0, Date.now() - record.timestamp) / 1000,
+        );
     }
   }
 
@@ -369,7 +399,10 @@ export class Worker {
     );
   }
 
-  #onDelivery(err: LibrdKafkaError | null | undefined, report: { topic: string; partition: number; offset: number }): void {
+  #onDelivery(
+    err: LibrdKafkaError | null | undefined,
+    report: { topic: string; partition: number; offset: number },
+  ): void {
     this.#delivered++;
     if (err) {
       this.#deliveryError ??= err;
@@ -377,7 +410,8 @@ export class Worker {
     }
     if (this.#changelogTopics.has(report.topic)) {
       const key = tpKey(report.topic, report.partition);
-      if ((this.#changelogOffsets.get(key) ?? -1) < report.offset) this.#changelogOffsets.set(key, report.offset);
+      if ((this.#changelogOffsets.get(key) ?? -1) < report.offset)
+        this.#changelogOffsets.set(key, report.offset);
     }
   }
 
@@ -420,7 +454,8 @@ export class Worker {
       return;
     }
     this.#applyState();
-    for (const o of offsets) this.#metrics?.committedOffset.set({ topic: o.topic, partition: String(o.partition) }, o.offset);
+    for (const o of offsets)
+      this.#metrics?.committedOffset.set({ topic: o.topic, partition: String(o.partition) }, o.offset);
     this.#positions.clear();
     this.#uncommitted = 0;
     this.#lastCommit = Date.now();
@@ -439,7 +474,9 @@ export class Worker {
           store,
           partition,
           writes: buffer.drain(),
-          checkpoint: this.#changelogOffsets.get(tpKey(changelogTopic(this.topology.appId, store), partition)),
+          checkpoint: this.#changelogOffsets.get(
+            tpKey(changelogTopic(this.topology.appId, store), partition),
+          ),
         });
       }
     if (batches.length > 0) this.#store!.apply(batches);
@@ -456,7 +493,9 @@ export class Worker {
             { cause: err },
           );
     }
-    this.#log.warn("transaction failed; aborting and resuming from the committed offsets", { error: describeKafkaError(err) });
+    this.#log.warn("transaction failed; aborting and resuming from the committed offsets", {
+      error: describeKafkaError(err),
+    });
     await this.#abortAndRewind();
   }
 
@@ -487,11 +526,18 @@ export class Worker {
 
   async #seekToCommitted(partitions: TopicPartition[]): Promise<void> {
     if (partitions.length === 0) return;
-    const offsets = await committed(this.#consumer!, partitions.map((p) => ({ topic: p.topic, partition: p.partition })));
+    const offsets = await committed(
+      this.#consumer!,
+      partitions.map((p) => ({ topic: p.topic, partition: p.partition })),
+    );
     for (const o of offsets) {
       const offset = o.offset >= 0 ? o.offset : Offset.BEGINNING;
       await seek(this.#consumer!, { topic: o.topic, partition: o.partition, offset }).catch((err: unknown) =>
-        this.#log.warn("seek failed", { topic: o.topic, partition: o.partition, error: describeKafkaError(err) }),
+        this.#log.warn("seek failed", {
+          topic: o.topic,
+          partition: o.partition,
+          error: describeKafkaError(err),
+        }),
       );
     }
   }
@@ -545,7 +591,10 @@ export class Worker {
       if (!byTask.has(id)) byTask.set(id, { sub: sub.id, partition: tp.partition, tps: [] });
       byTask.get(id)!.tps.push({ topic: tp.topic, partition: tp.partition });
     }
-    this.#log.info("partitions assigned", { partitions: assignment.map((p) => tpKey(p.topic, p.partition)), newTasks: [...byTask.keys()] });
+    this.#log.info("partitions assigned", {
+      partitions: assignment.map((p) => tpKey(p.topic, p.partition)),
+      newTasks: [...byTask.keys()],
+    });
     for (const { sub, partition, tps } of byTask.values()) {
       await this.#restoreTask(sub, partition);
       this.#openTask(sub, partition, tps);
@@ -596,7 +645,14 @@ export class Worker {
             this.#store!.open(name, partition),
             def.changelog
               ? (key, value) =>
-                  this.#send({ topic, partition, key, value, timestamp: Math.max(0, active.task.streamTime), headers: {} })
+                  this.#send({
+                    topic,
+                    partition,
+                    key,
+                    value,
+                    timestamp: Math.max(0, active.task.streamTime),
+                    headers: {},
+                  })
               : undefined,
           );
           stores.set(name, buffer);
@@ -624,7 +680,8 @@ export class Worker {
         },
         hooks: this.#metrics
           ? {
-              processed: (processor, seconds) => this.#metrics!.processingLatency.observe({ processor }, seconds),
+              processed: (processor, seconds) =>
+                this.#metrics!.processingLatency.observe({ processor }, seconds),
               punctuated: (kind) => this.#metrics!.punctuations.inc({ kind }),
               count: (_metric, label) => this.#metrics!.orders.inc({ status: label }),
             }
@@ -642,7 +699,10 @@ export class Worker {
     for (const b of active.stores.values()) {
       if (how === "discard") b.discard();
       else if (b.pendingWrites > 0)
-        throw new StateStoreError(`task ${active.task.id} closed with ${b.pendingWrites} uncommitted writes`, { task: active.task.id });
+        throw new StateStoreError(
+          `task ${active.task.id} closed with ${b.pendingWrites} uncommitted writes`,
+          { task: active.task.id },
+        );
     }
     active.task.close();
     active.queues.clear();
@@ -667,8 +727,14 @@ export class Worker {
     const topic = changelogTopic(this.topology.appId, store);
     const backend = this.#store!.open(store, partition);
     const consumer = this.#restoreConsumer!;
-    const { lowOffset, highOffset } = await this.#retry("changelog watermarks", () => watermarks(consumer, topic, partition));
-    const plan = decideRestore({ checkpoint: backend.checkpoint(), lowWatermark: lowOffset, highWatermark: highOffset });
+    const { lowOffset, highOffset } = await this.#retry("changelog watermarks", () =>
+      watermarks(consumer, topic, partition),
+    );
+    const plan = decideRestore({
+      checkpoint: backend.checkpoint(),
+      lowWatermark: lowOffset,
+      highWatermark: highOffset,
+    });
     const key = `${store}/${partition}`;
     this.restoredRecords.set(key, 0);
     if (plan.action === "up-to-date") {
@@ -677,11 +743,18 @@ export class Worker {
     }
     if (plan.action === "replay" && backend.checkpoint() === undefined && backend.approximateCount() > 0) {
       // Data without a checkpoint cannot be trusted: compaction may have removed tombstones for keys it holds.
-      this.#log.warn("store-partition has data but no checkpoint: wiping before a full rebuild", { store, partition });
+      this.#log.warn("store-partition has data but no checkpoint: wiping before a full rebuild", {
+        store,
+        partition,
+      });
       this.#store!.wipe(store, partition);
     }
     if (plan.action === "wipe-and-rebuild") {
-      this.#log.warn("wiping store-partition and rebuilding it from its changelog", { store, partition, reason: plan.reason });
+      this.#log.warn("wiping store-partition and rebuilding it from its changelog", {
+        store,
+        partition,
+        reason: plan.reason,
+      });
       this.#store!.wipe(store, partition);
     } else this.#log.info("restoring store", { store, partition, reason: plan.reason });
 
@@ -706,12 +779,21 @@ export class Worker {
       while (position < highOffset && !eof) {
         if (this.#stopRequested) throw new WeirError("stopped during restore", { store, partition });
         const messages = await consumeBatch(consumer, 10_000).catch((err: unknown) => {
-          this.#log.warn("restore consume failed; retrying", { store, partition, error: describeKafkaError(err) });
+          this.#log.warn("restore consume failed; retrying", {
+            store,
+            partition,
+            error: describeKafkaError(err),
+          });
           return sleep(500).then(() => [] as Message[]);
         });
         for (const m of messages) {
           if (m.topic !== topic || m.partition !== partition) continue;
-          const k = m.key === undefined || m.key === null ? null : Buffer.isBuffer(m.key) ? m.key : Buffer.from(m.key);
+          const k =
+            m.key === undefined || m.key === null
+              ? null
+              : Buffer.isBuffer(m.key)
+                ? m.key
+                : Buffer.from(m.key);
           if (k === null) continue;
           writes.push([k, m.value ?? null]);
           last = m.offset;
@@ -734,7 +816,13 @@ export class Worker {
     this.#metrics?.restoredRecords.inc({ store }, restored);
     this.#metrics?.restoreDuration.observe({ store }, seconds);
     if (seconds > 0) this.#metrics?.restoreRate.set({ store }, restored / seconds);
-    this.#log.info("store restored", { store, partition, records: restored, seconds, recordsPerSecond: Math.round(restored / Math.max(seconds, 0.001)) });
+    this.#log.info("store restored", {
+      store,
+      partition,
+      records: restored,
+      seconds,
+      recordsPerSecond: Math.round(restored / Math.max(seconds, 0.001)),
+    });
   }
 
   #updateAssignmentMetrics(): void {
@@ -772,9 +860,15 @@ export class Worker {
   async #prepareTopics(): Promise<void> {
     const counts = await this.#retry("metadata", () => partitionCounts(this.#producer!));
     this.topology.checkPartitionCounts((t) => (this.#isInternal(t) ? (counts.get(t) ?? -1) : counts.get(t)));
-    this.#partitionsOf = this.topology.resolvePartitions((t) => (this.#isInternal(t) ? undefined : counts.get(t)));
+    this.#partitionsOf = this.topology.resolvePartitions((t) =>
+      this.#isInternal(t) ? undefined : counts.get(t),
+    );
     const specs = [
-      ...this.topology.internalTopics.map((t) => ({ name: t.name, partitions: this.#partitionsOf.get(t.partitionsOf)!, config: { ...t.config } })),
+      ...this.topology.internalTopics.map((t) => ({
+        name: t.name,
+        partitions: this.#partitionsOf.get(t.partitionsOf)!,
+        config: { ...t.config },
+      })),
       { name: this.topology.deadLetterTopic, partitions: 1, config: {} },
     ];
     const admin = createAdmin(this.#clientConfig("admin"));
@@ -820,7 +914,12 @@ export class Worker {
       [RdKafka.queueBufferingMaxKbytes]: 1_048_576,
       [RdKafka.partitioner]: "murmur2_random",
       [RdKafka.deliveryReports]: true,
-      ...(eos ? { [RdKafka.transactionalId]: `${this.topology.appId}-${o.workerId}`, [RdKafka.transactionTimeoutMs]: o.transactionTimeoutMs } : {}),
+      ...(eos
+        ? {
+            [RdKafka.transactionalId]: `${this.topology.appId}-${o.workerId}`,
+            [RdKafka.transactionTimeoutMs]: o.transactionTimeoutMs,
+          }
+        : {}),
       ...(o.statisticsIntervalMs > 0 ? { [RdKafka.statisticsIntervalMs]: o.statisticsIntervalMs } : {}),
       ...o.kafka,
     } as never);
@@ -844,7 +943,8 @@ export class Worker {
       [RdKafka.heartbeatIntervalMs]: Math.max(500, Math.floor(o.sessionTimeoutMs / 5)),
       [RdKafka.fetchWaitMaxMs]: 50,
       [RdKafka.allowAutoCreateTopics]: false,
-      [RdKafka.rebalanceCallback]: (err: LibrdKafkaError, assignment: TopicPartition[]) => this.#onRebalance(err, assignment),
+      [RdKafka.rebalanceCallback]: (err: LibrdKafkaError, assignment: TopicPartition[]) =>
+        this.#onRebalance(err, assignment),
       ...(o.statisticsIntervalMs > 0 ? { [RdKafka.statisticsIntervalMs]: o.statisticsIntervalMs } : {}),
       ...o.kafka,
     } as never);
@@ -901,10 +1001,16 @@ export class Worker {
 
   async #shutdown(): Promise<void> {
     this.#state = this.#fatal === undefined ? "stopping" : "failed";
-    if (this.#fatal !== undefined) this.#log.error("worker failed", { error: errorMessage(this.#fatal), where: (this.#fatal as WeirError).where?.() });
+    if (this.#fatal !== undefined)
+      this.#log.error("worker failed", {
+        error: errorMessage(this.#fatal),
+        where: (this.#fatal as WeirError).where?.(),
+      });
     await this.#exclusive(async () => {
-      if (this.#fatal !== undefined && this.#txnOpen) await Txn.abort(this.#producer!, 10_000).catch(() => {});
-      for (const active of [...this.#tasks.values()]) this.#closeTask(active, this.#fatal === undefined ? "committed" : "discard");
+      if (this.#fatal !== undefined && this.#txnOpen)
+        await Txn.abort(this.#producer!, 10_000).catch(() => {});
+      for (const active of [...this.#tasks.values()])
+        this.#closeTask(active, this.#fatal === undefined ? "committed" : "discard");
     }).catch((err: unknown) => this.#log.error("closing tasks failed", { error: errorMessage(err) }));
     await this.#closeClients();
     await this.#rebalances.catch(() => {});
@@ -937,7 +1043,11 @@ export class Worker {
   }
 }
 
-function applyStats(metrics: NonNullable<WorkerOptions["metrics"]>, role: "consumer" | "producer", event: unknown): void {
+function applyStats(
+  metrics: NonNullable<WorkerOptions["metrics"]>,
+  role: "consumer" | "producer",
+  event: unknown,
+): void {
   try {
     const message = (event as { message?: string })?.message;
     if (message) applyLibrdkafkaStats(metrics, role, JSON.parse(message) as object);

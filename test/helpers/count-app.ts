@@ -4,7 +4,15 @@
  * number within its key.
  */
 import { expect } from "vitest";
-import { committedOffsets, consumeAll, createTopic, endOffsets, produceAll, uniqueName, waitFor } from "./kafka.js";
+import {
+  committedOffsets,
+  consumeAll,
+  createTopic,
+  endOffsets,
+  produceAll,
+  uniqueName,
+  waitFor,
+} from "./kafka.js";
 import { WorkerProcess, type WorkerProcessOptions } from "./worker-process.js";
 
 export class CountApp {
@@ -17,7 +25,10 @@ export class CountApp {
   readonly produced = new Map<string, number>();
   total = 0;
 
-  constructor(readonly keys = 100, readonly partitions = 3) {}
+  constructor(
+    readonly keys = 100,
+    readonly partitions = 3,
+  ) {}
 
   async createTopics(): Promise<void> {
     await createTopic(this.input, this.partitions);
@@ -52,7 +63,9 @@ export class CountApp {
     await waitFor(
       `group ${this.appId} to commit the end of ${this.input} (${[...ends.values()].join(",")})`,
       async () => {
-        const committed = await committedOffsets(this.appId, this.input).catch(() => new Map<number, number>());
+        const committed = await committedOffsets(this.appId, this.input).catch(
+          () => new Map<number, number>(),
+        );
         return [...ends].every(([p, end]) => (committed.get(p) ?? -1) >= end) ? true : undefined;
       },
       { timeoutMs, intervalMs: 250 },
@@ -75,7 +88,11 @@ export class CountApp {
     const missing: string[] = [];
     for (const [key, count] of this.produced)
       for (let s = 1; s <= count; s++) if (!seen.has(`${key}#${s}`)) missing.push(`${key}#${s}`);
-    expect({ duplicates: duplicates.slice(0, 10), missing: missing.slice(0, 10), wrong: wrong.slice(0, 10) }).toEqual({
+    expect({
+      duplicates: duplicates.slice(0, 10),
+      missing: missing.slice(0, 10),
+      wrong: wrong.slice(0, 10),
+    }).toEqual({
       duplicates: [],
       missing: [],
       wrong: [],
@@ -87,10 +104,14 @@ export class CountApp {
   async expectStoreEqualsReference(workers: WorkerProcess[]): Promise<void> {
     const mismatches: string[] = [];
     for (const [key, expected] of this.produced) {
-      const answers = await Promise.all(workers.map((w) => w.json<{ found: boolean; value?: number }>(`/state/counts/${key}`)));
+      const answers = await Promise.all(
+        workers.map((w) => w.json<{ found: boolean; value?: number }>(`/state/counts/${key}`)),
+      );
       const found = answers.filter((a) => a.body.found);
       if (found.length !== 1 || found[0]!.body.value !== expected)
-        mismatches.push(`${key}: expected ${expected}, got ${JSON.stringify(found.map((f) => f.body.value))}`);
+        mismatches.push(
+          `${key}: expected ${expected}, got ${JSON.stringify(found.map((f) => f.body.value))}`,
+        );
     }
     expect(mismatches.slice(0, 10)).toEqual([]);
   }

@@ -95,7 +95,11 @@ export class WorkerProcess {
   }
 
   /** Resolves with the first log line (from the start) matching `predicate`. */
-  async waitForLog(predicate: (l: LogLine) => boolean, timeoutMs = 60_000, what = "log line"): Promise<LogLine> {
+  async waitForLog(
+    predicate: (l: LogLine) => boolean,
+    timeoutMs = 60_000,
+    what = "log line",
+  ): Promise<LogLine> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const found = this.logs.find(predicate);
@@ -115,7 +119,10 @@ export class WorkerProcess {
     for (;;) {
       const res = await fetch(`${this.url}/readyz`).catch(() => undefined);
       if (res?.status === 200) return;
-      if (Date.now() > deadline) throw new Error(`worker not ready after ${timeoutMs} ms; last lines:\n${this.stderr.slice(-15).join("\n")}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `worker not ready after ${timeoutMs} ms; last lines:\n${this.stderr.slice(-15).join("\n")}`,
+        );
       await new Promise((r) => setTimeout(r, 200));
     }
   }
@@ -153,6 +160,10 @@ export class WorkerProcess {
   restored(): Array<{ store: string; partition: number; records: number }> {
     return this.logs
       .filter((l) => l.msg === "store restored" || l.msg === "store up to date")
-      .map((l) => ({ store: String(l.store), partition: Number(l.partition), records: Number(l.records ?? 0) }));
+      .map((l) => ({
+        store: String(l.store),
+        partition: Number(l.partition),
+        records: Number(l.records ?? 0),
+      }));
   }
 }

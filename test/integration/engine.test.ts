@@ -17,10 +17,14 @@ afterEach(async () => {
 });
 
 async function outputAtLeast(app: CountApp, n: number): Promise<void> {
-  await waitFor(`${n} records on ${app.output}`, async () => {
-    const ends = await endOffsets(app.output);
-    return [...ends.values()].reduce((a, b) => a + b, 0) >= n ? true : undefined;
-  }, { timeoutMs: 90_000, intervalMs: 50 });
+  await waitFor(
+    `${n} records on ${app.output}`,
+    async () => {
+      const ends = await endOffsets(app.output);
+      return [...ends.values()].reduce((a, b) => a + b, 0) >= n ? true : undefined;
+    },
+    { timeoutMs: 90_000, intervalMs: 50 },
+  );
 }
 
 describe("exactly-once per-key count", () => {
@@ -55,18 +59,28 @@ describe("exactly-once per-key count", () => {
     await app.produce(10_000);
 
     // Both workers own tasks.
-    await waitFor("both workers to own tasks", async () => {
-      const [ta, tb] = await Promise.all([a.json<unknown[]>("/tasks"), b.json<unknown[]>("/tasks")]);
-      return ta.body.length > 0 && tb.body.length > 0 && ta.body.length + tb.body.length === 6 ? true : undefined;
-    }, { timeoutMs: 60_000, intervalMs: 250 });
+    await waitFor(
+      "both workers to own tasks",
+      async () => {
+        const [ta, tb] = await Promise.all([a.json<unknown[]>("/tasks"), b.json<unknown[]>("/tasks")]);
+        return ta.body.length > 0 && tb.body.length > 0 && ta.body.length + tb.body.length === 6
+          ? true
+          : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 250 },
+    );
 
     const c = track(app.worker().start());
     await c.waitReady();
     await app.produce(10_000);
-    await waitFor("the third worker to process records", async () => {
-      const tasks = await c.json<Array<{ processedRecords: number }>>("/tasks");
-      return tasks.body.some((t) => t.processedRecords > 0) ? true : undefined;
-    }, { timeoutMs: 60_000, intervalMs: 250 });
+    await waitFor(
+      "the third worker to process records",
+      async () => {
+        const tasks = await c.json<Array<{ processedRecords: number }>>("/tasks");
+        return tasks.body.some((t) => t.processedRecords > 0) ? true : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 250 },
+    );
 
     await c.stop();
     await app.produce(10_000);
@@ -106,6 +120,8 @@ describe("dead letters", () => {
     expect(record!.headers["weir.error.message"]).toMatch(/UTF-8/);
     expect(Number(record!.headers["weir.source.timestamp"])).toBeGreaterThan(0);
     const metrics = await (await fetch(`${w.url}/metrics`)).text();
-    expect(metrics).toMatch(/weir_dead_letter_records_total\{reason="DeserializationError",topic="[^"]+"\} 1/);
+    expect(metrics).toMatch(
+      /weir_dead_letter_records_total\{reason="DeserializationError",topic="[^"]+"\} 1/,
+    );
   });
 });

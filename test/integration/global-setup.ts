@@ -6,7 +6,10 @@ import { execFileSync } from "node:child_process";
  */
 export default function setup(): void {
   if (!process.env.KAFKA_BROKERS) {
-    const address = execFileSync("bash", ["scripts/broker.sh", "start"], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] })
+    const address = execFileSync("bash", ["scripts/broker.sh", "start"], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "inherit"],
+    })
       .trim()
       .split("\n")
       .pop();

@@ -24,7 +24,12 @@ const sum = (m: Map<number, number>) => [...m.values()].reduce((a, b) => a + b, 
 function checkpoints(app: CountApp, stateDir: string): Map<number, number | undefined> {
   const state = openLmdbState({ path: join(stateDir, app.appId) });
   try {
-    return new Map(state.list().filter((e) => e.store === "counts").map((e) => [e.partition, e.checkpoint]));
+    return new Map(
+      state
+        .list()
+        .filter((e) => e.store === "counts")
+        .map((e) => [e.partition, e.checkpoint]),
+    );
   } finally {
     state.close();
   }
@@ -36,10 +41,14 @@ describe("restore from changelogs", () => {
     await app.createTopics();
     await app.produce(40_000);
     const first = track(app.worker().start());
-    await waitFor("the first worker to commit some output", async () => {
-      const out = sum(await endOffsets(app.output, "read_committed"));
-      return out >= 5000 ? out : undefined;
-    }, { timeoutMs: 90_000, intervalMs: 20 });
+    await waitFor(
+      "the first worker to commit some output",
+      async () => {
+        const out = sum(await endOffsets(app.output, "read_committed"));
+        return out >= 5000 ? out : undefined;
+      },
+      { timeoutMs: 90_000, intervalMs: 20 },
+    );
     first.kill("SIGKILL");
     await first.exited();
 
@@ -53,7 +62,12 @@ describe("restore from changelogs", () => {
     const replayed = second.restored();
     console.log(
       "after SIGKILL, replayed per partition:",
-      replayed.map((r) => `p${r.partition}=${r.records} (bound ${bound.get(r.partition)}, changelog end ${ends.get(r.partition)})`).join(", "),
+      replayed
+        .map(
+          (r) =>
+            `p${r.partition}=${r.records} (bound ${bound.get(r.partition)}, changelog end ${ends.get(r.partition)})`,
+        )
+        .join(", "),
     );
     expect(replayed.map((r) => r.partition).sort()).toEqual([0, 1, 2]);
     for (const r of replayed) expect(r.records).toBeLessThanOrEqual(bound.get(r.partition)!);
@@ -76,7 +90,9 @@ describe("restore from changelogs", () => {
 
     const second = track(app.worker({ stateDir: first.stateDir }).start());
     await second.waitReady();
-    expect(second.restored()).toEqual([0, 1, 2].map((p) => expect.objectContaining({ partition: p, records: 0 })));
+    expect(second.restored()).toEqual(
+      [0, 1, 2].map((p) => expect.objectContaining({ partition: p, records: 0 })),
+    );
     await app.expectStoreEqualsReference([second]);
   });
 
@@ -109,15 +125,22 @@ describe("restore from changelogs", () => {
 
     const b = track(app.worker().start());
     await b.waitReady();
-    await waitFor("partitions to move to the second worker", async () => {
-      const tasks = await b.json<unknown[]>("/tasks");
-      return tasks.body.length > 0 ? true : undefined;
-    }, { timeoutMs: 60_000, intervalMs: 250 });
+    await waitFor(
+      "partitions to move to the second worker",
+      async () => {
+        const tasks = await b.json<unknown[]>("/tasks");
+        return tasks.body.length > 0 ? true : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 250 },
+    );
     await a.waitReady();
     const moved = b.restored();
     expect(moved.length).toBeGreaterThan(0);
     expect(moved.every((r) => r.records > 0)).toBe(true);
-    console.log("moved to the second worker:", moved.map((r) => `p${r.partition}: ${r.records} records restored`).join(", "));
+    console.log(
+      "moved to the second worker:",
+      moved.map((r) => `p${r.partition}: ${r.records} records restored`).join(", "),
+    );
     await app.expectStoreEqualsReference([a, b]);
 
     await app.produce(4000);
