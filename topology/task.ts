@@ -86,6 +86,11 @@ export class StreamTask {
     this.#build();
   }
 
+  get hasWallClockPunctuators(): boolean {
+    for (const p of this.#punctuators.values()) if (p.kind === "wall-clock") return true;
+    return false;
+  }
+
   /** The typed store of this task (opened on first use). */
   store(name: string): KeyValueStore<unknown, unknown> | WindowStore<unknown, unknown> {
     let store = this.#stores.get(name);

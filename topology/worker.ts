@@ -119,6 +119,8 @@ export class Worker {
   readonly #changelogTopics: Set<string>;
   #partitionsOf = new Map<number, number>();
   #produced = 0;
+  /** Records produced since the last commit (outputs, changelog records, dead letters). */
+  #producedSinceCommit = 0;
   #delivered = 0;
   #deliveryError: LibrdKafkaError | undefined;
   #txnOpen = false;
@@ -348,8 +350,10 @@ export class Worker {
     if (this.#paused.size > 0) this.#resumeDrained();
   }
 
+  /** A transaction is begun for wall-clock punctuation only when some task has wall-clock punctuators. */
   #hasWallClockWork(): boolean {
-    return this.#tasks.size > 0 && Date.now() - this.#lastCommit >= this.options.commitIntervalMs;
+    for (const t of this.#tasks.values()) if (t.task.hasWallClockPunctuators) return true;
+    return false;
   }
 
   #resumeDrained(): void {
@@ -382,6 +386,7 @@ export class Worker {
       throw this.#producerError(err, record.topic);
     }
     this.#produced++;
+    this.#producedSinceCommit++;
     if (this.#metrics) {
       this.#metrics.recordsProduced.inc({ topic: record.topic });
       if (!this.#changelogTopics.has(record.topic))
@@ -429,7 +434,8 @@ export class Worker {
   async #commit(): Promise<void> {
     const started = process.hrtime.bigint();
     const offsets = [...this.#positions.values()];
-    if (offsets.length === 0 && this.#produced === this.#delivered && !this.#txnOpen) {
+    if (offsets.length === 0 && this.#producedSinceCommit === 0) {
+      // Nothing to commit; an open, empty transaction stays open for the next records.
       this.#lastCommit = Date.now();
       return;
     }
@@ -458,6 +464,7 @@ export class Worker {
       this.#metrics?.committedOffset.set({ topic: o.topic, partition: String(o.partition) }, o.offset);
     this.#positions.clear();
     this.#uncommitted = 0;
+    this.#producedSinceCommit = 0;
     this.#lastCommit = Date.now();
     this.#metrics?.transactions.inc({ outcome: "committed" });
     this.#metrics?.commitDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
@@ -514,6 +521,7 @@ export class Worker {
     this.#deliveryError = undefined;
     this.#positions.clear();
     this.#uncommitted = 0;
+    this.#producedSinceCommit = 0;
     const partitions = [...this.#tasks.values()].flatMap((t) => t.partitions);
     for (const active of [...this.#tasks.values()]) {
       this.#closeTask(active, "discard");
@@ -553,7 +561,7 @@ export class Worker {
         this.#metrics?.rebalances.inc({ kind: "assigned" });
         this.#restoring++;
         try {
-          await this.#exclusive(() => this.#assign(assignment));
+          await this.#assign(assignment);
         } finally {
           this.#restoring--;
         }
@@ -576,7 +584,19 @@ export class Worker {
     });
   }
 
+  /**
+   * New tasks restore their stores outside the processing lock, so the tasks this worker already runs keep
+   * processing meanwhile (LMDB writes are synchronous, so restore batches and commits never interleave).
+   */
   async #assign(assignment: TopicPartition[]): Promise<void> {
+    const byTask = await this.#exclusive(() => this.#newTasks(assignment));
+    for (const { sub, partition } of byTask.values()) await this.#restoreTask(sub, partition);
+    await this.#exclusive(() => {
+      for (const { sub, partition, tps } of byTask.values()) this.#openTask(sub, partition, tps);
+    });
+  }
+
+  #newTasks(assignment: TopicPartition[]): Map<string, { sub: number; partition: number; tps: TopicPartition[] }> {
     const byTask = new Map<string, { sub: number; partition: number; tps: TopicPartition[] }>();
     for (const tp of assignment) {
       const sub = this.topology.subtopologyOf(tp.topic);
@@ -595,10 +615,7 @@ export class Worker {
       partitions: assignment.map((p) => tpKey(p.topic, p.partition)),
       newTasks: [...byTask.keys()],
     });
-    for (const { sub, partition, tps } of byTask.values()) {
-      await this.#restoreTask(sub, partition);
-      this.#openTask(sub, partition, tps);
-    }
+    return byTask;
   }
 
   async #revoke(assignment: TopicPartition[], lost: boolean): Promise<void> {
