@@ -37,8 +37,9 @@ export async function kafkaStep<T>(what: string, fn: () => Promise<T>): Promise<
 
 export async function withProducer<T>(config: KafkaConfig, fn: (p: Producer) => Promise<T>): Promise<T> {
   const producer = new Kafka.Producer(config as never);
-  await kafkaStep(`cannot connect to Kafka at ${String(config["bootstrap.servers"])} (check --brokers / KAFKA_BROKERS)`, () =>
-    connect(producer),
+  await kafkaStep(
+    `cannot connect to Kafka at ${String(config["bootstrap.servers"])} (check --brokers / KAFKA_BROKERS)`,
+    () => connect(producer),
   );
   try {
     return await fn(producer);
@@ -49,8 +50,9 @@ export async function withProducer<T>(config: KafkaConfig, fn: (p: Producer) => 
 
 export async function withConsumer<T>(config: KafkaConfig, fn: (c: KafkaConsumer) => Promise<T>): Promise<T> {
   const consumer = new Kafka.KafkaConsumer(config as never, {});
-  await kafkaStep(`cannot connect to Kafka at ${String(config["bootstrap.servers"])} (check --brokers / KAFKA_BROKERS)`, () =>
-    connect(consumer),
+  await kafkaStep(
+    `cannot connect to Kafka at ${String(config["bootstrap.servers"])} (check --brokers / KAFKA_BROKERS)`,
+    () => connect(consumer),
   );
   try {
     return await fn(consumer);
@@ -69,7 +71,11 @@ export async function withAdmin<T>(config: KafkaConfig, fn: (a: IAdminClient) =>
 }
 
 /** Polls until `check` is true or the timeout passes; returns whether it became true. */
-export async function pollUntil(check: () => Promise<boolean>, timeoutMs: number, intervalMs = 200): Promise<boolean> {
+export async function pollUntil(
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  intervalMs = 200,
+): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await check()) return true;

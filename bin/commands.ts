@@ -3,3 +3,8 @@ import "./worker.js";
 import "./topics.js";
 import "./describe.js";
 import "./replay.js";
+import "./reset.js";
+import "./state.js";
+import "./generate.js";
+import "./verify.js";
+import "./demo.js";

@@ -37,7 +37,14 @@ registerCommand({
         process.stdout.write(renderHelp(help));
         return 0;
       }
-      const format = values.json ? "json" : choiceFlag("format", values.format as string | undefined, ["text", "json", "mermaid"] as const, "text");
+      const format = values.json
+        ? "json"
+        : choiceFlag(
+            "format",
+            values.format as string | undefined,
+            ["text", "json", "mermaid"] as const,
+            "text",
+          );
       const config = loadConfig(values);
       const topology = await loadTopology(config.app, { partitions: config.partitions });
       if (format === "json") printJson(describeJson(topology));

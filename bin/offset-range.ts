@@ -49,7 +49,8 @@ export function parseRangeSpec(flag: string, text: string): RangeSpec {
     const m = /^\s*(\d+):(.+)$/.exec(item);
     if (m) {
       const partition = Number(m[1]);
-      if (spec.partitions.has(partition)) throw new UsageError(`--${flag}: partition ${partition} is given twice`);
+      if (spec.partitions.has(partition))
+        throw new UsageError(`--${flag}: partition ${partition} is given twice`);
       spec.partitions.set(partition, parsePosition(flag, m[2]!));
     } else {
       if (spec.all) throw new UsageError(`--${flag}: more than one value for all partitions in '${text}'`);
@@ -66,8 +67,11 @@ export function parseRangeSpec(flag: string, text: string): RangeSpec {
 export function selectPartitions(count: number, ...specs: Array<RangeSpec | undefined>): number[] {
   for (const s of specs)
     for (const p of s?.partitions.keys() ?? [])
-      if (p >= count) throw new UsageError(`partition ${p} does not exist: the topic has partitions 0..${count - 1}`);
-  const restricting = specs.filter((s): s is RangeSpec => s !== undefined && s.all === undefined && s.partitions.size > 0);
+      if (p >= count)
+        throw new UsageError(`partition ${p} does not exist: the topic has partitions 0..${count - 1}`);
+  const restricting = specs.filter(
+    (s): s is RangeSpec => s !== undefined && s.all === undefined && s.partitions.size > 0,
+  );
   const all = Array.from({ length: count }, (_, p) => p);
   if (restricting.length === 0) return all;
   return all.filter((p) => restricting.some((s) => s.partitions.has(p)));

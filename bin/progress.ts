@@ -20,7 +20,9 @@ export class ProgressBar {
     if (!force && now - this.#lastDraw < 100) return;
     this.#lastDraw = now;
     this.#drawn = true;
-    this.stream.write(`\r${renderProgress(this.label, done, this.total, (now - this.#started) / 1000, this.stream.columns ?? 100)}${extra}\x1b[K`);
+    this.stream.write(
+      `\r${renderProgress(this.label, done, this.total, (now - this.#started) / 1000, this.stream.columns ?? 100)}${extra}\x1b[K`,
+    );
   }
 
   setTotal(total: number): void {
@@ -43,7 +45,13 @@ export function formatDuration(seconds: number): string {
 }
 
 /** `label [#######-------]  45% 4500/10000 1234/s ETA 0:04` */
-export function renderProgress(label: string, done: number, total: number, elapsedSeconds: number, columns = 100): string {
+export function renderProgress(
+  label: string,
+  done: number,
+  total: number,
+  elapsedSeconds: number,
+  columns = 100,
+): string {
   const fraction = total > 0 ? Math.min(1, done / total) : 1;
   const rate = elapsedSeconds > 0 ? done / elapsedSeconds : 0;
   const eta = rate > 0 ? (total - done) / rate : Infinity;

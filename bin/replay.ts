@@ -41,7 +41,14 @@ import { cliClientConfig, kafkaStep, withAdmin } from "./cli-clients.js";
 import { registerCommand } from "./cli.js";
 import { sharedFlags } from "./command-flags.js";
 import { loadConfig } from "./config.js";
-import { describePosition, parseRangeSpec, positionOf, resolvePosition, selectPartitions, type RangeSpec } from "./offset-range.js";
+import {
+  describePosition,
+  parseRangeSpec,
+  positionOf,
+  resolvePosition,
+  selectPartitions,
+  type RangeSpec,
+} from "./offset-range.js";
 import { printJson } from "./output.js";
 import { ProgressBar } from "./progress.js";
 
@@ -165,7 +172,8 @@ interface Routed {
 const printable = (b: Buffer | null | undefined): string | null => {
   if (b === null || b === undefined) return null;
   const s = b.toString("utf8");
-  return Buffer.from(s, "utf8").equals(b) && !/[\x00-\x08\x0e-\x1f]/.test(s) ? s : `base64:${b.toString("base64")}`;
+  const control = [...s].some((c) => c.charCodeAt(0) < 0x20 && c !== "\t" && c !== "\n" && c !== "\r");
+  return Buffer.from(s, "utf8").equals(b) && !control ? s : `base64:${b.toString("base64")}`;
 };
 
 function headerEntries(headers: MessageHeader[] | undefined): Array<[string, Buffer]> {
@@ -190,16 +198,24 @@ export function routeInto(m: Message, target: string): Routed {
 /** --dead-letters: to weir.source.topic, without weir.error.* and weir.source.*, at weir.source.timestamp. */
 export function routeDeadLetter(m: Message, topicExists: (t: string) => boolean): Routed {
   const entries = headerEntries(m.headers);
-  const get = (name: string) => entries.filter(([k]) => k === name).pop()?.[1].toString("utf8");
+  const get = (name: string) =>
+    entries
+      .filter(([k]) => k === name)
+      .pop()?.[1]
+      .toString("utf8");
   const topic = get(DeadLetterHeader.topic);
   const originalTs = Number(get(DeadLetterHeader.timestamp));
   const headers = entries
-    .filter(([k]) => !k.startsWith("weir.error.") && !k.startsWith("weir.source.") && k !== REPLAY_ORIGIN_HEADER)
+    .filter(
+      ([k]) => !k.startsWith("weir.error.") && !k.startsWith("weir.source.") && k !== REPLAY_ORIGIN_HEADER,
+    )
     .map(([k, v]) => ({ [k]: v }));
   headers.push({ [REPLAY_ORIGIN_HEADER]: Buffer.from(`${m.topic}/${m.partition}/${m.offset}`) });
-  const timestamp = get(DeadLetterHeader.timestamp) !== undefined && Number.isFinite(originalTs) ? originalTs : m.timestamp;
+  const timestamp =
+    get(DeadLetterHeader.timestamp) !== undefined && Number.isFinite(originalTs) ? originalTs : m.timestamp;
   if (!topic) return { headers, timestamp, skip: `no ${DeadLetterHeader.topic} header` };
-  if (!topicExists(topic)) return { topic, headers, timestamp, skip: `original topic ${topic} does not exist` };
+  if (!topicExists(topic))
+    return { topic, headers, timestamp, skip: `original topic ${topic} does not exist` };
   return { topic, headers, timestamp };
 }
 
@@ -219,7 +235,15 @@ class RateLimiter {
 async function produce(producer: Producer, topic: string, m: Message, routed: Routed): Promise<void> {
   for (;;) {
     try {
-      producer.produce(topic, null, m.value ?? null, m.key ?? null, routed.timestamp, undefined, routed.headers);
+      producer.produce(
+        topic,
+        null,
+        m.value ?? null,
+        m.key ?? null,
+        routed.timestamp,
+        undefined,
+        routed.headers,
+      );
       return;
     } catch (err) {
       if ((err as { code?: number }).code !== ErrorCode.QUEUE_FULL) throw err;
@@ -237,21 +261,28 @@ async function replayCommand(argv: string[]): Promise<number> {
   }
   const into = values.into as string | undefined;
   const deadLetters = values["dead-letters"] === true;
-  if (into !== undefined && deadLetters) throw new UsageError("--into and --dead-letters exclude each other: pick one");
+  if (into !== undefined && deadLetters)
+    throw new UsageError("--into and --dead-letters exclude each other: pick one");
   if (into === undefined && !deadLetters)
-    throw new UsageError("say where to replay: --into <topic> (copy the slice) or --dead-letters (re-drive the DLQ)");
+    throw new UsageError(
+      "say where to replay: --into <topic> (copy the slice) or --dead-letters (re-drive the DLQ)",
+    );
   if (into !== undefined && !values.topic) throw new UsageError("--topic is required with --into");
   if (into === "") throw new UsageError("--into needs a topic name");
   const fromSpec = values.from === undefined ? undefined : parseRangeSpec("from", values.from as string);
   const toSpec = values.to === undefined ? undefined : parseRangeSpec("to", values.to as string);
-  const rate = values.rate === undefined ? undefined : numberFlag("rate", values.rate as string, 0, Number.MIN_VALUE);
+  const rate = values.rate === undefined ? undefined : numberFlag("rate", values.rate as string, 0, 0);
+  if (rate === 0) throw new UsageError("--rate must be > 0 (records per second)");
   const sampleSize = intFlag("sample", values.sample as string | undefined, 5, 0);
   const batchSize = intFlag("batch-size", values["batch-size"] as string | undefined, 1000, 1);
   const dryRun = values["dry-run"] === true;
   const json = values.json === true;
   const config = loadConfig(values);
-  const source = (values.topic as string | undefined) ?? (await loadTopology(config.app, { partitions: config.partitions })).deadLetterTopic;
-  if (into === source) process.stderr.write(`weir replay: warning: replaying ${source} into itself duplicates its records\n`);
+  const source =
+    (values.topic as string | undefined) ??
+    (await loadTopology(config.app, { partitions: config.partitions })).deadLetterTopic;
+  if (into === source)
+    process.stderr.write(`weir replay: warning: replaying ${source} into itself duplicates its records\n`);
 
   const id = replayId({
     source,
@@ -276,10 +307,14 @@ async function replayCommand(argv: string[]): Promise<number> {
   const onSignal = () => {
     if (interrupted) process.exit(130);
     interrupted = true;
-    process.stderr.write("\nweir replay: interrupted — finishing the current transaction (again to exit now)\n");
+    process.stderr.write(
+      "\nweir replay: interrupted — finishing the current transaction (again to exit now)\n",
+    );
   };
   try {
-    await kafkaStep(`cannot connect to Kafka at ${config.brokers} (check --brokers / KAFKA_BROKERS)`, () => connect(consumer));
+    await kafkaStep(`cannot connect to Kafka at ${config.brokers} (check --brokers / KAFKA_BROKERS)`, () =>
+      connect(consumer),
+    );
     const topics = await kafkaStep("cannot read the topic metadata", () => partitionCounts(consumer));
     const count = topics.get(source);
     if (count === undefined)
@@ -290,10 +325,14 @@ async function replayCommand(argv: string[]): Promise<number> {
       );
     if (into !== undefined && !topics.has(into)) {
       if (!values["create-target"])
-        throw new Error(`target topic ${into} does not exist: create it (weir topics create, kafka-topics) or pass --create-target`);
+        throw new Error(
+          `target topic ${into} does not exist: create it (weir topics create, kafka-topics) or pass --create-target`,
+        );
       if (!dryRun) {
         await withAdmin(cliClientConfig(config, "replay-admin"), (admin) =>
-          kafkaStep(`cannot create ${into}`, () => ensureTopics(admin, topics, [{ name: into, partitions: count }])),
+          kafkaStep(`cannot create ${into}`, () =>
+            ensureTopics(admin, topics, [{ name: into, partitions: count }]),
+          ),
         );
         topics.set(into, count);
       }
@@ -317,7 +356,10 @@ async function replayCommand(argv: string[]): Promise<number> {
       await kafkaStep(`cannot initialise transactions for ${id}`, () => Txn.init(producer!, 30_000));
     }
     const done = await kafkaStep(`cannot read the progress of ${id}`, () =>
-      committed(consumer, partitions.map((partition) => ({ topic: source, partition }))),
+      committed(
+        consumer,
+        partitions.map((partition) => ({ topic: source, partition })),
+      ),
     );
     for (const s of states) {
       const c = done.find((d) => d.partition === s.partition)?.offset ?? -1;
@@ -342,9 +384,11 @@ async function replayCommand(argv: string[]): Promise<number> {
       const s = byPartition.get(e.partition);
       if (s && e.topic === source && e.offset >= s.to) s.eof = true;
     });
-    if (active.length > 0) consumer.assign(active.map((s) => ({ topic: source, partition: s.partition, offset: s.start })));
+    if (active.length > 0)
+      consumer.assign(active.map((s) => ({ topic: source, partition: s.partition, offset: s.start })));
     consumer.setDefaultConsumeTimeout(250);
-    const perBatch = rate === undefined || dryRun ? batchSize : Math.max(1, Math.min(batchSize, Math.ceil(rate)));
+    const perBatch =
+      rate === undefined || dryRun ? batchSize : Math.max(1, Math.min(batchSize, Math.ceil(rate)));
     let lastProgressAt = Date.now();
     let warned = false;
 
@@ -372,7 +416,9 @@ async function replayCommand(argv: string[]): Promise<number> {
       if (batch.length > 0 || work.length > 0) lastProgressAt = Date.now();
       else if (!warned && Date.now() - lastProgressAt > 30_000) {
         warned = true;
-        const waiting = active.filter((s) => !s.done).map((s) => `${s.partition} (at ${s.position}, range end ${s.to})`);
+        const waiting = active
+          .filter((s) => !s.done)
+          .map((s) => `${s.partition} (at ${s.position}, range end ${s.to})`);
         process.stderr.write(
           `weir replay: no records for 30 s from partition(s) ${waiting.join(", ")}: an open transaction on ${source} ` +
             `holds back read_committed readers until it commits or times out; still waiting (Ctrl-C to stop, run again to resume)\n`,
@@ -391,7 +437,9 @@ async function replayCommand(argv: string[]): Promise<number> {
             timestamp: routed.timestamp,
             key: printable(m.key as Buffer | null),
             value: printable(m.value),
-            headers: Object.fromEntries(headerEntries(routed.headers).map(([k, v]) => [k, printable(v) ?? ""])),
+            headers: Object.fromEntries(
+              headerEntries(routed.headers).map(([k, v]) => [k, printable(v) ?? ""]),
+            ),
             target: routed.topic ?? null,
             ...(routed.skip ? { skip: routed.skip } : {}),
           });
@@ -485,15 +533,27 @@ async function resolveRanges(
 ): Promise<PartitionState[]> {
   const states: PartitionState[] = [];
   for (const partition of partitions) {
-    const w = await kafkaStep(`cannot read the offsets of ${topic}/${partition}`, () => watermarks(consumer, topic, partition));
+    const w = await kafkaStep(`cannot read the offsets of ${topic}/${partition}`, () =>
+      watermarks(consumer, topic, partition),
+    );
     const forTime = async (ms: number) => {
       const [r] = await kafkaStep(`cannot look up offsets by time on ${topic}/${partition}`, () =>
         offsetsForTimes(consumer, [{ topic, partition, offset: ms }]),
       );
       return r?.offset ?? -1;
     };
-    const from = await resolvePosition(positionOf(fromSpec, partition, { kind: "beginning" }), w.lowOffset, w.highOffset, forTime);
-    const to = await resolvePosition(positionOf(toSpec, partition, { kind: "end" }), w.lowOffset, w.highOffset, forTime);
+    const from = await resolvePosition(
+      positionOf(fromSpec, partition, { kind: "beginning" }),
+      w.lowOffset,
+      w.highOffset,
+      forTime,
+    );
+    const to = await resolvePosition(
+      positionOf(toSpec, partition, { kind: "end" }),
+      w.lowOffset,
+      w.highOffset,
+      forTime,
+    );
     states.push({
       partition,
       from,
@@ -536,7 +596,9 @@ function printSummary(
   const range =
     `${fromSpec ? [...(fromSpec.all ? [describePosition(fromSpec.all)] : []), ...[...fromSpec.partitions].map(([p, x]) => `${p}:${describePosition(x)}`)].join(",") : "beginning"}` +
     ` → ${toSpec ? [...(toSpec.all ? [describePosition(toSpec.all)] : []), ...[...toSpec.partitions].map(([p, x]) => `${p}:${describePosition(x)}`)].join(",") : "end"}`;
-  out.push(`${summary.dryRun ? "dry run — nothing written. Would replay" : "Replayed"} ${summary.source} (${range}) into ${where}`);
+  out.push(
+    `${summary.dryRun ? "dry run — nothing written. Would replay" : "Replayed"} ${summary.source} (${range}) into ${where}`,
+  );
   for (const p of summary.partitions)
     out.push(
       `  partition ${p.partition}: offsets [${p.from}, ${p.to})` +
@@ -554,7 +616,9 @@ function printSummary(
       ` in ${(summary.durationMs / 1000).toFixed(1)} s`,
   );
   if (summary.records === 0 && summary.alreadyReplayedOffsets > 0 && !summary.dryRun)
-    out.push(`nothing to do: this replay already ran (bookkeeping group ${summary.replayId}); delete that group to run it again`);
+    out.push(
+      `nothing to do: this replay already ran (bookkeeping group ${summary.replayId}); delete that group to run it again`,
+    );
   else out.push(`replay id (transactional.id and bookkeeping group): ${summary.replayId}`);
   if (summary.interrupted) out.push("interrupted: run the same command again to resume");
   for (const s of samples)

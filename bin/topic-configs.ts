@@ -24,8 +24,16 @@ function int32(n: number): Buffer {
 }
 
 /** The request bytes (size-prefixed): header v1, body v1. */
-export function encodeDescribeConfigs(correlationId: number, topics: string[], configNames: string[] | null): Buffer {
-  const header = Buffer.concat([Buffer.from([0, DESCRIBE_CONFIGS, 0, VERSION]), int32(correlationId), str("weir-cli")]);
+export function encodeDescribeConfigs(
+  correlationId: number,
+  topics: string[],
+  configNames: string[] | null,
+): Buffer {
+  const header = Buffer.concat([
+    Buffer.from([0, DESCRIBE_CONFIGS, 0, VERSION]),
+    int32(correlationId),
+    str("weir-cli"),
+  ]);
   const resources = topics.map((t) =>
     Buffer.concat([
       Buffer.from([TOPIC_RESOURCE]),
@@ -138,7 +146,8 @@ function roundTrip(host: string, port: number, request: Buffer, timeoutMs: numbe
     socket.on("error", (err) => finish(err));
     socket.on("data", (chunk) => {
       buffered = Buffer.concat([buffered, chunk]);
-      if (buffered.length >= 4 && buffered.length >= 4 + buffered.readInt32BE(0)) finish(null, buffered.subarray(4, 4 + buffered.readInt32BE(0)));
+      if (buffered.length >= 4 && buffered.length >= 4 + buffered.readInt32BE(0))
+        finish(null, buffered.subarray(4, 4 + buffered.readInt32BE(0)));
     });
     socket.on("close", () => finish(new Error("connection closed")));
     socket.connect(port, host, () => socket.write(request));

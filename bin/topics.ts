@@ -7,7 +7,14 @@
  * count or cleanup policy are reported, never altered: exit 1 with what to do.
  */
 import type { Topology } from "../topology/index.js";
-import { ensureTopics, partitionCounts, watermarks, committed, type IAdminClient, type Producer } from "../topology/kafka.js";
+import {
+  ensureTopics,
+  partitionCounts,
+  watermarks,
+  committed,
+  type IAdminClient,
+  type Producer,
+} from "../topology/kafka.js";
 import { loadTopology } from "./app.js";
 import { UsageError, parse, renderHelp, runCommand, type CommandHelp } from "./args.js";
 import { cliClientConfig, kafkaStep, withAdmin, withConsumer, withProducer } from "./cli-clients.js";
@@ -35,7 +42,11 @@ const DEAD_LETTER_PARTITIONS = 1; // as the worker creates it
  * Every topic of the topology with the partitions it needs, given the partition counts of topics that exist.
  * External topics that do not exist are planned with `partitions`; internal topics follow resolvePartitions.
  */
-export function planTopics(topology: Topology, existing: ReadonlyMap<string, number>, partitions: number): PlannedTopic[] {
+export function planTopics(
+  topology: Topology,
+  existing: ReadonlyMap<string, number>,
+  partitions: number,
+): PlannedTopic[] {
   const internal = new Set(topology.internalTopics.map((t) => t.name));
   const planned: PlannedTopic[] = [];
   const seen = new Set<string>();
@@ -65,7 +76,16 @@ export function planTopics(topology: Topology, existing: ReadonlyMap<string, num
 }
 
 const samePolicy = (a: string | null | undefined, b: string | undefined): boolean =>
-  (a ?? "").split(",").map((s) => s.trim()).sort().join(",") === (b ?? "").split(",").map((s) => s.trim()).sort().join(",");
+  (a ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .sort()
+    .join(",") ===
+  (b ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .sort()
+    .join(",");
 
 export interface TopicStatus {
   name: string;
@@ -81,7 +101,8 @@ export interface TopicStatus {
 const help: Record<"create" | "describe" | "top", CommandHelp> = {
   top: {
     usage: "weir topics <create|describe> [options]",
-    summary: "Create or inspect the topics of the application (inputs, outputs, internal topics, dead-letter topic).",
+    summary:
+      "Create or inspect the topics of the application (inputs, outputs, internal topics, dead-letter topic).",
     flags: [],
     examples: ["weir topics create", "weir topics describe --json", "weir topics create --help"],
   },
@@ -106,15 +127,25 @@ const help: Record<"create" | "describe" | "top", CommandHelp> = {
       "For each topic of the topology: whether it exists, its partitions (and the required count), its cleanup\n" +
       "policy, and for inputs the end offsets, the committed offsets of the application's consumer group and the lag.",
     flags: [],
-    examples: ["weir topics describe", "weir topics describe --app ./my-topology.js --json | jq '.topics[] | select(.exists == false)'"],
+    examples: [
+      "weir topics describe",
+      "weir topics describe --app ./my-topology.js --json | jq '.topics[] | select(.exists == false)'",
+    ],
   },
 };
 
 const common = sharedFlags(["brokers", "app", "partitions", "kafka", "config"]);
 const createSpec = { ...common.spec, json: { type: "boolean" }, "dry-run": { type: "boolean" } } as const;
 const describeSpec = { ...common.spec, json: { type: "boolean" } } as const;
-help.create.flags = [...common.help, ["--dry-run", "show what would be created, create nothing"], ["--json", "print the result as JSON"]];
-help.describe.flags = [...common.help.filter(([f]) => !f.startsWith("--partitions")), ["--json", "print the result as JSON"]];
+help.create.flags = [
+  ...common.help,
+  ["--dry-run", "show what would be created, create nothing"],
+  ["--json", "print the result as JSON"],
+];
+help.describe.flags = [
+  ...common.help.filter(([f]) => !f.startsWith("--partitions")),
+  ["--json", "print the result as JSON"],
+];
 help.top.flags = [];
 
 registerCommand({
@@ -161,7 +192,9 @@ async function create(argv: string[]): Promise<number> {
     const policies = await describeTopicConfigs(
       config.brokers,
       config.kafka,
-      plan.filter((t) => existing.has(t.name) && t.role !== "input" && t.role !== "output").map((t) => t.name),
+      plan
+        .filter((t) => existing.has(t.name) && t.role !== "input" && t.role !== "output")
+        .map((t) => t.name),
       ["cleanup.policy"],
     );
     for (const t of plan) {
@@ -178,7 +211,8 @@ async function create(argv: string[]): Promise<number> {
         continue;
       }
       const problems: string[] = [];
-      if (t.partitions !== undefined && have !== t.partitions) problems.push(`has ${have} partitions, needs ${t.partitions}`);
+      if (t.partitions !== undefined && have !== t.partitions)
+        problems.push(`has ${have} partitions, needs ${t.partitions}`);
       const policy = policies?.get(t.name)?.get("cleanup.policy");
       const required = t.config["cleanup.policy"];
       if (required && policy !== undefined && !samePolicy(policy, required))
@@ -198,7 +232,8 @@ async function create(argv: string[]): Promise<number> {
   });
   const mismatched = statuses.filter((s) => s.status === "mismatch");
   const advice = adviceFor(mismatched, topology, config);
-  if (values.json) printJson({ app: topology.appId, dryRun, ok: mismatched.length === 0, topics: statuses, advice });
+  if (values.json)
+    printJson({ app: topology.appId, dryRun, ok: mismatched.length === 0, topics: statuses, advice });
   else {
     process.stdout.write(
       table([
@@ -207,7 +242,8 @@ async function create(argv: string[]): Promise<number> {
           s.name,
           s.role,
           String(s.partitions),
-          s.cleanupPolicy ?? (s.role === "input" || s.role === "output" || s.role === "dead-letter" ? "-" : "?"),
+          s.cleanupPolicy ??
+            (s.role === "input" || s.role === "output" || s.role === "dead-letter" ? "-" : "?"),
           s.status === "mismatch" ? `MISMATCH: ${s.problems.join("; ")}` : s.status,
         ]),
       ]),
@@ -250,7 +286,13 @@ interface DescribedTopic {
   requiredPartitions?: number;
   cleanupPolicy?: string | null;
   /** For inputs: per partition low/high watermark, committed offset of the application's group, lag. */
-  offsets?: Array<{ partition: number; low: number; high: number; committed: number | null; lag: number | null }>;
+  offsets?: Array<{
+    partition: number;
+    low: number;
+    high: number;
+    committed: number | null;
+    lag: number | null;
+  }>;
   records?: number;
 }
 
@@ -279,16 +321,27 @@ async function describe(argv: string[]): Promise<number> {
     const inputs = plan.filter((t) => t.role === "input" && existing.has(t.name));
     const committedOffsets = new Map<string, number>();
     if (inputs.length > 0)
-      await withConsumer({ ...cliClientConfig(config, "topics"), "group.id": topology.appId, "enable.auto.commit": false }, async (c) => {
-        const tps = inputs.flatMap((t) => Array.from({ length: existing.get(t.name)! }, (_, partition) => ({ topic: t.name, partition })));
-        const result = await kafkaStep(`cannot read the committed offsets of group ${topology.appId}`, () => committed(c, tps));
-        for (const r of result) if (r.offset >= 0) committedOffsets.set(`${r.topic}/${r.partition}`, r.offset);
-      });
+      await withConsumer(
+        { ...cliClientConfig(config, "topics"), "group.id": topology.appId, "enable.auto.commit": false },
+        async (c) => {
+          const tps = inputs.flatMap((t) =>
+            Array.from({ length: existing.get(t.name)! }, (_, partition) => ({ topic: t.name, partition })),
+          );
+          const result = await kafkaStep(`cannot read the committed offsets of group ${topology.appId}`, () =>
+            committed(c, tps),
+          );
+          for (const r of result)
+            if (r.offset >= 0) committedOffsets.set(`${r.topic}/${r.partition}`, r.offset);
+        },
+      );
     const out: DescribedTopic[] = [];
     for (const t of plan) {
       const n = existing.get(t.name);
       const d: DescribedTopic = { name: t.name, role: t.role, exists: n !== undefined };
-      if (t.partitions !== undefined && (t.role === "repartition" || t.role === "changelog" || n !== undefined))
+      if (
+        t.partitions !== undefined &&
+        (t.role === "repartition" || t.role === "changelog" || n !== undefined)
+      )
         d.requiredPartitions = t.partitions;
       if (n !== undefined) {
         d.partitions = n;
@@ -296,7 +349,9 @@ async function describe(argv: string[]): Promise<number> {
         if (policy !== undefined) d.cleanupPolicy = policy;
         const offsets: NonNullable<DescribedTopic["offsets"]> = [];
         for (let p = 0; p < n; p++) {
-          const w = await kafkaStep(`cannot read the offsets of ${t.name}/${p}`, () => watermarks(producer, t.name, p));
+          const w = await kafkaStep(`cannot read the offsets of ${t.name}/${p}`, () =>
+            watermarks(producer, t.name, p),
+          );
           const c = committedOffsets.get(`${t.name}/${p}`);
           offsets.push({
             partition: p,
@@ -339,12 +394,20 @@ async function describe(argv: string[]): Promise<number> {
       table([
         ["TOPIC", "PARTITION", "LOG-START", "END-OFFSET", "COMMITTED", "LAG"],
         ...inputs.flatMap((d) =>
-          d.offsets!.map((o) => [d.name, String(o.partition), String(o.low), String(o.high), o.committed === null ? "-" : String(o.committed), String(o.lag)]),
+          d.offsets!.map((o) => [
+            d.name,
+            String(o.partition),
+            String(o.low),
+            String(o.high),
+            o.committed === null ? "-" : String(o.committed),
+            String(o.lag),
+          ]),
         ),
       ]),
     );
   }
   const missing = described.filter((d) => !d.exists);
-  if (missing.length > 0) process.stdout.write(`\n${missing.length} topic(s) missing: run 'weir topics create' to create them\n`);
+  if (missing.length > 0)
+    process.stdout.write(`\n${missing.length} topic(s) missing: run 'weir topics create' to create them\n`);
   return 0;
 }

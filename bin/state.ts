@@ -1,0 +1,329 @@
+/**
+ * `weir state get|scan|list`: read the state stores of an application.
+ *
+ * Offline (default): opens the LMDB environment of a stopped worker's state directory (<state-dir>/<app id>) and
+ * decodes keys and values with the store's serdes from the topology; a scan covers every partition present.
+ * Online (--url): asks a running worker's HTTP endpoint (/state/<store>/<key>, /state/<store>?prefix=&limit=),
+ * which answers from the partitions that worker owns.
+ */
+import { existsSync, readdirSync, readlinkSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { StoreDefinition, Topology } from "../topology/index.js";
+import { openLmdbState, type StateBackend } from "../state/index.js";
+import { prefixUpperBound } from "../state/key-value-store.js";
+import { windowKeyTimestamp } from "../state/window-store.js";
+import { loadTopology } from "./app.js";
+import { UsageError, intFlag, parse, renderHelp, runCommand, type CommandHelp } from "./args.js";
+import { registerCommand } from "./cli.js";
+import { sharedFlags } from "./command-flags.js";
+import { loadConfig } from "./config.js";
+import { printJson, table } from "./output.js";
+
+const common = sharedFlags(["app", "state-dir", "config", "partitions"]);
+const spec = {
+  ...common.spec,
+  url: { type: "string" },
+  prefix: { type: "string" },
+  limit: { type: "string" },
+  json: { type: "boolean" },
+} as const;
+
+const help: CommandHelp = {
+  usage: "weir state <get STORE KEY | scan STORE [--prefix P] [--limit N] | list> [options]",
+  summary:
+    "Read state stores. Without --url: the LMDB state of a STOPPED worker (<state-dir>/<app id>), every partition\n" +
+    "present, keys and values decoded with the store's serdes (the key argument is parsed for the key serde: text\n" +
+    "for string, a number for number/int32, JSON — or plain text — for json). With --url: the /state endpoint of a\n" +
+    "running worker, which answers for the partitions it owns. 'list' shows the store partitions in the directory.\n" +
+    "Exit status: 0 found, 1 key not found or error, 2 bad usage.",
+  flags: [
+    ["--url URL", "a running worker's HTTP address (http://host:port, see --http-port of weir worker)"],
+    ["--prefix P", "scan: only keys starting with P (in the key serde's bytes)"],
+    ["--limit N", "scan: at most N entries (default 100)"],
+    ["--json", "print JSON"],
+    ...common.help,
+  ],
+  examples: [
+    "weir state get stock sku-42",
+    "weir state scan orders-seen --prefix o-1 --limit 20 --json",
+    "weir state get counts user-7 --app ./count.js --state-dir /var/lib/weir",
+    "weir state get stock sku-42 --url http://127.0.0.1:9400",
+    "weir state list --state-dir /var/lib/weir",
+  ],
+};
+
+registerCommand({
+  name: "state",
+  summary: "read state stores (a stopped worker's LMDB directory, or a running worker over HTTP)",
+  run: (argv) => runCommand("state", help, () => stateCommand(argv)),
+});
+
+/** The CLI's key text as a value of the key serde's type. */
+export function parseKey(def: StoreDefinition, text: string): unknown {
+  const name = def.keySerde.name;
+  if (name === "number" || name === "int32") {
+    const n = Number(text);
+    if (text.trim() === "" || !Number.isFinite(n))
+      throw new UsageError(`store key must be a number (key serde ${name}), got '${text}'`);
+    return n;
+  }
+  if (name === "bytes")
+    return text.startsWith("hex:") ? Buffer.from(text.slice(4), "hex") : Buffer.from(text, "utf8");
+  if (name.startsWith("json")) {
+    try {
+      return JSON.parse(text);
+    } catch {
+      return text;
+    }
+  }
+  return text;
+}
+
+interface Entry {
+  key: unknown;
+  value: unknown;
+  partition: number;
+  timestamp?: number;
+}
+
+function storeOf(topology: Topology, store: string): StoreDefinition {
+  const def = topology.stores.get(store);
+  if (!def)
+    throw new UsageError(
+      `no store named '${store}' in ${topology.appId}; stores: ${[...topology.stores.keys()].join(", ") || "(none)"}`,
+    );
+  return def;
+}
+
+/** Processes (other than this one) that have the LMDB data file open: a running worker. Linux only; else []. */
+export function processesUsing(dir: string): number[] {
+  const target = resolve(dir);
+  const pids: number[] = [];
+  let procs: string[];
+  try {
+    procs = readdirSync("/proc").filter((p) => /^\d+$/.test(p) && Number(p) !== process.pid);
+  } catch {
+    return pids;
+  }
+  for (const pid of procs) {
+    let fds: string[];
+    try {
+      fds = readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue;
+    }
+    for (const fd of fds) {
+      try {
+        if (readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith(target + "/")) {
+          pids.push(Number(pid));
+          break;
+        }
+      } catch {
+        // fd closed meanwhile
+      }
+    }
+  }
+  return pids;
+}
+
+function openOffline(topology: Topology, stateRoot: string): StateBackend {
+  const dir = resolve(join(stateRoot, topology.appId));
+  if (!existsSync(dir))
+    throw new Error(
+      `no state of ${topology.appId} in ${dir}: check --state-dir (the worker's), or query a running worker with --url`,
+    );
+  const users = processesUsing(dir);
+  if (users.length > 0)
+    throw new Error(
+      `the state directory ${dir} is in use by a running worker (pid ${users.join(", ")}): stop it, or query it ` +
+        `with --url http://<its --http-host>:<its --http-port>`,
+    );
+  try {
+    return openLmdbState({ path: dir });
+  } catch (err) {
+    throw new Error(
+      `cannot open the LMDB state in ${dir}: ${err instanceof Error ? err.message : String(err)}`,
+      { cause: err },
+    );
+  }
+}
+
+function decodeEntry(def: StoreDefinition, key: Buffer, value: Buffer, partition: number): Entry {
+  if (def.kind === "window")
+    return {
+      key: def.keySerde.deserialize(key.subarray(0, key.length - 8)),
+      timestamp: windowKeyTimestamp(key),
+      value: def.valueSerde.deserialize(value),
+      partition,
+    };
+  return { key: def.keySerde.deserialize(key), value: def.valueSerde.deserialize(value), partition };
+}
+
+async function stateCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, spec, true);
+  if (values.help) {
+    process.stdout.write(renderHelp(help));
+    return 0;
+  }
+  const [sub, store, key, ...extra] = positionals;
+  if (sub === undefined) throw new UsageError("missing subcommand: get, scan or list");
+  if (!["get", "scan", "list"].includes(sub))
+    throw new UsageError(`unknown subcommand '${sub}': expected get, scan or list`);
+  if (sub === "get" && (store === undefined || key === undefined || extra.length > 0))
+    throw new UsageError("usage: weir state get <store> <key>");
+  if (sub === "scan" && (store === undefined || key !== undefined))
+    throw new UsageError("usage: weir state scan <store> [--prefix P] [--limit N]");
+  if (sub === "list" && (store !== undefined || values.url !== undefined))
+    throw new UsageError("usage: weir state list [--state-dir DIR] (offline only)");
+  if (sub !== "scan" && (values.prefix !== undefined || values.limit !== undefined))
+    throw new UsageError("--prefix and --limit go with scan");
+  const limit = intFlag("limit", values.limit as string | undefined, 100, 1);
+  const json = values.json === true;
+  const url = values.url as string | undefined;
+  if (url !== undefined && !/^https?:\/\/[^/]+/.test(url))
+    throw new UsageError(`--url must look like http://host:port, got '${url}'`);
+  const config = loadConfig(values);
+
+  if (url !== undefined)
+    return online(
+      url.replace(/\/+$/, ""),
+      sub as "get" | "scan",
+      store!,
+      key,
+      values.prefix as string | undefined,
+      limit,
+      json,
+    );
+
+  const topology = await loadTopology(config.app, { partitions: config.partitions });
+  if (sub === "list") {
+    const backend = openOffline(topology, config.stateDir);
+    try {
+      const inventory = backend.list();
+      if (json) printJson({ app: topology.appId, stateDir: backend.path, stores: inventory });
+      else
+        process.stdout.write(
+          table([
+            ["STORE", "PARTITION", "ENTRIES", "CHECKPOINT"],
+            ...inventory.map((e) => [
+              e.store,
+              String(e.partition),
+              String(e.entries),
+              e.checkpoint === undefined ? "-" : String(e.checkpoint),
+            ]),
+          ]),
+        );
+      return 0;
+    } finally {
+      backend.close();
+    }
+  }
+  const def = storeOf(topology, store!);
+  const backend = openOffline(topology, config.stateDir);
+  try {
+    const partitions = backend
+      .list()
+      .filter((e) => e.store === store)
+      .map((e) => e.partition);
+    if (sub === "get") {
+      if (def.kind === "window")
+        throw new UsageError(
+          `store '${store}' is a window store: use 'weir state scan ${store} --prefix <key>'`,
+        );
+      const k = def.keySerde.serialize(parseKey(def, key!) as never);
+      for (const p of partitions) {
+        const v = backend.open(store!, p).get(k);
+        if (v !== undefined) {
+          const value = def.valueSerde.deserialize(v);
+          if (json) printJson({ store, key: parseKey(def, key!), found: true, value, partition: p });
+          else process.stdout.write(render(value) + "\n");
+          return 0;
+        }
+      }
+      if (json) printJson({ store, key: parseKey(def, key!), found: false });
+      else
+        process.stderr.write(
+          `weir state: key ${JSON.stringify(key)} not found in store ${store} (partitions ${partitions.join(", ") || "none"} of ${backend.path})\n`,
+        );
+      return 1;
+    }
+    const prefix =
+      values.prefix === undefined
+        ? undefined
+        : def.keySerde.serialize(parseKey(def, values.prefix as string) as never);
+    const entries: Entry[] = [];
+    for (const p of partitions) {
+      if (entries.length >= limit) break;
+      const range = prefix === undefined ? {} : { from: prefix, to: prefixUpperBound(prefix) };
+      for (const [k, v] of backend.open(store!, p).range({ ...range, limit: limit - entries.length }))
+        entries.push(decodeEntry(def, k, v, p));
+    }
+    printEntries(store!, entries, json);
+    return 0;
+  } finally {
+    backend.close();
+  }
+}
+
+const render = (v: unknown): string =>
+  typeof v === "string" ? v : Buffer.isBuffer(v) ? v.toString("base64") : JSON.stringify(v);
+
+function printEntries(store: string, entries: Entry[], json: boolean): void {
+  if (json) {
+    printJson({ store, entries });
+    return;
+  }
+  const windowed = entries.some((e) => e.timestamp !== undefined);
+  process.stdout.write(
+    table([
+      ["PARTITION", "KEY", ...(windowed ? ["TIMESTAMP"] : []), "VALUE"],
+      ...entries.map((e) => [
+        String(e.partition),
+        render(e.key),
+        ...(windowed ? [e.timestamp === undefined ? "-" : new Date(e.timestamp).toISOString()] : []),
+        render(e.value),
+      ]),
+    ]),
+  );
+  process.stderr.write(`${entries.length} entr${entries.length === 1 ? "y" : "ies"}\n`);
+}
+
+async function online(
+  url: string,
+  sub: "get" | "scan",
+  store: string,
+  key: string | undefined,
+  prefix: string | undefined,
+  limit: number,
+  json: boolean,
+): Promise<number> {
+  const target =
+    sub === "get"
+      ? `${url}/state/${encodeURIComponent(store)}/${encodeURIComponent(key!)}`
+      : `${url}/state/${encodeURIComponent(store)}?${new URLSearchParams({ ...(prefix !== undefined ? { prefix } : {}), limit: String(limit) }).toString()}`;
+  let res: Response;
+  try {
+    res = await fetch(target, { signal: AbortSignal.timeout(10_000) });
+  } catch (err) {
+    throw new Error(
+      `cannot reach the worker at ${url}: ${err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err)}`,
+    );
+  }
+  const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
+  if (res.status >= 500 || res.status === 400)
+    throw new Error(`worker at ${url} answered ${res.status}: ${String(body.error ?? "")}`);
+  if (sub === "get") {
+    if (json) printJson(body);
+    else if (body.found === true) process.stdout.write(render(body.value) + "\n");
+    else
+      process.stderr.write(
+        body.local === false
+          ? `weir state: key ${JSON.stringify(key)} belongs to partition ${String(body.partition)}, which this worker does not own: ask the worker that runs it\n`
+          : `weir state: key ${JSON.stringify(key)} not found in store ${store}\n`,
+      );
+    return body.found === true ? 0 : 1;
+  }
+  const entries = (body.entries as Entry[] | undefined) ?? [];
+  printEntries(store, entries, json);
+  return 0;
+}
