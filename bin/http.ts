@@ -1,6 +1,8 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { WeirMetrics, Worker } from "../topology/index.js";
+import { UsageError } from "./args.js";
+import { parseKey } from "./state.js";
 
 /**
  * The worker's HTTP endpoints:
@@ -47,11 +49,15 @@ export async function startHttpServer(options: {
           const [store, ...rest] = url.pathname.slice("/state/".length).split("/").map(decodeURIComponent);
           if (!store)
             return json(400, { error: "usage: /state/<store>/<key> or /state/<store>?prefix=P&limit=N" });
+          const def = worker.topology.stores.get(store);
+          if (!def) return json(404, { error: `no store named '${store}'`, stores: [...worker.topology.stores.keys()] });
           if (rest.length > 0) {
-            const result = worker.queryStore(store, rest.join("/"));
-            return json(result.found ? 200 : 404, { store, key: rest.join("/"), ...result });
+            const text = rest.join("/");
+            const result = worker.queryStore(store, parseKey(def, text));
+            return json(result.found ? 200 : 404, { store, key: text, ...result });
           }
-          const prefix = url.searchParams.get("prefix") ?? undefined;
+          const prefixText = url.searchParams.get("prefix");
+          const prefix = prefixText === null ? undefined : parseKey(def, prefixText);
           const limit = Number(url.searchParams.get("limit") ?? 100);
           json(200, { store, entries: [...worker.scanStore(store, prefix, limit)] });
         } else {
@@ -61,7 +67,7 @@ export async function startHttpServer(options: {
           });
         }
       } catch (err) {
-        json(500, { error: err instanceof Error ? err.message : String(err) });
+        json(err instanceof UsageError ? 400 : 500, { error: err instanceof Error ? err.message : String(err) });
       }
     })();
   });

@@ -50,6 +50,7 @@ export function planTopics(
   const internal = new Set(topology.internalTopics.map((t) => t.name));
   const planned: PlannedTopic[] = [];
   const seen = new Set<string>();
+  const outputConfigs = topology.outputTopicConfigs;
   for (const [role, names] of [
     ["input", topology.inputTopics],
     ["output", topology.outputTopics],
@@ -57,7 +58,7 @@ export function planTopics(
     for (const name of names) {
       if (seen.has(name) || internal.has(name)) continue;
       seen.add(name);
-      planned.push({ name, role, partitions, createPartitions: partitions, config: {} });
+      planned.push({ name, role, partitions, createPartitions: partitions, config: { ...outputConfigs.get(name) } });
     }
   const projected = (t: string) => (internal.has(t) ? undefined : (existing.get(t) ?? partitions));
   const partitionsOf = topology.resolvePartitions(projected);

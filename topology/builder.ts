@@ -111,6 +111,8 @@ export interface SinkNode {
   readonly internal: boolean;
   /** An intended loop back to an upstream sub-topology (e.g. a saga's compensation); exempt from the cycle check. */
   readonly feedback: boolean;
+  /** Topic configs the output topic should be created with (e.g. `cleanup.policy: compact`). */
+  readonly topicConfig?: Readonly<Record<string, string>>;
   readonly headers?: Headers;
 }
 export type TopologyNode = SourceNode | ProcessorNode | BranchNode | MergeNode | SinkNode;
@@ -319,7 +321,17 @@ export class KStream<K, V> {
    * Write to a topic. The sink node is named `<topic>-sink` unless `name` is given. `feedback: true` declares an
    * intended loop to a topic read upstream (e.g. compensation records); any other loop is a TopologyError.
    */
-  to(topic: string, serdes: { key: Serde<K>; value: Serde<V>; name?: string; feedback?: boolean }): void {
+  to(
+    topic: string,
+    serdes: {
+      key: Serde<K>;
+      value: Serde<V>;
+      name?: string;
+      feedback?: boolean;
+      /** Configs for creating the topic (`weir topics create`), e.g. `{ "cleanup.policy": "compact" }`. */
+      topicConfig?: Record<string, string>;
+    },
+  ): void {
     const name = serdes?.name ?? `${topic}-sink`;
     if (!serdes?.key || !serdes?.value)
       throw new TopologyError(
@@ -335,6 +347,7 @@ export class KStream<K, V> {
       valueSerde: serdes.value as Serde<unknown>,
       internal: false,
       feedback: serdes.feedback ?? false,
+      ...(serdes.topicConfig ? { topicConfig: Object.freeze({ ...serdes.topicConfig }) } : {}),
     });
   }
 
@@ -409,6 +422,15 @@ export class Topology {
   get outputTopics(): string[] {
     const internal = new Set(this.internalTopics.map((t) => t.name));
     return [...new Set(this.subtopologies.flatMap((s) => s.sinkTopics))].filter((t) => !internal.has(t));
+  }
+
+  /** Topic configs declared by sinks (`.to(topic, { topicConfig })`), by output topic. */
+  get outputTopicConfigs(): Map<string, Readonly<Record<string, string>>> {
+    const configs = new Map<string, Readonly<Record<string, string>>>();
+    for (const s of this.subtopologies)
+      for (const n of s.nodes)
+        if (n.type === "sink" && n.topicConfig) configs.set(n.topic, { ...configs.get(n.topic), ...n.topicConfig });
+    return configs;
   }
 
   /**

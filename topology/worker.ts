@@ -181,23 +181,27 @@ export class Worker {
     }));
   }
 
-  /** Interactive query of a key-value store on this worker: the key's partition is derived as the producer does. */
-  queryStore(
-    store: string,
-    key: unknown,
-  ): { found: boolean; value?: unknown; partition: number; local: boolean } {
+  /**
+   * Interactive query of a key-value store on this worker. The key's partition is derived as weir's producers
+   * (murmur2) place it; when the input was written with another partitioner, the other local partitions are
+   * searched too.
+   */
+  queryStore(store: string, key: unknown): { found: boolean; value?: unknown; partition: number; local: boolean } {
     const def = this.topology.stores.get(store);
     const sub = this.topology.subtopologies.find((s) => s.stores.includes(store));
     if (!def || !sub) throw new StateStoreError(`no store named '${store}'`, { store });
     const partitions = this.#partitionsOf.get(sub.id) ?? 1;
-    const partition = partitionForKey(def.keySerde.serialize(key), partitions);
-    const active = this.#tasks.get(taskId(sub.id, partition));
-    if (!active) return { found: false, partition, local: false };
-    const s = active.task.store(store);
-    if (!("prefixScan" in s))
-      throw new StateStoreError(`store '${store}' is a window store; query it by scan`, { store });
-    const value = s.get(key);
-    return { found: value !== undefined, value, partition, local: true };
+    const expected = partitionForKey(def.keySerde.serialize(key), partitions);
+    const candidates = [...this.#tasks.values()]
+      .filter((t) => t.task.subtopology.id === sub.id)
+      .sort((a, b) => Number(b.task.partition === expected) - Number(a.task.partition === expected));
+    for (const active of candidates) {
+      const s = active.task.store(store);
+      if (!("prefixScan" in s)) throw new StateStoreError(`store '${store}' is a window store; query it by scan`, { store });
+      const value = s.get(key);
+      if (value !== undefined) return { found: true, value, partition: active.task.partition, local: true };
+    }
+    return { found: false, partition: expected, local: candidates.some((t) => t.task.partition === expected) };
   }
 
   /** Entries of a key-value store across this worker's tasks. */
