@@ -16,7 +16,9 @@ export type AggregateOutput = OrderStatus | StockCommand;
 
 export const aggregateReservations =
   (options: AggregateReservationsOptions) =>
-  (ctx: ProcessorContext): OperatorFunction<StreamRecord<string, StockResult>, Emit<string, AggregateOutput>> => {
+  (
+    ctx: ProcessorContext,
+  ): OperatorFunction<StreamRecord<string, StockResult>, Emit<string, AggregateOutput>> => {
     const pending = ctx.keyValueStore<string, StockResult[]>(options.reservationsStore);
     return mergeMap((r): Emit<string, AggregateOutput>[] => {
       const result = r.value;
@@ -37,7 +39,10 @@ export const aggregateReservations =
       }
       ctx.count("orders", "REJECTED_STOCK");
       return [
-        { key: orderId, value: { orderId, status: "REJECTED_STOCK", reason: "out-of-stock", sku: refused.sku } },
+        {
+          key: orderId,
+          value: { orderId, status: "REJECTED_STOCK", reason: "out-of-stock", sku: refused.sku },
+        },
         ...answers
           .filter((a) => a.reserved)
           .map((a) => ({ key: a.sku, value: { type: "release" as const, orderId, sku: a.sku, qty: a.qty } })),

@@ -98,11 +98,20 @@ export const DEFAULT_PIPELINE_OPTIONS: CompiledOrderPipelineOptions = Object.fre
 
 export function compilePipelineOptions(options: OrderPipelineOptions = {}): CompiledOrderPipelineOptions {
   const compiled = { ...DEFAULT_PIPELINE_OPTIONS };
-  for (const [name, value] of Object.entries(options) as Array<[keyof CompiledOrderPipelineOptions, unknown]>) {
+  for (const [name, value] of Object.entries(options) as Array<
+    [keyof CompiledOrderPipelineOptions, unknown]
+  >) {
     if (value === undefined) continue;
     if (!(name in compiled)) throw new RangeError(`unknown order pipeline option '${name}'`);
-    if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || (name !== "joinGraceMs" && value <= 0))
-      throw new RangeError(`order pipeline option ${name} must be a positive number of ms, got ${String(value)}`);
+    if (
+      typeof value !== "number" ||
+      !Number.isFinite(value) ||
+      value < 0 ||
+      (name !== "joinGraceMs" && value <= 0)
+    )
+      throw new RangeError(
+        `order pipeline option ${name} must be a positive number of ms, got ${String(value)}`,
+      );
     compiled[name] = value;
   }
   return Object.freeze(compiled);
@@ -122,13 +131,22 @@ export const StoreNames = {
  * Build the order pipeline. `settings.partitions` is accepted for the CLI's contract; partition counts come from
  * the input topics (the sources of a sub-topology must be co-partitioned).
  */
-export function createTopology(_settings: { partitions: number }, options: OrderPipelineOptions = {}): Topology {
+export function createTopology(
+  _settings: { partitions: number },
+  options: OrderPipelineOptions = {},
+): Topology {
   const o = compilePipelineOptions(options);
   const key = Serdes.string();
   const b = new TopologyBuilder(APP_ID);
   b.store(StoreNames.seenOrders, Stores.window(key, Serdes.number(), { retentionMs: o.dedupeRetentionMs }));
-  b.store(StoreNames.pendingOrders, Stores.window(key, Serdes.json<ValidatedOrder>(), { retentionMs: o.joinRetentionMs }));
-  b.store(StoreNames.pendingPayments, Stores.window(key, Serdes.json(PaymentSchema), { retentionMs: o.joinRetentionMs }));
+  b.store(
+    StoreNames.pendingOrders,
+    Stores.window(key, Serdes.json<ValidatedOrder>(), { retentionMs: o.joinRetentionMs }),
+  );
+  b.store(
+    StoreNames.pendingPayments,
+    Stores.window(key, Serdes.json(PaymentSchema), { retentionMs: o.joinRetentionMs }),
+  );
   b.store(StoreNames.joinClock, Stores.keyValue(key, Serdes.number()));
   b.store(StoreNames.stock, Stores.keyValue(key, Serdes.number()));
   b.store(StoreNames.reservations, Stores.keyValue(key, Serdes.json<StockResult[]>()));
@@ -145,7 +163,11 @@ export function createTopology(_settings: { partitions: number }, options: Order
       rejected: (r: StreamRecord<string, ValidationOutput>) => isOrderStatus(r.value),
       valid: () => true,
     });
-  validation.rejected.to(Topics.orderStatus, { key, value: Serdes.json<ValidationOutput>(), name: "validation-status" });
+  validation.rejected.to(Topics.orderStatus, {
+    key,
+    value: Serdes.json<ValidationOutput>(),
+    name: "validation-status",
+  });
   validation.valid.to(Topics.ordersValidated, { key, value: Serdes.json<ValidationOutput>() });
 
   // 1: payment join
@@ -196,9 +218,13 @@ export function createTopology(_settings: { partitions: number }, options: Order
   // 3: per-order aggregation of the line results; compensation loops back to the stock requests
   const decided = narrow<StockResult>(stock.results)
     .repartition("stock-results", { key, value: Serdes.json<StockResult>() })
-    .process("aggregate-reservations", aggregateReservations({ reservationsStore: StoreNames.reservations }), {
-      stores: [StoreNames.reservations],
-    })
+    .process(
+      "aggregate-reservations",
+      aggregateReservations({ reservationsStore: StoreNames.reservations }),
+      {
+        stores: [StoreNames.reservations],
+      },
+    )
     .branch("reservation", {
       status: (r: StreamRecord<string, AggregateOutput>) => isOrderStatus(r.value),
       release: () => true,

@@ -56,12 +56,7 @@ export interface Restock {
 }
 
 export type InvalidReason =
-  | "malformed"
-  | "empty-lines"
-  | "bad-quantity"
-  | "negative-price"
-  | "total-mismatch"
-  | "unsupported-currency";
+  "malformed" | "empty-lines" | "bad-quantity" | "negative-price" | "total-mismatch" | "unsupported-currency";
 export type PaymentRejection = "declined" | "amount-mismatch" | "timeout";
 
 export type FinalStatus = "CONFIRMED" | "REJECTED_INVALID" | "REJECTED_PAYMENT" | "REJECTED_STOCK";
@@ -112,7 +107,8 @@ export function isStockLevel(value: unknown): value is StockLevel {
 /** Integer cents of a decimal amount (amounts have at most two decimals; rounding absorbs float error). */
 export const toCents = (amount: number): number => Math.round(amount * 100);
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** Payments are checked by the source serde: one that does not match goes to the dead-letter topic. */
 export const PaymentSchema: Schema<Payment> = {
@@ -120,10 +116,12 @@ export const PaymentSchema: Schema<Payment> = {
   validate(value) {
     if (!isObject(value)) throw new Error("a payment is a JSON object");
     const { paymentId, amount, currency, status } = value;
-    if (typeof paymentId !== "string" || paymentId === "") throw new Error("paymentId must be a non-empty string");
+    if (typeof paymentId !== "string" || paymentId === "")
+      throw new Error("paymentId must be a non-empty string");
     if (typeof amount !== "number" || !Number.isFinite(amount)) throw new Error("amount must be a number");
     if (typeof currency !== "string") throw new Error("currency must be a string");
-    if (status !== "authorized" && status !== "declined") throw new Error("status must be authorized or declined");
+    if (status !== "authorized" && status !== "declined")
+      throw new Error("status must be authorized or declined");
     return { paymentId, amount, currency, status };
   },
 };
@@ -140,8 +138,7 @@ export const RestockSchema: Schema<Restock> = {
 
 /** The outcome of checking an order against the schema and the business rules. */
 export type OrderCheck =
-  | { ok: true; order: ValidatedOrder }
-  | { ok: false; reason: InvalidReason; detail: string };
+  { ok: true; order: ValidatedOrder } | { ok: false; reason: InvalidReason; detail: string };
 
 /**
  * Schema and business rules of an order, in a fixed order (the first violation is the reason): shape, non-empty
@@ -151,22 +148,33 @@ export function checkOrder(orderId: string, value: unknown): OrderCheck {
   const malformed = (detail: string): OrderCheck => ({ ok: false, reason: "malformed", detail });
   if (!isObject(value)) return malformed("an order is a JSON object");
   const { customerId, lines, total, currency, createdAt } = value;
-  if (typeof customerId !== "string" || customerId === "") return malformed("customerId must be a non-empty string");
+  if (typeof customerId !== "string" || customerId === "")
+    return malformed("customerId must be a non-empty string");
   if (!Array.isArray(lines)) return malformed("lines must be an array");
   if (typeof total !== "number" || !Number.isFinite(total)) return malformed("total must be a number");
   if (typeof currency !== "string") return malformed("currency must be a string");
-  if (typeof createdAt !== "number" || !Number.isFinite(createdAt)) return malformed("createdAt must be a number (ms)");
+  if (typeof createdAt !== "number" || !Number.isFinite(createdAt))
+    return malformed("createdAt must be a number (ms)");
   for (const [i, line] of lines.entries()) {
     if (!isObject(line) || typeof line.sku !== "string" || line.sku === "")
       return malformed(`line ${i}: sku must be a non-empty string`);
-    if (typeof line.qty !== "number" || typeof line.unitPrice !== "number" || !Number.isFinite(line.unitPrice))
+    if (
+      typeof line.qty !== "number" ||
+      typeof line.unitPrice !== "number" ||
+      !Number.isFinite(line.unitPrice)
+    )
       return malformed(`line ${i}: qty and unitPrice must be numbers`);
   }
   const typed = lines as OrderLine[];
-  if (typed.length === 0) return { ok: false, reason: "empty-lines", detail: "an order needs at least one line" };
+  if (typed.length === 0)
+    return { ok: false, reason: "empty-lines", detail: "an order needs at least one line" };
   for (const [i, line] of typed.entries())
     if (!Number.isInteger(line.qty) || line.qty <= 0)
-      return { ok: false, reason: "bad-quantity", detail: `line ${i}: qty ${line.qty} is not an integer > 0` };
+      return {
+        ok: false,
+        reason: "bad-quantity",
+        detail: `line ${i}: qty ${line.qty} is not an integer > 0`,
+      };
   for (const [i, line] of typed.entries())
     if (line.unitPrice < 0)
       return { ok: false, reason: "negative-price", detail: `line ${i}: unitPrice ${line.unitPrice} < 0` };

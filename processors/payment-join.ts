@@ -71,7 +71,11 @@ export const paymentJoin =
       if (payment.status === "declined") return rejected(order.orderId, "declined", at);
       if (payment.currency !== order.currency || toCents(payment.amount) !== order.totalCents)
         return rejected(order.orderId, "amount-mismatch", at);
-      return { key: order.orderId, value: { ...order, paymentId: payment.paymentId, paidAt: at }, timestamp: at };
+      return {
+        key: order.orderId,
+        value: { ...order, paymentId: payment.paymentId, paidAt: at },
+        timestamp: at,
+      };
     };
 
     const onOrder = (order: ValidatedOrder, time: number): Emit<string, JoinOutput>[] => {
@@ -122,7 +126,9 @@ export const paymentJoin =
     const records = (source: Observable<StreamRecord<string, JoinInput>>) =>
       source.pipe(
         mergeMap((r) =>
-          r.value.side === "order" ? onOrder(r.value.order, r.timestamp) : onPayment(r.key, r.value.payment, r.timestamp),
+          r.value.side === "order"
+            ? onOrder(r.value.order, r.timestamp)
+            : onPayment(r.key, r.value.payment, r.timestamp),
         ),
       );
     const ticks = ctx.punctuate("stream-time", options.punctuateIntervalMs).pipe(mergeMap(onTick));

@@ -19,7 +19,9 @@ export const isStockResult = (value: unknown): value is StockResult =>
 
 export const reserveStock =
   (options: ReserveStockOptions) =>
-  (ctx: ProcessorContext): OperatorFunction<StreamRecord<string, StockCommand>, Emit<string, ReserveOutput>> => {
+  (
+    ctx: ProcessorContext,
+  ): OperatorFunction<StreamRecord<string, StockCommand>, Emit<string, ReserveOutput>> => {
     const stock = ctx.keyValueStore<string, number>(options.stockStore);
     const level = (sku: string, value: number): Emit<string, ReserveOutput> => {
       stock.put(sku, value);

@@ -27,5 +27,7 @@ export const splitLines =
 /** Restocks (key sku) as stock commands, to merge with the requests. */
 export const restockCommands =
   () =>
-  (_ctx: ProcessorContext): OperatorFunction<StreamRecord<string, { qty: number }>, Emit<string, StockCommand>> =>
+  (
+    _ctx: ProcessorContext,
+  ): OperatorFunction<StreamRecord<string, { qty: number }>, Emit<string, StockCommand>> =>
     mergeMap((r) => [{ key: r.key, value: { type: "restock" as const, sku: r.key, qty: r.value.qty } }]);

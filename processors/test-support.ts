@@ -4,7 +4,14 @@
  */
 import { EMPTY, type Observable } from "rxjs";
 import { BufferedStore, keyValueStore, openMemoryState, windowStore } from "../state/index.js";
-import type { Emit, ProcessorContext, StoreDefinition, StreamRecord } from "../topology/index.js";
+import type {
+  Emit,
+  KeyValueStore,
+  ProcessorContext,
+  StoreDefinition,
+  StreamRecord,
+  WindowStore,
+} from "../topology/index.js";
 
 export interface TestContext extends ProcessorContext {
   /** Metric counts by label. */
@@ -25,7 +32,10 @@ export function testContext(
     if (!def) throw new Error(`test context has no store '${name}'`);
     const buffer = new BufferedStore(state.open(name, 0));
     const serdes = { key: def.keySerde, value: def.valueSerde };
-    s = def.kind === "window" ? windowStore(name, buffer, serdes, def.retentionMs!) : keyValueStore(name, buffer, serdes);
+    s =
+      def.kind === "window"
+        ? windowStore(name, buffer, serdes, def.retentionMs!)
+        : keyValueStore(name, buffer, serdes);
     opened.set(name, s);
     return s;
   };
@@ -34,8 +44,8 @@ export function testContext(
     taskId: "0_0",
     partition: 0,
     processor: "test",
-    keyValueStore: <K, V>(name: string) => store(name) as ReturnType<ProcessorContext["keyValueStore"]> as never as import("../topology/index.js").KeyValueStore<K, V>,
-    windowStore: <K, V>(name: string) => store(name) as import("../topology/index.js").WindowStore<K, V>,
+    keyValueStore: <K, V>(name: string) => store(name) as KeyValueStore<K, V>,
+    windowStore: <K, V>(name: string) => store(name) as WindowStore<K, V>,
     streamTime: () => -1,
     wallClockTime: () => 0,
     punctuate: () => options.punctuations ?? EMPTY,

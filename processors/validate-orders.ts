@@ -21,7 +21,9 @@ export const DUPLICATE_ORDER_LABEL = "DUPLICATE_DROPPED";
 
 export const validateOrders =
   (options: ValidateOrdersOptions) =>
-  (ctx: ProcessorContext): OperatorFunction<StreamRecord<string, unknown>, Emit<string, ValidationOutput>> => {
+  (
+    ctx: ProcessorContext,
+  ): OperatorFunction<StreamRecord<string, unknown>, Emit<string, ValidationOutput>> => {
     const seen = ctx.windowStore<string, number>(options.seenStore);
     const retention = options.dedupeRetentionMs;
 

@@ -1,0 +1,472 @@
+/**
+ * `weir demo`: the whole order pipeline on a real broker, end to end, in about a minute.
+ *
+ * Topic names and the application id are fixed (the order pipeline's own: `weir-orders`, `orders`, ...), so each run
+ * starts from nothing: the demo deletes the application's topics and consumer group, creates every topic afresh
+ * (inputs, outputs, internal, dead letters) and gives each worker a fresh state directory. Do not run it against a
+ * cluster where someone else's `weir-orders` lives.
+ */
+import { spawn, execFileSync, type ChildProcess } from "node:child_process";
+import { createWriteStream, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, extname, join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { Kafka, RdKafka, connect, disconnect, type Message } from "../topology/kafka.js";
+import { APP_ID, TOPIC_CONFIGS, Topics, createTopology } from "../processors/app.js";
+import { FINAL_STATUSES } from "../processors/orders.js";
+import { intFlag, numberFlag, parse, renderHelp, runCommand, type CommandHelp } from "./args.js";
+import { registerCommand } from "./cli.js";
+import { progressReporter, produceWorkload, workloadOptions } from "./generate.js";
+import { verifyOnKafka } from "./verify.js";
+import { createTopics, deleteGroup, deleteTopics, endOffsets, topicPartitions } from "./workload-kafka.js";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** A sleep that does not keep the process alive (for the losing side of a race). */
+const unrefSleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms).unref());
+const here = dirname(fileURLToPath(import.meta.url));
+
+/** The package root: bin/ sits one level under it in the source tree, two in dist/. */
+function packageRoot(): string {
+  let dir = here;
+  for (let i = 0; i < 3; i++) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { name?: string };
+      if (pkg.name === "weir") return dir;
+    } catch {
+      // keep walking up
+    }
+    dir = dirname(dir);
+  }
+  throw new Error("cannot find the weir package root (package.json) above " + here);
+}
+
+function startLocalBroker(log: (line: string) => void): string {
+  log("starting the local broker (scripts/broker.sh start) ...");
+  const out = execFileSync("bash", [join(packageRoot(), "scripts", "broker.sh"), "start"], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const address = out.trim().split("\n").pop();
+  if (!address) throw new Error("scripts/broker.sh start printed no address");
+  return address;
+}
+
+interface WorkerProcess {
+  index: number;
+  child: ChildProcess;
+  url: Promise<string>;
+  exited: Promise<number | null>;
+  stateDir: string;
+}
+
+/** Start `weir worker` with the runtime this process runs on (node + its flags, e.g. tsx's loader). */
+function spawnWorker(
+  index: number,
+  brokers: string,
+  partitions: number,
+  runDir: string,
+  generation: number,
+): WorkerProcess {
+  const stateDir = join(runDir, `worker-${index}`);
+  const script = join(here, `weir${extname(fileURLToPath(import.meta.url))}`);
+  const args = [
+    ...process.execArgv,
+    script,
+    "worker",
+    "--brokers",
+    brokers,
+    "--state-dir",
+    stateDir,
+    "--http-port",
+    "0",
+    "--partitions",
+    String(partitions),
+  ];
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "ignore", "pipe"], env: process.env });
+  const logFile = createWriteStream(join(runDir, `worker-${index}.${generation}.log`));
+  child.stderr!.pipe(logFile);
+  const url = new Promise<string>((resolve, reject) => {
+    const lines = createInterface({ input: child.stderr! });
+    lines.on("line", (line) => {
+      if (!line.includes("http server listening")) return;
+      try {
+        resolve(String((JSON.parse(line) as { url: string }).url));
+      } catch {
+        // not JSON: keep looking
+      }
+    });
+    child.once("exit", (code) =>
+      reject(new Error(`worker ${index} exited (${code}) before serving HTTP; see ${logFile.path}`)),
+    );
+  });
+  url.catch(() => {});
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  return { index, child, url, exited, stateDir };
+}
+
+async function httpGet(url: string): Promise<{ status: number; body: string }> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+  return { status: res.status, body: await res.text() };
+}
+
+async function waitReady(workers: WorkerProcess[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (const w of workers) {
+    const url = await Promise.race([
+      w.url,
+      unrefSleep(timeoutMs).then(() =>
+        Promise.reject(new Error(`worker ${w.index}: no HTTP after ${timeoutMs} ms`)),
+      ),
+    ]);
+    for (;;) {
+      const ready = await httpGet(`${url}/readyz`).then(
+        (r) => r.status === 200,
+        () => false,
+      );
+      if (ready) break;
+      if (Date.now() > deadline)
+        throw new Error(`worker ${w.index} not ready after ${timeoutMs} ms (${url}/readyz)`);
+      await sleep(250);
+    }
+  }
+}
+
+/** Sum of `weir_orders_total` by status over the workers' /metrics. */
+async function scrapeOrderCounts(urls: string[]): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const url of urls) {
+    const text = await httpGet(`${url}/metrics`).then(
+      (r) => r.body,
+      () => "",
+    );
+    for (const m of text.matchAll(/^weir_orders_total\{[^}]*status="([^"]+)"[^}]*\} ([0-9.e+]+)$/gm))
+      counts[m[1]!] = (counts[m[1]!] ?? 0) + Number(m[2]);
+  }
+  return counts;
+}
+
+/** Count distinct orders with a status on order-status (read_committed), live. */
+async function watchStatuses(brokers: string, partitions: number, onStatus: (orderId: string) => void) {
+  const consumer = new Kafka.KafkaConsumer(
+    {
+      [RdKafka.bootstrapServers]: brokers,
+      [RdKafka.groupId]: `weir-demo-watch-${process.pid}`,
+      [RdKafka.enableAutoCommit]: false,
+      [RdKafka.isolationLevel]: "read_committed",
+    } as never,
+    {},
+  );
+  await connect(consumer);
+  consumer.assign(
+    Array.from({ length: partitions }, (_, partition) => ({
+      topic: Topics.orderStatus,
+      partition,
+      offset: 0,
+    })),
+  );
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      const batch = await new Promise<Message[]>((resolve) =>
+        consumer.consume(1000, (err, messages) => resolve(err ? [] : (messages ?? []))),
+      );
+      for (const m of batch) if (m.key) onStatus(m.key.toString());
+      if (batch.length === 0) await sleep(50);
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      await disconnect(consumer);
+    },
+  };
+}
+
+const help: CommandHelp = {
+  usage: "weir demo [--orders N] [--workers W] [--partitions P] [--seed S] [--kill-after SECONDS]",
+  summary:
+    "Run the order pipeline end to end: use KAFKA_BROKERS or start the local broker, recreate the application's\n" +
+    "topics (fixed names: the run deletes and recreates them, and the consumer group), start W worker processes\n" +
+    "(fresh state directories, HTTP on free ports), produce a generated workload, wait until every order has a\n" +
+    "status and the pipeline is idle, verify, print a summary, stop the workers (SIGTERM).\n" +
+    "Exit status: the verifier's (0 all checks pass, 1 differences), 2 usage error.",
+  flags: [
+    ["--orders N", "orders to generate (default 20000)"],
+    ["--workers W", "worker processes (default 2)"],
+    ["--partitions P", "partitions of every topic (default 4)"],
+    ["--seed S", "workload seed (default 1)"],
+    ["--rate R", "orders per second of simulated time (default 200)"],
+    ["--skus K", "distinct skus (default 40)"],
+    ["--scarce F", "share of orders competing for scarce stock (default 0.2)"],
+    ["--kill-after S", "chaos: SIGKILL worker 0 S seconds after producing starts, restart it 2 s later"],
+    ["--timeout S", "give up waiting for the statuses after S seconds (default 300)"],
+    ["--brokers LIST", "Kafka bootstrap servers (env KAFKA_BROKERS; default: start the local broker)"],
+    ["--json", "print the final summary as one JSON object on stdout"],
+  ],
+  examples: [
+    "weir demo                                  # npm start",
+    "weir demo --orders 20000 --workers 2",
+    "weir demo --orders 20000 --kill-after 8    # a worker crashes mid-run and restarts",
+  ],
+};
+
+registerCommand({
+  name: "demo",
+  summary: "run the order pipeline end to end on a real broker and verify it",
+  run: (argv) =>
+    runCommand("demo", help, async () => {
+      const { values } = parse(argv, {
+        orders: { type: "string" },
+        workers: { type: "string" },
+        partitions: { type: "string" },
+        seed: { type: "string" },
+        rate: { type: "string" },
+        skus: { type: "string" },
+        scarce: { type: "string" },
+        "kill-after": { type: "string" },
+        timeout: { type: "string" },
+        brokers: { type: "string" },
+        json: { type: "boolean" },
+      });
+      if (values.help) {
+        process.stdout.write(renderHelp(help));
+        return 0;
+      }
+      const options = {
+        ...workloadOptions(values, { orders: 20_000 }),
+        startMs: Math.floor(Date.now() / 1000) * 1000,
+      };
+      const workerCount = intFlag("workers", values.workers as string | undefined, 2, 1);
+      const partitions = intFlag("partitions", values.partitions as string | undefined, 4, 1);
+      const killAfter =
+        values["kill-after"] === undefined
+          ? undefined
+          : numberFlag("kill-after", values["kill-after"] as string, 0);
+      const timeoutMs = numberFlag("timeout", values.timeout as string | undefined, 300, 1) * 1000;
+      const json = values.json === true;
+      const say = (line: string) => process.stderr.write(line + "\n");
+      return runDemo({
+        options,
+        workerCount,
+        partitions,
+        killAfter,
+        timeoutMs,
+        json,
+        say,
+        brokersFlag: values.brokers as string | undefined,
+      });
+    }),
+});
+
+interface DemoSettings {
+  options: ReturnType<typeof workloadOptions>;
+  workerCount: number;
+  partitions: number;
+  killAfter: number | undefined;
+  timeoutMs: number;
+  json: boolean;
+  say: (line: string) => void;
+  brokersFlag: string | undefined;
+}
+
+async function runDemo(s: DemoSettings): Promise<number> {
+  const { options, say } = s;
+  const started = Date.now();
+  const brokers = s.brokersFlag ?? process.env.KAFKA_BROKERS ?? startLocalBroker(say);
+  say(
+    `weir demo: ${options.orders} orders, ${s.workerCount} workers, ${s.partitions} partitions, broker ${brokers}`,
+  );
+
+  // 1. Topics, from nothing.
+  const topology = createTopology({ partitions: s.partitions });
+  const specs = [
+    ...[
+      Topics.orders,
+      Topics.payments,
+      Topics.restocks,
+      Topics.ordersValidated,
+      Topics.ordersPaid,
+      Topics.orderStatus,
+      Topics.stockLevels,
+    ].map((name) => ({ name, partitions: s.partitions, config: { ...(TOPIC_CONFIGS[name] ?? {}) } })),
+    ...topology.internalTopics.map((t) => ({
+      name: t.name,
+      partitions: s.partitions,
+      config: { ...t.config },
+    })),
+    { name: topology.deadLetterTopic, partitions: 1, config: {} },
+  ];
+  await deleteTopics(
+    brokers,
+    specs.map((t) => t.name),
+  );
+  await deleteGroup(brokers, APP_ID);
+  await createTopics(brokers, specs);
+  say(
+    `(${((Date.now() - started) / 1000).toFixed(1)} s) created ${specs.length} topics (fresh): ${specs.map((t) => t.name).join(", ")}`,
+  );
+
+  // 2. Workers.
+  const runDir = mkdtempSync(join(tmpdir(), "weir-demo-"));
+  const workers: WorkerProcess[] = [];
+  let generation = 0;
+  const stopAll = async () => {
+    for (const w of workers) if (w.child.exitCode === null) w.child.kill("SIGTERM");
+    await Promise.race([Promise.all(workers.map((w) => w.exited)), unrefSleep(40_000)]);
+    for (const w of workers)
+      if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill("SIGKILL");
+  };
+  const onSignal = () => {
+    void stopAll().then(() => process.exit(130));
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    for (let i = 0; i < s.workerCount; i++)
+      workers.push(spawnWorker(i, brokers, s.partitions, runDir, generation));
+    await waitReady(workers, 60_000);
+    const urls = await Promise.all(workers.map((w) => w.url));
+    say(
+      `workers ready (${((Date.now() - started) / 1000).toFixed(1)} s): ${urls.map((u) => `${u}/metrics`).join("  ")}  logs: ${runDir}`,
+    );
+
+    // 3. Produce, and watch statuses arrive.
+    const seen = new Set<string>();
+    const statusBar = progressReporter("statuses ", options.orders);
+    const watcher = await watchStatuses(brokers, s.partitions, (id) => {
+      if (!id.startsWith("order-") || seen.has(id)) return;
+      seen.add(id);
+    });
+    const produceStarted = Date.now();
+    let chaos: Promise<void> | undefined;
+    if (s.killAfter !== undefined)
+      chaos = sleep(s.killAfter * 1000).then(async () => {
+        const victim = workers[0]!;
+        say(`chaos: SIGKILL worker 0 (pid ${victim.child.pid}) after ${s.killAfter} s`);
+        victim.child.kill("SIGKILL");
+        await victim.exited;
+        await sleep(2000);
+        generation++;
+        workers[0] = spawnWorker(0, brokers, s.partitions, runDir, generation);
+        say(`chaos: worker 0 restarted (pid ${workers[0].child.pid}), same state directory`);
+      });
+    const { workload, seconds: produceSeconds } = await produceWorkload(brokers, options, true);
+    const expectedIds = new Set(workload.orders.map((o) => o.orderId));
+    say(`produced ${workload.records.length} records in ${produceSeconds.toFixed(1)} s`);
+
+    // 4. Drain: every order has a status, then the topics stop moving.
+    const deadline = Date.now() + s.timeoutMs;
+    while (seen.size < expectedIds.size) {
+      statusBar.update(seen.size);
+      if (Date.now() > deadline) break;
+      await sleep(200);
+    }
+    statusBar.update(seen.size);
+    statusBar.done();
+    const processedSeconds = (Date.now() - produceStarted) / 1000;
+    await chaos;
+    await watcher.stop();
+    if (seen.size < expectedIds.size)
+      say(`timed out: ${expectedIds.size - seen.size} orders without a status`);
+    else
+      await waitIdle(
+        brokers,
+        specs.map((t) => t.name),
+        Math.max(5000, deadline - Date.now()),
+      );
+    say(`(${((Date.now() - started) / 1000).toFixed(1)} s) pipeline idle; verifying`);
+
+    // 5. Verify and report.
+    const report = await verifyOnKafka(brokers, options);
+    const metrics = await scrapeOrderCounts(await Promise.all(workers.map((w) => w.url)));
+    const finalUrls = await Promise.all(workers.map((w) => w.url));
+    const elapsed = (Date.now() - started) / 1000;
+    const summary = {
+      ok: report.ok,
+      orders: options.orders,
+      statuses: report.statuses,
+      metricsOrdersTotal: metrics,
+      checks: report.checks,
+      throughputOrdersPerSecond: Math.round(options.orders / processedSeconds),
+      producedRecords: workload.records.length,
+      processingSeconds: Number(processedSeconds.toFixed(1)),
+      elapsedSeconds: Number(elapsed.toFixed(1)),
+      metrics: finalUrls.map((u) => `${u}/metrics`),
+      logs: runDir,
+    };
+    if (s.json) process.stdout.write(JSON.stringify(summary) + "\n");
+    else {
+      process.stdout.write(renderSummary(summary));
+      if (!report.ok) process.stdout.write(JSON.stringify(report.checks, null, 2) + "\n");
+    }
+    return report.ok ? 0 : 1;
+  } finally {
+    process.removeListener("SIGINT", onSignal);
+    process.removeListener("SIGTERM", onSignal);
+    const stopping = Date.now();
+    await stopAll();
+    say(`workers stopped in ${((Date.now() - stopping) / 1000).toFixed(1)} s`);
+  }
+}
+
+/** Idle: the end offsets of every application topic unchanged over 2 s (nothing in flight, no release pending). */
+async function waitIdle(brokers: string, topics: string[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const counts = await topicPartitions(brokers);
+  const snapshot = async () => {
+    const parts: string[] = [];
+    for (const t of topics)
+      parts.push(`${t}:${[...(await endOffsets(brokers, t, counts.get(t) ?? 1)).values()].join(",")}`);
+    return parts.join(" ");
+  };
+  let previous = await snapshot();
+  while (Date.now() < deadline) {
+    await sleep(2000);
+    const now = await snapshot();
+    if (now === previous) return;
+    previous = now;
+  }
+}
+
+function renderSummary(s: {
+  ok: boolean;
+  orders: number;
+  statuses: Record<string, number>;
+  metricsOrdersTotal: Record<string, number>;
+  checks: Record<string, { ok: boolean }>;
+  throughputOrdersPerSecond: number;
+  producedRecords: number;
+  processingSeconds: number;
+  elapsedSeconds: number;
+  metrics: string[];
+  logs: string;
+}): string {
+  const count = (n: number | undefined) => String(n ?? 0).padStart(8);
+  const lines = [
+    "",
+    "order pipeline demo",
+    "-------------------",
+    `  ${"status".padEnd(20)} ${"orders".padStart(8)} ${"metrics".padStart(8)}   (order-status topic; weir_orders_total)`,
+    ...FINAL_STATUSES.map(
+      (status) =>
+        `  ${status.padEnd(20)} ${count(s.statuses[status])} ${count(s.metricsOrdersTotal[status])}`,
+    ),
+    `  ${"DUPLICATE_DROPPED".padEnd(20)} ${"".padStart(8)} ${count(s.metricsOrdersTotal.DUPLICATE_DROPPED)}`,
+    `  ${"total".padEnd(20)} ${count(Object.values(s.statuses).reduce((a, b) => a + b, 0))} of ${s.orders} orders`,
+    "",
+    `  records produced     ${s.producedRecords}`,
+    `  throughput           ${s.throughputOrdersPerSecond} orders/s (produce start -> last status: ${s.processingSeconds} s)`,
+    `  elapsed              ${s.elapsedSeconds} s`,
+    `  checks               ${Object.entries(s.checks)
+      .map(([k, c]) => `${k} ${c.ok ? "ok" : "FAILED"}`)
+      .join(", ")}`,
+    `  metrics              ${s.metrics.join("  ")} (workers stopped at exit)`,
+    `  worker logs          ${s.logs}`,
+    "",
+    s.ok ? "verify: PASSED" : "verify: FAILED (run with --json for details)",
+    "",
+  ];
+  return lines.join("\n");
+}

@@ -1,0 +1,473 @@
+/**
+ * The order pipeline's workload, as pure functions: a seeded generator (same options -> the same records, byte for
+ * byte) and the outcomes the seed implies. `weir generate` produces these records; `weir verify` regenerates them
+ * to know what to expect. Nothing here touches Kafka, the clock or the environment.
+ *
+ * Time is simulated: order i happens at `startMs + i * 1000 / rate`; payments, duplicates and restocks are placed
+ * around it. Records are produced in event-time order (payments of a partition are then in event-time order too,
+ * which the payment join relies on), and the workload ends with one "clock" payment per payments partition, far
+ * enough ahead to push every partition's payment clock past the last order's deadline.
+ */
+import { DEFAULT_PIPELINE_OPTIONS, Topics, type CompiledOrderPipelineOptions } from "../processors/app.js";
+import type { InvalidReason, Order, OrderLine, Payment, PaymentRejection } from "../processors/orders.js";
+import { SUPPORTED_CURRENCIES } from "../processors/orders.js";
+
+export interface WorkloadOptions {
+  orders: number;
+  seed: number;
+  /** Orders per second of simulated (event) time. */
+  rate: number;
+  /** Number of distinct skus. */
+  skus: number;
+  /** Share of orders (0..1) that include a line of a scarce sku, competing for its stock. */
+  scarce: number;
+  /** Simulated clock start, epoch ms. */
+  startMs: number;
+  /** Partitions of the payments topic (for the final clock payments). */
+  paymentPartitions: number;
+  pipeline: CompiledOrderPipelineOptions;
+}
+
+export const DEFAULT_WORKLOAD = {
+  rate: 200,
+  skus: 40,
+  scarce: 0.2,
+  startMs: Date.UTC(2026, 0, 1),
+  paymentPartitions: 1,
+  pipeline: DEFAULT_PIPELINE_OPTIONS,
+} as const;
+
+export interface WorkloadRecord {
+  topic: string;
+  key: string;
+  value: Buffer;
+  timestamp: number;
+  /** Only the clock payments name their partition; the rest go by key (murmur2). */
+  partition?: number;
+}
+
+/** What an order's final status must be, where that does not depend on interleaving. */
+export type Expected =
+  | { status: "REJECTED_INVALID"; reason: InvalidReason }
+  | { status: "REJECTED_PAYMENT"; reason: PaymentRejection }
+  /** Paid: CONFIRMED or REJECTED_STOCK depending on who got the stock first; CONFIRMED if every sku is plentiful. */
+  | { status: "PAID"; plentiful: boolean };
+
+export interface ExpectedOrder {
+  orderId: string;
+  expected: Expected;
+  lines: OrderLine[];
+  duplicated: boolean;
+}
+
+export type OrderKind =
+  | "valid"
+  | "payment-first"
+  | "duplicate-payment"
+  | "declined"
+  | "amount-mismatch"
+  | "late-payment"
+  | "missing-payment"
+  | InvalidReason;
+
+export interface Workload {
+  /** In production order. */
+  records: WorkloadRecord[];
+  orders: ExpectedOrder[];
+  /** Records on `orders` that are not JSON: each must land in the dead-letter topic. */
+  malformed: Array<{ key: string; value: Buffer }>;
+  /** Per sku: units from the initial restock, and from restocks during the run. */
+  initialStock: Map<string, number>;
+  restocked: Map<string, number>;
+  summary: {
+    orders: number;
+    records: Record<string, number>;
+    kinds: Record<string, number>;
+    duplicateOrders: number;
+    malformed: number;
+    scarceSkus: string[];
+    eventTimeSpanMs: number;
+  };
+}
+
+/** mulberry32: a small, fast, seedable PRNG (deterministic across platforms). */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const KIND_WEIGHTS: Array<[OrderKind, number]> = [
+  ["valid", 62],
+  ["payment-first", 6],
+  ["duplicate-payment", 5],
+  ["declined", 5],
+  ["amount-mismatch", 5],
+  ["late-payment", 3],
+  ["missing-payment", 3],
+  ["malformed", 2],
+  ["empty-lines", 2],
+  ["bad-quantity", 2],
+  ["negative-price", 2],
+  ["total-mismatch", 2],
+  ["unsupported-currency", 1],
+];
+const DUPLICATE_ORDER_SHARE = 0.03;
+const MALFORMED_SHARE = 0.01;
+
+export const orderId = (i: number): string => `order-${String(i).padStart(7, "0")}`;
+export const skuName = (i: number): string => `sku-${String(i).padStart(4, "0")}`;
+const json = (value: unknown): Buffer => Buffer.from(JSON.stringify(value));
+
+export function generateWorkload(options: WorkloadOptions): Workload {
+  const { orders: n, rate, skus, pipeline } = options;
+  const random = prng(options.seed);
+  const int = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo + 1));
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+  const weighted = (): OrderKind => {
+    const total = KIND_WEIGHTS.reduce((s, [, w]) => s + w, 0);
+    let r = random() * total;
+    for (const [kind, w] of KIND_WEIGHTS) if ((r -= w) < 0) return kind;
+    return "valid";
+  };
+  const W = pipeline.joinWindowMs;
+  const scarceCount = Math.max(1, Math.round(skus / 10));
+  const scarceSkus = Array.from({ length: Math.min(scarceCount, skus) }, (_, i) => skuName(i));
+  const plentySkus = Array.from({ length: skus - scarceSkus.length }, (_, i) =>
+    skuName(i + scarceSkus.length),
+  );
+
+  type Timed = WorkloadRecord & { seq: number };
+  const timed: Timed[] = [];
+  let seq = 0;
+  const add = (topic: string, key: string, value: Buffer, timestamp: number) =>
+    timed.push({ topic, key, value, timestamp, seq: seq++ });
+
+  const expected: ExpectedOrder[] = [];
+  const demand = new Map<string, number>();
+  const kinds: Record<string, number> = {};
+  const malformed: Workload["malformed"] = [];
+  let duplicates = 0;
+
+  for (let i = 0; i < n; i++) {
+    const id = orderId(i);
+    const t = options.startMs + Math.floor((i * 1000) / rate);
+    const kind = weighted();
+    kinds[kind] = (kinds[kind] ?? 0) + 1;
+
+    const lineCount = int(1, 3);
+    const lines: OrderLine[] = [];
+    const competes = scarceSkus.length > 0 && random() < options.scarce;
+    for (let l = 0; l < lineCount; l++) {
+      const pool = (l === 0 && competes) || plentySkus.length === 0 ? scarceSkus : plentySkus;
+      lines.push({ sku: pick(pool), qty: int(1, 3), unitPrice: int(100, 9999) / 100 });
+    }
+    const currency = pick(SUPPORTED_CURRENCIES);
+    const cents = lines.reduce((s, l) => s + l.qty * Math.round(l.unitPrice * 100), 0);
+    let order: Order = {
+      customerId: `customer-${int(1, 500)}`,
+      lines,
+      total: cents / 100,
+      currency,
+      createdAt: t,
+    };
+    let value: unknown = order;
+    switch (kind) {
+      case "malformed":
+        value = {
+          customerId: order.customerId,
+          lines: "three shirts",
+          total: order.total,
+          currency,
+          createdAt: t,
+        };
+        break;
+      case "empty-lines":
+        order = { ...order, lines: [], total: 0 };
+        value = order;
+        break;
+      case "bad-quantity":
+        order = { ...order, lines: [{ ...lines[0]!, qty: random() < 0.5 ? 0 : 1.5 }, ...lines.slice(1)] };
+        value = order;
+        break;
+      case "negative-price":
+        order = { ...order, lines: [{ ...lines[0]!, unitPrice: -lines[0]!.unitPrice }, ...lines.slice(1)] };
+        value = order;
+        break;
+      case "total-mismatch":
+        value = { ...order, total: (cents + int(1, 500)) / 100 };
+        break;
+      case "unsupported-currency":
+        value = { ...order, currency: pick(["XTS", "JPY", "eur"]) };
+        break;
+    }
+    add(Topics.orders, id, json(value), t);
+    const duplicated = random() < DUPLICATE_ORDER_SHARE;
+    if (duplicated) {
+      duplicates++;
+      add(Topics.orders, id, json(value), t + int(100, 3000));
+    }
+
+    const invalid =
+      kind !== "valid" && !kind.includes("payment") && kind !== "declined" && kind !== "amount-mismatch";
+    const paymentOf = (overrides: Partial<Payment> = {}): Buffer =>
+      json({ paymentId: `payment-${i}`, amount: order.total, currency, status: "authorized", ...overrides });
+    const normalDelay = () => int(50, Math.floor(W / 2));
+    let outcome: Expected;
+    if (invalid) {
+      outcome = { status: "REJECTED_INVALID", reason: kind as InvalidReason };
+      if (random() < 0.5) add(Topics.payments, id, paymentOf(), t + normalDelay()); // a stray payment: ignored
+    } else {
+      for (const line of lines) demand.set(line.sku, (demand.get(line.sku) ?? 0) + line.qty);
+      const plentiful = lines.every((l) => !scarceSkus.includes(l.sku));
+      outcome = { status: "PAID", plentiful };
+      switch (kind) {
+        case "payment-first":
+          add(Topics.payments, id, paymentOf(), t - int(50, Math.floor(W / 2)));
+          break;
+        case "duplicate-payment": {
+          const at = t + normalDelay();
+          add(Topics.payments, id, paymentOf(), at);
+          add(Topics.payments, id, paymentOf(), at);
+          break;
+        }
+        case "declined":
+          add(Topics.payments, id, paymentOf({ status: "declined" }), t + normalDelay());
+          outcome = { status: "REJECTED_PAYMENT", reason: "declined" };
+          break;
+        case "amount-mismatch":
+          add(
+            Topics.payments,
+            id,
+            random() < 0.7
+              ? paymentOf({ amount: (cents + int(1, 999) * (random() < 0.5 ? -1 : 1)) / 100 })
+              : paymentOf({ currency: currency === "EUR" ? "USD" : "EUR" }),
+            t + normalDelay(),
+          );
+          outcome = { status: "REJECTED_PAYMENT", reason: "amount-mismatch" };
+          break;
+        case "late-payment":
+          add(Topics.payments, id, paymentOf(), t + W + int(1000, 10_000));
+          outcome = { status: "REJECTED_PAYMENT", reason: "timeout" };
+          break;
+        case "missing-payment":
+          outcome = { status: "REJECTED_PAYMENT", reason: "timeout" };
+          break;
+        default:
+          add(Topics.payments, id, paymentOf(), t + normalDelay());
+      }
+    }
+    expected.push({ orderId: id, expected: outcome, lines: order.lines, duplicated });
+
+    if (random() < MALFORMED_SHARE) {
+      const key = `malformed-${String(malformed.length).padStart(5, "0")}`;
+      const bytes =
+        random() < 0.5
+          ? Buffer.from(`{"customerId":"customer-${i}","lines":[{"sku":`)
+          : Buffer.from([0xff, 0xfe, 0x00, int(0, 255), int(0, 255), 0x7b]);
+      malformed.push({ key, value: bytes });
+      add(Topics.orders, key, bytes, t);
+    }
+  }
+
+  // Stock: plentiful skus get more than all orders could ask for (so their orders are always CONFIRMED); scarce
+  // skus start with about a third of their demand and get restocked a little during the run.
+  const endMs = options.startMs + Math.floor((n * 1000) / rate);
+  const initialStock = new Map<string, number>();
+  const restocked = new Map<string, number>();
+  for (let s = 0; s < skus; s++) {
+    const sku = skuName(s);
+    const want = demand.get(sku) ?? 0;
+    const scarce = scarceSkus.includes(sku);
+    const initial = scarce ? Math.floor(want / 3) : want + 10;
+    initialStock.set(sku, initial);
+    if (initial > 0) add(Topics.restocks, sku, json({ qty: initial }), options.startMs - 1000);
+    if (scarce && want > 0) {
+      const restocks = 4;
+      for (let r = 1; r <= restocks; r++) {
+        const qty = Math.max(1, Math.floor(want / 20));
+        restocked.set(sku, (restocked.get(sku) ?? 0) + qty);
+        add(
+          Topics.restocks,
+          sku,
+          json({ qty }),
+          options.startMs + Math.floor(((endMs - options.startMs) * r) / (restocks + 1)),
+        );
+      }
+    }
+  }
+
+  timed.sort((a, b) => a.timestamp - b.timestamp || a.seq - b.seq);
+  const records: WorkloadRecord[] = timed.map(({ seq: _seq, ...r }) => r);
+  const lastMs = records.length > 0 ? records[records.length - 1]!.timestamp : options.startMs;
+  const clockAt = lastMs + W + pipeline.joinGraceMs + 2 * pipeline.joinPunctuateIntervalMs + 10_000;
+  for (let p = 0; p < options.paymentPartitions; p++)
+    records.push({
+      topic: Topics.payments,
+      key: `clock-${p}`,
+      value: json({ paymentId: `clock-${p}`, amount: 0, currency: "EUR", status: "authorized" }),
+      timestamp: clockAt,
+      partition: p,
+    });
+
+  const perTopic: Record<string, number> = {};
+  for (const r of records) perTopic[r.topic] = (perTopic[r.topic] ?? 0) + 1;
+  return {
+    records,
+    orders: expected,
+    malformed,
+    initialStock,
+    restocked,
+    summary: {
+      orders: n,
+      records: perTopic,
+      kinds,
+      duplicateOrders: duplicates,
+      malformed: malformed.length,
+      scarceSkus,
+      eventTimeSpanMs: clockAt - (options.startMs - 1000),
+    },
+  };
+}
+
+/** What `weir verify` read from the output topics (values decoded as JSON; dead letters as raw bytes). */
+export interface Observed {
+  statuses: Array<{ key: string | null; value: unknown }>;
+  levels: Array<{ key: string | null; value: unknown }>;
+  deadLetters: Array<{ key: string | null; value: Buffer | null; sourceTopic: string | undefined }>;
+}
+
+export interface Check {
+  ok: boolean;
+  [detail: string]: unknown;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  orders: number;
+  statuses: Record<string, number>;
+  checks: {
+    exactlyOneStatus: Check;
+    outcomes: Check;
+    stock: Check;
+    deadLetters: Check;
+  };
+}
+
+const EXAMPLES = 5;
+
+/** Compare what the pipeline wrote with what the workload implies. Pure: the caller reads the topics. */
+export function verifyWorkload(workload: Workload, observed: Observed): VerifyReport {
+  const byOrder = new Map<string, Array<Record<string, unknown>>>();
+  const unknown: string[] = [];
+  const known = new Map(workload.orders.map((o) => [o.orderId, o]));
+  for (const { key, value } of observed.statuses) {
+    if (key === null || !known.has(key)) {
+      unknown.push(String(key));
+      continue;
+    }
+    const list = byOrder.get(key) ?? [];
+    list.push((value ?? {}) as Record<string, unknown>);
+    byOrder.set(key, list);
+  }
+  const missing = workload.orders.filter((o) => !byOrder.has(o.orderId)).map((o) => o.orderId);
+  const duplicated = [...byOrder].filter(([, list]) => list.length > 1).map(([id]) => id);
+  const statuses: Record<string, number> = {};
+  for (const list of byOrder.values()) {
+    const s = String(list[0]!.status);
+    statuses[s] = (statuses[s] ?? 0) + 1;
+  }
+
+  // Outcomes that do not depend on interleaving.
+  const mismatches: Array<{ orderId: string; expected: string; actual: string }> = [];
+  const confirmedQty = new Map<string, number>();
+  for (const o of workload.orders) {
+    const actual = byOrder.get(o.orderId)?.[0];
+    if (!actual) continue;
+    const status = String(actual.status);
+    const got = actual.reason === undefined ? status : `${status}:${String(actual.reason)}`;
+    const e = o.expected;
+    let ok: boolean;
+    let want: string;
+    if (e.status === "PAID") {
+      want = e.plentiful ? "CONFIRMED" : "CONFIRMED|REJECTED_STOCK";
+      ok =
+        status === "CONFIRMED" ||
+        (!e.plentiful && status === "REJECTED_STOCK" && o.lines.some((l) => l.sku === actual.sku));
+    } else {
+      want = `${e.status}:${e.reason}`;
+      ok = got === want;
+    }
+    if (!ok) mismatches.push({ orderId: o.orderId, expected: want, actual: got });
+    if (status === "CONFIRMED")
+      for (const l of o.lines) confirmedQty.set(l.sku, (confirmedQty.get(l.sku) ?? 0) + l.qty);
+  }
+
+  // Stock: initial + restocks - confirmed = final level >= 0, per sku.
+  const finalLevel = new Map<string, number>();
+  for (const { key, value } of observed.levels)
+    if (key !== null) finalLevel.set(key, Number((value as { level?: unknown } | null)?.level));
+  const skus = new Set([...workload.initialStock.keys(), ...finalLevel.keys()]);
+  const stockMismatches: Array<{ sku: string; expected: number; actual: number | null }> = [];
+  for (const sku of [...skus].sort()) {
+    const expectedLevel =
+      (workload.initialStock.get(sku) ?? 0) +
+      (workload.restocked.get(sku) ?? 0) -
+      (confirmedQty.get(sku) ?? 0);
+    const actual = finalLevel.get(sku);
+    const level = actual ?? 0;
+    if (level !== expectedLevel || level < 0)
+      stockMismatches.push({ sku, expected: expectedLevel, actual: actual ?? null });
+  }
+
+  // Dead letters: every malformed record, nothing else.
+  const dead = new Set(
+    observed.deadLetters
+      .filter((d) => d.sourceTopic === Topics.orders)
+      .map((d) => `${d.key}\u0000${d.value?.toString("base64") ?? ""}`),
+  );
+  const missingDead = workload.malformed.filter(
+    (m) => !dead.has(`${m.key}\u0000${m.value.toString("base64")}`),
+  );
+  const malformedKeys = new Set(workload.malformed.map((m) => m.key));
+  const unexpectedDead = observed.deadLetters.filter((d) => d.key === null || !malformedKeys.has(d.key));
+
+  const checks = {
+    exactlyOneStatus: {
+      ok: missing.length === 0 && duplicated.length === 0 && unknown.length === 0,
+      statusRecords: observed.statuses.length,
+      missing: missing.length,
+      duplicated: duplicated.length,
+      unknown: unknown.length,
+      examples: [...missing, ...duplicated, ...unknown].slice(0, EXAMPLES),
+    },
+    outcomes: {
+      ok: mismatches.length === 0,
+      mismatches: mismatches.length,
+      examples: mismatches.slice(0, EXAMPLES),
+    },
+    stock: {
+      ok: stockMismatches.length === 0,
+      skus: skus.size,
+      mismatches: stockMismatches.slice(0, EXAMPLES),
+    },
+    deadLetters: {
+      ok: missingDead.length === 0 && unexpectedDead.length === 0,
+      expected: workload.malformed.length,
+      found: observed.deadLetters.length,
+      missing: missingDead.length,
+      unexpected: unexpectedDead.length,
+    },
+  };
+  return {
+    ok: Object.values(checks).every((c) => c.ok),
+    orders: workload.orders.length,
+    statuses,
+    checks,
+  };
+}
