@@ -50,7 +50,11 @@ export async function startHttpServer(options: {
           if (!store)
             return json(400, { error: "usage: /state/<store>/<key> or /state/<store>?prefix=P&limit=N" });
           const def = worker.topology.stores.get(store);
-          if (!def) return json(404, { error: `no store named '${store}'`, stores: [...worker.topology.stores.keys()] });
+          if (!def)
+            return json(404, {
+              error: `no store named '${store}'`,
+              stores: [...worker.topology.stores.keys()],
+            });
           if (rest.length > 0) {
             const text = rest.join("/");
             const result = worker.queryStore(store, parseKey(def, text));
@@ -67,7 +71,9 @@ export async function startHttpServer(options: {
           });
         }
       } catch (err) {
-        json(err instanceof UsageError ? 400 : 500, { error: err instanceof Error ? err.message : String(err) });
+        json(err instanceof UsageError ? 400 : 500, {
+          error: err instanceof Error ? err.message : String(err),
+        });
       }
     })();
   });

@@ -58,7 +58,13 @@ export function planTopics(
     for (const name of names) {
       if (seen.has(name) || internal.has(name)) continue;
       seen.add(name);
-      planned.push({ name, role, partitions, createPartitions: partitions, config: { ...outputConfigs.get(name) } });
+      planned.push({
+        name,
+        role,
+        partitions,
+        createPartitions: partitions,
+        config: { ...outputConfigs.get(name) },
+      });
     }
   const projected = (t: string) => (internal.has(t) ? undefined : (existing.get(t) ?? partitions));
   const partitionsOf = topology.resolvePartitions(projected);

@@ -213,7 +213,11 @@ export function createTopology(
       levels: (r: StreamRecord<string, ReserveOutput>) => isStockLevel(r.value),
       results: (r: StreamRecord<string, ReserveOutput>) => isStockResult(r.value),
     });
-  stock.levels.to(Topics.stockLevels, { key, value: Serdes.json<ReserveOutput>() });
+  stock.levels.to(Topics.stockLevels, {
+    key,
+    value: Serdes.json<ReserveOutput>(),
+    topicConfig: TOPIC_CONFIGS[Topics.stockLevels],
+  });
 
   // 3: per-order aggregation of the line results; compensation loops back to the stock requests
   const decided = narrow<StockResult>(stock.results)

@@ -414,8 +414,8 @@ export class Topology {
 
   /** Topics read but written by nobody in the topology: the application's inputs. */
   get inputTopics(): string[] {
-    const internal = new Set(this.internalTopics.map((t) => t.name));
-    return this.sourceTopics.filter((t) => !internal.has(t));
+    const written = new Set(this.subtopologies.flatMap((s) => s.sinkTopics));
+    return this.sourceTopics.filter((t) => !written.has(t));
   }
 
   /** Topics written that are not internal: the application's outputs (dead-letter topic excluded). */
@@ -429,7 +429,8 @@ export class Topology {
     const configs = new Map<string, Readonly<Record<string, string>>>();
     for (const s of this.subtopologies)
       for (const n of s.nodes)
-        if (n.type === "sink" && n.topicConfig) configs.set(n.topic, { ...configs.get(n.topic), ...n.topicConfig });
+        if (n.type === "sink" && n.topicConfig)
+          configs.set(n.topic, { ...configs.get(n.topic), ...n.topicConfig });
     return configs;
   }
 
@@ -609,7 +610,9 @@ export class Topology {
             kind: "repartition",
             owner: writer?.name ?? n.name,
             partitionsOf: s.id,
-            config: { "cleanup.policy": "delete", "retention.ms": String(7 * 24 * 3600 * 1000) },
+            // Kept until consumed: records carry event time, which may be older than any time-based retention.
+            // Workers purge what their group has committed (deleteRecords).
+            config: { "cleanup.policy": "delete", "retention.ms": "-1" },
           });
         }
       for (const store of s.stores) {

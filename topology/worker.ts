@@ -31,6 +31,7 @@ import {
   toRawRecord,
   watermarks,
   type KafkaConfig,
+  type IAdminClient,
   type KafkaConsumer,
   type LibrdKafkaError,
   type Message,
@@ -129,6 +130,11 @@ export class Worker {
   #lock: Promise<unknown> = Promise.resolve();
   #rebalances: Promise<unknown> = Promise.resolve();
   #restoring = 0;
+  #admin: IAdminClient | undefined;
+  /** Committed offsets of repartition topics not yet purged. */
+  readonly #purgeable = new Map<string, TopicPartitionOffset>();
+  #lastPurge = Date.now();
+  readonly #repartitionTopics: Set<string>;
   #assignedOnce = false;
   #stopRequested = false;
   #fatal: unknown;
@@ -149,6 +155,9 @@ export class Worker {
     this.#metrics = options.metrics;
     this.#changelogTopics = new Set(
       topology.internalTopics.filter((t) => t.kind === "changelog").map((t) => t.name),
+    );
+    this.#repartitionTopics = new Set(
+      topology.internalTopics.filter((t) => t.kind === "repartition").map((t) => t.name),
     );
     this.#done = new Promise((res, rej) => {
       this.#resolveDone = res;
@@ -186,7 +195,10 @@ export class Worker {
    * (murmur2) place it; when the input was written with another partitioner, the other local partitions are
    * searched too.
    */
-  queryStore(store: string, key: unknown): { found: boolean; value?: unknown; partition: number; local: boolean } {
+  queryStore(
+    store: string,
+    key: unknown,
+  ): { found: boolean; value?: unknown; partition: number; local: boolean } {
     const def = this.topology.stores.get(store);
     const sub = this.topology.subtopologies.find((s) => s.stores.includes(store));
     if (!def || !sub) throw new StateStoreError(`no store named '${store}'`, { store });
@@ -197,11 +209,16 @@ export class Worker {
       .sort((a, b) => Number(b.task.partition === expected) - Number(a.task.partition === expected));
     for (const active of candidates) {
       const s = active.task.store(store);
-      if (!("prefixScan" in s)) throw new StateStoreError(`store '${store}' is a window store; query it by scan`, { store });
+      if (!("prefixScan" in s))
+        throw new StateStoreError(`store '${store}' is a window store; query it by scan`, { store });
       const value = s.get(key);
       if (value !== undefined) return { found: true, value, partition: active.task.partition, local: true };
     }
-    return { found: false, partition: expected, local: candidates.some((t) => t.task.partition === expected) };
+    return {
+      found: false,
+      partition: expected,
+      local: candidates.some((t) => t.task.partition === expected),
+    };
   }
 
   /** Entries of a key-value store across this worker's tasks. */
@@ -474,6 +491,16 @@ export class Worker {
     this.#metrics?.commitDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
   }
 
+  /** Repartition records are kept until consumed (retention -1); delete what this group has committed. */
+  #purgeRepartitions(): void {
+    const offsets = [...this.#purgeable.values()];
+    this.#purgeable.clear();
+    this.#lastPurge = Date.now();
+    this.#admin?.deleteRecords(offsets, { timeout: 10_000 }, (err) => {
+      if (err) this.#log.warn("purging repartition topics failed", { error: describeKafkaError(err) });
+    });
+  }
+
   /** After Kafka committed: buffered writes and changelog offsets go to LMDB in one transaction. */
   #applyState(): void {
     const batches = [];
@@ -600,7 +627,9 @@ export class Worker {
     });
   }
 
-  #newTasks(assignment: TopicPartition[]): Map<string, { sub: number; partition: number; tps: TopicPartition[] }> {
+  #newTasks(
+    assignment: TopicPartition[],
+  ): Map<string, { sub: number; partition: number; tps: TopicPartition[] }> {
     const byTask = new Map<string, { sub: number; partition: number; tps: TopicPartition[] }>();
     for (const tp of assignment) {
       const sub = this.topology.subtopologyOf(tp.topic);
@@ -671,7 +700,9 @@ export class Worker {
                     partition,
                     key,
                     value,
-                    timestamp: Math.max(0, active.task.streamTime),
+                    // Wall-clock time: a window changelog's time-based retention must not drop fresh records
+                    // of old event time (replays, late data).
+                    timestamp: Date.now(),
                     headers: {},
                   })
               : undefined,
@@ -892,8 +923,8 @@ export class Worker {
       })),
       { name: this.topology.deadLetterTopic, partitions: 1, config: {} },
     ];
-    const admin = createAdmin(this.#clientConfig("admin"));
-    try {
+    const admin = (this.#admin = createAdmin(this.#clientConfig("admin")));
+    {
       const result = await ensureTopics(admin, counts, specs);
       const bad = result.mismatched.filter((m) => m.name !== this.topology.deadLetterTopic);
       if (bad.length > 0)
@@ -903,8 +934,6 @@ export class Worker {
           { topic: bad[0]!.name },
         );
       if (result.created.length > 0) this.#log.info("internal topics created", { topics: result.created });
-    } finally {
-      admin.disconnect();
     }
   }
 
@@ -1048,6 +1077,8 @@ export class Worker {
   }
 
   async #closeClients(): Promise<void> {
+    this.#admin?.disconnect();
+    this.#admin = undefined;
     if (this.#consumer) await disconnect(this.#consumer, 10_000);
     if (this.#restoreConsumer) await disconnect(this.#restoreConsumer, 5000);
     if (this.#producer) {
@@ -1081,6 +1112,8 @@ function splitTp(key: string): [string, number] {
   const i = key.lastIndexOf("/");
   return [key.slice(0, i), Number(key.slice(i + 1))];
 }
+
+const REPARTITION_PURGE_INTERVAL_MS = 30_000;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
