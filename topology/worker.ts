@@ -481,8 +481,12 @@ export class Worker {
       return;
     }
     this.#applyState();
-    for (const o of offsets)
+    for (const o of offsets) {
       this.#metrics?.committedOffset.set({ topic: o.topic, partition: String(o.partition) }, o.offset);
+      if (this.#repartitionTopics.has(o.topic)) this.#purgeable.set(tpKey(o.topic, o.partition), o);
+    }
+    if (this.#purgeable.size > 0 && Date.now() - this.#lastPurge >= REPARTITION_PURGE_INTERVAL_MS)
+      this.#purgeRepartitions();
     this.#positions.clear();
     this.#uncommitted = 0;
     this.#producedSinceCommit = 0;

@@ -10,7 +10,8 @@ import { tempDir } from "./worker-process.js";
 
 export function prometheusBinary(): string {
   const found = spawnSync("sh", ["-c", "command -v prometheus"], { encoding: "utf8" }).stdout.trim();
-  if (!found) throw new Error("prometheus is not installed: apt-get install prometheus (scripts/setup.sh does it)");
+  if (!found)
+    throw new Error("prometheus is not installed: apt-get install prometheus (scripts/setup.sh does it)");
   return found;
 }
 
@@ -50,13 +51,20 @@ export class PrometheusServer {
     this.url = `http://127.0.0.1:${port}`;
     this.#child = spawn(
       prometheusBinary(),
-      [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, "data")}`, `--web.listen-address=127.0.0.1:${port}`],
+      [
+        `--config.file=${config}`,
+        `--storage.tsdb.path=${join(dir, "data")}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+      ],
       { stdio: ["ignore", "ignore", "pipe"] },
     );
     this.#child.stderr!.on("data", (c: Buffer) => this.log.push(c.toString()));
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline) {
-      const ok = await fetch(`${this.url}/-/ready`).then((r) => r.ok, () => false);
+      const ok = await fetch(`${this.url}/-/ready`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) return this;
       await new Promise((r) => setTimeout(r, 200));
     }
