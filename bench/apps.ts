@@ -1,0 +1,35 @@
+/** The topologies the benchmarks run, parameterised by app id and topics (test/apps/count.ts reads env vars). */
+import { map } from "rxjs";
+import { Serdes, Stores, TopologyBuilder, type ProcessorFactory, type Topology } from "../topology/index.js";
+
+/** source → sink, string serdes: the framework's per-record cost with no processor and no state. */
+export function passthroughTopology(appId: string, input: string, output: string): Topology {
+  const builder = new TopologyBuilder(appId);
+  builder
+    .stream(input, { key: Serdes.string(), value: Serdes.string() })
+    .to(output, { key: Serdes.string(), value: Serdes.string() });
+  return builder.build();
+}
+
+/** The store of the count topology, as test/apps/count.ts: string key → number (UTF-8 decimal text). */
+export const COUNT_STORE = "counts";
+export const countStoreSerdes = { key: Serdes.string(), value: Serdes.number() };
+
+/** The per-key count of test/apps/count.ts: one output `<value>:<n>` per input, n the key's running count. */
+export function countTopology(appId: string, input: string, output: string): Topology {
+  const count: ProcessorFactory<string, string, string, string> = (ctx) => {
+    const counts = ctx.keyValueStore<string, number>(COUNT_STORE);
+    return map((r) => {
+      const n = (counts.get(r.key) ?? 0) + 1;
+      counts.put(r.key, n);
+      return { key: r.key, value: `${r.value}:${n}` };
+    });
+  };
+  const builder = new TopologyBuilder(appId);
+  builder.store(COUNT_STORE, Stores.keyValue(countStoreSerdes.key, countStoreSerdes.value));
+  builder
+    .stream(input, { key: Serdes.string(), value: Serdes.string() })
+    .process("count", count, { stores: [COUNT_STORE] })
+    .to(output, { key: Serdes.string(), value: Serdes.string() });
+  return builder.build();
+}
