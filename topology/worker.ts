@@ -914,7 +914,20 @@ export class Worker {
   // ---- start-up and shutdown ---------------------------------------------------------------------------------
 
   async #prepareTopics(): Promise<void> {
-    const counts = await this.#retry("metadata", () => partitionCounts(this.#producer!));
+    // Input topics that do not exist yet (a worker deployed before the job that creates them) are waited for;
+    // topics that exist but are not co-partitioned are a configuration error and fail at once.
+    let counts = await this.#retry("metadata", () => partitionCounts(this.#producer!));
+    for (let attempt = 1; ; attempt++) {
+      const missing = this.topology.inputTopics.filter((t) => !counts.has(t));
+      if (missing.length === 0) break;
+      if (this.#stopRequested) throw new WeirError("stopped while waiting for input topics");
+      if (attempt === 1 || attempt % 30 === 0)
+        this.#log.warn("waiting for input topics to exist; create them with 'weir topics create'", {
+          missing,
+        });
+      await sleep(1000);
+      counts = await this.#retry("metadata", () => partitionCounts(this.#producer!));
+    }
     this.topology.checkPartitionCounts((t) => (this.#isInternal(t) ? (counts.get(t) ?? -1) : counts.get(t)));
     this.#partitionsOf = this.topology.resolvePartitions((t) =>
       this.#isInternal(t) ? undefined : counts.get(t),
@@ -978,10 +991,28 @@ export class Worker {
       ...o.kafka,
     } as never);
     producer.on("delivery-report", (err, report) => this.#onDelivery(err, report));
-    producer.on("event.error", (err) => this.#log.warn("producer error", { error: describeKafkaError(err) }));
+    producer.on("event.error", (err) => this.#clientError("producer", err));
     if (this.#metrics) producer.on("event.stats", (s) => applyStats(this.#metrics!, "producer", s));
     return producer;
   }
+
+  /** librdkafka repeats the same error many times a second while a broker is down: one line per error per 10 s. */
+  #clientError(client: string, err: LibrdKafkaError): void {
+    const key = `${client}:${err.code}:${err.message}`;
+    const now = Date.now();
+    const seen = this.#errorLog.get(key);
+    if (seen && now - seen.since < 10_000) {
+      seen.repeats++;
+      return;
+    }
+    this.#errorLog.set(key, { since: now, repeats: 0 });
+    this.#log.warn(`${client} error`, {
+      error: describeKafkaError(err),
+      brokers: this.options.brokers,
+      ...(seen?.repeats ? { repeatedInLast10s: seen.repeats } : {}),
+    });
+  }
+  readonly #errorLog = new Map<string, { since: number; repeats: number }>();
 
   #createConsumer(): KafkaConsumer {
     const o = this.options;
@@ -1004,7 +1035,7 @@ export class Worker {
     } as never);
     consumer.setDefaultConsumeTimeout(100);
     extras(consumer).setDefaultIsTimeoutOnlyForFirstMessage(true);
-    consumer.on("event.error", (err) => this.#log.warn("consumer error", { error: describeKafkaError(err) }));
+    consumer.on("event.error", (err) => this.#clientError("consumer", err));
     if (this.#metrics) consumer.on("event.stats", (s) => applyStats(this.#metrics!, "consumer", s));
     return consumer;
   }
