@@ -5,7 +5,7 @@
 import { spawnSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { APP_ID, Topics, createTopology } from "../../processors/app.js";
-import { createTopics, deleteGroup, deleteTopics } from "../../bin/workload-kafka.js";
+import { deleteGroup, deleteTopics } from "../../bin/workload-kafka.js";
 import { brokers, endOffsets, waitFor } from "../helpers/kafka.js";
 import { PrometheusServer } from "../helpers/prometheus.js";
 import { REPO, WorkerProcess, weirCommand } from "../helpers/worker-process.js";
