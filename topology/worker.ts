@@ -60,32 +60,62 @@ const tpKey = (topic: string, partition: number) => `${topic}/${partition}`;
 
 /** Input records of one task, per partition, so the task can take them in timestamp order across its topics. */
 class PartitionQueues {
-  readonly #queues = new Map<string, RawRecord[]>();
+  readonly #queues = new Map<
+    string,
+    { records: RawRecord[]; head: number; position: TopicPartitionOffset | undefined }
+  >();
   size = 0;
-  push(r: RawRecord): number {
-    const key = tpKey(r.topic, r.partition);
+  push(key: string, r: RawRecord): number {
     let q = this.#queues.get(key);
-    if (!q) this.#queues.set(key, (q = []));
-    q.push(r);
+    if (!q) this.#queues.set(key, (q = { records: [], head: 0, position: undefined }));
+    q.records.push(r);
     this.size++;
-    return q.length;
+    return q.records.length - q.head;
   }
   /** The head with the smallest timestamp (Kafka Streams' PartitionGroup order); offset order within a partition. */
   next(): RawRecord | undefined {
-    let best: RawRecord[] | undefined;
+    if (this.size === 0) return undefined;
+    let best: { records: RawRecord[]; head: number; position: TopicPartitionOffset | undefined } | undefined;
     for (const q of this.#queues.values())
-      if (q.length > 0 && (!best || q[0]!.timestamp < best[0]!.timestamp)) best = q;
-    if (!best) return undefined;
+      if (
+        q.head < q.records.length &&
+        (!best || q.records[q.head]!.timestamp < best.records[best.head]!.timestamp)
+      )
+        best = q;
+    const r = best!.records[best!.head++]!;
+    if (best!.head === best!.records.length) {
+      best!.records = [];
+      best!.head = 0;
+    }
     this.size--;
-    return best.shift();
+    if (best!.position) best!.position.offset = r.offset + 1;
+    else best!.position = { topic: r.topic, partition: r.partition, offset: r.offset + 1 };
+    return r;
   }
-  length(topic: string, partition: number): number {
-    return this.#queues.get(tpKey(topic, partition))?.length ?? 0;
+  length(key: string): number {
+    const q = this.#queues.get(key);
+    return q ? q.records.length - q.head : 0;
+  }
+  /** Positions (next offsets) of the partitions that advanced since the last call. */
+  *advanced(): Generator<[string, TopicPartitionOffset]> {
+    for (const [key, q] of this.#queues)
+      if (q.position) {
+        yield [key, q.position];
+        q.position = undefined;
+      }
   }
   clear(): void {
     this.#queues.clear();
     this.size = 0;
   }
+}
+
+interface StagedWrites {
+  store: string;
+  partition: number;
+  writes: Array<readonly [Buffer, Buffer | null]>;
+  /** `<changelog topic>/<partition>`, to look up the offset its last record got. */
+  changelog: string;
 }
 
 interface ActiveTask {
@@ -332,12 +362,13 @@ export class Worker {
   }
 
   #enqueue(messages: Message[]): void {
+    let counted: Map<string, number> | undefined;
     for (const m of messages) {
       const key = tpKey(m.topic, m.partition);
       const active = this.#taskOfPartition.get(key);
       if (!active) continue; // revoked since it was fetched; its new owner reads it from the committed offset
-      const length = active.queues.push(toRawRecord(m));
-      this.#metrics?.recordsConsumed.inc({ topic: m.topic, partition: String(m.partition) });
+      const length = active.queues.push(key, toRawRecord(m));
+      if (this.#metrics) (counted ??= new Map()).set(key, (counted.get(key) ?? 0) + 1);
       if (length >= this.options.maxBufferedRecordsPerPartition && !this.#paused.has(key)) {
         this.#consumer!.pause([{ topic: m.topic, partition: m.partition }]);
         this.#paused.add(key);
@@ -345,10 +376,16 @@ export class Worker {
         this.#log.debug("partition paused: task backlog over bound", { partition: key, backlog: length });
       }
     }
+    if (counted)
+      for (const [key, n] of counted) {
+        const [topic, partition] = splitTp(key);
+        this.#metrics!.recordsConsumed.inc({ topic, partition: String(partition) }, n);
+      }
   }
 
   async #processQueued(): Promise<void> {
-    const anyQueued = [...this.#tasks.values()].some((t) => t.queues.size > 0);
+    let anyQueued = false;
+    for (const t of this.#tasks.values()) if (t.queues.size > 0) anyQueued = true;
     if (this.options.guarantee === "exactly_once" && !this.#txnOpen) {
       if (!anyQueued && !this.#hasWallClockWork()) return;
       await Txn.begin(this.#producer!);
@@ -357,15 +394,10 @@ export class Worker {
     const now = Date.now();
     for (const active of this.#tasks.values()) {
       const { task, queues } = active;
-      for (let r = queues.next(); r !== undefined; r = queues.next()) {
-        task.process(r);
-        this.#positions.set(tpKey(r.topic, r.partition), {
-          topic: r.topic,
-          partition: r.partition,
-          offset: r.offset + 1,
-        });
-        this.#uncommitted++;
-      }
+      const before = queues.size;
+      for (let r = queues.next(); r !== undefined; r = queues.next()) task.process(r);
+      this.#uncommitted += before;
+      for (const [key, position] of queues.advanced()) this.#positions.set(key, { ...position });
       task.punctuateWallClock(now);
     }
     if (this.#paused.size > 0) this.#resumeDrained();
@@ -381,8 +413,7 @@ export class Worker {
     for (const key of [...this.#paused]) {
       const active = this.#taskOfPartition.get(key);
       const [topic, partition] = splitTp(key);
-      if (active && active.queues.length(topic, partition) > this.options.maxBufferedRecordsPerPartition / 2)
-        continue;
+      if (active && active.queues.length(key) > this.options.maxBufferedRecordsPerPartition / 2) continue;
       if (active) this.#consumer!.resume([{ topic, partition }]);
       this.#paused.delete(key);
     }
@@ -409,14 +440,27 @@ export class Worker {
     this.#produced++;
     this.#producedSinceCommit++;
     if (this.#metrics) {
-      this.#metrics.recordsProduced.inc({ topic: record.topic });
-      if (!this.#changelogTopics.has(record.topic))
-        this.#metrics.endToEndLatency.observe(
-          { topic: record.topic },
-          Math.max(0, Date.now() - record.timestamp) / 1000,
-        );
+      let m = this.#topicMetrics.get(record.topic);
+      if (!m) {
+        m = {
+          produced: this.#metrics.recordsProduced.labels({ topic: record.topic }),
+          latency: this.#changelogTopics.has(record.topic)
+            ? undefined
+            : this.#metrics.endToEndLatency.labels({ topic: record.topic }),
+        };
+        this.#topicMetrics.set(record.topic, m);
+      }
+      m.produced.inc();
+      if (m.latency && (this.#produced & 15) === 0)
+        m.latency.observe(Math.max(0, Date.now() - record.timestamp) / 1000);
     }
   }
+
+  /** Metric children per topic, resolved once: label lookups per record are a measurable cost. */
+  readonly #topicMetrics = new Map<
+    string,
+    { produced: { inc(): void }; latency: { observe(v: number): void } | undefined }
+  >();
 
   #producerError(err: unknown, topic: string): ProducerError {
     return new ProducerError(
@@ -455,17 +499,19 @@ export class Worker {
   async #commit(): Promise<void> {
     const started = process.hrtime.bigint();
     const offsets = [...this.#positions.values()];
-    if (offsets.length === 0 && this.#producedSinceCommit === 0) {
+    if (offsets.length === 0 && this.#producedSinceCommit === 0 && !this.#hasPendingWrites()) {
       // Nothing to commit; an open, empty transaction stays open for the next records.
       this.#lastCommit = Date.now();
       return;
     }
+    let staged: StagedWrites[];
     try {
+      if (this.options.guarantee === "exactly_once" && !this.#txnOpen) {
+        await Txn.begin(this.#producer!);
+        this.#txnOpen = true;
+      }
+      staged = this.#stageChangelogs();
       if (this.options.guarantee === "exactly_once") {
-        if (!this.#txnOpen) {
-          await Txn.begin(this.#producer!);
-          this.#txnOpen = true;
-        }
         if (offsets.length > 0) await Txn.sendOffsets(this.#producer!, offsets, this.#consumer!, 30_000);
         await Txn.commit(this.#producer!, 60_000);
         this.#txnOpen = false;
@@ -480,7 +526,7 @@ export class Worker {
       await this.#onCommitFailure(err);
       return;
     }
-    this.#applyState();
+    this.#applyState(staged);
     for (const o of offsets) {
       this.#metrics?.committedOffset.set({ topic: o.topic, partition: String(o.partition) }, o.offset);
       if (this.#repartitionTopics.has(o.topic)) this.#purgeable.set(tpKey(o.topic, o.partition), o);
@@ -495,6 +541,36 @@ export class Worker {
     this.#metrics?.commitDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
   }
 
+  #hasPendingWrites(): boolean {
+    for (const active of this.#tasks.values())
+      for (const b of active.stores.values()) if (b.pendingWrites > 0) return true;
+    return false;
+  }
+
+  /**
+   * Take every task's buffered store writes and send them to the changelogs inside the open transaction: the last
+   * write per key since the previous commit (as Kafka Streams' record cache), so a hot key costs one changelog
+   * record per commit, not one per update.
+   */
+  #stageChangelogs(): StagedWrites[] {
+    const staged: StagedWrites[] = [];
+    const now = Date.now();
+    for (const active of this.#tasks.values())
+      for (const [store, buffer] of active.stores) {
+        if (buffer.pendingWrites === 0) continue;
+        const partition = active.task.partition;
+        const writes = buffer.drain();
+        const topic = changelogTopic(this.topology.appId, store);
+        if (this.topology.stores.get(store)!.changelog)
+          // Wall-clock time: a window changelog's time-based retention must not drop fresh records of old event
+          // time (replays, late data).
+          for (const [key, value] of writes)
+            this.#send({ topic, partition, key, value, timestamp: now, headers: {} });
+        staged.push({ store, partition, writes, changelog: tpKey(topic, partition) });
+      }
+    return staged;
+  }
+
   /** Repartition records are kept until consumed (retention -1); delete what this group has committed. */
   #purgeRepartitions(): void {
     const offsets = [...this.#purgeable.values()];
@@ -505,23 +581,18 @@ export class Worker {
     });
   }
 
-  /** After Kafka committed: buffered writes and changelog offsets go to LMDB in one transaction. */
-  #applyState(): void {
-    const batches = [];
-    for (const active of this.#tasks.values())
-      for (const [store, buffer] of active.stores) {
-        if (buffer.pendingWrites === 0) continue;
-        const partition = active.task.partition;
-        batches.push({
-          store,
-          partition,
-          writes: buffer.drain(),
-          checkpoint: this.#changelogOffsets.get(
-            tpKey(changelogTopic(this.topology.appId, store), partition),
-          ),
-        });
-      }
-    if (batches.length > 0) this.#store!.apply(batches);
+  /** After Kafka committed: the staged writes and each store-partition's changelog offset go to LMDB in one
+   *  transaction. */
+  #applyState(staged: StagedWrites[]): void {
+    if (staged.length === 0) return;
+    this.#store!.apply(
+      staged.map((b) => ({
+        store: b.store,
+        partition: b.partition,
+        writes: b.writes,
+        checkpoint: this.#changelogOffsets.get(b.changelog),
+      })),
+    );
   }
 
   async #onCommitFailure(err: unknown): Promise<void> {
@@ -693,24 +764,8 @@ export class Worker {
         store: (name) => {
           let buffer = stores.get(name);
           if (buffer) return buffer;
-          const def = this.topology.stores.get(name)!;
-          const topic = changelogTopic(appId, name);
-          buffer = new BufferedStore(
-            this.#store!.open(name, partition),
-            def.changelog
-              ? (key, value) =>
-                  this.#send({
-                    topic,
-                    partition,
-                    key,
-                    value,
-                    // Wall-clock time: a window changelog's time-based retention must not drop fresh records
-                    // of old event time (replays, late data).
-                    timestamp: Date.now(),
-                    headers: {},
-                  })
-              : undefined,
-          );
+          // Changelog records are sent at commit time from the drained buffer (#stageChangelogs).
+          buffer = new BufferedStore(this.#store!.open(name, partition));
           stores.set(name, buffer);
           return buffer;
         },
