@@ -118,7 +118,7 @@ const help: CommandHelp = {
     ...workloadFlagHelp,
     [
       "--start T",
-      "simulated clock start: epoch ms, ISO date or 'now' (default 2026-01-01T00:00:00Z; mind retention.ms)",
+      "clock start: epoch ms, ISO date or 'now' (default now: old timestamps fall to retention.ms; a fixed start gives identical bytes)",
     ],
     ["--brokers LIST", "Kafka bootstrap servers (env KAFKA_BROKERS; default 127.0.0.1:9092)"],
     ["--json", "print the summary as JSON"],
@@ -126,7 +126,8 @@ const help: CommandHelp = {
   examples: [
     "weir generate --orders 10000 --seed 42",
     "weir generate --orders 500 --seed 7 --scarce 0.5 --skus 10 --json",
-    "weir generate --orders 2000 --seed 3 --start now && weir verify --orders 2000 --seed 3",
+    "weir generate --orders 2000 --seed 3 && weir verify --orders 2000 --seed 3",
+    "weir generate --orders 100 --seed 3 --start 2026-01-01T00:00:00Z   # the same bytes every run",
   ],
 };
 
@@ -147,7 +148,7 @@ registerCommand({
       }
       const options = {
         ...workloadOptions(values),
-        startMs: parseStart(values.start as string | undefined, DEFAULT_WORKLOAD.startMs),
+        startMs: parseStart(values.start as string | undefined, Math.floor(Date.now() / 1000) * 1000),
       };
       const brokers = (values.brokers as string | undefined) ?? process.env.KAFKA_BROKERS ?? DEFAULT_BROKERS;
       const { workload, seconds } = await produceWorkload(brokers, options, !values.json);

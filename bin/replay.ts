@@ -94,7 +94,10 @@ const help: CommandHelp = {
     ["--to POS", "position to stop at (exclusive); default the end of the log at start"],
     ["--into TOPIC", "re-publish into this topic (keys, headers, timestamps kept; partition by key hash)"],
     ["--dead-letters", "re-drive dead letters into their original topics"],
-    ["--create-target", "with --into: create the target topic if missing (source's partition count)"],
+    [
+      "--create-target",
+      "with --into: create the target topic if missing (source's partition count, retention.ms=-1: replayed records keep their old timestamps)",
+    ],
     ["--dry-run", "read the range, count and show samples of what would be replayed; write nothing"],
     ["--sample N", "records to show with --dry-run (default 5)"],
     ["--rate N", "at most N records per second"],
@@ -331,7 +334,11 @@ async function replayCommand(argv: string[]): Promise<number> {
       if (!dryRun) {
         await withAdmin(cliClientConfig(config, "replay-admin"), (admin) =>
           kafkaStep(`cannot create ${into}`, () =>
-            ensureTopics(admin, topics, [{ name: into, partitions: count }]),
+            // Replayed records keep their original timestamps: time-based retention would delete old ones
+            // as soon as the broker checks, so the target keeps records until someone sets a retention.
+            ensureTopics(admin, topics, [
+              { name: into, partitions: count, config: { "retention.ms": "-1" } },
+            ]),
           ),
         );
         topics.set(into, count);

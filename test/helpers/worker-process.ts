@@ -2,10 +2,11 @@
  * A `weir worker` in a child process, as operators run it: spawned through the CLI, JSON logs on stderr parsed
  * into events, HTTP endpoints discovered from the log, killed with real signals.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { expect } from "vitest";
 
 export const REPO = resolve(import.meta.dirname, "../..");
 
@@ -166,4 +167,30 @@ export class WorkerProcess {
         records: Number(l.records ?? 0),
       }));
   }
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run `weir <args>` to completion, as a user would from the repository (bounded at two minutes). */
+export function runWeir(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  const { command, argv } = weirCommand(args);
+  return new Promise((resolve) => {
+    execFile(
+      command,
+      argv,
+      { cwd: REPO, env: { ...process.env, ...env }, timeout: 120_000, maxBuffer: 16 * 1024 * 1024 },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+/** The JSON a successful `weir ... --json` printed. */
+export function cliJson(result: CliResult): Record<string, unknown> {
+  expect(result.code, result.stderr).toBe(0);
+  return JSON.parse(result.stdout) as Record<string, unknown>;
 }

@@ -4,7 +4,7 @@
  * dead-letter re-drive of a record the engine dead-lettered, and reset (refused while the worker runs; offsets,
  * internal topics and state gone afterwards).
  */
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,29 +22,7 @@ import {
   withAdmin,
   fromCallback,
 } from "../helpers/kafka.js";
-
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function weir(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ["--import", "tsx", "bin/weir.ts", ...args],
-      { env: { ...process.env, ...env }, timeout: 120_000, maxBuffer: 16 * 1024 * 1024 },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
-
-function json(result: CliResult): Record<string, unknown> {
-  expect(result.code, result.stderr).toBe(0);
-  return JSON.parse(result.stdout) as Record<string, unknown>;
-}
+import { cliJson, runWeir } from "../helpers/worker-process.js";
 
 async function listTopics(): Promise<string[]> {
   return withAdmin((admin) =>
@@ -74,7 +52,7 @@ describe("weir topics / state / replay --dead-letters / reset around a worker", 
   });
 
   it("topics create creates every topic of the topology, idempotently, with the internal topics' policies", async () => {
-    const first = json(await weir(["topics", "create", ...app, "--json"], env));
+    const first = cliJson(await runWeir(["topics", "create", ...app, "--json"], env));
     const topics = first.topics as Array<{ name: string; role: string; status: string; partitions: number }>;
     expect(topics.map((t) => [t.name, t.role, t.status, t.partitions])).toEqual([
       [input, "input", "created", 3],
@@ -85,7 +63,7 @@ describe("weir topics / state / replay --dead-letters / reset around a worker", 
     const configs = await describeTopicConfigs(brokers(), {}, [changelog, input], ["cleanup.policy"]);
     expect(configs?.get(changelog)?.get("cleanup.policy")).toBe("compact");
     expect(configs?.get(input)?.get("cleanup.policy")).toBe("delete");
-    const second = json(await weir(["topics", "create", ...app, "--json"], env));
+    const second = cliJson(await runWeir(["topics", "create", ...app, "--json"], env));
     expect((second.topics as Array<{ status: string }>).map((t) => t.status)).toEqual([
       "exists",
       "exists",
@@ -129,24 +107,26 @@ describe("weir topics / state / replay --dead-letters / reset around a worker", 
     const dead = await consumeAll(dlq, { expected: 1, timeoutMs: 30_000, isolation: "read_committed" });
     expect(dead[0]!.headers["weir.source.topic"]).toBe(input);
 
-    const get = json(await weir(["state", "get", "counts", "alpha", ...app, "--url", url, "--json"], env));
+    const get = cliJson(
+      await runWeir(["state", "get", "counts", "alpha", ...app, "--url", url, "--json"], env),
+    );
     expect(get).toMatchObject({ found: true, value: 4 });
-    const text = await weir(["state", "get", "counts", "beta", ...app, "--url", url], env);
+    const text = await runWeir(["state", "get", "counts", "beta", ...app, "--url", url], env);
     expect(text.stdout.trim()).toBe("4");
-    const scan = json(await weir(["state", "scan", "counts", ...app, "--url", url, "--json"], env));
+    const scan = cliJson(await runWeir(["state", "scan", "counts", ...app, "--url", url, "--json"], env));
     expect(
       Object.fromEntries(
         (scan.entries as Array<{ key: string; value: number }>).map((e) => [e.key, e.value]),
       ),
     ).toEqual(Object.fromEntries(keys.map((k) => [k, 4])));
-    const missing = await weir(["state", "get", "counts", "zeta", ...app, "--url", url], env);
+    const missing = await runWeir(["state", "get", "counts", "zeta", ...app, "--url", url], env);
     expect(missing.code).toBe(1);
 
-    const busy = await weir(["state", "get", "counts", "alpha", ...app, "--state-dir", stateRoot], env);
+    const busy = await runWeir(["state", "get", "counts", "alpha", ...app, "--state-dir", stateRoot], env);
     expect(busy.code).toBe(1);
     expect(busy.stderr).toMatch(/in use by a running worker \(pid \d+\)/);
 
-    const refused = await weir(["reset", ...app, "--state-dir", stateRoot, "--yes"], env);
+    const refused = await runWeir(["reset", ...app, "--state-dir", stateRoot, "--yes"], env);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(
       new RegExp(`consumer group ${group} has 1 active member\\(s\\): ${group}-consumer`),
@@ -154,7 +134,7 @@ describe("weir topics / state / replay --dead-letters / reset around a worker", 
     expect(existsSync(stateDir)).toBe(true);
     expect(await listTopics()).toContain(changelog);
 
-    const described = json(await weir(["topics", "describe", ...app, "--json"], env));
+    const described = cliJson(await runWeir(["topics", "describe", ...app, "--json"], env));
     const inputInfo = (
       described.topics as Array<{
         name: string;
@@ -170,13 +150,15 @@ describe("weir topics / state / replay --dead-letters / reset around a worker", 
 
   it("state get/scan read the stopped worker's LMDB directory", async () => {
     expect(
-      json(await weir(["state", "get", "counts", "gamma", ...app, "--state-dir", stateRoot, "--json"], env)),
+      cliJson(
+        await runWeir(["state", "get", "counts", "gamma", ...app, "--state-dir", stateRoot, "--json"], env),
+      ),
     ).toMatchObject({
       found: true,
       value: 4,
     });
-    const scan = json(
-      await weir(
+    const scan = cliJson(
+      await runWeir(
         ["state", "scan", "counts", ...app, "--state-dir", stateRoot, "--prefix", "de", "--json"],
         env,
       ),
@@ -184,23 +166,23 @@ describe("weir topics / state / replay --dead-letters / reset around a worker", 
     expect((scan.entries as Array<{ key: string; value: number }>).map((e) => [e.key, e.value])).toEqual([
       ["delta", 4],
     ]);
-    const limited = json(
-      await weir(
+    const limited = cliJson(
+      await runWeir(
         ["state", "scan", "counts", ...app, "--state-dir", stateRoot, "--limit", "2", "--json"],
         env,
       ),
     );
     expect(limited.entries).toHaveLength(2);
-    const notFound = await weir(["state", "get", "counts", "zeta", ...app, "--state-dir", stateRoot], env);
+    const notFound = await runWeir(["state", "get", "counts", "zeta", ...app, "--state-dir", stateRoot], env);
     expect(notFound.code).toBe(1);
     expect(notFound.stderr).toMatch(/not found/);
-    const noStore = await weir(["state", "get", "nope", "k", ...app, "--state-dir", stateRoot], env);
+    const noStore = await runWeir(["state", "get", "nope", "k", ...app, "--state-dir", stateRoot], env);
     expect(noStore.code).toBe(2);
     expect(noStore.stderr).toMatch(/stores: counts/);
   });
 
   it("replay --dead-letters re-drives the engine's dead letter into the input topic", async () => {
-    const summary = json(await weir(["replay", "--dead-letters", ...app, "--json"], env));
+    const summary = cliJson(await runWeir(["replay", "--dead-letters", ...app, "--json"], env));
     expect(summary).toMatchObject({ source: dlq, records: 1, targets: { [input]: 1 } });
     const all = await consumeAll(input, { timeoutMs: 30_000, isolation: "read_committed" });
     const redriven = all.filter((r) => r.headers["weir.replay.origin"] === `${dlq}/0/0`);
@@ -213,15 +195,17 @@ describe("weir topics / state / replay --dead-letters / reset around a worker", 
     const before = await committedOffsets(group, input);
     expect([...before.values()].reduce((a, b) => a + b, 0)).toBe(21);
 
-    const plan = json(await weir(["reset", ...app, "--state-dir", stateRoot, "--dry-run", "--json"], env));
+    const plan = cliJson(
+      await runWeir(["reset", ...app, "--state-dir", stateRoot, "--dry-run", "--json"], env),
+    );
     expect(plan).toMatchObject({ group, deleteTopics: [changelog], deleteStateDir: true, done: false });
-    const unconfirmed = await weir(["reset", ...app, "--state-dir", stateRoot], env);
+    const unconfirmed = await runWeir(["reset", ...app, "--state-dir", stateRoot], env);
     expect(unconfirmed.code).toBe(2);
     expect(unconfirmed.stderr).toMatch(/--yes/);
     expect(await committedOffsets(group, input)).toEqual(before);
     expect(existsSync(stateDir)).toBe(true);
 
-    const done = json(await weir(["reset", ...app, "--state-dir", stateRoot, "--yes", "--json"], env));
+    const done = cliJson(await runWeir(["reset", ...app, "--state-dir", stateRoot, "--yes", "--json"], env));
     expect(done.done).toBe(true);
     expect([...(await committedOffsets(group, input)).entries()].sort()).toEqual([
       [0, 0],
@@ -237,7 +221,7 @@ describe("weir topics / state / replay --dead-letters / reset around a worker", 
 
   it("topics create reports an internal topic with the wrong partition count and policy, exit 1 with advice", async () => {
     await createTopic(changelog, 2, { "cleanup.policy": "delete" });
-    const result = await weir(["topics", "create", ...app, "--json"], env);
+    const result = await runWeir(["topics", "create", ...app, "--json"], env);
     expect(result.code).toBe(1);
     const body = JSON.parse(result.stdout) as {
       topics: Array<{ name: string; status: string; problems: string[] }>;

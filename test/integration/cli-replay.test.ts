@@ -2,7 +2,6 @@
  * `weir replay` against the real broker: slices by offsets and by timestamps into new topics, idempotence of a
  * repeated run, dry run, dead-letter re-drive. Every result is read back with a separate consumer.
  */
-import { execFile } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   consumeAll,
@@ -13,32 +12,10 @@ import {
   uniqueName,
   type ConsumedRecord,
 } from "../helpers/kafka.js";
+import { cliJson, runWeir } from "../helpers/worker-process.js";
 
 const BASE = Date.UTC(2024, 4, 1, 12, 0, 0);
 const RECORDS = 30;
-
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function weir(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ["--import", "tsx", "bin/weir.ts", ...args],
-      { env: { ...process.env, ...env }, timeout: 120_000, maxBuffer: 16 * 1024 * 1024 },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
-
-function json(result: CliResult): Record<string, unknown> {
-  expect(result.code, result.stderr).toBe(0);
-  return JSON.parse(result.stdout) as Record<string, unknown>;
-}
 
 const byOrigin = (records: ConsumedRecord[]) =>
   new Map(records.map((r) => [r.headers["weir.replay.origin"]!, r]));
@@ -59,7 +36,8 @@ describe("weir replay", () => {
   }));
 
   beforeAll(async () => {
-    await createTopic(source, 3);
+    // The records carry 2024 timestamps: without retention.ms=-1 the broker's retention check deletes them mid-test.
+    await createTopic(source, 3, { "retention.ms": "-1" });
     await produceAll(source, sent);
   });
 
@@ -70,8 +48,8 @@ describe("weir replay", () => {
   it("replays a per-partition offset range into a new topic, keeping keys, values, headers and timestamps", async () => {
     const target = uniqueName("cli-replay-offsets");
     created.push(target);
-    const summary = json(
-      await weir([
+    const summary = cliJson(
+      await runWeir([
         "replay",
         "--topic",
         source,
@@ -109,8 +87,8 @@ describe("weir replay", () => {
     created.push(target);
     const from = `@${BASE + 10_000}`; // records 10..
     const to = new Date(BASE + 20_000).toISOString(); // ..19
-    const summary = json(
-      await weir([
+    const summary = cliJson(
+      await runWeir([
         "replay",
         "--topic",
         source,
@@ -135,7 +113,7 @@ describe("weir replay", () => {
   it("run twice with the same range into a transactional target, writes the records once", async () => {
     const target = uniqueName("cli-replay-twice");
     created.push(target);
-    await createTopic(target, 2);
+    await createTopic(target, 2, { "retention.ms": "-1" });
     const args = [
       "replay",
       "--topic",
@@ -148,9 +126,9 @@ describe("weir replay", () => {
       "4",
       "--json",
     ];
-    const first = json(await weir(args));
+    const first = cliJson(await runWeir(args));
     expect(first.records).toBe(21); // offsets 3..9 of each partition: 7 * 3
-    const second = json(await weir(args));
+    const second = cliJson(await runWeir(args));
     expect(second.records).toBe(0);
     expect(second.alreadyReplayedOffsets).toBe(21);
     expect(second.replayId).toBe(first.replayId);
@@ -165,9 +143,9 @@ describe("weir replay", () => {
   it("--dry-run counts and samples but writes nothing", async () => {
     const target = uniqueName("cli-replay-dry");
     created.push(target);
-    await createTopic(target, 1);
-    const summary = json(
-      await weir([
+    await createTopic(target, 1, { "retention.ms": "-1" });
+    const summary = cliJson(
+      await runWeir([
         "replay",
         "--topic",
         source,
@@ -190,7 +168,7 @@ describe("weir replay", () => {
     expect([...(await endOffsets(target)).values()]).toEqual([0]);
     // And the dry run recorded no progress: a real run afterwards replays everything.
     expect(
-      json(await weir(["replay", "--topic", source, "--to", "4", "--into", target, "--json"])).records,
+      cliJson(await runWeir(["replay", "--topic", source, "--to", "4", "--into", target, "--json"])).records,
     ).toBe(12);
   });
 
@@ -199,8 +177,8 @@ describe("weir replay", () => {
     const input = `${prefix}-input`;
     const dlq = `${prefix}-app-dlq`;
     created.push(input, dlq);
-    await createTopic(input, 3);
-    await createTopic(dlq, 1);
+    await createTopic(input, 3, { "retention.ms": "-1" });
+    await createTopic(dlq, 1, { "retention.ms": "-1" });
     const originalTs = BASE - 5000;
     await produceAll(dlq, [
       {
@@ -219,8 +197,8 @@ describe("weir replay", () => {
       },
       { key: "orphan", value: "no source header", headers: { "weir.error.class": "X" } },
     ]);
-    const summary = json(
-      await weir(["replay", "--dead-letters", "--app", "test/apps/count.ts", "--json"], {
+    const summary = cliJson(
+      await runWeir(["replay", "--dead-letters", "--app", "test/apps/count.ts", "--json"], {
         WEIR_TEST_PREFIX: prefix,
       }),
     );
@@ -235,8 +213,8 @@ describe("weir replay", () => {
     expect(r.timestamp).toBe(originalTs);
     expect(r.headers).toEqual({ app: "kept", "weir.replay.origin": `${dlq}/0/0` });
     // Re-driving again is a no-op.
-    const again = json(
-      await weir(["replay", "--dead-letters", "--app", "test/apps/count.ts", "--json"], {
+    const again = cliJson(
+      await runWeir(["replay", "--dead-letters", "--app", "test/apps/count.ts", "--json"], {
         WEIR_TEST_PREFIX: prefix,
       }),
     );
@@ -244,10 +222,10 @@ describe("weir replay", () => {
   });
 
   it("says what is wrong with a missing source or target topic (exit 1)", async () => {
-    const missing = await weir(["replay", "--topic", uniqueName("nope"), "--into", "x"]);
+    const missing = await runWeir(["replay", "--topic", uniqueName("nope"), "--into", "x"]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/does not exist/);
-    const noTarget = await weir(["replay", "--topic", source, "--into", uniqueName("nope")]);
+    const noTarget = await runWeir(["replay", "--topic", source, "--into", uniqueName("nope")]);
     expect(noTarget.code).toBe(1);
     expect(noTarget.stderr).toMatch(/--create-target/);
   });

@@ -8,21 +8,11 @@ import { APP_ID, Topics, createTopology } from "../../processors/app.js";
 import { deleteGroup, deleteTopics } from "../../bin/workload-kafka.js";
 import { brokers, endOffsets, waitFor } from "../helpers/kafka.js";
 import { PrometheusServer } from "../helpers/prometheus.js";
-import { REPO, WorkerProcess, weirCommand } from "../helpers/worker-process.js";
+import { WorkerProcess, runWeir } from "../helpers/worker-process.js";
 
 const ORDERS = 2000;
 const SEED = "11";
 const PARTITIONS = 2;
-
-function weir(args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const { command, argv } = weirCommand(args);
-  const r = spawnSync(command, argv, {
-    cwd: REPO,
-    encoding: "utf8",
-    env: { ...process.env, KAFKA_BROKERS: brokers() },
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 describe("metrics in a real Prometheus", () => {
   const worker = new WorkerProcess();
@@ -41,7 +31,7 @@ describe("metrics in a real Prometheus", () => {
     ];
     await deleteTopics(brokers(), all);
     await deleteGroup(brokers(), APP_ID);
-    const created = weir(["topics", "create", "--partitions", String(PARTITIONS)]);
+    const created = await runWeir(["topics", "create", "--partitions", String(PARTITIONS)]);
     expect(created.code, created.stderr).toBe(0);
     worker.start();
     await worker.waitReady();
@@ -54,7 +44,7 @@ describe("metrics in a real Prometheus", () => {
   });
 
   it("answers with throughput, latency and outcomes consistent with the run", async () => {
-    const generated = weir([
+    const generated = await runWeir([
       "generate",
       "--orders",
       String(ORDERS),
@@ -67,8 +57,8 @@ describe("metrics in a real Prometheus", () => {
     expect(generated.code, generated.stderr).toBe(0);
     const verified = await waitFor(
       "the pipeline to produce a verified result",
-      () => {
-        const v = weir(["verify", "--orders", String(ORDERS), "--seed", SEED]);
+      async () => {
+        const v = await runWeir(["verify", "--orders", String(ORDERS), "--seed", SEED]);
         return v.code === 0 ? v : undefined;
       },
       { timeoutMs: 120_000, intervalMs: 2000 },
