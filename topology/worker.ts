@@ -462,7 +462,15 @@ export class Worker {
     { produced: { inc(): void }; latency: { observe(v: number): void } | undefined }
   >();
 
-  #producerError(err: unknown, topic: string): ProducerError {
+  #producerError(err: unknown, topic: string): ProducerError | ProducerFencedError {
+    const e = err as LibrdKafkaError;
+    if (e?.isFatal || e?.code === ErrorCode.FATAL)
+      return new ProducerFencedError(
+        `could not produce to ${topic}: the producer is fenced or failed fatally (${describeKafkaError(err)}); ` +
+          `another worker with the same id (transactional id ${this.topology.appId}-${this.options.workerId}) took over, ` +
+          `or the broker refused this producer for good. Nothing of the open transaction is committed; this worker stops.`,
+        { topic, cause: err },
+      );
     return new ProducerError(
       `could not produce to ${topic}: ${describeKafkaError(err)}; the transaction is aborted and nothing is committed`,
       { topic, cause: err },
@@ -662,23 +670,28 @@ export class Worker {
     const consumer = extras(this.#consumer!);
     const cooperative = consumer.rebalanceProtocol() === "COOPERATIVE";
     const lost = consumer.assignmentLost();
+    // The assign/unassign call must happen even when handling failed: librdkafka waits for it, and a consumer
+    // that never gets it cannot leave the group (the worker would hang on shutdown instead of failing).
     const work = async () => {
       if (err.code === ErrorCode.ASSIGN_PARTITIONS) {
         this.#metrics?.rebalances.inc({ kind: "assigned" });
         this.#restoring++;
         try {
-          await this.#assign(assignment);
+          if (this.#fatal === undefined) await this.#assign(assignment);
         } finally {
           this.#restoring--;
+          if (cooperative) consumer.incrementalAssign(assignment);
+          else this.#consumer!.assign(assignment);
         }
-        if (cooperative) consumer.incrementalAssign(assignment);
-        else this.#consumer!.assign(assignment);
         this.#assignedOnce = true;
       } else if (err.code === ErrorCode.REVOKE_PARTITIONS) {
         this.#metrics?.rebalances.inc({ kind: lost ? "lost" : "revoked" });
-        await this.#exclusive(() => this.#revoke(assignment, lost));
-        if (cooperative) consumer.incrementalUnassign(assignment);
-        else this.#consumer!.unassign();
+        try {
+          if (this.#fatal === undefined) await this.#exclusive(() => this.#revoke(assignment, lost));
+        } finally {
+          if (cooperative) consumer.incrementalUnassign(assignment);
+          else this.#consumer!.unassign();
+        }
       } else {
         this.#log.error("rebalance error", { error: describeKafkaError(err) });
       }

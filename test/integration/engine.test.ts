@@ -2,6 +2,9 @@
  * The engine against a real broker, with workers in child processes: exactly-once through SIGKILL, a group of
  * workers that grows and shrinks, and dead letters.
  */
+import { copyFileSync, mkdirSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { CountApp } from "../helpers/count-app.js";
 import { consumeAll, endOffsets, produceAll, waitFor } from "../helpers/kafka.js";
@@ -123,5 +126,32 @@ describe("dead letters", () => {
     expect(metrics).toMatch(
       /weir_dead_letter_records_total\{reason="DeserializationError",topic="[^"]+"\} 1/,
     );
+  });
+});
+
+describe("zombie fencing", () => {
+  it("a second worker with the same id fences the first: the zombie fails loudly and commits nothing more", async () => {
+    const app = new CountApp(50, 3);
+    await app.createTopics();
+    await app.produce(20_000);
+    const first = track(app.worker().start());
+    await first.waitReady();
+    // A second instance with the same worker id (a copied state directory): same transactional id.
+    const twinDir = mkdtempSync(join(tmpdir(), "weir-twin-"));
+    mkdirSync(join(twinDir, app.appId), { recursive: true });
+    copyFileSync(join(first.stateDir, app.appId, "worker-id"), join(twinDir, app.appId, "worker-id"));
+    const twin = track(app.worker({ stateDir: twinDir }).start());
+    await twin.waitForLog((l) => l.msg === "worker running", 60_000, "the twin to start");
+    // The next transaction of the first worker (its producer epoch is stale now) must be refused.
+    await app.produce(2000);
+    const exit = await first.exited(60_000);
+    expect(exit.code).toBe(1);
+    const failure = first.logs.find((l) => l.level === "error" && l.msg === "worker failed");
+    expect(String(failure?.error)).toMatch(/fenced|another worker with the same id|newer group generation/i);
+
+    await twin.waitReady();
+    await app.produce(2000);
+    await app.waitCommitted();
+    await app.expectExactOutput();
   });
 });
