@@ -883,6 +883,7 @@ export class Worker {
     } else this.#log.info("restoring store", { store, partition, reason: plan.reason });
 
     const started = Date.now();
+    let lastProgressLog = started;
     let restored = 0;
     let eof = false;
     const onEof = (e: { topic: string; partition: number }) => {
@@ -927,7 +928,20 @@ export class Worker {
         if (writes.length >= this.options.restoreBatchRecords) applyBatch();
         const [pos] = consumer.position([{ topic, partition }]);
         if (pos && pos.offset > position) position = pos.offset;
-        this.#metrics?.restoreRemaining.set(labels, Math.max(0, highOffset - position));
+        const remaining = Math.max(0, highOffset - position);
+        const elapsed = (Date.now() - started) / 1000;
+        this.#metrics?.restoreRemaining.set(labels, remaining);
+        if (elapsed > 0) this.#metrics?.restoreRate.set({ store }, restored / elapsed);
+        if (Date.now() - lastProgressLog >= 5000) {
+          lastProgressLog = Date.now();
+          this.#log.info("restoring store", {
+            store,
+            partition,
+            restored,
+            remaining,
+            recordsPerSecond: Math.round(restored / Math.max(elapsed, 0.001)),
+          });
+        }
       }
       applyBatch();
     } finally {
