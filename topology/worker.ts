@@ -934,7 +934,7 @@ export class Worker {
         if (elapsed > 0) this.#metrics?.restoreRate.set({ store }, restored / elapsed);
         if (Date.now() - lastProgressLog >= 5000) {
           lastProgressLog = Date.now();
-          this.#log.info("restoring store", {
+          this.#log.info("restore progress", {
             store,
             partition,
             restored,
