@@ -18,7 +18,8 @@ if [ -z "${KAFKA_BROKERS:-}" ]; then
   KAFKA_BROKERS=$(bash scripts/broker.sh address)
   export KAFKA_BROKERS
 fi
-cleanup() { if [ -n "$started" ] && [ -z "${WEIR_KEEP_BROKER:-}" ]; then bash scripts/broker.sh stop || true; fi; }
+# broker.sh does nothing while KAFKA_BROKERS is set (exported above), so unset it to stop our broker.
+cleanup() { if [ -n "$started" ] && [ -z "${WEIR_KEEP_BROKER:-}" ]; then env -u KAFKA_BROKERS bash scripts/broker.sh stop || true; fi; }
 trap cleanup EXIT
 
 case "$what" in
