@@ -56,6 +56,12 @@ registerCommand({
           process.exit(130);
         }
         log.info("signal received: graceful shutdown", { signal });
+        // The bound is the worker's: past it (plus a margin for closing the clients), exit regardless.
+        const bound = worker.options.shutdownTimeoutMs + 5000;
+        setTimeout(() => {
+          log.error("graceful shutdown exceeded its bound: exiting", { boundMs: bound });
+          process.exit(1);
+        }, bound).unref();
         void worker.stop(signal);
       };
       process.on("SIGTERM", onSignal);
