@@ -32,6 +32,10 @@ export function version(): string {
   return "unknown";
 }
 
+/** The order `weir --help` lists commands in: running, then the application's tools, then operations. */
+const ORDER = ["worker", "demo", "generate", "verify", "topics", "describe", "replay", "reset", "state"];
+const rank = (name: string) => (ORDER.includes(name) ? ORDER.indexOf(name) : ORDER.length);
+
 export function usage(): string {
   const lines = [
     "weir — stateful stream processing on Kafka",
@@ -39,7 +43,9 @@ export function usage(): string {
     "Usage: weir <command> [options]",
     "",
     "Commands:",
-    ...[...commands.values()].map((c) => `  ${c.name.padEnd(12)} ${c.summary}`),
+    ...[...commands.values()]
+      .sort((a, b) => rank(a.name) - rank(b.name))
+      .map((c) => `  ${c.name.padEnd(12)} ${c.summary}`),
     "",
     "Options:",
     "  -h, --help     show help (also: weir <command> --help)",
