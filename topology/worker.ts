@@ -388,7 +388,13 @@ export class Worker {
     for (const t of this.#tasks.values()) if (t.queues.size > 0) anyQueued = true;
     if (this.options.guarantee === "exactly_once" && !this.#txnOpen) {
       if (!anyQueued && !this.#hasWallClockWork()) return;
-      await Txn.begin(this.#producer!);
+      try {
+        await Txn.begin(this.#producer!);
+      } catch (err) {
+        // Nothing is open yet: a failure here is the producer's state (fenced, fatal), handled as a commit's.
+        await this.#onCommitFailure(err);
+        return;
+      }
       this.#txnOpen = true;
     }
     const now = Date.now();
