@@ -253,14 +253,17 @@ export function fromHeaders(headers: Headers): MessageHeader[] | undefined {
   return keys.map((k) => ({ [k]: headers[k]! }));
 }
 
+/** A message's key as bytes (the client hands out strings or Buffers), or null. */
+export function messageKey(m: Message): Buffer | null {
+  return m.key === undefined || m.key === null ? null : Buffer.isBuffer(m.key) ? m.key : Buffer.from(m.key);
+}
+
 export function toRawRecord(m: Message): RawRecord {
-  const key =
-    m.key === undefined || m.key === null ? null : Buffer.isBuffer(m.key) ? m.key : Buffer.from(m.key);
   return {
     topic: m.topic,
     partition: m.partition,
     offset: m.offset,
-    key,
+    key: messageKey(m),
     value: m.value ?? null,
     timestamp: m.timestamp ?? Date.now(),
     headers: toHeaders(m.headers),

@@ -2,14 +2,7 @@ import { hostname } from "node:os";
 import { BufferedStore, decideRestore, openLmdbState, type StateBackend } from "../state/index.js";
 import { changelogTopic, type Topology } from "./builder.js";
 import { deadLetterHeaders, deadLetterReason } from "./dead-letter.js";
-import {
-  ProducerError,
-  ProducerFencedError,
-  StateStoreError,
-  TransactionAbortedError,
-  WeirError,
-  errorMessage,
-} from "./errors.js";
+import { ProducerError, ProducerFencedError, StateStoreError, WeirError, errorMessage } from "./errors.js";
 import {
   ErrorCode,
   Kafka,
@@ -26,6 +19,7 @@ import {
   extras,
   flush,
   fromHeaders,
+  messageKey,
   partitionCounts,
   seek,
   toRawRecord,
@@ -40,7 +34,7 @@ import {
   type TopicPartitionOffset,
 } from "./kafka.js";
 import { silentLogger, type Logger } from "./log.js";
-import { applyLibrdkafkaStats, consumerLag } from "./metrics.js";
+import { RestoreProgress, applyLibrdkafkaStats, consumerLag } from "./metrics.js";
 import { compileWorkerOptions, type CompiledWorkerOptions, type WorkerOptions } from "./options.js";
 import { partitionForKey } from "./partitioner.js";
 import type { OutgoingRecord, RawRecord } from "./record.js";
@@ -898,6 +892,9 @@ export class Worker {
     consumer.on("partition.eof", onEof);
     consumer.assign([{ topic, partition, offset: plan.fromOffset }]);
     const labels = { store, partition: String(partition) };
+    const progress = new RestoreProgress([
+      { store, partition, startOffset: plan.fromOffset, endOffset: highOffset },
+    ]);
     try {
       let position = plan.fromOffset;
       let writes: Array<readonly [Buffer, Buffer | null]> = [];
@@ -919,12 +916,7 @@ export class Worker {
         });
         for (const m of messages) {
           if (m.topic !== topic || m.partition !== partition) continue;
-          const k =
-            m.key === undefined || m.key === null
-              ? null
-              : Buffer.isBuffer(m.key)
-                ? m.key
-                : Buffer.from(m.key);
+          const k = messageKey(m);
           if (k === null) continue;
           writes.push([k, m.value ?? null]);
           last = m.offset;
@@ -934,18 +926,16 @@ export class Worker {
         if (writes.length >= this.options.restoreBatchRecords) applyBatch();
         const [pos] = consumer.position([{ topic, partition }]);
         if (pos && pos.offset > position) position = pos.offset;
-        const remaining = Math.max(0, highOffset - position);
-        const elapsed = (Date.now() - started) / 1000;
-        this.#metrics?.restoreRemaining.set(labels, remaining);
-        if (elapsed > 0) this.#metrics?.restoreRate.set({ store }, restored / elapsed);
+        if (position > plan.fromOffset) progress.record(store, partition, position - 1);
+        if (this.#metrics) progress.publish(this.#metrics);
         if (Date.now() - lastProgressLog >= 5000) {
           lastProgressLog = Date.now();
           this.#log.info("restore progress", {
             store,
             partition,
             restored,
-            remaining,
-            recordsPerSecond: Math.round(restored / Math.max(elapsed, 0.001)),
+            remaining: progress.remaining(store, partition),
+            recordsPerSecond: Math.round(progress.ratePerSecond(store)),
           });
         }
       }
@@ -1239,5 +1229,3 @@ function splitTp(key: string): [string, number] {
 const REPARTITION_PURGE_INTERVAL_MS = 30_000;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-export { TransactionAbortedError };
