@@ -15,6 +15,7 @@ export interface WeirConfig {
   stateDir: string;
   guarantee: "exactly_once" | "at_least_once";
   commitIntervalMs?: number;
+  taskTimeoutMs?: number;
   httpHost: string;
   httpPort: number;
   logLevel: LogLevel;
@@ -33,6 +34,7 @@ export const workerFlagSpec = {
   "state-dir": { type: "string" },
   guarantee: { type: "string" },
   "commit-interval-ms": { type: "string" },
+  "task-timeout-ms": { type: "string" },
   "http-host": { type: "string" },
   "http-port": { type: "string" },
   "log-level": { type: "string" },
@@ -48,6 +50,10 @@ export const workerFlagHelp: Array<[string, string]> = [
   ["--state-dir DIR", "local state (LMDB) folder (env WEIR_STATE_DIR; default ./.weir/state)"],
   ["--guarantee G", "exactly_once (default) or at_least_once (env WEIR_GUARANTEE)"],
   ["--commit-interval-ms N", "commit interval (env WEIR_COMMIT_INTERVAL_MS; default 100 / 1000)"],
+  [
+    "--task-timeout-ms N",
+    "how long a task may wait for unstable committed offsets or an undecided changelog transaction before the worker stops (env WEIR_TASK_TIMEOUT_MS; default 300000)",
+  ],
   [
     "--http-host H",
     "HTTP bind address for /metrics /healthz /readyz /state (env WEIR_HTTP_HOST; default 127.0.0.1)",
@@ -85,6 +91,7 @@ export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): 
     kafka[kv.slice(0, i)] = kv.slice(i + 1);
   }
   const commit = pick("commit-interval-ms", "WEIR_COMMIT_INTERVAL_MS", "commitIntervalMs");
+  const taskTimeout = pick("task-timeout-ms", "WEIR_TASK_TIMEOUT_MS", "taskTimeoutMs");
   return {
     brokers: pick("brokers", "KAFKA_BROKERS", "brokers") ?? DEFAULT_BROKERS,
     stateDir: pick("state-dir", "WEIR_STATE_DIR", "stateDir") ?? ".weir/state",
@@ -95,6 +102,8 @@ export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): 
       "exactly_once",
     ),
     commitIntervalMs: commit === undefined ? undefined : intFlag("commit-interval-ms", commit, 100, 1),
+    taskTimeoutMs:
+      taskTimeout === undefined ? undefined : intFlag("task-timeout-ms", taskTimeout, 300_000, 1),
     httpHost: pick("http-host", "WEIR_HTTP_HOST", "httpHost") ?? "127.0.0.1",
     httpPort: intFlag("http-port", pick("http-port", "WEIR_HTTP_PORT", "httpPort"), 9400, 0),
     logLevel: choiceFlag(

@@ -39,6 +39,9 @@ registerCommand({
         stateDir: config.stateDir,
         guarantee: config.guarantee,
         commitIntervalMs: config.commitIntervalMs,
+        taskTimeoutMs: config.taskTimeoutMs,
+        // Test-only fault points (topology/runtime/test-faults.ts); unset in production.
+        testFaultFile: process.env.WEIR_TEST_FAULT_FILE || undefined,
         processingErrors: config.processingErrors,
         defaultPartitions: config.partitions,
         kafka: config.kafka,

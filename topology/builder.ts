@@ -74,6 +74,15 @@ export const Stores = {
   },
 } as const;
 
+/**
+ * Where a source starts reading a partition for which the application's group has **no committed offset at all**
+ * (Kafka Streams' `Consumed.withOffsetResetPolicy`): its first record (`earliest`), the records written from now
+ * on (`latest`), or not at all — the worker stops and says so (`none`). A committed offset that is no longer in the
+ * partition (deleted by retention, or a recreated topic) is never reset silently: the worker logs it as an error,
+ * counts it, and applies the same policy.
+ */
+export type OffsetResetPolicy = "earliest" | "latest" | "none";
+
 export interface SourceNode {
   readonly type: "source";
   readonly name: string;
@@ -81,6 +90,7 @@ export interface SourceNode {
   readonly keySerde: Serde<unknown>;
   readonly valueSerde: Serde<unknown>;
   readonly internal: boolean;
+  readonly offsetReset: OffsetResetPolicy;
 }
 export interface ProcessorNode {
   readonly type: "processor";
@@ -173,15 +183,24 @@ export class TopologyBuilder {
   }
 
   /** A stream from a topic. The source node is named `<topic>-source` unless `name` is given. */
-  stream<K, V>(topic: string, serdes: { key: Serde<K>; value: Serde<V>; name?: string }): KStream<K, V> {
+  stream<K, V>(
+    topic: string,
+    serdes: { key: Serde<K>; value: Serde<V>; name?: string; offsetReset?: OffsetResetPolicy },
+  ): KStream<K, V> {
     return this.#source(topic, serdes, false);
   }
 
   #source<K, V>(
     topic: string,
-    serdes: { key: Serde<K>; value: Serde<V>; name?: string },
+    serdes: { key: Serde<K>; value: Serde<V>; name?: string; offsetReset?: OffsetResetPolicy },
     internal: boolean,
   ): KStream<K, V> {
+    const offsetReset = serdes?.offsetReset ?? "earliest";
+    if (!["earliest", "latest", "none"].includes(offsetReset))
+      throw new TopologyError(
+        `source of topic ${topic}: offsetReset must be "earliest", "latest" or "none", got ${String(offsetReset)}`,
+        { topic },
+      );
     const name = serdes?.name ?? `${topic}-source`;
     if (!serdes?.key || !serdes?.value)
       throw new TopologyError(
@@ -207,6 +226,7 @@ export class TopologyBuilder {
       keySerde: serdes.key as Serde<unknown>,
       valueSerde: serdes.value as Serde<unknown>,
       internal,
+      offsetReset,
     });
     this.#sourcedTopics.set(topic, name);
     return new KStream<K, V>(this, name);
@@ -405,6 +425,12 @@ export class Topology {
   subtopologyOf(topic: string): SubTopology | undefined {
     const id = this.#subtopologyOfTopic.get(topic);
     return id === undefined ? undefined : this.subtopologies[id];
+  }
+
+  /** The offset reset policy of the source reading `topic` (internal topics: earliest). */
+  offsetResetOf(topic: string): OffsetResetPolicy {
+    for (const n of this.#nodes.values()) if (n.type === "source" && n.topic === topic) return n.offsetReset;
+    return "earliest";
   }
 
   /** Every topic the application reads (inputs and internal). */

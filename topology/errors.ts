@@ -70,6 +70,13 @@ export class TransactionAbortedError extends WeirError {}
  *  zombie and must not commit. */
 export class ProducerFencedError extends WeirError {}
 
+/**
+ * Where to start reading an input partition could not be decided: no committed offset under the `none` policy, a
+ * committed offset lost under `none`, or committed offsets that stayed unstable (an undecided transaction holding an
+ * offset commit for the group) for longer than the task timeout. Fatal: the worker stops with the reason.
+ */
+export class OffsetError extends WeirError {}
+
 /** Invalid configuration given to a worker or a command. */
 export class ConfigError extends WeirError {}
 

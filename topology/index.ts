@@ -13,6 +13,7 @@ export {
   type StoreDefinition,
   type SubTopology,
   type InternalTopic,
+  type OffsetResetPolicy,
 } from "./builder.js";
 export { Serdes, type Serde, type Schema } from "./serdes.js";
 export type { StreamRecord, Emit, Headers, RawRecord, OutgoingRecord } from "./record.js";

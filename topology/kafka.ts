@@ -79,6 +79,8 @@ export const ErrorCode = {
   UNKNOWN_TOPIC_OR_PART: 3,
   TOPIC_ALREADY_EXISTS: 36,
   UNKNOWN_TOPIC: -188,
+  /** `auto.offset.reset=error` met a partition without a valid offset. */
+  AUTO_OFFSET_RESET: -140,
 } as const;
 
 /** Offsets of librdkafka's logical positions. */
@@ -152,6 +154,37 @@ export function committed(
   timeoutMs = 10_000,
 ): Promise<TopicPartitionOffset[]> {
   return new Promise((res, rej) => consumer.committed(partitions, timeoutMs, cb(res, rej)));
+}
+
+/**
+ * Offsets of partitions as the broker lists them (ListOffsets): `earliest` is the log start offset, `latest` the
+ * end offset — under `read_uncommitted` the high watermark (every record written, decided or not), under
+ * `read_committed` the last stable offset (below the first undecided transaction).
+ */
+export function listOffsets(
+  admin: IAdminClient,
+  partitions: TopicPartition[],
+  spec: "earliest" | "latest",
+  isolation: "read_committed" | "read_uncommitted",
+  timeoutMs = 10_000,
+): Promise<Map<string, number>> {
+  const offset = spec === "earliest" ? Kafka.OffsetSpec.EARLIEST : Kafka.OffsetSpec.LATEST;
+  const isolationLevel =
+    isolation === "read_committed"
+      ? Kafka.IsolationLevel.READ_COMMITTED
+      : Kafka.IsolationLevel.READ_UNCOMMITTED;
+  return new Promise((res, rej) =>
+    admin.listOffsets(
+      partitions.map((p) => ({ topic: p.topic, partition: p.partition, offset })),
+      { timeout: timeoutMs, isolationLevel },
+      (err, result) => {
+        if (err) return rej(err);
+        const failed = result.find((r) => r.error);
+        if (failed) return rej(failed.error);
+        res(new Map(result.map((r) => [`${r.topic}/${r.partition}`, r.offset])));
+      },
+    ),
+  );
 }
 
 export function seek(consumer: KafkaConsumer, tpo: TopicPartitionOffset, timeoutMs = 5000): Promise<void> {

@@ -242,6 +242,7 @@ describe("registry", () => {
         "weir_kafka_queue_messages",
         "weir_kafka_rx_errors_total",
         "weir_kafka_tx_errors_total",
+        "weir_offset_resets_total",
         "weir_orders_total",
         "weir_processing_latency_seconds",
         "weir_punctuations_total",
@@ -283,6 +284,7 @@ describe("registry", () => {
     m.commitDuration.observe(0.015);
     m.rebalances.inc({ kind: "assigned" });
     m.rebalances.inc({ kind: "revoked" });
+    m.offsetResets.inc({ topic: "orders", reason: "offset-lost" });
     m.assignedTasks.set(4);
     m.assignedPartitions.set(8);
     m.restoreRemaining.set({ store: "orders", partition: "0" }, 10);

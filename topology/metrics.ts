@@ -101,6 +101,14 @@ export function createMetrics(registry: Registry = new Registry()) {
       labelNames: ["kind"] as const,
       registers,
     }),
+    offsetResets: new Counter({
+      name: "weir_offset_resets_total",
+      help:
+        "Input partitions started without their committed offset, by reason: no-committed-offset (the source's " +
+        "offsetReset policy) or offset-lost (the committed offset is no longer in the partition).",
+      labelNames: ["topic", "reason"] as const,
+      registers,
+    }),
     assignedTasks: new Gauge({
       name: "weir_assigned_tasks",
       help: "Tasks (partition groups) currently owned by this worker.",

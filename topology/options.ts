@@ -31,6 +31,12 @@ export interface WorkerOptions {
   sessionTimeoutMs?: number;
   /** A transaction left open by a dead worker blocks read_committed readers at most this long. @default 10000 */
   transactionTimeoutMs?: number;
+  /**
+   * How long a task may stall on something that will pass — committed offsets kept unstable by an undecided
+   * transaction, a changelog whose stable offset has not reached its end — before the worker stops with the reason
+   * (Kafka Streams' `task.timeout.ms`). @default 300000
+   */
+  taskTimeoutMs?: number;
   /** Partition assignor. @default "range" when a sub-topology reads several topics (co-partitioning needs it),
    *  else "cooperative-sticky" */
   assignor?: "range" | "cooperative-sticky" | "roundrobin";
@@ -47,6 +53,8 @@ export interface WorkerOptions {
   kafka?: KafkaConfig;
   logger?: Logger;
   metrics?: WeirMetrics;
+  /** Test only (never set in production): arms fault points through a file, see runtime/test-faults.ts. */
+  testFaultFile?: string;
   /** librdkafka statistics interval (0 = off). @default 0, 5000 when metrics are given */
   statisticsIntervalMs?: number;
 }
@@ -64,6 +72,7 @@ export interface CompiledWorkerOptions {
   readonly maxBufferedRecordsPerPartition: number;
   readonly sessionTimeoutMs: number;
   readonly transactionTimeoutMs: number;
+  readonly taskTimeoutMs: number;
   readonly assignor: "range" | "cooperative-sticky" | "roundrobin";
   readonly workerId: string;
   readonly defaultPartitions: number;
@@ -71,6 +80,7 @@ export interface CompiledWorkerOptions {
   readonly shutdownTimeoutMs: number;
   readonly statisticsIntervalMs: number;
   readonly kafka: Readonly<KafkaConfig>;
+  readonly testFaultFile: string | undefined;
 }
 
 const positive = (name: string, v: number | undefined, dflt: number): number => {
@@ -108,6 +118,7 @@ export function compileWorkerOptions(topology: Topology, o: WorkerOptions): Comp
     ),
     sessionTimeoutMs: positive("sessionTimeoutMs", o.sessionTimeoutMs, 10_000),
     transactionTimeoutMs: positive("transactionTimeoutMs", o.transactionTimeoutMs, 10_000),
+    taskTimeoutMs: positive("taskTimeoutMs", o.taskTimeoutMs, 300_000),
     assignor: o.assignor ?? (needsCopartitioning ? "range" : "cooperative-sticky"),
     workerId: o.workerId ?? persistedWorkerId(appStateDir),
     defaultPartitions: positive("defaultPartitions", o.defaultPartitions, 3),
@@ -115,6 +126,7 @@ export function compileWorkerOptions(topology: Topology, o: WorkerOptions): Comp
     shutdownTimeoutMs: positive("shutdownTimeoutMs", o.shutdownTimeoutMs, 30_000),
     statisticsIntervalMs: o.statisticsIntervalMs ?? (o.metrics ? 5000 : 0),
     kafka: Object.freeze({ ...(o.kafka ?? {}) }),
+    testFaultFile: o.testFaultFile,
   });
 }
 

@@ -2,7 +2,14 @@ import { hostname } from "node:os";
 import { BufferedStore, decideRestore, openLmdbState, type StateBackend } from "../state/index.js";
 import { changelogTopic, type Topology } from "./builder.js";
 import { deadLetterHeaders, deadLetterReason } from "./dead-letter.js";
-import { ProducerError, ProducerFencedError, StateStoreError, WeirError, errorMessage } from "./errors.js";
+import {
+  OffsetError,
+  ProducerError,
+  ProducerFencedError,
+  StateStoreError,
+  WeirError,
+  errorMessage,
+} from "./errors.js";
 import {
   ErrorCode,
   Kafka,
@@ -19,6 +26,7 @@ import {
   extras,
   flush,
   fromHeaders,
+  listOffsets,
   messageKey,
   partitionCounts,
   seek,
@@ -38,6 +46,9 @@ import { RestoreProgress, applyLibrdkafkaStats, consumerLag } from "./metrics.js
 import { compileWorkerOptions, type CompiledWorkerOptions, type WorkerOptions } from "./options.js";
 import { partitionForKey } from "./partitioner.js";
 import type { OutgoingRecord, RawRecord } from "./record.js";
+import { resolveStartOffsets, type OffsetSource, type StartOffset } from "./runtime/start-offsets.js";
+import { TaskRegistry } from "./runtime/task-registry.js";
+import { faultPoint } from "./runtime/test-faults.js";
 import { StreamTask, taskId, type TaskId } from "./task.js";
 
 export type WorkerState = "created" | "starting" | "running" | "stopping" | "stopped" | "failed";
@@ -134,8 +145,7 @@ export class Worker {
   #consumer: KafkaConsumer | undefined;
   #restoreConsumer: KafkaConsumer | undefined;
   #producer: Producer | undefined;
-  readonly #tasks = new Map<TaskId, ActiveTask>();
-  readonly #taskOfPartition = new Map<string, ActiveTask>();
+  readonly #tasks = new TaskRegistry<ActiveTask>();
   /** Next offset to consume per partition, since the last commit. */
   readonly #positions = new Map<string, TopicPartitionOffset>();
   readonly #paused = new Set<string>();
@@ -154,6 +164,8 @@ export class Worker {
   #lock: Promise<unknown> = Promise.resolve();
   #rebalances: Promise<unknown> = Promise.resolve();
   #restoring = 0;
+  /** Partitions whose committed offsets are being waited for (unstable: an undecided transaction). */
+  #waitingForOffsets: string[] = [];
   #admin: IAdminClient | undefined;
   /** Committed offsets of repartition topics not yet purged. */
   readonly #purgeable = new Map<string, TopicPartitionOffset>();
@@ -196,7 +208,12 @@ export class Worker {
 
   /** Assigned tasks restored and running. */
   get ready(): boolean {
-    return this.#state === "running" && this.#assignedOnce && this.#restoring === 0;
+    return (
+      this.#state === "running" &&
+      this.#assignedOnce &&
+      this.#restoring === 0 &&
+      this.#waitingForOffsets.length === 0
+    );
   }
 
   /** Resolves when the worker has stopped; rejects with the fatal error if it failed. */
@@ -333,6 +350,18 @@ export class Worker {
           if (pollErrors > 0) this.#log.info("consumer recovered", { afterErrors: pollErrors });
           pollErrors = 0;
         } catch (err) {
+          if ((err as LibrdKafkaError)?.code === ErrorCode.AUTO_OFFSET_RESET) {
+            // A partition's position is not in the partition any more (retention deleted unprocessed records, or
+            // the topic was truncated). librdkafka runs with auto.offset.reset=error, so it stopped that partition
+            // and said so; weir decides: abort, and start every partition again from its committed offset, checked
+            // against the partition's bounds (resolveStartOffsets logs a lost offset as an error and applies the
+            // source's policy, or stops under "none").
+            this.#log.error("a partition's offset is out of range; rewinding to the committed offsets", {
+              error: describeKafkaError(err),
+            });
+            await this.#exclusive(() => this.#abortAndRewind());
+            continue;
+          }
           if (pollErrors++ % 50 === 0)
             this.#log.warn("consume failed; retrying", { error: describeKafkaError(err) });
           await sleep(Math.min(100 * pollErrors, 2000));
@@ -359,7 +388,7 @@ export class Worker {
     let counted: Map<string, number> | undefined;
     for (const m of messages) {
       const key = tpKey(m.topic, m.partition);
-      const active = this.#taskOfPartition.get(key);
+      const active = this.#tasks.ofPartition(key);
       if (!active) continue; // revoked since it was fetched; its new owner reads it from the committed offset
       const length = active.queues.push(key, toRawRecord(m));
       if (this.#metrics) (counted ??= new Map()).set(key, (counted.get(key) ?? 0) + 1);
@@ -411,7 +440,7 @@ export class Worker {
 
   #resumeDrained(): void {
     for (const key of [...this.#paused]) {
-      const active = this.#taskOfPartition.get(key);
+      const active = this.#tasks.ofPartition(key);
       const [topic, partition] = splitTp(key);
       if (active && active.queues.length(key) > this.options.maxBufferedRecordsPerPartition / 2) continue;
       if (active) this.#consumer!.resume([{ topic, partition }]);
@@ -521,6 +550,7 @@ export class Worker {
       staged = this.#stageChangelogs();
       if (this.options.guarantee === "exactly_once") {
         if (offsets.length > 0) await Txn.sendOffsets(this.#producer!, offsets, this.#consumer!, 30_000);
+        faultPoint(this.options.testFaultFile, "after-send-offsets");
         await Txn.commit(this.#producer!, 60_000);
         this.#txnOpen = false;
         await this.#awaitDeliveries();
@@ -641,27 +671,58 @@ export class Worker {
       this.#closeTask(active, "discard");
       this.#openTask(active.task.subtopology.id, active.task.partition, active.partitions);
     }
-    await this.#seekToCommitted(partitions);
+    await this.#seekToStart(partitions);
     this.#lastCommit = Date.now();
     this.#log.info("rewound to committed offsets", { partitions: partitions.length });
   }
 
-  async #seekToCommitted(partitions: TopicPartition[]): Promise<void> {
+  /** Seek partitions to where they start: their stable committed offsets (waited for), or the source's policy. */
+  async #seekToStart(partitions: TopicPartition[]): Promise<void> {
     if (partitions.length === 0) return;
-    const offsets = await committed(
-      this.#consumer!,
-      partitions.map((p) => ({ topic: p.topic, partition: p.partition })),
-    );
-    for (const o of offsets) {
-      const offset = o.offset >= 0 ? o.offset : Offset.BEGINNING;
-      await seek(this.#consumer!, { topic: o.topic, partition: o.partition, offset }).catch((err: unknown) =>
-        this.#log.warn("seek failed", {
-          topic: o.topic,
-          partition: o.partition,
-          error: describeKafkaError(err),
-        }),
-      );
+    const starts = await this.#startOffsets(partitions);
+    const assigned = new Set(this.#consumer!.assignments().map((p) => tpKey(p.topic, p.partition)));
+    for (const s of starts) {
+      try {
+        await seek(this.#consumer!, { topic: s.topic, partition: s.partition, offset: s.offset });
+      } catch (err) {
+        // A partition that is no longer assigned is moving away: its new owner starts it. One that is still
+        // assigned but could not be moved back would continue past records whose outputs were just aborted.
+        if (!assigned.has(tpKey(s.topic, s.partition))) continue;
+        throw new OffsetError(
+          `could not rewind ${s.topic}/${s.partition} to offset ${s.offset} after an abort: ${describeKafkaError(err)}`,
+          { topic: s.topic, partition: s.partition, offset: s.offset, cause: err },
+        );
+      }
     }
+  }
+
+  /**
+   * Where partitions start (see runtime/start-offsets.ts): stable committed offsets, waited for while a transaction
+   * holding an offset commit for the group is undecided (the worker is not ready meanwhile), checked against the
+   * partitions' bounds. Lost offsets are counted.
+   */
+  async #startOffsets(partitions: TopicPartition[]): Promise<StartOffset[]> {
+    const source: OffsetSource = {
+      committed: (ps, timeoutMs) => committed(this.#consumer!, ps, timeoutMs),
+      logStart: (ps) =>
+        this.#retry("list offsets", () => listOffsets(this.#admin!, ps, "earliest", "read_uncommitted")),
+      logEnd: (ps) =>
+        this.#retry("list offsets", () => listOffsets(this.#admin!, ps, "latest", "read_uncommitted")),
+    };
+    const starts = await resolveStartOffsets(source, partitions, {
+      log: this.#log,
+      taskTimeoutMs: this.options.taskTimeoutMs,
+      stopRequested: () => this.#stopRequested,
+      policyOf: (topic) => this.topology.offsetResetOf(topic),
+      onWaiting: (waiting) => {
+        this.#waitingForOffsets = waiting;
+        this.#metrics?.workerReady.set(this.ready ? 1 : 0);
+      },
+    });
+    for (const s of starts)
+      if (s.decision.kind !== "committed")
+        this.#metrics?.offsetResets.inc({ topic: s.topic, reason: s.decision.kind });
+    return starts;
   }
 
   // ---- rebalancing --------------------------------------------------------------------------------------------
@@ -676,12 +737,21 @@ export class Worker {
       if (err.code === ErrorCode.ASSIGN_PARTITIONS) {
         this.#metrics?.rebalances.inc({ kind: "assigned" });
         this.#restoring++;
+        let starts: StartOffset[] = [];
         try {
-          if (this.#fatal === undefined) await this.#assign(assignment);
+          if (this.#fatal === undefined) starts = await this.#assign(assignment);
         } finally {
           this.#restoring--;
-          if (cooperative) consumer.incrementalAssign(assignment);
-          else this.#consumer!.assign(assignment);
+          // Explicit offsets: librdkafka neither looks them up nor resets them (see runtime/start-offsets.ts).
+          // Without them (the worker is failing) it would look the committed offsets up itself; nothing is
+          // processed or committed by a failing worker.
+          const offsetOf = new Map(starts.map((s) => [tpKey(s.topic, s.partition), s.offset]));
+          const withOffsets = assignment.map((tp) => {
+            const offset = offsetOf.get(tpKey(tp.topic, tp.partition));
+            return offset === undefined ? tp : { ...tp, offset };
+          });
+          if (cooperative) consumer.incrementalAssign(withOffsets);
+          else this.#consumer!.assign(withOffsets);
         }
         this.#assignedOnce = true;
       } else if (err.code === ErrorCode.REVOKE_PARTITIONS) {
@@ -707,12 +777,19 @@ export class Worker {
    * New tasks restore their stores outside the processing lock, so the tasks this worker already runs keep
    * processing meanwhile (LMDB writes are synchronous, so restore batches and commits never interleave).
    */
-  async #assign(assignment: TopicPartition[]): Promise<void> {
+  async #assign(assignment: TopicPartition[]): Promise<StartOffset[]> {
     const byTask = await this.#exclusive(() => this.#newTasks(assignment));
+    // Committed offsets first, stable, as Kafka Streams does before it plans restores: once they are stable, the
+    // transaction that last wrote these tasks' changelogs together with these offsets is decided.
+    const starts = await this.#startOffsets(assignment);
     for (const { sub, partition } of byTask.values()) await this.#restoreTask(sub, partition);
     await this.#exclusive(() => {
       for (const { sub, partition, tps } of byTask.values()) this.#openTask(sub, partition, tps);
     });
+    this.#log.info("partitions start", {
+      offsets: starts.map((s) => `${s.topic}/${s.partition}@${s.offset}`),
+    });
+    return starts;
   }
 
   #newTasks(
@@ -726,7 +803,7 @@ export class Worker {
       const existing = this.#tasks.get(id);
       if (existing) {
         existing.partitions.push({ topic: tp.topic, partition: tp.partition });
-        this.#taskOfPartition.set(tpKey(tp.topic, tp.partition), existing);
+        this.#tasks.addPartition(existing, tp.topic, tp.partition);
         continue;
       }
       if (!byTask.has(id)) byTask.set(id, { sub: sub.id, partition: tp.partition, tps: [] });
@@ -740,11 +817,7 @@ export class Worker {
   }
 
   async #revoke(assignment: TopicPartition[], lost: boolean): Promise<void> {
-    const affected = new Set<ActiveTask>();
-    for (const tp of assignment) {
-      const active = this.#taskOfPartition.get(tpKey(tp.topic, tp.partition));
-      if (active) affected.add(active);
-    }
+    const affected = this.#tasks.tasksOf(assignment);
     this.#log.info(lost ? "partitions lost" : "partitions revoked", {
       partitions: assignment.map((p) => tpKey(p.topic, p.partition)),
       tasks: [...affected].map((a) => a.task.id),
@@ -756,7 +829,8 @@ export class Worker {
       return;
     }
     await this.#commit();
-    for (const a of affected) this.#closeTask(a, "committed");
+    // Looked up again: a failed commit aborts and reopens every task, and the objects found above are gone.
+    for (const a of this.#tasks.tasksOf(assignment)) this.#closeTask(a, "committed");
   }
 
   #openTask(sub: number, partition: number, partitions: TopicPartition[]): ActiveTask {
@@ -812,14 +886,15 @@ export class Worker {
           : undefined,
       }),
     };
-    this.#tasks.set(active.task.id, active);
-    for (const tp of partitions) this.#taskOfPartition.set(tpKey(tp.topic, tp.partition), active);
+    this.#tasks.add(active);
     // Open every store now so that a store's first write is not the moment its LMDB database is created.
     for (const s of subtopology.stores) active.task.store(s);
     return active;
   }
 
   #closeTask(active: ActiveTask, how: "committed" | "discard"): void {
+    // A stale object (replaced by an abort's reopen, and closed by it) must not close its successor.
+    if (this.#tasks.get(active.task.id) !== active) return;
     for (const b of active.stores.values()) {
       if (how === "discard") b.discard();
       else if (b.pendingWrites > 0)
@@ -830,10 +905,9 @@ export class Worker {
     }
     active.task.close();
     active.queues.clear();
-    this.#tasks.delete(active.task.id);
+    this.#tasks.remove(active);
     for (const tp of active.partitions) {
       const key = tpKey(tp.topic, tp.partition);
-      if (this.#taskOfPartition.get(key) === active) this.#taskOfPartition.delete(key);
       this.#positions.delete(key);
       this.#paused.delete(key);
     }
@@ -851,9 +925,19 @@ export class Worker {
     const topic = changelogTopic(this.topology.appId, store);
     const backend = this.#store!.open(store, partition);
     const consumer = this.#restoreConsumer!;
-    const { lowOffset, highOffset } = await this.#retry("changelog watermarks", () =>
-      watermarks(consumer, topic, partition),
-    );
+    // The end is the read_uncommitted end offset (high watermark), not the read_committed one (the last stable
+    // offset): records committed after an undecided transaction are part of the state, and a checkpoint past the
+    // stable offset is not a recreated topic. The loop below reads (read_committed) until its position reaches this
+    // end, which it can only do once every transaction below the end is decided (Kafka Streams, KAFKA-10167).
+    const tp = [{ topic, partition }];
+    const { lowOffset, highOffset } = await this.#retry("changelog offsets", async () => ({
+      lowOffset: (await listOffsets(this.#admin!, tp, "earliest", "read_uncommitted")).get(
+        tpKey(topic, partition),
+      )!,
+      highOffset: (await listOffsets(this.#admin!, tp, "latest", "read_uncommitted")).get(
+        tpKey(topic, partition),
+      )!,
+    }));
     const plan = decideRestore({
       checkpoint: backend.checkpoint(),
       lowWatermark: lowOffset,
@@ -885,11 +969,8 @@ export class Worker {
     const started = Date.now();
     let lastProgressLog = started;
     let restored = 0;
-    let eof = false;
-    const onEof = (e: { topic: string; partition: number }) => {
-      if (e.topic === topic && e.partition === partition) eof = true;
-    };
-    consumer.on("partition.eof", onEof);
+    let lastProgress = started;
+    let lastWaitLog = 0;
     consumer.assign([{ topic, partition, offset: plan.fromOffset }]);
     const labels = { store, partition: String(partition) };
     const progress = new RestoreProgress([
@@ -904,8 +985,9 @@ export class Worker {
         this.#store!.apply([{ store, partition, writes, checkpoint: last }]);
         writes = [];
       };
-      while (position < highOffset && !eof) {
+      while (position < highOffset) {
         if (this.#stopRequested) throw new WeirError("stopped during restore", { store, partition });
+        const before = position;
         const messages = await consumeBatch(consumer, 10_000).catch((err: unknown) => {
           this.#log.warn("restore consume failed; retrying", {
             store,
@@ -924,8 +1006,40 @@ export class Worker {
           position = m.offset + 1;
         }
         if (writes.length >= this.options.restoreBatchRecords) applyBatch();
+        // Transaction markers and aborted records are never delivered; the position moves past them.
         const [pos] = consumer.position([{ topic, partition }]);
         if (pos && pos.offset > position) position = pos.offset;
+        const now = Date.now();
+        if (position > before) lastProgress = now;
+        else if (now - lastProgress >= this.options.taskTimeoutMs)
+          throw new StateStoreError(
+            `restore of ${store} partition ${partition} made no progress for ${this.options.taskTimeoutMs} ms at ` +
+              `offset ${position} of ${topic} (end ${highOffset}): a transaction below the end stayed undecided ` +
+              `past the task timeout, or the changelog cannot be read`,
+            { store, partition, topic },
+          );
+        else if (now - lastProgress >= 2000 && now - lastWaitLog >= 5000) {
+          lastWaitLog = now;
+          // The read_committed end is the last stable offset: at or below the position, an undecided transaction
+          // holds the rest back until it is committed or aborted.
+          const stable = await watermarks(consumer, topic, partition).then(
+            (w) => w.highOffset,
+            () => undefined,
+          );
+          this.#log.warn(
+            stable !== undefined && stable <= position
+              ? "restore waiting for an undecided transaction on the changelog"
+              : "restore waiting for changelog records",
+            {
+              store,
+              partition,
+              position,
+              stableOffset: stable,
+              endOffset: highOffset,
+              waitedMs: now - lastProgress,
+            },
+          );
+        }
         if (position > plan.fromOffset) progress.record(store, partition, position - 1);
         if (this.#metrics) progress.publish(this.#metrics);
         if (Date.now() - lastProgressLog >= 5000) {
@@ -941,7 +1055,6 @@ export class Worker {
       }
       applyBatch();
     } finally {
-      consumer.removeListener("partition.eof", onEof);
       consumer.unassign();
     }
     const seconds = (Date.now() - started) / 1000;
@@ -962,14 +1075,14 @@ export class Worker {
   #updateAssignmentMetrics(): void {
     if (!this.#metrics) return;
     this.#metrics.assignedTasks.set(this.#tasks.size);
-    this.#metrics.assignedPartitions.set(this.#taskOfPartition.size);
+    this.#metrics.assignedPartitions.set(this.#tasks.partitionCount);
     this.#metrics.workerReady.set(this.ready ? 1 : 0);
   }
 
   /** Consumer lag per assigned partition from the consumer's cached watermarks. */
   refreshLagMetrics(): void {
     if (!this.#metrics || !this.#consumer || this.#state !== "running") return;
-    for (const key of this.#taskOfPartition.keys()) {
+    for (const key of this.#tasks.partitionKeys()) {
       const [topic, partition] = splitTp(key);
       try {
         const { highOffset } = this.#consumer.getWatermarkOffsets(topic, partition);
@@ -1070,8 +1183,26 @@ export class Worker {
     } as never);
     producer.on("delivery-report", (err, report) => this.#onDelivery(err, report));
     producer.on("event.error", (err) => this.#clientError("producer", err));
+    this.#forwardLog(producer, "producer");
     if (this.#metrics) producer.on("event.stats", (s) => applyStats(this.#metrics!, "producer", s));
     return producer;
+  }
+
+  /**
+   * librdkafka's own log (its `debug` contexts, e.g. `--kafka debug=cgrp,fetch`, and its notices) into weir's
+   * logger at debug level: run with `--log-level debug` to see why a client did what it did.
+   */
+  #forwardLog(client: KafkaConsumer | Producer, name: string): void {
+    (client as unknown as NodeJS.EventEmitter).on(
+      "event.log",
+      (e: { severity?: number; fac?: string; message?: string }) =>
+        this.#log.debug("librdkafka", {
+          client: name,
+          severity: e.severity,
+          facility: e.fac,
+          message: e.message,
+        }),
+    );
   }
 
   /** librdkafka repeats the same error many times a second while a broker is down: one line per error per 10 s. */
@@ -1100,7 +1231,9 @@ export class Worker {
       [RdKafka.enableAutoCommit]: false,
       [RdKafka.enableAutoOffsetStore]: false,
       [RdKafka.isolationLevel]: "read_committed",
-      [RdKafka.autoOffsetReset]: "earliest",
+      // weir decides where every partition starts and assigns explicit offsets (runtime/start-offsets.ts); should a
+      // position ever be invalid, librdkafka must stop and say so rather than reset silently.
+      [RdKafka.autoOffsetReset]: "error",
       [RdKafka.assignmentStrategy]: o.assignor,
       [RdKafka.sessionTimeoutMs]: o.sessionTimeoutMs,
       [RdKafka.heartbeatIntervalMs]: Math.max(500, Math.floor(o.sessionTimeoutMs / 5)),
@@ -1114,6 +1247,7 @@ export class Worker {
     consumer.setDefaultConsumeTimeout(100);
     extras(consumer).setDefaultIsTimeoutOnlyForFirstMessage(true);
     consumer.on("event.error", (err) => this.#clientError("consumer", err));
+    this.#forwardLog(consumer, "consumer");
     if (this.#metrics) consumer.on("event.stats", (s) => applyStats(this.#metrics!, "consumer", s));
     return consumer;
   }
@@ -1126,7 +1260,6 @@ export class Worker {
       [RdKafka.enableAutoCommit]: false,
       [RdKafka.enableAutoOffsetStore]: false,
       [RdKafka.isolationLevel]: "read_committed",
-      [RdKafka.enablePartitionEof]: true,
       [RdKafka.fetchWaitMaxMs]: 10,
       [RdKafka.queuedMinMessages]: 200_000,
       [RdKafka.queuedMaxMessagesKbytes]: 262_144,
@@ -1134,6 +1267,7 @@ export class Worker {
     } as never);
     consumer.setDefaultConsumeTimeout(200);
     extras(consumer).setDefaultIsTimeoutOnlyForFirstMessage(true);
+    this.#forwardLog(consumer, "restore");
     return consumer;
   }
 

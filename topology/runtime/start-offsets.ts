@@ -1,0 +1,196 @@
+/**
+ * Where an input partition starts is weir's decision, never a client default's (librdkafka's `auto.offset.reset`
+ * decides nothing here: weir's input consumer runs with `error`).
+ *
+ * 1. The committed offset is looked up by weir, **stable** (KIP-447 `require_stable`, as the read_committed consumer
+ *    does): while a transaction that holds an offset commit for the group is undecided, the broker answers
+ *    UNSTABLE_OFFSET_COMMIT and librdkafka retries; weir waits, says so, stays not-ready, and gives up (fatal) only
+ *    after the task timeout. It never falls back to a reset because of it.
+ * 2. The partition is assigned **with that explicit offset**, so no later change of the assignment can send it back
+ *    through librdkafka's own lookup (which, in the librdkafka 2.x bundled with @confluentinc/kafka-javascript,
+ *    re-queues a partition whose lookup met an unstable offset while the assignment changed with an INVALID offset,
+ *    and so starts it at `auto.offset.reset`).
+ * 3. No committed offset at all: the source's `offsetReset` policy (Kafka Streams' `Consumed` reset policy).
+ *    A committed offset outside the partition (records deleted by retention before they were processed, or a
+ *    recreated topic): logged as an error and counted, then the same policy — or a stop under `none`.
+ */
+import type { OffsetResetPolicy } from "../builder.js";
+import { OffsetError, WeirError } from "../errors.js";
+import { Offset, describeKafkaError, type TopicPartition } from "../kafka.js";
+import type { Logger } from "../log.js";
+
+export type StartDecision =
+  | { kind: "committed"; offset: number; reason: string }
+  | { kind: "no-committed-offset"; offset: number; reason: string }
+  | { kind: "offset-lost"; offset: number; reason: string };
+
+export interface StartInput {
+  topic: string;
+  partition: number;
+  /** The group's committed offset (next record to read), undefined when the group never committed one. */
+  committed: number | undefined;
+  /** First offset still in the partition. */
+  logStart: number;
+  /** End of the partition, read_uncommitted (high watermark). */
+  logEnd: number;
+  policy: OffsetResetPolicy;
+}
+
+const byPolicy = (policy: OffsetResetPolicy): number => (policy === "latest" ? Offset.END : Offset.BEGINNING);
+
+/** The start offset of one input partition (logical BEGINNING/END for a policy), or an OffsetError under `none`. */
+export function decideStartOffset(input: StartInput): StartDecision {
+  const { topic, partition, committed, logStart, logEnd, policy } = input;
+  const tp = `${topic}/${partition}`;
+  if (committed === undefined) {
+    if (policy === "none")
+      throw new OffsetError(
+        `${tp} has no committed offset for this application and its source's offsetReset is "none": ` +
+          `commit a start offset for the group (e.g. 'weir reset --to-earliest') or choose "earliest"/"latest"`,
+        { topic, partition },
+      );
+    return {
+      kind: "no-committed-offset",
+      offset: byPolicy(policy),
+      reason: `no committed offset: starting at the ${policy} offset (source policy "${policy}")`,
+    };
+  }
+  if (committed >= logStart && committed <= logEnd)
+    return { kind: "committed", offset: committed, reason: `committed offset ${committed}` };
+  const why =
+    committed < logStart
+      ? `records ${committed} to ${logStart - 1} were deleted before this application processed them (retention)`
+      : `the partition ends at ${logEnd}: the topic was recreated or truncated`;
+  if (policy === "none")
+    throw new OffsetError(
+      `${tp}: committed offset ${committed} is outside the partition (${logStart} to ${logEnd}): ${why}; ` +
+        `the source's offsetReset is "none", so the worker stops: reset the group's offsets explicitly`,
+      { topic, partition, offset: committed },
+    );
+  return {
+    kind: "offset-lost",
+    offset: byPolicy(policy),
+    reason:
+      `committed offset ${committed} is outside the partition (${logStart} to ${logEnd}): ${why}; ` +
+      `continuing at the ${policy} offset (source policy "${policy}")`,
+  };
+}
+
+/** What the lookup needs from Kafka (the worker's consumer and admin client; fakes in unit tests). */
+export interface OffsetSource {
+  /** Stable committed offsets (OffsetFetch with require_stable); rejects on a timeout while they stay unstable. */
+  committed(
+    partitions: TopicPartition[],
+    timeoutMs: number,
+  ): Promise<Array<{ topic: string; partition: number; offset?: number } | Error>>;
+  logStart(partitions: TopicPartition[]): Promise<Map<string, number>>;
+  logEnd(partitions: TopicPartition[]): Promise<Map<string, number>>;
+}
+
+export interface LookupOptions {
+  log: Logger;
+  /** Give up (OffsetError, fatal) when the offsets stay unstable this long. */
+  taskTimeoutMs: number;
+  /** Each lookup attempt waits at most this long before it is logged and retried. */
+  attemptTimeoutMs?: number;
+  stopRequested: () => boolean;
+  policyOf: (topic: string) => OffsetResetPolicy;
+  /** Called with the partitions being waited for, and with [] when the wait is over. */
+  onWaiting?: (partitions: string[]) => void;
+  now?: () => number;
+}
+
+export interface StartOffset {
+  topic: string;
+  partition: number;
+  offset: number;
+  decision: StartDecision;
+}
+
+const key = (tp: { topic: string; partition: number }) => `${tp.topic}/${tp.partition}`;
+
+/**
+ * Stable committed offsets of `partitions`, waited for while an undecided transaction holds an offset commit for
+ * the group: librdkafka retries UNSTABLE_OFFSET_COMMIT inside one lookup until its timeout; weir logs each expired
+ * attempt with the partitions and tries again until the task timeout.
+ */
+export async function fetchStableCommitted(
+  source: OffsetSource,
+  partitions: TopicPartition[],
+  o: LookupOptions,
+): Promise<Map<string, number | undefined>> {
+  const now = o.now ?? Date.now;
+  const started = now();
+  const attemptTimeoutMs = o.attemptTimeoutMs ?? 5000;
+  const names = partitions.map(key);
+  try {
+    for (let attempt = 1; ; attempt++) {
+      if (o.stopRequested()) throw new WeirError("stopped while looking up committed offsets");
+      let problem: string;
+      try {
+        const result = await source.committed(partitions, attemptTimeoutMs);
+        const failed = result.find((r): r is Error => r instanceof Error);
+        if (!failed) {
+          if (attempt > 1)
+            o.log.info("committed offsets are stable; continuing", {
+              partitions: names,
+              waitedMs: now() - started,
+            });
+          return new Map(
+            result.map((r) => {
+              const tp = r as { topic: string; partition: number; offset?: number };
+              return [key(tp), tp.offset !== undefined && tp.offset >= 0 ? tp.offset : undefined];
+            }),
+          );
+        }
+        problem = failed.message;
+      } catch (err) {
+        problem = describeKafkaError(err);
+      }
+      const waited = now() - started;
+      if (waited >= o.taskTimeoutMs)
+        throw new OffsetError(
+          `committed offsets of ${names.join(", ")} stayed unavailable for ${Math.round(waited / 1000)} s (${problem}): ` +
+            `a transaction holding an offset commit for this group was not decided within the task timeout ` +
+            `(${o.taskTimeoutMs} ms), or the group coordinator is unreachable. List open transactions with ` +
+            `'kafka-transactions.sh list' / 'describe'; the broker aborts them at their transaction timeout`,
+          { topic: partitions[0]?.topic, partition: partitions[0]?.partition },
+        );
+      o.onWaiting?.(names);
+      o.log.warn(
+        "waiting for committed offsets: an undecided transaction holds an offset commit for these partitions " +
+          "(or the group coordinator is unreachable); not processing them until it is decided",
+        { partitions: names, attempt, waitedMs: waited, error: problem },
+      );
+    }
+  } finally {
+    o.onWaiting?.([]);
+  }
+}
+
+/** Stable committed offsets, checked against the partitions' bounds, turned into explicit start offsets. */
+export async function resolveStartOffsets(
+  source: OffsetSource,
+  partitions: TopicPartition[],
+  o: LookupOptions,
+): Promise<StartOffset[]> {
+  if (partitions.length === 0) return [];
+  const committed = await fetchStableCommitted(source, partitions, o);
+  const [starts, ends] = await Promise.all([source.logStart(partitions), source.logEnd(partitions)]);
+  return partitions.map((tp) => {
+    const k = key(tp);
+    const decision = decideStartOffset({
+      topic: tp.topic,
+      partition: tp.partition,
+      committed: committed.get(k),
+      logStart: starts.get(k) ?? 0,
+      logEnd: ends.get(k) ?? Number.MAX_SAFE_INTEGER,
+      policy: o.policyOf(tp.topic),
+    });
+    if (decision.kind === "offset-lost")
+      o.log.error("committed offset lost: not resetting silently", { partition: k, reason: decision.reason });
+    else if (decision.kind === "no-committed-offset")
+      o.log.info("no committed offset", { partition: k, reason: decision.reason });
+    return { topic: tp.topic, partition: tp.partition, offset: decision.offset, decision };
+  });
+}

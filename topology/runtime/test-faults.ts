@@ -1,0 +1,39 @@
+/**
+ * Test-only fault points, reached through an environment variable that production never sets.
+ *
+ * `WEIR_TEST_FAULT_FILE=<path>` (the worker option `testFaultFile`): at each fault point the worker checks whether the file exists and names that
+ * point's action; if so it deletes the file and acts. A harness arms one fault by writing the file, so the fault
+ * lands exactly where it is wanted (e.g. between `sendOffsetsToTransaction` and `commitTransaction`), once.
+ *
+ *   kill-after-send-offsets    SIGKILL this process after the offsets were added to the transaction, before the
+ *                              commit: the transaction stays undecided until fenced or timed out.
+ *   abort-after-send-offsets   fail the commit as an abortable Kafka error would: abort, discard, rewind.
+ */
+import { existsSync, readFileSync, unlinkSync } from "node:fs";
+import { TransactionAbortedError } from "../errors.js";
+
+export type FaultPoint = "after-send-offsets";
+
+/** `file`: the worker's `testFaultFile` option (bin/worker.ts passes WEIR_TEST_FAULT_FILE). */
+export function faultPoint(file: string | undefined, point: FaultPoint): void {
+  if (!file || !existsSync(file)) return;
+  let action: string;
+  try {
+    action = readFileSync(file, "utf8").trim();
+  } catch {
+    return;
+  }
+  if (!action.endsWith(point)) return;
+  try {
+    unlinkSync(file);
+  } catch {
+    return; // somebody else took it
+  }
+  if (action === `kill-${point}`) {
+    process.kill(process.pid, "SIGKILL");
+    // The signal is delivered at once; make sure not one more instruction of the commit runs meanwhile.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10_000);
+  }
+  if (action === `abort-${point}`)
+    throw new TransactionAbortedError(`test fault: ${action} (WEIR_TEST_FAULT_FILE)`);
+}
