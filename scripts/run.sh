@@ -4,7 +4,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-what=${1:?usage: run.sh demo|test [args]}
+what=${1:?usage: run.sh demo|test|script FILE [args]}
 shift || true
 
 bash scripts/setup.sh
@@ -25,5 +25,6 @@ trap cleanup EXIT
 case "$what" in
   test) npx vitest run "$@" ;;
   demo) npx tsx bin/weir.ts demo "$@" ;;
+  script) npx tsx "$@" ;;
   *) npx tsx bin/weir.ts "$what" "$@" ;;
 esac

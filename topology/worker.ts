@@ -768,6 +768,12 @@ export class Worker {
       this.#updateAssignmentMetrics();
     };
     this.#rebalances = this.#rebalances.then(work).catch((e: unknown) => {
+      if (this.#stopRequested && !(e as LibrdKafkaError)?.isFatal) {
+        // A stop interrupted a restore or a wait for stable offsets: the tasks were never opened, nothing of
+        // theirs was processed or committed; the next owner starts them from Kafka.
+        this.#log.info("rebalance handling interrupted by the stop", { reason: errorMessage(e) });
+        return;
+      }
       this.#fatal ??= e;
       this.#log.error("rebalance handling failed", { error: errorMessage(e) });
     });

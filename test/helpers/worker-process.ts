@@ -6,7 +6,6 @@ import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { expect } from "vitest";
 
 export const REPO = resolve(import.meta.dirname, "../..");
 
@@ -191,6 +190,7 @@ export function runWeir(args: string[], env: Record<string, string> = {}): Promi
 
 /** The JSON a successful `weir ... --json` printed. */
 export function cliJson(result: CliResult): Record<string, unknown> {
-  expect(result.code, result.stderr).toBe(0);
+  // Not vitest's expect: these helpers also run outside vitest (scripts/crash-loop.ts).
+  if (result.code !== 0) throw new Error(`weir exited with ${result.code}: ${result.stderr}`);
   return JSON.parse(result.stdout) as Record<string, unknown>;
 }

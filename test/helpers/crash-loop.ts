@@ -1,0 +1,226 @@
+/**
+ * The crash loop: three workers of the running-sum app (test/apps/running-sum.ts) in one group on a keyed input
+ * under continuous load, 100 ms commits; again and again one worker is SIGKILLed **between sendOffsetsToTransaction
+ * and commitTransaction** (the test-only fault point, armed through WEIR_TEST_FAULT_FILE) and restarted — sometimes
+ * at once with its state (same worker id: its successor fences the undecided transaction), sometimes after a pause,
+ * sometimes on a fresh state directory (a new worker id: the dead transaction stays undecided until the broker's
+ * transaction timeout, holding unstable offsets and an undecided changelog tail for whoever gets the partitions).
+ *
+ * At the end the load stops, the group drains, and every output partition is compared with the running fold of its
+ * input partition up to the committed offset: same records in the same order, none missing, none doubled.
+ */
+import { writeFileSync, rmSync, existsSync } from "node:fs";
+import { join } from "node:path";
+import {
+  committedOffsets,
+  connectProducer,
+  consumeAll,
+  createTopic,
+  disconnect,
+  endOffsets,
+  fromCallback,
+  uniqueName,
+  waitFor,
+} from "./kafka.js";
+import { WorkerProcess, tempDir } from "./worker-process.js";
+
+export interface CrashLoopOptions {
+  /** Load and faults run at least this long. */
+  durationMs: number;
+  /** ... and until this many workers were killed mid-commit (bounded by 3 × durationMs). */
+  minKills: number;
+  workers?: number;
+  partitions?: number;
+  keys?: number;
+  /** Input records per second. */
+  rate?: number;
+  seed?: number;
+  log?: (line: string) => void;
+}
+
+export interface CrashLoopReport {
+  kills: number;
+  restartsFresh: number;
+  inputs: number;
+  outputs: number;
+  duplicates: number;
+  missing: number;
+  wrong: number;
+  firstProblems: string[];
+  seconds: number;
+}
+
+interface SumOutput {
+  p: number;
+  o: number;
+  v: number;
+  sum: number;
+}
+
+/** A small seeded PRNG (mulberry32), so a failing schedule can be replayed with its seed. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export async function runCrashLoop(o: CrashLoopOptions): Promise<CrashLoopReport> {
+  const started = Date.now();
+  const log = o.log ?? (() => {});
+  const seed = o.seed ?? Date.now() % 100_000;
+  const random = rng(seed);
+  const partitions = o.partitions ?? 3;
+  const keys = o.keys ?? 200;
+  const rate = o.rate ?? 2000;
+  const prefix = uniqueName("crash");
+  const input = `${prefix}-input`;
+  const output = `${prefix}-sums`;
+  const appId = `${prefix}-app`;
+  log(`crash loop: seed ${seed}, app ${appId}`);
+  await createTopic(input, partitions);
+  await createTopic(output, partitions);
+
+  const faultDir = tempDir("weir-faults");
+  const slots = Array.from({ length: o.workers ?? 3 }, (_, i) => ({
+    i,
+    faultFile: join(faultDir, `fault-${i}`),
+    stateDir: tempDir(`weir-crash-${i}`),
+    worker: undefined as WorkerProcess | undefined,
+  }));
+  const startSlot = (slot: (typeof slots)[number]) => {
+    slot.worker = new WorkerProcess({
+      stateDir: slot.stateDir,
+      args: ["--app", "test/apps/running-sum.ts", "--commit-interval-ms", "100"],
+      env: { WEIR_TEST_PREFIX: prefix, WEIR_TEST_FAULT_FILE: slot.faultFile },
+    }).start();
+  };
+  slots.forEach(startSlot);
+
+  // Load: keyed records, values 1..100, placed by murmur2 as the workers' producers place outputs.
+  const producer = await connectProducer({ partitioner: "murmur2_random", "linger.ms": 5, dr_cb: false });
+  let inputs = 0;
+  let loadRunning = true;
+  const load = (async () => {
+    const perTick = Math.max(1, Math.round(rate / 10));
+    while (loadRunning) {
+      for (let n = 0; n < perTick; n++) {
+        const k = `k${Math.floor(random() * keys)}`;
+        producer.produce(input, null, Buffer.from(String(1 + Math.floor(random() * 100))), k);
+        inputs++;
+      }
+      producer.poll();
+      await sleep(100);
+    }
+    await fromCallback((done) => producer.flush(30_000, (err) => done(err)));
+  })();
+
+  let kills = 0;
+  let restartsFresh = 0;
+  try {
+    await Promise.all(slots.map((s) => s.worker!.waitReady(120_000)));
+    const hardStop = started + 3 * o.durationMs;
+    while ((Date.now() - started < o.durationMs || kills < o.minKills) && Date.now() < hardStop) {
+      await sleep(1500 + random() * 3000);
+      const slot = slots[Math.floor(random() * slots.length)]!;
+      const w = slot.worker!;
+      writeFileSync(slot.faultFile, "kill-after-send-offsets");
+      const exit = await w.exited(6000).catch(() => undefined);
+      if (!exit) {
+        // No commit with offsets on that worker in 6 s (it may own nothing right now): disarm, try another.
+        rmSync(slot.faultFile, { force: true });
+        continue;
+      }
+      if (exit.signal !== "SIGKILL")
+        throw new Error(
+          `worker ${slot.i} exited with ${JSON.stringify(exit)}, not by the fault point:\n${w.stderr.slice(-20).join("\n")}`,
+        );
+      kills++;
+      const roll = random();
+      if (roll < 0.25) {
+        slot.stateDir = tempDir(`weir-crash-${slot.i}`); // a new machine: new worker id, the old txn stays open
+        restartsFresh++;
+      } else if (roll < 0.5) await sleep(random() * 4000);
+      log(
+        `kill ${kills} of worker ${slot.i} mid-commit; restart${roll < 0.25 ? " on a fresh state dir" : ""}`,
+      );
+      startSlot(slot);
+    }
+    loadRunning = false;
+    await load;
+    log(`load stopped after ${inputs} records and ${kills} kills; draining`);
+    const ends = await endOffsets(input);
+    await waitFor(
+      `group ${appId} to commit the end of ${input}`,
+      async () => {
+        for (const s of slots) if (s.worker && existsSync(s.faultFile)) rmSync(s.faultFile, { force: true });
+        const committed = await committedOffsets(appId, input).catch(() => new Map<number, number>());
+        return [...ends].every(([p, end]) => (committed.get(p) ?? -1) >= end) ? true : undefined;
+      },
+      { timeoutMs: 180_000, intervalMs: 500 },
+    );
+  } finally {
+    loadRunning = false;
+    await load.catch(() => {});
+    await disconnect(producer);
+    await Promise.all(slots.map((s) => s.worker?.stop()));
+  }
+
+  // Verify: each output partition is the running fold of its input partition up to the committed offset.
+  const committed = await committedOffsets(appId, input);
+  const inRecords = await consumeAll(input, { timeoutMs: 120_000 });
+  const outRecords = await consumeAll(output, { isolation: "read_committed", timeoutMs: 120_000 });
+  const problems: string[] = [];
+  let duplicates = 0;
+  let missing = 0;
+  let wrong = 0;
+  for (let p = 0; p < partitions; p++) {
+    const upTo = committed.get(p) ?? 0;
+    const ins = inRecords
+      .filter((r) => r.partition === p && r.offset < upTo)
+      .sort((a, b) => a.offset - b.offset);
+    const sums = new Map<string, number>();
+    const expected = ins.map((r) => {
+      const v = Number(r.value);
+      const sum = (sums.get(r.key!) ?? 0) + v;
+      sums.set(r.key!, sum);
+      return { key: r.key!, p, o: r.offset, v, sum };
+    });
+    const actual = outRecords
+      .filter((r) => r.partition === p)
+      .map((r) => ({ key: r.key!, ...(JSON.parse(r.value!) as SumOutput) }));
+    const seen = new Map<number, number>();
+    for (const a of actual) seen.set(a.o, (seen.get(a.o) ?? 0) + 1);
+    for (const [off, n] of seen) if (n > 1) duplicates += n - 1;
+    for (const e of expected) if (!seen.has(e.o)) missing++;
+    const n = Math.max(expected.length, actual.length);
+    for (let i = 0; i < n; i++) {
+      const e = expected[i];
+      const a = actual[i];
+      if (!e || !a || e.key !== a.key || e.o !== a.o || e.p !== a.p || e.v !== a.v || e.sum !== a.sum) {
+        wrong++;
+        if (problems.length < 10)
+          problems.push(
+            `partition ${p} position ${i}: expected ${JSON.stringify(e)}, got ${JSON.stringify(a)}`,
+          );
+      }
+    }
+  }
+  return {
+    kills,
+    restartsFresh,
+    inputs: inRecords.length,
+    outputs: outRecords.length,
+    duplicates,
+    missing,
+    wrong,
+    firstProblems: problems,
+    seconds: Math.round((Date.now() - started) / 1000),
+  };
+}
