@@ -197,7 +197,7 @@ export async function runCrashLoop(o: CrashLoopOptions): Promise<CrashLoopReport
       .map((r) => ({ key: r.key!, ...(JSON.parse(r.value!) as SumOutput) }));
     const seen = new Map<number, number>();
     for (const a of actual) seen.set(a.o, (seen.get(a.o) ?? 0) + 1);
-    for (const [off, n] of seen) if (n > 1) duplicates += n - 1;
+    for (const n of seen.values()) if (n > 1) duplicates += n - 1;
     for (const e of expected) if (!seen.has(e.o)) missing++;
     const n = Math.max(expected.length, actual.length);
     for (let i = 0; i < n; i++) {
