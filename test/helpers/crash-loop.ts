@@ -97,7 +97,18 @@ export async function runCrashLoop(o: CrashLoopOptions): Promise<CrashLoopReport
   const startSlot = (slot: (typeof slots)[number]) => {
     slot.worker = new WorkerProcess({
       stateDir: slot.stateDir,
-      args: ["--app", "test/apps/running-sum.ts", "--commit-interval-ms", "100"],
+      // A session timeout shorter than the transaction timeout: a dead worker's partitions move to the survivors
+      // while its last transaction (offsets and changelog records) is still undecided.
+      args: [
+        "--app",
+        "test/apps/running-sum.ts",
+        "--commit-interval-ms",
+        "100",
+        "--kafka",
+        "session.timeout.ms=6000",
+        "--kafka",
+        "transaction.timeout.ms=30000",
+      ],
       env: { WEIR_TEST_PREFIX: prefix, WEIR_TEST_FAULT_FILE: slot.faultFile },
     }).start();
   };
@@ -142,14 +153,21 @@ export async function runCrashLoop(o: CrashLoopOptions): Promise<CrashLoopReport
           `worker ${slot.i} exited with ${JSON.stringify(exit)}, not by the fault point:\n${w.stderr.slice(-20).join("\n")}`,
         );
       kills++;
+      // Restart on a fresh state directory (a new machine: a new worker id, so nothing fences the dead
+      // transaction and it stays undecided until the broker's transaction timeout), or after the session timeout
+      // (its partitions move first, while its transaction is undecided), or at once (the successor fences it).
       const roll = random();
-      if (roll < 0.25) {
-        slot.stateDir = tempDir(`weir-crash-${slot.i}`); // a new machine: new worker id, the old txn stays open
+      let how = "at once";
+      if (roll < 0.3) {
+        slot.stateDir = tempDir(`weir-crash-${slot.i}`);
         restartsFresh++;
-      } else if (roll < 0.5) await sleep(random() * 4000);
-      log(
-        `kill ${kills} of worker ${slot.i} mid-commit; restart${roll < 0.25 ? " on a fresh state dir" : ""}`,
-      );
+        how = "on a fresh state dir";
+      } else if (roll < 0.6) {
+        const pause = 6000 + random() * 4000;
+        how = `after ${Math.round(pause)} ms`;
+        await sleep(pause);
+      }
+      log(`kill ${kills} of worker ${slot.i} mid-commit; restart ${how}`);
       startSlot(slot);
     }
     loadRunning = false;
