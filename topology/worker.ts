@@ -170,6 +170,9 @@ export class Worker {
   /** Committed offsets of repartition topics not yet purged. */
   readonly #purgeable = new Map<string, TopicPartitionOffset>();
   #lastPurge = Date.now();
+  /** The explicit offset each input partition was last started (assigned or sought) at. */
+  readonly #startedAt = new Map<string, number>();
+  #lastRangeCheck = Date.now();
   readonly #repartitionTopics: Set<string>;
   #assignedOnce = false;
   #stopRequested = false;
@@ -376,6 +379,7 @@ export class Worker {
           )
             await this.#commit();
         });
+        if (Date.now() - this.#lastRangeCheck >= OFFSET_RANGE_CHECK_MS) await this.#checkPositionsInRange();
       }
       if (this.#fatal === undefined) await this.#exclusive(() => this.#commit());
     } catch (err) {
@@ -676,12 +680,55 @@ export class Worker {
     this.#log.info("rewound to committed offsets", { partitions: partitions.length });
   }
 
+  /**
+   * librdkafka reports an out-of-range position (auto.offset.reset=error) as a consumer error, but the client's
+   * batch consume drops an error that follows records in the same batch, leaving the partition stopped in silence.
+   * So every OFFSET_RANGE_CHECK_MS the worker compares each input partition's position with the partition's bounds
+   * itself; a position outside them (records deleted by retention before they were read, a truncated topic) is
+   * handled as the reported error is: abort, and start every partition again through the committed-offset lookup.
+   */
+  async #checkPositionsInRange(): Promise<void> {
+    this.#lastRangeCheck = Date.now();
+    const tps = [...this.#tasks.partitionKeys()].map((k) => {
+      const [topic, partition] = splitTp(k);
+      return { topic, partition };
+    });
+    if (tps.length === 0 || !this.#admin) return;
+    // Positions before bounds: a position read after the end offset could have passed it legitimately.
+    const positions = this.#consumer!.position(tps);
+    let starts: Map<string, number>, ends: Map<string, number>;
+    try {
+      [starts, ends] = await Promise.all([
+        listOffsets(this.#admin, tps, "earliest", "read_uncommitted"),
+        listOffsets(this.#admin, tps, "latest", "read_uncommitted"),
+      ]);
+    } catch {
+      return; // the broker is unreachable or busy: the next check tries again
+    }
+    const outside: string[] = [];
+    for (const p of positions) {
+      const k = tpKey(p.topic, p.partition);
+      const position = p.offset >= 0 ? p.offset : this.#startedAt.get(k);
+      if (position === undefined || position < 0) continue; // logical start (earliest/latest): not yet resolved
+      const start = starts.get(k);
+      const end = ends.get(k);
+      if ((start !== undefined && position < start) || (end !== undefined && position > end))
+        outside.push(`${k}@${position} (partition holds ${start} to ${end})`);
+    }
+    if (outside.length === 0) return;
+    this.#log.error("input positions are outside their partitions; rewinding to the committed offsets", {
+      partitions: outside,
+    });
+    await this.#exclusive(() => this.#abortAndRewind());
+  }
+
   /** Seek partitions to where they start: their stable committed offsets (waited for), or the source's policy. */
   async #seekToStart(partitions: TopicPartition[]): Promise<void> {
     if (partitions.length === 0) return;
     const starts = await this.#startOffsets(partitions);
     const assigned = new Set(this.#consumer!.assignments().map((p) => tpKey(p.topic, p.partition)));
     for (const s of starts) {
+      this.#startedAt.set(tpKey(s.topic, s.partition), s.offset);
       try {
         await seek(this.#consumer!, { topic: s.topic, partition: s.partition, offset: s.offset });
       } catch (err) {
@@ -788,6 +835,7 @@ export class Worker {
     // Committed offsets first, stable, as Kafka Streams does before it plans restores: once they are stable, the
     // transaction that last wrote these tasks' changelogs together with these offsets is decided.
     const starts = await this.#startOffsets(assignment);
+    for (const s of starts) this.#startedAt.set(tpKey(s.topic, s.partition), s.offset);
     for (const { sub, partition } of byTask.values()) await this.#restoreTask(sub, partition);
     await this.#exclusive(() => {
       for (const { sub, partition, tps } of byTask.values()) this.#openTask(sub, partition, tps);
@@ -1367,5 +1415,6 @@ function splitTp(key: string): [string, number] {
 }
 
 const REPARTITION_PURGE_INTERVAL_MS = 30_000;
+const OFFSET_RANGE_CHECK_MS = 15_000;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

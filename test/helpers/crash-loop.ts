@@ -75,7 +75,10 @@ export async function runCrashLoop(o: CrashLoopOptions): Promise<CrashLoopReport
   const started = Date.now();
   const log = o.log ?? (() => {});
   const seed = o.seed ?? Date.now() % 100_000;
+  // Two streams from the seed: the fault schedule (which worker, how it restarts) does not depend on how many
+  // records the load loop drew meanwhile.
   const random = rng(seed);
+  const data = rng(seed ^ 0x5bd1e995);
   const partitions = o.partitions ?? 3;
   const keys = o.keys ?? 200;
   const rate = o.rate ?? 2000;
@@ -122,8 +125,8 @@ export async function runCrashLoop(o: CrashLoopOptions): Promise<CrashLoopReport
     const perTick = Math.max(1, Math.round(rate / 10));
     while (loadRunning) {
       for (let n = 0; n < perTick; n++) {
-        const k = `k${Math.floor(random() * keys)}`;
-        producer.produce(input, null, Buffer.from(String(1 + Math.floor(random() * 100))), k);
+        const k = `k${Math.floor(data() * keys)}`;
+        producer.produce(input, null, Buffer.from(String(1 + Math.floor(data() * 100))), k);
         inputs++;
       }
       producer.poll();
