@@ -79,6 +79,8 @@ export const ErrorCode = {
   UNKNOWN_TOPIC_OR_PART: 3,
   TOPIC_ALREADY_EXISTS: 36,
   UNKNOWN_TOPIC: -188,
+  /** The client's state does not allow the call (e.g. seeking a partition whose fetcher stopped). */
+  STATE: -172,
   /** `auto.offset.reset=error` met a partition without a valid offset. */
   AUTO_OFFSET_RESET: -140,
 } as const;

@@ -729,18 +729,42 @@ export class Worker {
     const assigned = new Set(this.#consumer!.assignments().map((p) => tpKey(p.topic, p.partition)));
     for (const s of starts) {
       this.#startedAt.set(tpKey(s.topic, s.partition), s.offset);
+      const tpo = { topic: s.topic, partition: s.partition, offset: s.offset };
       try {
-        await seek(this.#consumer!, { topic: s.topic, partition: s.partition, offset: s.offset });
+        await seek(this.#consumer!, tpo);
       } catch (err) {
         // A partition that is no longer assigned is moving away: its new owner starts it. One that is still
         // assigned but could not be moved back would continue past records whose outputs were just aborted.
         if (!assigned.has(tpKey(s.topic, s.partition))) continue;
+        if ((err as LibrdKafkaError)?.code === ErrorCode.STATE) {
+          // librdkafka stopped the partition's fetcher (an out-of-range position under auto.offset.reset=error)
+          // and a stopped fetcher cannot seek: assign the partition again, at the decided offset.
+          this.#reassign(tpo);
+          continue;
+        }
         throw new OffsetError(
           `could not rewind ${s.topic}/${s.partition} to offset ${s.offset} after an abort: ${describeKafkaError(err)}`,
           { topic: s.topic, partition: s.partition, offset: s.offset, cause: err },
         );
       }
     }
+  }
+
+  #reassign(tpo: TopicPartitionOffset): void {
+    const consumer = extras(this.#consumer!);
+    if (consumer.rebalanceProtocol() === "COOPERATIVE") {
+      consumer.incrementalUnassign([{ topic: tpo.topic, partition: tpo.partition }]);
+      consumer.incrementalAssign([tpo]);
+    } else {
+      const others = this.#consumer!.assignments().filter(
+        (p) => p.topic !== tpo.topic || p.partition !== tpo.partition,
+      );
+      this.#consumer!.assign([...others, tpo]);
+    }
+    this.#log.info("partition assigned again at its start offset", {
+      partition: tpKey(tpo.topic, tpo.partition),
+      offset: tpo.offset,
+    });
   }
 
   /**
