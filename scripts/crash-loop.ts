@@ -31,4 +31,6 @@ const report = await runCrashLoop({
   log: (l) => console.log(l),
 });
 console.log(JSON.stringify(report, null, 2));
-process.exit(report.duplicates + report.missing + report.wrong === 0 && report.outputs === report.inputs ? 0 : 1);
+process.exit(
+  report.duplicates + report.missing + report.wrong === 0 && report.outputs === report.inputs ? 0 : 1,
+);
