@@ -77,6 +77,9 @@ export class ProducerFencedError extends WeirError {}
  */
 export class OffsetError extends WeirError {}
 
+/** The worker was asked to stop while it waited (restore, offset lookup, start-up): not a failure. */
+export class StopRequestedError extends WeirError {}
+
 /** Invalid configuration given to a worker or a command. */
 export class ConfigError extends WeirError {}
 

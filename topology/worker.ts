@@ -7,6 +7,7 @@ import {
   ProducerError,
   ProducerFencedError,
   StateStoreError,
+  StopRequestedError,
   WeirError,
   errorMessage,
 } from "./errors.js";
@@ -164,8 +165,9 @@ export class Worker {
   #lock: Promise<unknown> = Promise.resolve();
   #rebalances: Promise<unknown> = Promise.resolve();
   #restoring = 0;
-  /** Partitions whose committed offsets are being waited for (unstable: an undecided transaction). */
-  #waitingForOffsets: string[] = [];
+  /** Committed-offset lookups in progress (an assignment's, a rewind's), by token: not ready while any runs. */
+  readonly #offsetLookups = new Map<number, string[]>();
+  #nextLookup = 0;
   #admin: IAdminClient | undefined;
   /** Committed offsets of repartition topics not yet purged. */
   readonly #purgeable = new Map<string, TopicPartitionOffset>();
@@ -215,7 +217,7 @@ export class Worker {
       this.#state === "running" &&
       this.#assignedOnce &&
       this.#restoring === 0 &&
-      this.#waitingForOffsets.length === 0
+      this.#offsetLookups.size === 0
     );
   }
 
@@ -313,7 +315,7 @@ export class Worker {
       await this.#connectWithRetry(this.#consumer, "consumer");
       this.#log.debug("consumers connected");
       this.#consumer.subscribe(this.topology.sourceTopics);
-      if (this.#stopRequested) throw new WeirError("stopped during start");
+      if (this.#stopRequested) throw new StopRequestedError("stopped during start");
     } catch (err) {
       this.#state = "failed";
       await this.#closeClients();
@@ -553,8 +555,10 @@ export class Worker {
       }
       staged = this.#stageChangelogs();
       if (this.options.guarantee === "exactly_once") {
-        if (offsets.length > 0) await Txn.sendOffsets(this.#producer!, offsets, this.#consumer!, 30_000);
-        faultPoint(this.options.testFaultFile, "after-send-offsets");
+        if (offsets.length > 0) {
+          await Txn.sendOffsets(this.#producer!, offsets, this.#consumer!, 30_000);
+          faultPoint(this.options.testFaultFile, "after-send-offsets");
+        }
         await Txn.commit(this.#producer!, 60_000);
         this.#txnOpen = false;
         await this.#awaitDeliveries();
@@ -727,6 +731,7 @@ export class Worker {
     if (partitions.length === 0) return;
     const starts = await this.#startOffsets(partitions);
     const assigned = new Set(this.#consumer!.assignments().map((p) => tpKey(p.topic, p.partition)));
+    const stopped: TopicPartitionOffset[] = [];
     for (const s of starts) {
       this.#startedAt.set(tpKey(s.topic, s.partition), s.offset);
       const tpo = { topic: s.topic, partition: s.partition, offset: s.offset };
@@ -738,8 +743,8 @@ export class Worker {
         if (!assigned.has(tpKey(s.topic, s.partition))) continue;
         if ((err as LibrdKafkaError)?.code === ErrorCode.STATE) {
           // librdkafka stopped the partition's fetcher (an out-of-range position under auto.offset.reset=error)
-          // and a stopped fetcher cannot seek: assign the partition again, at the decided offset.
-          this.#reassign(tpo);
+          // and a stopped fetcher cannot seek: it gets no records until it is assigned again, at this offset.
+          stopped.push(tpo);
           continue;
         }
         throw new OffsetError(
@@ -748,22 +753,51 @@ export class Worker {
         );
       }
     }
+    if (stopped.length > 0) this.#scheduleReassign(stopped);
   }
 
-  #reassign(tpo: TopicPartitionOffset): void {
-    const consumer = extras(this.#consumer!);
-    if (consumer.rebalanceProtocol() === "COOPERATIVE") {
-      consumer.incrementalUnassign([{ topic: tpo.topic, partition: tpo.partition }]);
-      consumer.incrementalAssign([tpo]);
-    } else {
-      const others = this.#consumer!.assignments().filter(
-        (p) => p.topic !== tpo.topic || p.partition !== tpo.partition,
-      );
-      this.#consumer!.assign([...others, tpo]);
-    }
-    this.#log.info("partition assigned again at its start offset", {
-      partition: tpKey(tpo.topic, tpo.partition),
-      offset: tpo.offset,
+  /**
+   * Assign partitions whose fetcher librdkafka stopped again, at their decided offsets. Assignment changes belong
+   * to the rebalance chain (librdkafka would take an assign call made while a rebalance callback is pending as that
+   * callback's answer), so this runs there, and only for partitions still assigned by then.
+   */
+  #scheduleReassign(tpos: TopicPartitionOffset[]): void {
+    const work = () =>
+      this.#exclusive(() => {
+        const consumer = this.#consumer!;
+        const assigned = consumer.assignments();
+        const isAssigned = (t: TopicPartition) =>
+          assigned.some((a) => a.topic === t.topic && a.partition === t.partition);
+        const todo = tpos.filter(isAssigned);
+        if (todo.length === 0) return;
+        const ex = extras(consumer);
+        if (ex.rebalanceProtocol() === "COOPERATIVE") {
+          ex.incrementalUnassign(todo.map((t) => ({ topic: t.topic, partition: t.partition })));
+          ex.incrementalAssign(todo);
+        } else {
+          // assign() replaces the whole assignment. librdkafka remembers the offsets partitions were first assigned
+          // at, so every other partition is given where the application is now: its position (the lock is held,
+          // every record consumed has been processed), or the offset it was last started at.
+          const full = consumer.position(assigned.map((a) => ({ topic: a.topic, partition: a.partition })));
+          consumer.assign(
+            full.map((p) => {
+              const t = todo.find((x) => x.topic === p.topic && x.partition === p.partition);
+              if (t) return t;
+              const offset = p.offset >= 0 ? p.offset : this.#startedAt.get(tpKey(p.topic, p.partition));
+              return offset === undefined
+                ? { topic: p.topic, partition: p.partition }
+                : { topic: p.topic, partition: p.partition, offset };
+            }),
+          );
+        }
+        for (const t of todo) this.#startedAt.set(tpKey(t.topic, t.partition), t.offset);
+        this.#log.info("partitions assigned again at their start offsets", {
+          offsets: todo.map((t) => `${tpKey(t.topic, t.partition)}@${t.offset}`),
+        });
+      });
+    this.#rebalances = this.#rebalances.then(work).catch((e: unknown) => {
+      this.#fatal ??= e;
+      this.#log.error("re-assigning stopped partitions failed", { error: errorMessage(e) });
     });
   }
 
@@ -779,14 +813,21 @@ export class Worker {
         this.#retry("list offsets", () => listOffsets(this.#admin!, ps, "earliest", "read_uncommitted")),
       logEnd: (ps) =>
         this.#retry("list offsets", () => listOffsets(this.#admin!, ps, "latest", "read_uncommitted")),
+      reachable: (ps) =>
+        listOffsets(this.#admin!, ps, "earliest", "read_uncommitted", 3000).then(
+          () => true,
+          () => false,
+        ),
     };
+    const token = this.#nextLookup++;
     const starts = await resolveStartOffsets(source, partitions, {
       log: this.#log,
       taskTimeoutMs: this.options.taskTimeoutMs,
       stopRequested: () => this.#stopRequested,
       policyOf: (topic) => this.topology.offsetResetOf(topic),
       onWaiting: (waiting) => {
-        this.#waitingForOffsets = waiting;
+        if (waiting.length > 0) this.#offsetLookups.set(token, waiting);
+        else this.#offsetLookups.delete(token);
         this.#metrics?.workerReady.set(this.ready ? 1 : 0);
       },
     });
@@ -839,7 +880,7 @@ export class Worker {
       this.#updateAssignmentMetrics();
     };
     this.#rebalances = this.#rebalances.then(work).catch((e: unknown) => {
-      if (this.#stopRequested && !(e as LibrdKafkaError)?.isFatal) {
+      if (e instanceof StopRequestedError) {
         // A stop interrupted a restore or a wait for stable offsets: the tasks were never opened, nothing of
         // theirs was processed or committed; the next owner starts them from Kafka.
         this.#log.info("rebalance handling interrupted by the stop", { reason: errorMessage(e) });
@@ -987,7 +1028,14 @@ export class Worker {
     for (const tp of active.partitions) {
       const key = tpKey(tp.topic, tp.partition);
       this.#positions.delete(key);
-      this.#paused.delete(key);
+      // librdkafka keeps an application pause across seeks and re-assignments: a reopened task would never get
+      // this partition's records again.
+      if (this.#paused.delete(key))
+        try {
+          this.#consumer!.resume([{ topic: tp.topic, partition: tp.partition }]);
+        } catch {
+          // no longer assigned
+        }
     }
   }
 
@@ -995,7 +1043,16 @@ export class Worker {
   async #restoreTask(sub: number, partition: number): Promise<void> {
     for (const store of this.topology.subtopologies[sub]!.stores) {
       if (!this.topology.stores.get(store)!.changelog) continue;
-      await this.#restoreStore(store, partition);
+      for (let attempt = 1; ; attempt++)
+        try {
+          await this.#restoreStore(store, partition);
+          break;
+        } catch (err) {
+          if (!(err instanceof RestoreRestart) || attempt >= 5) throw err;
+          // Planned again from the local checkpoint and the changelog's new bounds: records deleted before they
+          // were applied make decideRestore wipe and rebuild from what is left.
+          this.#log.warn("restore planned again", { store, partition, reason: err.message, attempt });
+        }
     }
   }
 
@@ -1048,6 +1105,8 @@ export class Worker {
     let lastProgressLog = started;
     let restored = 0;
     let lastProgress = started;
+    let stalledSince = started;
+    let lastCheck = started;
     let lastWaitLog = 0;
     consumer.assign([{ topic, partition, offset: plan.fromOffset }]);
     const labels = { store, partition: String(partition) };
@@ -1064,9 +1123,14 @@ export class Worker {
         writes = [];
       };
       while (position < highOffset) {
-        if (this.#stopRequested) throw new WeirError("stopped during restore", { store, partition });
+        if (this.#stopRequested) throw new StopRequestedError("stopped during restore", { store, partition });
         const before = position;
         const messages = await consumeBatch(consumer, 10_000).catch((err: unknown) => {
+          // auto.offset.reset=error: the position is gone (records deleted under the restore): plan again.
+          if ((err as LibrdKafkaError)?.code === ErrorCode.AUTO_OFFSET_RESET)
+            throw new RestoreRestart(
+              `changelog position ${position} is out of range (${describeKafkaError(err)})`,
+            );
           this.#log.warn("restore consume failed; retrying", {
             store,
             partition,
@@ -1088,35 +1152,54 @@ export class Worker {
         const [pos] = consumer.position([{ topic, partition }]);
         if (pos && pos.offset > position) position = pos.offset;
         const now = Date.now();
-        if (position > before) lastProgress = now;
-        else if (now - lastProgress >= this.options.taskTimeoutMs)
-          throw new StateStoreError(
-            `restore of ${store} partition ${partition} made no progress for ${this.options.taskTimeoutMs} ms at ` +
-              `offset ${position} of ${topic} (end ${highOffset}): a transaction below the end stayed undecided ` +
-              `past the task timeout, or the changelog cannot be read`,
-            { store, partition, topic },
-          );
-        else if (now - lastProgress >= 2000 && now - lastWaitLog >= 5000) {
-          lastWaitLog = now;
-          // The read_committed end is the last stable offset: at or below the position, an undecided transaction
-          // holds the rest back until it is committed or aborted.
-          const stable = await watermarks(consumer, topic, partition).then(
-            (w) => w.highOffset,
-            () => undefined,
-          );
-          this.#log.warn(
-            stable !== undefined && stable <= position
-              ? "restore waiting for an undecided transaction on the changelog"
-              : "restore waiting for changelog records",
-            {
-              store,
-              partition,
-              position,
-              stableOffset: stable,
-              endOffset: highOffset,
-              waitedMs: now - lastProgress,
-            },
-          );
+        if (position > before) lastProgress = stalledSince = now;
+        else if (now - lastCheck >= 2000) {
+          lastCheck = now;
+          // Why no progress? The read_committed end (last stable offset) at or below the position: an undecided
+          // transaction holds the rest back — bounded by the task timeout. The position below the first offset:
+          // records deleted under the restore (retention of a compact,delete changelog) — plan the restore again.
+          // No answer: the broker is away — a passing fault, waited out without a bound.
+          const [stable, low] = await Promise.all([
+            watermarks(consumer, topic, partition).then(
+              (w) => w.highOffset,
+              () => undefined,
+            ),
+            listOffsets(this.#admin!, tp, "earliest", "read_uncommitted", 5000).then(
+              (m) => m.get(tpKey(topic, partition)),
+              () => undefined,
+            ),
+          ]);
+          if (low !== undefined && position < low)
+            throw new RestoreRestart(
+              `changelog records from ${position} to ${low - 1} were deleted during restore`,
+            );
+          const undecided = stable !== undefined && stable <= position;
+          if (!undecided) stalledSince = now;
+          if (undecided && now - stalledSince >= this.options.taskTimeoutMs)
+            throw new StateStoreError(
+              `restore of ${store} partition ${partition} waited ${this.options.taskTimeoutMs} ms at offset ` +
+                `${position} of ${topic} (end ${highOffset}) for a transaction below the end to be decided ` +
+                `(task timeout); the broker aborts it at its transaction timeout`,
+              { store, partition, topic },
+            );
+          if (now - lastWaitLog >= 5000) {
+            lastWaitLog = now;
+            this.#log.warn(
+              undecided
+                ? "restore waiting for an undecided transaction on the changelog"
+                : stable === undefined
+                  ? "restore waiting: the broker does not answer"
+                  : "restore waiting for changelog records",
+              {
+                store,
+                partition,
+                position,
+                stableOffset: stable,
+                endOffset: highOffset,
+                waitedMs: now - lastProgress,
+              },
+            );
+          }
         }
         if (position > plan.fromOffset) progress.record(store, partition, position - 1);
         if (this.#metrics) progress.publish(this.#metrics);
@@ -1189,7 +1272,7 @@ export class Worker {
     for (let attempt = 1; ; attempt++) {
       const missing = this.topology.inputTopics.filter((t) => !counts.has(t));
       if (missing.length === 0) break;
-      if (this.#stopRequested) throw new WeirError("stopped while waiting for input topics");
+      if (this.#stopRequested) throw new StopRequestedError("stopped while waiting for input topics");
       if (attempt === 1 || attempt % 30 === 0)
         this.#log.warn("waiting for input topics to exist; create them with 'weir topics create'", {
           missing,
@@ -1315,6 +1398,9 @@ export class Worker {
       [RdKafka.assignmentStrategy]: o.assignor,
       [RdKafka.sessionTimeoutMs]: o.sessionTimeoutMs,
       [RdKafka.heartbeatIntervalMs]: Math.max(500, Math.floor(o.sessionTimeoutMs / 5)),
+      // A rewind can wait for unstable committed offsets under the processing lock for up to the task timeout;
+      // the member must not be evicted from the group for that.
+      [RdKafka.maxPollIntervalMs]: Math.max(300_000, o.taskTimeoutMs + 60_000),
       [RdKafka.fetchWaitMaxMs]: 50,
       [RdKafka.allowAutoCreateTopics]: false,
       [RdKafka.rebalanceCallback]: (err: LibrdKafkaError, assignment: TopicPartition[]) =>
@@ -1338,6 +1424,8 @@ export class Worker {
       [RdKafka.enableAutoCommit]: false,
       [RdKafka.enableAutoOffsetStore]: false,
       [RdKafka.isolationLevel]: "read_committed",
+      // A restore plans its own start; a position that is gone must be reported, not silently moved to the end.
+      [RdKafka.autoOffsetReset]: "error",
       [RdKafka.fetchWaitMaxMs]: 10,
       [RdKafka.queuedMinMessages]: 200_000,
       [RdKafka.queuedMaxMessagesKbytes]: 262_144,
@@ -1437,6 +1525,9 @@ function splitTp(key: string): [string, number] {
   const i = key.lastIndexOf("/");
   return [key.slice(0, i), Number(key.slice(i + 1))];
 }
+
+/** The restore loop met a position that is no longer in the changelog: plan the restore again. */
+class RestoreRestart extends Error {}
 
 const REPARTITION_PURGE_INTERVAL_MS = 30_000;
 const OFFSET_RANGE_CHECK_MS = 15_000;

@@ -27,7 +27,7 @@ import { WorkerProcess, tempDir } from "./worker-process.js";
 export interface CrashLoopOptions {
   /** Load and faults run at least this long. */
   durationMs: number;
-  /** ... and until this many workers were killed mid-commit (bounded by 3 × durationMs). */
+  /** ... and until this many workers were killed mid-commit (bounded by 2 × durationMs). */
   minKills: number;
   workers?: number;
   partitions?: number;
@@ -41,6 +41,10 @@ export interface CrashLoopOptions {
 export interface CrashLoopReport {
   kills: number;
   restartsFresh: number;
+  /** Times a worker waited for committed offsets held unstable by a dead worker's undecided transaction. */
+  offsetWaits: number;
+  /** Times a restore waited for an undecided transaction on a changelog. */
+  restoreWaits: number;
   inputs: number;
   outputs: number;
   duplicates: number;
@@ -97,7 +101,9 @@ export async function runCrashLoop(o: CrashLoopOptions): Promise<CrashLoopReport
     stateDir: tempDir(`weir-crash-${i}`),
     worker: undefined as WorkerProcess | undefined,
   }));
+  const retired: WorkerProcess[] = [];
   const startSlot = (slot: (typeof slots)[number]) => {
+    if (slot.worker) retired.push(slot.worker);
     slot.worker = new WorkerProcess({
       stateDir: slot.stateDir,
       // A session timeout shorter than the transaction timeout: a dead worker's partitions move to the survivors
@@ -139,7 +145,7 @@ export async function runCrashLoop(o: CrashLoopOptions): Promise<CrashLoopReport
   let restartsFresh = 0;
   try {
     await Promise.all(slots.map((s) => s.worker!.waitReady(120_000)));
-    const hardStop = started + 3 * o.durationMs;
+    const hardStop = started + 2 * o.durationMs;
     while ((Date.now() - started < o.durationMs || kills < o.minKills) && Date.now() < hardStop) {
       await sleep(1500 + random() * 3000);
       const slot = slots[Math.floor(random() * slots.length)]!;
@@ -184,7 +190,7 @@ export async function runCrashLoop(o: CrashLoopOptions): Promise<CrashLoopReport
         const committed = await committedOffsets(appId, input).catch(() => new Map<number, number>());
         return [...ends].every(([p, end]) => (committed.get(p) ?? -1) >= end) ? true : undefined;
       },
-      { timeoutMs: 180_000, intervalMs: 500 },
+      { timeoutMs: 150_000, intervalMs: 500 },
     );
   } finally {
     loadRunning = false;
@@ -233,9 +239,13 @@ export async function runCrashLoop(o: CrashLoopOptions): Promise<CrashLoopReport
       }
     }
   }
+  const all = [...retired, ...slots.map((s) => s.worker!)];
+  const count = (msg: RegExp) => all.reduce((n, w) => n + w.logs.filter((l) => msg.test(l.msg)).length, 0);
   return {
     kills,
     restartsFresh,
+    offsetWaits: count(/^waiting for committed offsets/),
+    restoreWaits: count(/^restore waiting for an undecided transaction/),
     inputs: inRecords.length,
     outputs: outRecords.length,
     duplicates,

@@ -169,6 +169,7 @@ describe("hand-overs with an undecided transaction", () => {
     const a2 = track(app.worker({ stateDir: a.stateDir }).start());
     await a2.waitForLog((l) => l.msg === "partitions assigned", 60_000, "A2's assignment");
     await sleep(3000);
+    expect((await a2.json("/readyz")).status).toBe(503); // waiting for the transaction, not restored to the LSO
     await pending.abort();
     open.splice(open.indexOf(pending), 1);
     await a2.waitReady(120_000);

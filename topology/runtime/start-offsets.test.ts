@@ -132,6 +132,28 @@ describe("fetchStableCommitted", () => {
     await expect(failure).rejects.toThrow(/orders\/0, orders\/1 stayed unavailable/);
   });
 
+  it("an outage (brokers not answering) is waited out without the task timeout's bound", async () => {
+    let now = 0;
+    let calls = 0;
+    const source = {
+      committed: async () => {
+        now += 5000;
+        if (++calls < 10) throw Object.assign(new Error("Local: Timed out"), { code: -185 });
+        return [{ ...tps[0]!, offset: 7 }];
+      },
+      reachable: async () => false,
+    };
+    const result = await fetchStableCommitted(source as unknown as OffsetSource, [tps[0]!], {
+      log: recordingLogger(),
+      taskTimeoutMs: 20_000, // 45 s of outage pass without an OffsetError
+      stopRequested: () => false,
+      policyOf: () => "earliest",
+      now: () => now,
+    });
+    expect(calls).toBe(10);
+    expect(result.get("orders/0")).toBe(7);
+  });
+
   it("stops waiting when the worker is asked to stop", async () => {
     const source = {
       committed: async () => {

@@ -15,7 +15,7 @@
  *    recreated topic): logged as an error and counted, then the same policy — or a stop under `none`.
  */
 import type { OffsetResetPolicy } from "../builder.js";
-import { OffsetError, WeirError } from "../errors.js";
+import { OffsetError, StopRequestedError } from "../errors.js";
 import { Offset, describeKafkaError, type TopicPartition } from "../kafka.js";
 import type { Logger } from "../log.js";
 
@@ -85,6 +85,12 @@ export interface OffsetSource {
   ): Promise<Array<{ topic: string; partition: number; offset?: number } | Error>>;
   logStart(partitions: TopicPartition[]): Promise<Map<string, number>>;
   logEnd(partitions: TopicPartition[]): Promise<Map<string, number>>;
+  /**
+   * Whether the brokers answer at all. A lookup that times out while they do is waiting for an undecided
+   * transaction, and that wait is bounded by the task timeout; while they do not, it is an outage, waited out
+   * without a bound (a passing fault, never fatal). Without a probe every failed attempt counts.
+   */
+  reachable?(partitions: TopicPartition[]): Promise<boolean>;
 }
 
 export interface LookupOptions {
@@ -95,7 +101,7 @@ export interface LookupOptions {
   attemptTimeoutMs?: number;
   stopRequested: () => boolean;
   policyOf: (topic: string) => OffsetResetPolicy;
-  /** Called with the partitions being waited for, and with [] when the wait is over. */
+  /** Called with the partitions before the first lookup, and with [] when the lookup is over. */
   onWaiting?: (partitions: string[]) => void;
   now?: () => number;
 }
@@ -123,9 +129,13 @@ export async function fetchStableCommitted(
   const started = now();
   const attemptTimeoutMs = o.attemptTimeoutMs ?? 5000;
   const names = partitions.map(key);
+  // Time spent waiting while the brokers answered: what the task timeout bounds.
+  let waited = 0;
+  o.onWaiting?.(names);
   try {
     for (let attempt = 1; ; attempt++) {
-      if (o.stopRequested()) throw new WeirError("stopped while looking up committed offsets");
+      if (o.stopRequested()) throw new StopRequestedError("stopped while looking up committed offsets");
+      const attemptStarted = now();
       let problem: string;
       try {
         const result = await source.committed(partitions, attemptTimeoutMs);
@@ -147,7 +157,16 @@ export async function fetchStableCommitted(
       } catch (err) {
         problem = describeKafkaError(err);
       }
-      const waited = now() - started;
+      const reachable = source.reachable ? await source.reachable(partitions).catch(() => false) : true;
+      if (reachable) waited += now() - attemptStarted;
+      else {
+        o.log.warn("committed offsets unavailable: the brokers do not answer; waiting for them", {
+          partitions: names,
+          attempt,
+          error: problem,
+        });
+        continue;
+      }
       if (waited >= o.taskTimeoutMs)
         throw new OffsetError(
           `committed offsets of ${names.join(", ")} stayed unavailable for ${Math.round(waited / 1000)} s (${problem}): ` +
@@ -156,11 +175,10 @@ export async function fetchStableCommitted(
             `'kafka-transactions.sh list' / 'describe'; the broker aborts them at their transaction timeout`,
           { topic: partitions[0]?.topic, partition: partitions[0]?.partition },
         );
-      o.onWaiting?.(names);
       o.log.warn(
         "waiting for committed offsets: an undecided transaction holds an offset commit for these partitions " +
           "(or the group coordinator is unreachable); not processing them until it is decided",
-        { partitions: names, attempt, waitedMs: waited, error: problem },
+        { partitions: names, attempt, waitedMs: now() - started, error: problem },
       );
     }
   } finally {
