@@ -16,7 +16,6 @@ afterEach(async () => {
   await Promise.all(running.splice(0).map((w) => w.stop()));
 });
 
-
 async function produceRange(app: CountApp, from: number, to: number, partition = 0): Promise<void> {
   const records = [];
   for (let i = from; i < to; i++) records.push({ key: `k${i % 20}`, value: `p${partition}o${i}`, partition });
