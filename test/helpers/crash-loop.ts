@@ -100,6 +100,7 @@ export async function runCrashLoop(o: CrashLoopOptions): Promise<CrashLoopReport
     faultFile: join(faultDir, `fault-${i}`),
     stateDir: tempDir(`weir-crash-${i}`),
     worker: undefined as WorkerProcess | undefined,
+    down: false,
   }));
   const retired: WorkerProcess[] = [];
   const startSlot = (slot: (typeof slots)[number]) => {
@@ -146,9 +147,13 @@ export async function runCrashLoop(o: CrashLoopOptions): Promise<CrashLoopReport
   try {
     await Promise.all(slots.map((s) => s.worker!.waitReady(120_000)));
     const hardStop = started + 2 * o.durationMs;
+    const restarts: Array<Promise<void>> = [];
     while ((Date.now() - started < o.durationMs || kills < o.minKills) && Date.now() < hardStop) {
-      await sleep(1500 + random() * 3000);
-      const slot = slots[Math.floor(random() * slots.length)]!;
+      await sleep(1000 + random() * 2000);
+      // Kill only while at least two workers run, so the group keeps making progress.
+      const up = slots.filter((s) => !s.down);
+      if (up.length < 2) continue;
+      const slot = up[Math.floor(random() * up.length)]!;
       const w = slot.worker!;
       writeFileSync(slot.faultFile, "kill-after-send-offsets");
       const exit = await w.exited(6000).catch(() => undefined);
@@ -162,6 +167,11 @@ export async function runCrashLoop(o: CrashLoopOptions): Promise<CrashLoopReport
           `worker ${slot.i} exited with ${JSON.stringify(exit)}, not by the fault point:\n${w.stderr.slice(-20).join("\n")}`,
         );
       kills++;
+      slot.down = true;
+      const restart = () => {
+        startSlot(slot);
+        slot.down = false;
+      };
       // Restart on a fresh state directory (a new machine: a new worker id, so nothing fences the dead
       // transaction and it stays undecided until the broker's transaction timeout), or after the session timeout
       // (its partitions move first, while its transaction is undecided), or at once (the successor fences it).
@@ -171,14 +181,15 @@ export async function runCrashLoop(o: CrashLoopOptions): Promise<CrashLoopReport
         slot.stateDir = tempDir(`weir-crash-${slot.i}`);
         restartsFresh++;
         how = "on a fresh state dir";
+        restart();
       } else if (roll < 0.6) {
         const pause = 6000 + random() * 4000;
         how = `after ${Math.round(pause)} ms`;
-        await sleep(pause);
-      }
+        restarts.push(sleep(pause).then(restart));
+      } else restart();
       log(`kill ${kills} of worker ${slot.i} mid-commit; restart ${how}`);
-      startSlot(slot);
     }
+    await Promise.all(restarts);
     loadRunning = false;
     await load;
     log(`load stopped after ${inputs} records and ${kills} kills; draining`);
