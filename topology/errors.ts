@@ -84,5 +84,9 @@ export class StopRequestedError extends WeirError {}
 export class ConfigError extends WeirError {}
 
 export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  if (err instanceof Error) return err.message;
+  // librdkafka errors from the client are plain objects with a message and a code.
+  if (err && typeof err === "object" && "message" in err)
+    return String((err as { message: unknown }).message);
+  return String(err);
 }

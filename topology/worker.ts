@@ -1475,6 +1475,12 @@ export class Worker {
       for (const active of [...this.#tasks.values()])
         this.#closeTask(active, this.#fatal === undefined ? "committed" : "discard");
     }).catch((err: unknown) => this.#log.error("closing tasks failed", { error: errorMessage(err) }));
+    // A restore or an offset lookup in the rebalance chain notices the stop within one poll or lookup attempt;
+    // it must end before its clients are closed under it.
+    await Promise.race([
+      this.#rebalances.catch(() => {}),
+      new Promise<void>((r) => setTimeout(r, 15_000).unref()),
+    ]);
     await this.#closeClients();
     await this.#rebalances.catch(() => {});
     this.#store?.close();
