@@ -1,10 +1,7 @@
-import { hostname } from "node:os";
-import { BufferedStore, decideRestore, openLmdbState, type StateBackend } from "../state/index.js";
+import { BufferedStore, openLmdbState, type StateBackend } from "../state/index.js";
 import { changelogTopic, type Topology } from "./builder.js";
-import { deadLetterHeaders, deadLetterReason } from "./dead-letter.js";
 import {
   OffsetError,
-  ProducerError,
   ProducerFencedError,
   StateStoreError,
   StopRequestedError,
@@ -13,27 +10,17 @@ import {
 } from "./errors.js";
 import {
   ErrorCode,
-  Kafka,
   Offset,
-  RdKafka,
   Txn,
   committed,
-  connect,
   consumeBatch,
   createAdmin,
   describeKafkaError,
-  disconnect,
-  ensureTopics,
   extras,
   flush,
-  fromHeaders,
   listOffsets,
-  messageKey,
-  partitionCounts,
   seek,
   toRawRecord,
-  watermarks,
-  type KafkaConfig,
   type IAdminClient,
   type KafkaConsumer,
   type LibrdKafkaError,
@@ -43,11 +30,25 @@ import {
   type TopicPartitionOffset,
 } from "./kafka.js";
 import { silentLogger, type Logger } from "./log.js";
-import { RestoreProgress, applyLibrdkafkaStats, consumerLag } from "./metrics.js";
+import { consumerLag } from "./metrics.js";
 import { compileWorkerOptions, type CompiledWorkerOptions, type WorkerOptions } from "./options.js";
 import { partitionForKey } from "./partitioner.js";
-import type { OutgoingRecord, RawRecord } from "./record.js";
 import { resolveStartOffsets, type OffsetSource, type StartOffset } from "./runtime/start-offsets.js";
+import {
+  ClientErrorLog,
+  clientConfig,
+  closeClients,
+  connectWithRetry,
+  createConsumer,
+  createProducer,
+  createRestoreConsumer,
+  retry,
+  type ClientContext,
+} from "./runtime/clients.js";
+import { prepareTopics } from "./runtime/internal-topics.js";
+import { PartitionQueues } from "./runtime/partition-queues.js";
+import { RecordCollector } from "./runtime/record-collector.js";
+import { Restorer } from "./runtime/restorer.js";
 import { TaskRegistry } from "./runtime/task-registry.js";
 import { faultPoint } from "./runtime/test-faults.js";
 import { StreamTask, taskId, type TaskId } from "./task.js";
@@ -63,58 +64,6 @@ export interface TaskStatus {
 }
 
 const tpKey = (topic: string, partition: number) => `${topic}/${partition}`;
-
-/** Input records of one task, per partition, so the task can take them in timestamp order across its topics. */
-class PartitionQueues {
-  readonly #queues = new Map<
-    string,
-    { records: RawRecord[]; head: number; position: TopicPartitionOffset | undefined }
-  >();
-  size = 0;
-  push(key: string, r: RawRecord): number {
-    let q = this.#queues.get(key);
-    if (!q) this.#queues.set(key, (q = { records: [], head: 0, position: undefined }));
-    q.records.push(r);
-    this.size++;
-    return q.records.length - q.head;
-  }
-  /** The head with the smallest timestamp (Kafka Streams' PartitionGroup order); offset order within a partition. */
-  next(): RawRecord | undefined {
-    if (this.size === 0) return undefined;
-    let best: { records: RawRecord[]; head: number; position: TopicPartitionOffset | undefined } | undefined;
-    for (const q of this.#queues.values())
-      if (
-        q.head < q.records.length &&
-        (!best || q.records[q.head]!.timestamp < best.records[best.head]!.timestamp)
-      )
-        best = q;
-    const r = best!.records[best!.head++]!;
-    if (best!.head === best!.records.length) {
-      best!.records = [];
-      best!.head = 0;
-    }
-    this.size--;
-    if (best!.position) best!.position.offset = r.offset + 1;
-    else best!.position = { topic: r.topic, partition: r.partition, offset: r.offset + 1 };
-    return r;
-  }
-  length(key: string): number {
-    const q = this.#queues.get(key);
-    return q ? q.records.length - q.head : 0;
-  }
-  /** Positions (next offsets) of the partitions that advanced since the last call. */
-  *advanced(): Generator<[string, TopicPartitionOffset]> {
-    for (const [key, q] of this.#queues)
-      if (q.position) {
-        yield [key, q.position];
-        q.position = undefined;
-      }
-  }
-  clear(): void {
-    this.#queues.clear();
-    this.size = 0;
-  }
-}
 
 interface StagedWrites {
   store: string;
@@ -150,15 +99,7 @@ export class Worker {
   /** Next offset to consume per partition, since the last commit. */
   readonly #positions = new Map<string, TopicPartitionOffset>();
   readonly #paused = new Set<string>();
-  /** Offset of the last changelog record delivered, per changelog partition (from delivery reports). */
-  readonly #changelogOffsets = new Map<string, number>();
-  readonly #changelogTopics: Set<string>;
   #partitionsOf = new Map<number, number>();
-  #produced = 0;
-  /** Records produced since the last commit (outputs, changelog records, dead letters). */
-  #producedSinceCommit = 0;
-  #delivered = 0;
-  #deliveryError: LibrdKafkaError | undefined;
   #txnOpen = false;
   #uncommitted = 0;
   #lastCommit = Date.now();
@@ -183,8 +124,10 @@ export class Worker {
   #done!: Promise<void>;
   #resolveDone!: () => void;
   #rejectDone!: (e: unknown) => void;
-  /** Restore counters of the last assignment, for tests and operators: store-partition → records replayed. */
-  readonly restoredRecords = new Map<string, number>();
+  readonly #restorer: Restorer;
+  readonly #collector: RecordCollector;
+  readonly #ctx: ClientContext & { stopRequested: () => boolean };
+  readonly #clientErrors: ClientErrorLog;
 
   constructor(topology: Topology, options: WorkerOptions) {
     this.topology = topology;
@@ -194,9 +137,6 @@ export class Worker {
       worker: this.options.workerId,
     });
     this.#metrics = options.metrics;
-    this.#changelogTopics = new Set(
-      topology.internalTopics.filter((t) => t.kind === "changelog").map((t) => t.name),
-    );
     this.#repartitionTopics = new Set(
       topology.internalTopics.filter((t) => t.kind === "repartition").map((t) => t.name),
     );
@@ -205,6 +145,37 @@ export class Worker {
       this.#rejectDone = rej;
     });
     this.#done.catch(() => {});
+    this.#ctx = {
+      topology,
+      options: this.options,
+      log: this.#log,
+      metrics: this.#metrics,
+      stopRequested: () => this.#stopRequested,
+    };
+    this.#clientErrors = new ClientErrorLog(this.#ctx);
+    this.#collector = new RecordCollector({
+      topology,
+      options: this.options,
+      log: this.#log,
+      metrics: this.#metrics,
+      producer: () => this.#producer!,
+    });
+    this.#restorer = new Restorer({
+      topology,
+      options: this.options,
+      log: this.#log,
+      metrics: this.#metrics,
+      store: () => this.#store!,
+      consumer: () => this.#restoreConsumer!,
+      admin: () => this.#admin!,
+      stopRequested: () => this.#stopRequested,
+      retry: (what, fn) => retry(this.#ctx, what, fn),
+    });
+  }
+
+  /** Restore counters of the last assignment, for tests and operators: store-partition → records replayed. */
+  get restoredRecords(): Map<string, number> {
+    return this.#restorer.restoredRecords;
   }
 
   get state(): WorkerState {
@@ -299,20 +270,32 @@ export class Worker {
     });
     try {
       this.#store = openLmdbState({ path: o.appStateDir });
-      this.#producer = this.#createProducer();
-      await this.#connectWithRetry(this.#producer, "producer");
+      this.#producer = createProducer(this.#ctx, this.#clientErrors, (err, report) =>
+        this.#collector.onDelivery(err, report),
+      );
+      await connectWithRetry(this.#ctx, this.#producer, "producer");
       // Delivery reports are served by librdkafka's background thread, not by polling from the event loop.
       this.#producer.setPollInBackground(true);
       this.#log.debug("producer connected");
-      await this.#prepareTopics();
+      this.#admin = createAdmin(clientConfig(this.#ctx, "admin"));
+      this.#partitionsOf = await prepareTopics({
+        topology: this.topology,
+        log: this.#log,
+        producer: this.#producer,
+        admin: this.#admin,
+        stopRequested: () => this.#stopRequested,
+        retry: (what, fn) => retry(this.#ctx, what, fn),
+      });
       this.#log.debug("topics ready");
       if (o.guarantee === "exactly_once")
-        await this.#retry("initTransactions", () => Txn.init(this.#producer!, 30_000));
+        await retry(this.#ctx, "initTransactions", () => Txn.init(this.#producer!, 30_000));
       this.#log.debug("transactions initialised");
-      this.#restoreConsumer = this.#createRestoreConsumer();
-      await this.#connectWithRetry(this.#restoreConsumer, "restore consumer");
-      this.#consumer = this.#createConsumer();
-      await this.#connectWithRetry(this.#consumer, "consumer");
+      this.#restoreConsumer = createRestoreConsumer(this.#ctx);
+      await connectWithRetry(this.#ctx, this.#restoreConsumer, "restore consumer");
+      this.#consumer = createConsumer(this.#ctx, this.#clientErrors, (err, assignment) =>
+        this.#onRebalance(err, assignment),
+      );
+      await connectWithRetry(this.#ctx, this.#consumer, "consumer");
       this.#log.debug("consumers connected");
       this.#consumer.subscribe(this.topology.sourceTopics);
       if (this.#stopRequested) throw new StopRequestedError("stopped during start");
@@ -455,94 +438,12 @@ export class Worker {
     this.#metrics?.backpressurePausedPartitions.set(this.#paused.size);
   }
 
-  // ---- producing ---------------------------------------------------------------------------------------------
-
-  #send(record: OutgoingRecord): void {
-    if (this.#deliveryError) throw this.#producerError(this.#deliveryError, record.topic);
-    try {
-      this.#producer!.produce(
-        record.topic,
-        record.partition ?? null,
-        record.value,
-        record.key,
-        record.timestamp,
-        undefined,
-        fromHeaders(record.headers),
-      );
-    } catch (err) {
-      throw this.#producerError(err, record.topic);
-    }
-    this.#produced++;
-    this.#producedSinceCommit++;
-    if (this.#metrics) {
-      let m = this.#topicMetrics.get(record.topic);
-      if (!m) {
-        m = {
-          produced: this.#metrics.recordsProduced.labels({ topic: record.topic }),
-          latency: this.#changelogTopics.has(record.topic)
-            ? undefined
-            : this.#metrics.endToEndLatency.labels({ topic: record.topic }),
-        };
-        this.#topicMetrics.set(record.topic, m);
-      }
-      m.produced.inc();
-      if (m.latency && (this.#produced & 15) === 0)
-        m.latency.observe(Math.max(0, Date.now() - record.timestamp) / 1000);
-    }
-  }
-
-  /** Metric children per topic, resolved once: label lookups per record are a measurable cost. */
-  readonly #topicMetrics = new Map<
-    string,
-    { produced: { inc(): void }; latency: { observe(v: number): void } | undefined }
-  >();
-
-  #producerError(err: unknown, topic: string): ProducerError | ProducerFencedError {
-    const e = err as LibrdKafkaError;
-    if (e?.isFatal || e?.code === ErrorCode.FATAL)
-      return new ProducerFencedError(
-        `could not produce to ${topic}: the producer is fenced or failed fatally (${describeKafkaError(err)}); ` +
-          `another worker with the same id (transactional id ${this.topology.appId}-${this.options.workerId}) took over, ` +
-          `or the broker refused this producer for good. Nothing of the open transaction is committed; this worker stops.`,
-        { topic, cause: err },
-      );
-    return new ProducerError(
-      `could not produce to ${topic}: ${describeKafkaError(err)}; the transaction is aborted and nothing is committed`,
-      { topic, cause: err },
-    );
-  }
-
-  #onDelivery(
-    err: LibrdKafkaError | null | undefined,
-    report: { topic: string; partition: number; offset: number },
-  ): void {
-    this.#delivered++;
-    if (err) {
-      this.#deliveryError ??= err;
-      return;
-    }
-    if (this.#changelogTopics.has(report.topic)) {
-      const key = tpKey(report.topic, report.partition);
-      if ((this.#changelogOffsets.get(key) ?? -1) < report.offset)
-        this.#changelogOffsets.set(key, report.offset);
-    }
-  }
-
-  async #awaitDeliveries(): Promise<void> {
-    const deadline = Date.now() + 30_000;
-    while (this.#delivered < this.#produced) {
-      if (Date.now() > deadline)
-        throw new ProducerError(`${this.#produced - this.#delivered} delivery reports missing after 30 s`);
-      await new Promise((r) => setImmediate(r));
-    }
-  }
-
   // ---- committing ----------------------------------------------------------------------------------------------
 
   async #commit(): Promise<void> {
     const started = process.hrtime.bigint();
     const offsets = [...this.#positions.values()];
-    if (offsets.length === 0 && this.#producedSinceCommit === 0 && !this.#hasPendingWrites()) {
+    if (offsets.length === 0 && this.#collector.sinceCommit === 0 && !this.#hasPendingWrites()) {
       // Nothing to commit; an open, empty transaction stays open for the next records.
       this.#lastCommit = Date.now();
       return;
@@ -561,11 +462,12 @@ export class Worker {
         }
         await Txn.commit(this.#producer!, 60_000);
         this.#txnOpen = false;
-        await this.#awaitDeliveries();
+        await this.#collector.awaitDeliveries();
       } else {
         await flush(this.#producer!, 60_000);
-        await this.#awaitDeliveries();
-        if (this.#deliveryError) throw this.#producerError(this.#deliveryError, "(flush)");
+        await this.#collector.awaitDeliveries();
+        if (this.#collector.deliveryError)
+          throw this.#collector.producerError(this.#collector.deliveryError, "(flush)");
         if (offsets.length > 0) this.#consumer!.commitSync(offsets);
       }
     } catch (err) {
@@ -581,7 +483,7 @@ export class Worker {
       this.#purgeRepartitions();
     this.#positions.clear();
     this.#uncommitted = 0;
-    this.#producedSinceCommit = 0;
+    this.#collector.sinceCommit = 0;
     this.#lastCommit = Date.now();
     this.#metrics?.transactions.inc({ outcome: "committed" });
     this.#metrics?.commitDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
@@ -611,7 +513,7 @@ export class Worker {
           // Wall-clock time: a window changelog's time-based retention must not drop fresh records of old event
           // time (replays, late data).
           for (const [key, value] of writes)
-            this.#send({ topic, partition, key, value, timestamp: now, headers: {} });
+            this.#collector.send({ topic, partition, key, value, timestamp: now, headers: {} });
         staged.push({ store, partition, writes, changelog: tpKey(topic, partition) });
       }
     return staged;
@@ -636,7 +538,7 @@ export class Worker {
         store: b.store,
         partition: b.partition,
         writes: b.writes,
-        checkpoint: this.#changelogOffsets.get(b.changelog),
+        checkpoint: this.#collector.changelogOffsets.get(b.changelog),
       })),
     );
   }
@@ -669,11 +571,11 @@ export class Worker {
       this.#txnOpen = false;
     }
     this.#metrics?.transactions.inc({ outcome: "aborted" });
-    await this.#awaitDeliveries().catch(() => {});
-    this.#deliveryError = undefined;
+    await this.#collector.awaitDeliveries().catch(() => {});
+    this.#collector.deliveryError = undefined;
     this.#positions.clear();
     this.#uncommitted = 0;
-    this.#producedSinceCommit = 0;
+    this.#collector.sinceCommit = 0;
     const partitions = [...this.#tasks.values()].flatMap((t) => t.partitions);
     for (const active of [...this.#tasks.values()]) {
       this.#closeTask(active, "discard");
@@ -810,9 +712,9 @@ export class Worker {
     const source: OffsetSource = {
       committed: (ps, timeoutMs) => committed(this.#consumer!, ps, timeoutMs),
       logStart: (ps) =>
-        this.#retry("list offsets", () => listOffsets(this.#admin!, ps, "earliest", "read_uncommitted")),
+        retry(this.#ctx, "list offsets", () => listOffsets(this.#admin!, ps, "earliest", "read_uncommitted")),
       logEnd: (ps) =>
-        this.#retry("list offsets", () => listOffsets(this.#admin!, ps, "latest", "read_uncommitted")),
+        retry(this.#ctx, "list offsets", () => listOffsets(this.#admin!, ps, "latest", "read_uncommitted")),
       reachable: (ps) =>
         listOffsets(this.#admin!, ps, "earliest", "read_uncommitted", 3000).then(
           () => true,
@@ -901,7 +803,7 @@ export class Worker {
     // transaction that last wrote these tasks' changelogs together with these offsets is decided.
     const starts = await this.#startOffsets(assignment);
     for (const s of starts) this.#startedAt.set(tpKey(s.topic, s.partition), s.offset);
-    for (const { sub, partition } of byTask.values()) await this.#restoreTask(sub, partition);
+    for (const { sub, partition } of byTask.values()) await this.#restorer.restoreTask(sub, partition);
     await this.#exclusive(() => {
       for (const { sub, partition, tps } of byTask.values()) this.#openTask(sub, partition, tps);
     });
@@ -976,24 +878,8 @@ export class Worker {
           return buffer;
         },
         output: {
-          send: (r) => this.#send(r),
-          deadLetter: (r, error) => {
-            this.#log.warn("record sent to the dead-letter topic", {
-              reason: error.name,
-              error: error.message,
-              topic: r.topic,
-              partition: r.partition,
-              offset: r.offset,
-            });
-            this.#metrics?.deadLetterRecords.inc({ reason: deadLetterReason(error), topic: r.topic });
-            this.#send({
-              topic: this.topology.deadLetterTopic,
-              key: r.key,
-              value: r.value,
-              timestamp: r.timestamp,
-              headers: { ...r.headers, ...deadLetterHeaders(r, error) },
-            });
-          },
+          send: (r) => this.#collector.send(r),
+          deadLetter: (r, error) => this.#collector.deadLetter(r, error),
         },
         hooks: this.#metrics
           ? {
@@ -1039,200 +925,6 @@ export class Worker {
     }
   }
 
-  /** Bring every changelogged store of a task up to its changelog's end before the task processes anything. */
-  async #restoreTask(sub: number, partition: number): Promise<void> {
-    for (const store of this.topology.subtopologies[sub]!.stores) {
-      if (!this.topology.stores.get(store)!.changelog) continue;
-      for (let attempt = 1; ; attempt++)
-        try {
-          await this.#restoreStore(store, partition);
-          break;
-        } catch (err) {
-          if (!(err instanceof RestoreRestart) || attempt >= 5) throw err;
-          // Planned again from the local checkpoint and the changelog's new bounds: records deleted before they
-          // were applied make decideRestore wipe and rebuild from what is left.
-          this.#log.warn("restore planned again", { store, partition, reason: err.message, attempt });
-        }
-    }
-  }
-
-  async #restoreStore(store: string, partition: number): Promise<void> {
-    const topic = changelogTopic(this.topology.appId, store);
-    const backend = this.#store!.open(store, partition);
-    const consumer = this.#restoreConsumer!;
-    // The end is the read_uncommitted end offset (high watermark), not the read_committed one (the last stable
-    // offset): records committed after an undecided transaction are part of the state, and a checkpoint past the
-    // stable offset is not a recreated topic. The loop below reads (read_committed) until its position reaches this
-    // end, which it can only do once every transaction below the end is decided (Kafka Streams, KAFKA-10167).
-    const tp = [{ topic, partition }];
-    const { lowOffset, highOffset } = await this.#retry("changelog offsets", async () => ({
-      lowOffset: (await listOffsets(this.#admin!, tp, "earliest", "read_uncommitted")).get(
-        tpKey(topic, partition),
-      )!,
-      highOffset: (await listOffsets(this.#admin!, tp, "latest", "read_uncommitted")).get(
-        tpKey(topic, partition),
-      )!,
-    }));
-    const plan = decideRestore({
-      checkpoint: backend.checkpoint(),
-      lowWatermark: lowOffset,
-      highWatermark: highOffset,
-    });
-    const key = `${store}/${partition}`;
-    this.restoredRecords.set(key, 0);
-    if (plan.action === "up-to-date") {
-      this.#log.info("store up to date", { store, partition, reason: plan.reason });
-      return;
-    }
-    if (plan.action === "replay" && backend.checkpoint() === undefined && backend.approximateCount() > 0) {
-      // Data without a checkpoint cannot be trusted: compaction may have removed tombstones for keys it holds.
-      this.#log.warn("store-partition has data but no checkpoint: wiping before a full rebuild", {
-        store,
-        partition,
-      });
-      this.#store!.wipe(store, partition);
-    }
-    if (plan.action === "wipe-and-rebuild") {
-      this.#log.warn("wiping store-partition and rebuilding it from its changelog", {
-        store,
-        partition,
-        reason: plan.reason,
-      });
-      this.#store!.wipe(store, partition);
-    } else this.#log.info("restoring store", { store, partition, reason: plan.reason });
-
-    const started = Date.now();
-    let lastProgressLog = started;
-    let restored = 0;
-    let lastProgress = started;
-    let stalledSince = started;
-    let lastCheck = started;
-    let lastWaitLog = 0;
-    consumer.assign([{ topic, partition, offset: plan.fromOffset }]);
-    const labels = { store, partition: String(partition) };
-    const progress = new RestoreProgress([
-      { store, partition, startOffset: plan.fromOffset, endOffset: highOffset },
-    ]);
-    try {
-      let position = plan.fromOffset;
-      let writes: Array<readonly [Buffer, Buffer | null]> = [];
-      let last = -1;
-      const applyBatch = () => {
-        if (writes.length === 0) return;
-        this.#store!.apply([{ store, partition, writes, checkpoint: last }]);
-        writes = [];
-      };
-      while (position < highOffset) {
-        if (this.#stopRequested) throw new StopRequestedError("stopped during restore", { store, partition });
-        const before = position;
-        const messages = await consumeBatch(consumer, 10_000).catch((err: unknown) => {
-          // auto.offset.reset=error: the position is gone (records deleted under the restore): plan again.
-          if ((err as LibrdKafkaError)?.code === ErrorCode.AUTO_OFFSET_RESET)
-            throw new RestoreRestart(
-              `changelog position ${position} is out of range (${describeKafkaError(err)})`,
-            );
-          this.#log.warn("restore consume failed; retrying", {
-            store,
-            partition,
-            error: describeKafkaError(err),
-          });
-          return sleep(500).then(() => [] as Message[]);
-        });
-        for (const m of messages) {
-          if (m.topic !== topic || m.partition !== partition) continue;
-          const k = messageKey(m);
-          if (k === null) continue;
-          writes.push([k, m.value ?? null]);
-          last = m.offset;
-          restored++;
-          position = m.offset + 1;
-        }
-        if (writes.length >= this.options.restoreBatchRecords) applyBatch();
-        // Transaction markers and aborted records are never delivered; the position moves past them.
-        const [pos] = consumer.position([{ topic, partition }]);
-        if (pos && pos.offset > position) position = pos.offset;
-        const now = Date.now();
-        if (position > before) lastProgress = stalledSince = now;
-        else if (now - lastCheck >= 2000) {
-          lastCheck = now;
-          // Why no progress? The read_committed end (last stable offset) at or below the position: an undecided
-          // transaction holds the rest back — bounded by the task timeout. The position below the first offset:
-          // records deleted under the restore (retention of a compact,delete changelog) — plan the restore again.
-          // No answer: the broker is away — a passing fault, waited out without a bound.
-          const [stable, low] = await Promise.all([
-            watermarks(consumer, topic, partition).then(
-              (w) => w.highOffset,
-              () => undefined,
-            ),
-            listOffsets(this.#admin!, tp, "earliest", "read_uncommitted", 5000).then(
-              (m) => m.get(tpKey(topic, partition)),
-              () => undefined,
-            ),
-          ]);
-          if (low !== undefined && position < low)
-            throw new RestoreRestart(
-              `changelog records from ${position} to ${low - 1} were deleted during restore`,
-            );
-          const undecided = stable !== undefined && stable <= position;
-          if (!undecided) stalledSince = now;
-          if (undecided && now - stalledSince >= this.options.taskTimeoutMs)
-            throw new StateStoreError(
-              `restore of ${store} partition ${partition} waited ${this.options.taskTimeoutMs} ms at offset ` +
-                `${position} of ${topic} (end ${highOffset}) for a transaction below the end to be decided ` +
-                `(task timeout); the broker aborts it at its transaction timeout`,
-              { store, partition, topic },
-            );
-          if (now - lastWaitLog >= 5000) {
-            lastWaitLog = now;
-            this.#log.warn(
-              undecided
-                ? "restore waiting for an undecided transaction on the changelog"
-                : stable === undefined
-                  ? "restore waiting: the broker does not answer"
-                  : "restore waiting for changelog records",
-              {
-                store,
-                partition,
-                position,
-                stableOffset: stable,
-                endOffset: highOffset,
-                waitedMs: now - lastProgress,
-              },
-            );
-          }
-        }
-        if (position > plan.fromOffset) progress.record(store, partition, position - 1);
-        if (this.#metrics) progress.publish(this.#metrics);
-        if (Date.now() - lastProgressLog >= 5000) {
-          lastProgressLog = Date.now();
-          this.#log.info("restore progress", {
-            store,
-            partition,
-            restored,
-            remaining: progress.remaining(store, partition),
-            recordsPerSecond: Math.round(progress.ratePerSecond(store)),
-          });
-        }
-      }
-      applyBatch();
-    } finally {
-      consumer.unassign();
-    }
-    const seconds = (Date.now() - started) / 1000;
-    this.restoredRecords.set(key, restored);
-    this.#metrics?.restoreRemaining.set(labels, 0);
-    this.#metrics?.restoredRecords.inc({ store }, restored);
-    this.#metrics?.restoreDuration.observe({ store }, seconds);
-    if (seconds > 0) this.#metrics?.restoreRate.set({ store }, restored / seconds);
-    this.#log.info("store restored", {
-      store,
-      partition,
-      records: restored,
-      seconds,
-      recordsPerSecond: Math.round(restored / Math.max(seconds, 0.001)),
-    });
-  }
-
   #updateAssignmentMetrics(): void {
     if (!this.#metrics) return;
     this.#metrics.assignedTasks.set(this.#tasks.size);
@@ -1264,203 +956,6 @@ export class Worker {
   }
 
   // ---- start-up and shutdown ---------------------------------------------------------------------------------
-
-  async #prepareTopics(): Promise<void> {
-    // Input topics that do not exist yet (a worker deployed before the job that creates them) are waited for;
-    // topics that exist but are not co-partitioned are a configuration error and fail at once.
-    let counts = await this.#retry("metadata", () => partitionCounts(this.#producer!));
-    for (let attempt = 1; ; attempt++) {
-      const missing = this.topology.inputTopics.filter((t) => !counts.has(t));
-      if (missing.length === 0) break;
-      if (this.#stopRequested) throw new StopRequestedError("stopped while waiting for input topics");
-      if (attempt === 1 || attempt % 30 === 0)
-        this.#log.warn("waiting for input topics to exist; create them with 'weir topics create'", {
-          missing,
-        });
-      await sleep(1000);
-      counts = await this.#retry("metadata", () => partitionCounts(this.#producer!));
-    }
-    this.topology.checkPartitionCounts((t) => (this.#isInternal(t) ? (counts.get(t) ?? -1) : counts.get(t)));
-    this.#partitionsOf = this.topology.resolvePartitions((t) =>
-      this.#isInternal(t) ? undefined : counts.get(t),
-    );
-    const specs = [
-      ...this.topology.internalTopics.map((t) => ({
-        name: t.name,
-        partitions: this.#partitionsOf.get(t.partitionsOf)!,
-        config: { ...t.config },
-      })),
-      { name: this.topology.deadLetterTopic, partitions: 1, config: {} },
-    ];
-    const admin = (this.#admin = createAdmin(this.#clientConfig("admin")));
-    {
-      const result = await ensureTopics(admin, counts, specs);
-      const bad = result.mismatched.filter((m) => m.name !== this.topology.deadLetterTopic);
-      if (bad.length > 0)
-        throw new StateStoreError(
-          `internal topics exist with the wrong partition count: ${bad.map((m) => `${m.name} has ${m.partitions}, needs ${m.required}`).join("; ")}. ` +
-            `Their data is partitioned for another layout: run 'weir reset' to delete them, or fix the input topics' partition counts.`,
-          { topic: bad[0]!.name },
-        );
-      if (result.created.length > 0) this.#log.info("internal topics created", { topics: result.created });
-    }
-  }
-
-  #isInternal(topic: string): boolean {
-    return this.topology.internalTopics.some((t) => t.name === topic);
-  }
-
-  #clientConfig(role: string): KafkaConfig {
-    return {
-      [RdKafka.bootstrapServers]: this.options.brokers,
-      [RdKafka.clientId]: `${this.topology.appId}-${role}-${hostname()}-${process.pid}`,
-      [RdKafka.socketKeepalive]: true,
-      [RdKafka.reconnectBackoffMaxMs]: 5000,
-      ...this.options.kafka,
-    };
-  }
-
-  #createProducer(): Producer {
-    const o = this.options;
-    const eos = o.guarantee === "exactly_once";
-    const producer = new Kafka.Producer({
-      ...this.#clientConfig("producer"),
-      [RdKafka.enableIdempotence]: true,
-      [RdKafka.acks]: "all",
-      [RdKafka.lingerMs]: 5,
-      [RdKafka.batchNumMessages]: 10_000,
-      [RdKafka.queueBufferingMaxMessages]: 2_000_000,
-      [RdKafka.queueBufferingMaxKbytes]: 1_048_576,
-      [RdKafka.partitioner]: "murmur2_random",
-      [RdKafka.deliveryReports]: true,
-      ...(eos
-        ? {
-            [RdKafka.transactionalId]: `${this.topology.appId}-${o.workerId}`,
-            [RdKafka.transactionTimeoutMs]: o.transactionTimeoutMs,
-          }
-        : {}),
-      ...(o.statisticsIntervalMs > 0 ? { [RdKafka.statisticsIntervalMs]: o.statisticsIntervalMs } : {}),
-      ...o.kafka,
-    } as never);
-    producer.on("delivery-report", (err, report) => this.#onDelivery(err, report));
-    producer.on("event.error", (err) => this.#clientError("producer", err));
-    this.#forwardLog(producer, "producer");
-    if (this.#metrics) producer.on("event.stats", (s) => applyStats(this.#metrics!, "producer", s));
-    return producer;
-  }
-
-  /**
-   * librdkafka's own log (its `debug` contexts, e.g. `--kafka debug=cgrp,fetch`, and its notices) into weir's
-   * logger at debug level: run with `--log-level debug` to see why a client did what it did.
-   */
-  #forwardLog(client: KafkaConsumer | Producer, name: string): void {
-    (client as unknown as NodeJS.EventEmitter).on(
-      "event.log",
-      (e: { severity?: number; fac?: string; message?: string }) =>
-        this.#log.debug("librdkafka", {
-          client: name,
-          severity: e.severity,
-          facility: e.fac,
-          message: e.message,
-        }),
-    );
-  }
-
-  /** librdkafka repeats the same error many times a second while a broker is down: one line per error per 10 s. */
-  #clientError(client: string, err: LibrdKafkaError): void {
-    const key = `${client}:${err.code}:${err.message}`;
-    const now = Date.now();
-    const seen = this.#errorLog.get(key);
-    if (seen && now - seen.since < 10_000) {
-      seen.repeats++;
-      return;
-    }
-    this.#errorLog.set(key, { since: now, repeats: 0 });
-    this.#log.warn(`${client} error`, {
-      error: describeKafkaError(err),
-      brokers: this.options.brokers,
-      ...(seen?.repeats ? { repeatedInLast10s: seen.repeats } : {}),
-    });
-  }
-  readonly #errorLog = new Map<string, { since: number; repeats: number }>();
-
-  #createConsumer(): KafkaConsumer {
-    const o = this.options;
-    const consumer = new Kafka.KafkaConsumer({
-      ...this.#clientConfig("consumer"),
-      [RdKafka.groupId]: this.topology.appId,
-      [RdKafka.enableAutoCommit]: false,
-      [RdKafka.enableAutoOffsetStore]: false,
-      [RdKafka.isolationLevel]: "read_committed",
-      // weir decides where every partition starts and assigns explicit offsets (runtime/start-offsets.ts); should a
-      // position ever be invalid, librdkafka must stop and say so rather than reset silently.
-      [RdKafka.autoOffsetReset]: "error",
-      [RdKafka.assignmentStrategy]: o.assignor,
-      [RdKafka.sessionTimeoutMs]: o.sessionTimeoutMs,
-      [RdKafka.heartbeatIntervalMs]: Math.max(500, Math.floor(o.sessionTimeoutMs / 5)),
-      // A rewind can wait for unstable committed offsets under the processing lock for up to the task timeout;
-      // the member must not be evicted from the group for that.
-      [RdKafka.maxPollIntervalMs]: Math.max(300_000, o.taskTimeoutMs + 60_000),
-      [RdKafka.fetchWaitMaxMs]: 50,
-      [RdKafka.allowAutoCreateTopics]: false,
-      [RdKafka.rebalanceCallback]: (err: LibrdKafkaError, assignment: TopicPartition[]) =>
-        this.#onRebalance(err, assignment),
-      ...(o.statisticsIntervalMs > 0 ? { [RdKafka.statisticsIntervalMs]: o.statisticsIntervalMs } : {}),
-      ...o.kafka,
-    } as never);
-    consumer.setDefaultConsumeTimeout(100);
-    extras(consumer).setDefaultIsTimeoutOnlyForFirstMessage(true);
-    consumer.on("event.error", (err) => this.#clientError("consumer", err));
-    this.#forwardLog(consumer, "consumer");
-    if (this.#metrics) consumer.on("event.stats", (s) => applyStats(this.#metrics!, "consumer", s));
-    return consumer;
-  }
-
-  #createRestoreConsumer(): KafkaConsumer {
-    const consumer = new Kafka.KafkaConsumer({
-      ...this.#clientConfig("restore"),
-      // Never joins the group nor commits: it is only assigned changelog partitions.
-      [RdKafka.groupId]: `${this.topology.appId}-restore`,
-      [RdKafka.enableAutoCommit]: false,
-      [RdKafka.enableAutoOffsetStore]: false,
-      [RdKafka.isolationLevel]: "read_committed",
-      // A restore plans its own start; a position that is gone must be reported, not silently moved to the end.
-      [RdKafka.autoOffsetReset]: "error",
-      [RdKafka.fetchWaitMaxMs]: 10,
-      [RdKafka.queuedMinMessages]: 200_000,
-      [RdKafka.queuedMaxMessagesKbytes]: 262_144,
-      ...this.options.kafka,
-    } as never);
-    consumer.setDefaultConsumeTimeout(200);
-    extras(consumer).setDefaultIsTimeoutOnlyForFirstMessage(true);
-    this.#forwardLog(consumer, "restore");
-    return consumer;
-  }
-
-  async #connectWithRetry<C extends KafkaConsumer | Producer>(client: C, what: string): Promise<C> {
-    return this.#retry(`connect ${what}`, () => connect(client as never, 10_000) as Promise<C>);
-  }
-
-  /** Retry while the broker is unreachable: a clear log line each time, growing back-off, never a crash loop. */
-  async #retry<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const result = await fn();
-        if (attempt > 1) this.#log.info(`${what}: succeeded`, { attempt });
-        return result;
-      } catch (err) {
-        const e = err as LibrdKafkaError;
-        if (e?.isFatal || this.#stopRequested || err instanceof WeirError) throw err;
-        const delay = Math.min(500 * 2 ** Math.min(attempt - 1, 4), 8000);
-        this.#log.warn(`${what} failed; Kafka at ${this.options.brokers} unreachable? retrying`, {
-          attempt,
-          retryInMs: delay,
-          error: describeKafkaError(err),
-        });
-        await sleep(delay);
-      }
-    }
-  }
 
   async #shutdown(): Promise<void> {
     this.#state = this.#fatal === undefined ? "stopping" : "failed";
@@ -1496,14 +991,13 @@ export class Worker {
   }
 
   async #closeClients(): Promise<void> {
-    this.#admin?.disconnect();
+    await closeClients({
+      admin: this.#admin,
+      consumer: this.#consumer,
+      restoreConsumer: this.#restoreConsumer,
+      producer: this.#producer,
+    });
     this.#admin = undefined;
-    if (this.#consumer) await disconnect(this.#consumer, 10_000);
-    if (this.#restoreConsumer) await disconnect(this.#restoreConsumer, 5000);
-    if (this.#producer) {
-      await flush(this.#producer, 5000).catch(() => {});
-      await disconnect(this.#producer, 5000);
-    }
   }
 
   /** Processing, commits and rebalance handling never interleave. */
@@ -1514,26 +1008,10 @@ export class Worker {
   }
 }
 
-function applyStats(
-  metrics: NonNullable<WorkerOptions["metrics"]>,
-  role: "consumer" | "producer",
-  event: unknown,
-): void {
-  try {
-    const message = (event as { message?: string })?.message;
-    if (message) applyLibrdkafkaStats(metrics, role, JSON.parse(message) as object);
-  } catch {
-    // statistics are best effort
-  }
-}
-
 function splitTp(key: string): [string, number] {
   const i = key.lastIndexOf("/");
   return [key.slice(0, i), Number(key.slice(i + 1))];
 }
-
-/** The restore loop met a position that is no longer in the changelog: plan the restore again. */
-class RestoreRestart extends Error {}
 
 const REPARTITION_PURGE_INTERVAL_MS = 30_000;
 const OFFSET_RANGE_CHECK_MS = 15_000;

@@ -1,0 +1,56 @@
+/**
+ * Topics before the worker joins its group: wait for input topics that do not exist yet (a worker deployed before
+ * the job that creates them), refuse inputs that are not co-partitioned, create the internal topics (changelogs,
+ * repartition topics) and the dead-letter topic, and refuse internal topics with another partition count.
+ */
+import type { Topology } from "../builder.js";
+import { StateStoreError, StopRequestedError } from "../errors.js";
+import { ensureTopics, partitionCounts, type IAdminClient, type Producer } from "../kafka.js";
+import type { Logger } from "../log.js";
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export interface InternalTopicsDeps {
+  topology: Topology;
+  log: Logger;
+  producer: Producer;
+  admin: IAdminClient;
+  stopRequested: () => boolean;
+  retry: <T>(what: string, fn: () => Promise<T>) => Promise<T>;
+}
+
+/** Returns the partition count of every sub-topology. */
+export async function prepareTopics(d: InternalTopicsDeps): Promise<Map<number, number>> {
+  const { topology } = d;
+  const isInternal = (topic: string) => topology.internalTopics.some((t) => t.name === topic);
+  let counts = await d.retry("metadata", () => partitionCounts(d.producer));
+  for (let attempt = 1; ; attempt++) {
+    const missing = topology.inputTopics.filter((t) => !counts.has(t));
+    if (missing.length === 0) break;
+    if (d.stopRequested()) throw new StopRequestedError("stopped while waiting for input topics");
+    if (attempt === 1 || attempt % 30 === 0)
+      d.log.warn("waiting for input topics to exist; create them with 'weir topics create'", { missing });
+    await sleep(1000);
+    counts = await d.retry("metadata", () => partitionCounts(d.producer));
+  }
+  topology.checkPartitionCounts((t) => (isInternal(t) ? (counts.get(t) ?? -1) : counts.get(t)));
+  const partitionsOf = topology.resolvePartitions((t) => (isInternal(t) ? undefined : counts.get(t)));
+  const specs = [
+    ...topology.internalTopics.map((t) => ({
+      name: t.name,
+      partitions: partitionsOf.get(t.partitionsOf)!,
+      config: { ...t.config },
+    })),
+    { name: topology.deadLetterTopic, partitions: 1, config: {} },
+  ];
+  const result = await ensureTopics(d.admin, counts, specs);
+  const bad = result.mismatched.filter((m) => m.name !== topology.deadLetterTopic);
+  if (bad.length > 0)
+    throw new StateStoreError(
+      `internal topics exist with the wrong partition count: ${bad.map((m) => `${m.name} has ${m.partitions}, needs ${m.required}`).join("; ")}. ` +
+        `Their data is partitioned for another layout: run 'weir reset' to delete them, or fix the input topics' partition counts.`,
+      { topic: bad[0]!.name },
+    );
+  if (result.created.length > 0) d.log.info("internal topics created", { topics: result.created });
+  return partitionsOf;
+}
