@@ -1,13 +1,6 @@
-import { BufferedStore, openLmdbState, type StateBackend } from "../state/index.js";
-import { changelogTopic, type Topology } from "./builder.js";
-import {
-  OffsetError,
-  ProducerFencedError,
-  StateStoreError,
-  StopRequestedError,
-  WeirError,
-  errorMessage,
-} from "./errors.js";
+import { openLmdbState, type StateBackend } from "../state/index.js";
+import type { Topology } from "./builder.js";
+import { OffsetError, StopRequestedError, WeirError, errorMessage } from "./errors.js";
 import {
   ErrorCode,
   Offset,
@@ -17,10 +10,8 @@ import {
   createAdmin,
   describeKafkaError,
   extras,
-  flush,
   listOffsets,
   seek,
-  toRawRecord,
   type IAdminClient,
   type KafkaConsumer,
   type LibrdKafkaError,
@@ -32,8 +23,6 @@ import {
 import { silentLogger, type Logger } from "./log.js";
 import { consumerLag } from "./metrics.js";
 import { compileWorkerOptions, type CompiledWorkerOptions, type WorkerOptions } from "./options.js";
-import { partitionForKey } from "./partitioner.js";
-import { resolveStartOffsets, type OffsetSource, type StartOffset } from "./runtime/start-offsets.js";
 import {
   ClientErrorLog,
   clientConfig,
@@ -45,40 +34,17 @@ import {
   retry,
   type ClientContext,
 } from "./runtime/clients.js";
+import { Committer } from "./runtime/committer.js";
 import { prepareTopics } from "./runtime/internal-topics.js";
-import { PartitionQueues } from "./runtime/partition-queues.js";
 import { RecordCollector } from "./runtime/record-collector.js";
 import { Restorer } from "./runtime/restorer.js";
-import { TaskRegistry } from "./runtime/task-registry.js";
-import { faultPoint } from "./runtime/test-faults.js";
-import { StreamTask, taskId, type TaskId } from "./task.js";
+import { resolveStartOffsets, type OffsetSource, type StartOffset } from "./runtime/start-offsets.js";
+import { TaskManager, splitTp, tpKey, type ActiveTask, type TaskStatus } from "./runtime/task-manager.js";
+import type { TaskRegistry } from "./runtime/task-registry.js";
+
+export type { TaskStatus };
 
 export type WorkerState = "created" | "starting" | "running" | "stopping" | "stopped" | "failed";
-
-export interface TaskStatus {
-  id: TaskId;
-  partitions: string[];
-  state: "restoring" | "running";
-  streamTime: number;
-  processedRecords: number;
-}
-
-const tpKey = (topic: string, partition: number) => `${topic}/${partition}`;
-
-interface StagedWrites {
-  store: string;
-  partition: number;
-  writes: Array<readonly [Buffer, Buffer | null]>;
-  /** `<changelog topic>/<partition>`, to look up the offset its last record got. */
-  changelog: string;
-}
-
-interface ActiveTask {
-  task: StreamTask;
-  partitions: TopicPartition[];
-  stores: Map<string, BufferedStore>;
-  queues: PartitionQueues;
-}
 
 /**
  * A weir worker: one member of the application's consumer group. Runs the tasks of the partitions it is assigned,
@@ -95,14 +61,9 @@ export class Worker {
   #consumer: KafkaConsumer | undefined;
   #restoreConsumer: KafkaConsumer | undefined;
   #producer: Producer | undefined;
-  readonly #tasks = new TaskRegistry<ActiveTask>();
-  /** Next offset to consume per partition, since the last commit. */
-  readonly #positions = new Map<string, TopicPartitionOffset>();
-  readonly #paused = new Set<string>();
-  #partitionsOf = new Map<number, number>();
-  #txnOpen = false;
-  #uncommitted = 0;
-  #lastCommit = Date.now();
+  readonly #tm: TaskManager;
+  readonly #tasks: TaskRegistry<ActiveTask>;
+  readonly #committer: Committer;
   #lock: Promise<unknown> = Promise.resolve();
   #rebalances: Promise<unknown> = Promise.resolve();
   #restoring = 0;
@@ -110,13 +71,9 @@ export class Worker {
   readonly #offsetLookups = new Map<number, string[]>();
   #nextLookup = 0;
   #admin: IAdminClient | undefined;
-  /** Committed offsets of repartition topics not yet purged. */
-  readonly #purgeable = new Map<string, TopicPartitionOffset>();
-  #lastPurge = Date.now();
   /** The explicit offset each input partition was last started (assigned or sought) at. */
   readonly #startedAt = new Map<string, number>();
   #lastRangeCheck = Date.now();
-  readonly #repartitionTopics: Set<string>;
   #assignedOnce = false;
   #stopRequested = false;
   #fatal: unknown;
@@ -137,9 +94,6 @@ export class Worker {
       worker: this.options.workerId,
     });
     this.#metrics = options.metrics;
-    this.#repartitionTopics = new Set(
-      topology.internalTopics.filter((t) => t.kind === "repartition").map((t) => t.name),
-    );
     this.#done = new Promise((res, rej) => {
       this.#resolveDone = res;
       this.#rejectDone = rej;
@@ -159,6 +113,28 @@ export class Worker {
       log: this.#log,
       metrics: this.#metrics,
       producer: () => this.#producer!,
+    });
+    this.#tm = new TaskManager({
+      topology,
+      options: this.options,
+      log: this.#log,
+      metrics: this.#metrics,
+      store: () => this.#store!,
+      consumer: () => this.#consumer!,
+      collector: this.#collector,
+    });
+    this.#tasks = this.#tm.tasks;
+    this.#committer = new Committer({
+      topology,
+      options: this.options,
+      log: this.#log,
+      metrics: this.#metrics,
+      store: () => this.#store!,
+      producer: () => this.#producer!,
+      consumer: () => this.#consumer!,
+      admin: () => this.#admin,
+      collector: this.#collector,
+      tasks: this.#tm,
     });
     this.#restorer = new Restorer({
       topology,
@@ -198,63 +174,24 @@ export class Worker {
   }
 
   tasks(): TaskStatus[] {
-    return [...this.#tasks.values()].map((t) => ({
-      id: t.task.id,
-      partitions: t.partitions.map((p) => tpKey(p.topic, p.partition)),
-      state: "running",
-      streamTime: t.task.streamTime,
-      processedRecords: t.task.processedRecords,
-    }));
+    return this.#tm.status();
   }
 
-  /**
-   * Interactive query of a key-value store on this worker. The key's partition is derived as weir's producers
-   * (murmur2) place it; when the input was written with another partitioner, the other local partitions are
-   * searched too.
-   */
+  /** Interactive query of a key-value store on this worker (see TaskManager.queryStore). */
   queryStore(
     store: string,
     key: unknown,
   ): { found: boolean; value?: unknown; partition: number; local: boolean } {
-    const def = this.topology.stores.get(store);
-    const sub = this.topology.subtopologies.find((s) => s.stores.includes(store));
-    if (!def || !sub) throw new StateStoreError(`no store named '${store}'`, { store });
-    const partitions = this.#partitionsOf.get(sub.id) ?? 1;
-    const expected = partitionForKey(def.keySerde.serialize(key), partitions);
-    const candidates = [...this.#tasks.values()]
-      .filter((t) => t.task.subtopology.id === sub.id)
-      .sort((a, b) => Number(b.task.partition === expected) - Number(a.task.partition === expected));
-    for (const active of candidates) {
-      const s = active.task.store(store);
-      if (!("prefixScan" in s))
-        throw new StateStoreError(`store '${store}' is a window store; query it by scan`, { store });
-      const value = s.get(key);
-      if (value !== undefined) return { found: true, value, partition: active.task.partition, local: true };
-    }
-    return {
-      found: false,
-      partition: expected,
-      local: candidates.some((t) => t.task.partition === expected),
-    };
+    return this.#tm.queryStore(store, key);
   }
 
   /** Entries of a key-value store across this worker's tasks. */
-  *scanStore(
+  scanStore(
     store: string,
     prefix?: unknown,
     limit = 100,
   ): Generator<{ key: unknown; value: unknown; partition: number }> {
-    let n = 0;
-    for (const active of this.#tasks.values()) {
-      if (!active.task.subtopology.stores.includes(store)) continue;
-      const s = active.task.store(store);
-      if (!("prefixScan" in s)) throw new StateStoreError(`store '${store}' is a window store`, { store });
-      const it = prefix === undefined ? s.range() : s.prefixScan(prefix);
-      for (const kv of it) {
-        if (n++ >= limit) return;
-        yield { ...kv, partition: active.task.partition };
-      }
-    }
+    return this.#tm.scanStore(store, prefix, limit);
   }
 
   async start(): Promise<void> {
@@ -278,7 +215,7 @@ export class Worker {
       this.#producer.setPollInBackground(true);
       this.#log.debug("producer connected");
       this.#admin = createAdmin(clientConfig(this.#ctx, "admin"));
-      this.#partitionsOf = await prepareTopics({
+      this.#tm.partitionsOf = await prepareTopics({
         topology: this.topology,
         log: this.#log,
         producer: this.#producer,
@@ -356,13 +293,9 @@ export class Worker {
           continue;
         }
         await this.#exclusive(async () => {
-          this.#enqueue(messages);
+          this.#tm.enqueue(messages);
           await this.#processQueued();
-          if (
-            Date.now() - this.#lastCommit >= this.options.commitIntervalMs ||
-            this.#uncommitted >= this.options.maxUncommittedRecords
-          )
-            await this.#commit();
+          if (this.#committer.due()) await this.#commit();
         });
         if (Date.now() - this.#lastRangeCheck >= OFFSET_RANGE_CHECK_MS) await this.#checkPositionsInRange();
       }
@@ -373,216 +306,38 @@ export class Worker {
     await this.#shutdown();
   }
 
-  #enqueue(messages: Message[]): void {
-    let counted: Map<string, number> | undefined;
-    for (const m of messages) {
-      const key = tpKey(m.topic, m.partition);
-      const active = this.#tasks.ofPartition(key);
-      if (!active) continue; // revoked since it was fetched; its new owner reads it from the committed offset
-      const length = active.queues.push(key, toRawRecord(m));
-      if (this.#metrics) (counted ??= new Map()).set(key, (counted.get(key) ?? 0) + 1);
-      if (length >= this.options.maxBufferedRecordsPerPartition && !this.#paused.has(key)) {
-        this.#consumer!.pause([{ topic: m.topic, partition: m.partition }]);
-        this.#paused.add(key);
-        this.#metrics?.backpressurePausedPartitions.set(this.#paused.size);
-        this.#log.debug("partition paused: task backlog over bound", { partition: key, backlog: length });
-      }
-    }
-    if (counted)
-      for (const [key, n] of counted) {
-        const [topic, partition] = splitTp(key);
-        this.#metrics!.recordsConsumed.inc({ topic, partition: String(partition) }, n);
-      }
-  }
-
   async #processQueued(): Promise<void> {
-    let anyQueued = false;
-    for (const t of this.#tasks.values()) if (t.queues.size > 0) anyQueued = true;
-    if (this.options.guarantee === "exactly_once" && !this.#txnOpen) {
-      if (!anyQueued && !this.#hasWallClockWork()) return;
-      try {
-        await Txn.begin(this.#producer!);
-      } catch (err) {
-        // Nothing is open yet: a failure here is the producer's state (fenced, fatal), handled as a commit's.
-        await this.#onCommitFailure(err);
-        return;
-      }
-      this.#txnOpen = true;
+    try {
+      if (!(await this.#committer.beginIfNeeded())) return;
+    } catch (err) {
+      // Nothing is open yet: a failure here is the producer's state (fenced, fatal), handled as a commit's.
+      await this.#onCommitFailure(err);
+      return;
     }
-    const now = Date.now();
-    for (const active of this.#tasks.values()) {
-      const { task, queues } = active;
-      const before = queues.size;
-      for (let r = queues.next(); r !== undefined; r = queues.next()) task.process(r);
-      this.#uncommitted += before;
-      for (const [key, position] of queues.advanced()) this.#positions.set(key, { ...position });
-      task.punctuateWallClock(now);
-    }
-    if (this.#paused.size > 0) this.#resumeDrained();
-  }
-
-  /** A transaction is begun for wall-clock punctuation only when some task has wall-clock punctuators. */
-  #hasWallClockWork(): boolean {
-    for (const t of this.#tasks.values()) if (t.task.hasWallClockPunctuators) return true;
-    return false;
-  }
-
-  #resumeDrained(): void {
-    for (const key of [...this.#paused]) {
-      const active = this.#tasks.ofPartition(key);
-      const [topic, partition] = splitTp(key);
-      if (active && active.queues.length(key) > this.options.maxBufferedRecordsPerPartition / 2) continue;
-      if (active) this.#consumer!.resume([{ topic, partition }]);
-      this.#paused.delete(key);
-    }
-    this.#metrics?.backpressurePausedPartitions.set(this.#paused.size);
+    this.#tm.processQueued(Date.now());
   }
 
   // ---- committing ----------------------------------------------------------------------------------------------
 
   async #commit(): Promise<void> {
-    const started = process.hrtime.bigint();
-    const offsets = [...this.#positions.values()];
-    if (offsets.length === 0 && this.#collector.sinceCommit === 0 && !this.#hasPendingWrites()) {
-      // Nothing to commit; an open, empty transaction stays open for the next records.
-      this.#lastCommit = Date.now();
-      return;
-    }
-    let staged: StagedWrites[];
     try {
-      if (this.options.guarantee === "exactly_once" && !this.#txnOpen) {
-        await Txn.begin(this.#producer!);
-        this.#txnOpen = true;
-      }
-      staged = this.#stageChangelogs();
-      if (this.options.guarantee === "exactly_once") {
-        if (offsets.length > 0) {
-          await Txn.sendOffsets(this.#producer!, offsets, this.#consumer!, 30_000);
-          faultPoint(this.options.testFaultFile, "after-send-offsets");
-        }
-        await Txn.commit(this.#producer!, 60_000);
-        this.#txnOpen = false;
-        await this.#collector.awaitDeliveries();
-      } else {
-        await flush(this.#producer!, 60_000);
-        await this.#collector.awaitDeliveries();
-        if (this.#collector.deliveryError)
-          throw this.#collector.producerError(this.#collector.deliveryError, "(flush)");
-        if (offsets.length > 0) this.#consumer!.commitSync(offsets);
-      }
+      await this.#committer.commit();
     } catch (err) {
       await this.#onCommitFailure(err);
-      return;
     }
-    this.#applyState(staged);
-    for (const o of offsets) {
-      this.#metrics?.committedOffset.set({ topic: o.topic, partition: String(o.partition) }, o.offset);
-      if (this.#repartitionTopics.has(o.topic)) this.#purgeable.set(tpKey(o.topic, o.partition), o);
-    }
-    if (this.#purgeable.size > 0 && Date.now() - this.#lastPurge >= REPARTITION_PURGE_INTERVAL_MS)
-      this.#purgeRepartitions();
-    this.#positions.clear();
-    this.#uncommitted = 0;
-    this.#collector.sinceCommit = 0;
-    this.#lastCommit = Date.now();
-    this.#metrics?.transactions.inc({ outcome: "committed" });
-    this.#metrics?.commitDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
-  }
-
-  #hasPendingWrites(): boolean {
-    for (const active of this.#tasks.values())
-      for (const b of active.stores.values()) if (b.pendingWrites > 0) return true;
-    return false;
-  }
-
-  /**
-   * Take every task's buffered store writes and send them to the changelogs inside the open transaction: the last
-   * write per key since the previous commit (as Kafka Streams' record cache), so a hot key costs one changelog
-   * record per commit, not one per update.
-   */
-  #stageChangelogs(): StagedWrites[] {
-    const staged: StagedWrites[] = [];
-    const now = Date.now();
-    for (const active of this.#tasks.values())
-      for (const [store, buffer] of active.stores) {
-        if (buffer.pendingWrites === 0) continue;
-        const partition = active.task.partition;
-        const writes = buffer.drain();
-        const topic = changelogTopic(this.topology.appId, store);
-        if (this.topology.stores.get(store)!.changelog)
-          // Wall-clock time: a window changelog's time-based retention must not drop fresh records of old event
-          // time (replays, late data).
-          for (const [key, value] of writes)
-            this.#collector.send({ topic, partition, key, value, timestamp: now, headers: {} });
-        staged.push({ store, partition, writes, changelog: tpKey(topic, partition) });
-      }
-    return staged;
-  }
-
-  /** Repartition records are kept until consumed (retention -1); delete what this group has committed. */
-  #purgeRepartitions(): void {
-    const offsets = [...this.#purgeable.values()];
-    this.#purgeable.clear();
-    this.#lastPurge = Date.now();
-    this.#admin?.deleteRecords(offsets, { timeout: 10_000 }, (err) => {
-      if (err) this.#log.warn("purging repartition topics failed", { error: describeKafkaError(err) });
-    });
-  }
-
-  /** After Kafka committed: the staged writes and each store-partition's changelog offset go to LMDB in one
-   *  transaction. */
-  #applyState(staged: StagedWrites[]): void {
-    if (staged.length === 0) return;
-    this.#store!.apply(
-      staged.map((b) => ({
-        store: b.store,
-        partition: b.partition,
-        writes: b.writes,
-        checkpoint: this.#collector.changelogOffsets.get(b.changelog),
-      })),
-    );
   }
 
   async #onCommitFailure(err: unknown): Promise<void> {
-    const e = err as LibrdKafkaError;
-    if (e?.isFatal || this.options.guarantee === "at_least_once") {
-      throw err instanceof WeirError
-        ? err
-        : new ProducerFencedError(
-            `commit failed fatally: ${describeKafkaError(err)}; another worker with the same id or a newer group generation ` +
-              `took over, or the producer failed. Nothing of the open transaction is committed; restart the worker.`,
-            { cause: err },
-          );
-    }
-    this.#log.warn("transaction failed; aborting and resuming from the committed offsets", {
-      error: describeKafkaError(err),
-    });
+    this.#committer.classifyFailure(err); // throws when fatal
     await this.#abortAndRewind();
   }
 
-  /** Abort the open transaction, drop every task's uncommitted state and seek back to the committed offsets. */
+  /** Abort the open transaction, drop every task's uncommitted state and seek back to where partitions start. */
   async #abortAndRewind(): Promise<void> {
-    if (this.#txnOpen) {
-      try {
-        await Txn.abort(this.#producer!, 30_000);
-      } catch (err) {
-        throw new ProducerFencedError(`abortTransaction failed: ${describeKafkaError(err)}`, { cause: err });
-      }
-      this.#txnOpen = false;
-    }
-    this.#metrics?.transactions.inc({ outcome: "aborted" });
-    await this.#collector.awaitDeliveries().catch(() => {});
-    this.#collector.deliveryError = undefined;
-    this.#positions.clear();
-    this.#uncommitted = 0;
-    this.#collector.sinceCommit = 0;
-    const partitions = [...this.#tasks.values()].flatMap((t) => t.partitions);
-    for (const active of [...this.#tasks.values()]) {
-      this.#closeTask(active, "discard");
-      this.#openTask(active.task.subtopology.id, active.task.partition, active.partitions);
-    }
+    await this.#committer.abort();
+    const partitions = this.#tm.discardAndReopenAll();
     await this.#seekToStart(partitions);
-    this.#lastCommit = Date.now();
+    this.#committer.lastCommit = Date.now();
     this.#log.info("rewound to committed offsets", { partitions: partitions.length });
   }
 
@@ -798,43 +553,19 @@ export class Worker {
    * processing meanwhile (LMDB writes are synchronous, so restore batches and commits never interleave).
    */
   async #assign(assignment: TopicPartition[]): Promise<StartOffset[]> {
-    const byTask = await this.#exclusive(() => this.#newTasks(assignment));
+    const byTask = await this.#exclusive(() => this.#tm.newTasks(assignment));
     // Committed offsets first, stable, as Kafka Streams does before it plans restores: once they are stable, the
     // transaction that last wrote these tasks' changelogs together with these offsets is decided.
     const starts = await this.#startOffsets(assignment);
     for (const s of starts) this.#startedAt.set(tpKey(s.topic, s.partition), s.offset);
     for (const { sub, partition } of byTask.values()) await this.#restorer.restoreTask(sub, partition);
     await this.#exclusive(() => {
-      for (const { sub, partition, tps } of byTask.values()) this.#openTask(sub, partition, tps);
+      for (const { sub, partition, tps } of byTask.values()) this.#tm.open(sub, partition, tps);
     });
     this.#log.info("partitions start", {
       offsets: starts.map((s) => `${s.topic}/${s.partition}@${s.offset}`),
     });
     return starts;
-  }
-
-  #newTasks(
-    assignment: TopicPartition[],
-  ): Map<string, { sub: number; partition: number; tps: TopicPartition[] }> {
-    const byTask = new Map<string, { sub: number; partition: number; tps: TopicPartition[] }>();
-    for (const tp of assignment) {
-      const sub = this.topology.subtopologyOf(tp.topic);
-      if (!sub) continue;
-      const id = taskId(sub.id, tp.partition);
-      const existing = this.#tasks.get(id);
-      if (existing) {
-        existing.partitions.push({ topic: tp.topic, partition: tp.partition });
-        this.#tasks.addPartition(existing, tp.topic, tp.partition);
-        continue;
-      }
-      if (!byTask.has(id)) byTask.set(id, { sub: sub.id, partition: tp.partition, tps: [] });
-      byTask.get(id)!.tps.push({ topic: tp.topic, partition: tp.partition });
-    }
-    this.#log.info("partitions assigned", {
-      partitions: assignment.map((p) => tpKey(p.topic, p.partition)),
-      newTasks: [...byTask.keys()],
-    });
-    return byTask;
   }
 
   async #revoke(assignment: TopicPartition[], lost: boolean): Promise<void> {
@@ -845,84 +576,13 @@ export class Worker {
     });
     if (lost) {
       // Another worker may own these already: commit nothing. The transaction spans every task, so all rewind.
-      for (const a of affected) this.#closeTask(a, "discard");
-      if (this.#txnOpen || this.#positions.size > 0) await this.#abortAndRewind();
+      for (const a of affected) this.#tm.close(a, "discard");
+      if (this.#committer.txnOpen || this.#tm.positions.size > 0) await this.#abortAndRewind();
       return;
     }
     await this.#commit();
     // Looked up again: a failed commit aborts and reopens every task, and the objects found above are gone.
-    for (const a of this.#tasks.tasksOf(assignment)) this.#closeTask(a, "committed");
-  }
-
-  #openTask(sub: number, partition: number, partitions: TopicPartition[]): ActiveTask {
-    const subtopology = this.topology.subtopologies[sub]!;
-    const stores = new Map<string, BufferedStore>();
-    const appId = this.topology.appId;
-    const active: ActiveTask = {
-      partitions: [...partitions],
-      stores,
-      queues: new PartitionQueues(),
-      task: new StreamTask({
-        appId,
-        topology: this.topology,
-        subtopology,
-        partition,
-        wallClock: Date.now,
-        onProcessingError: this.options.processingErrors,
-        store: (name) => {
-          let buffer = stores.get(name);
-          if (buffer) return buffer;
-          // Changelog records are sent at commit time from the drained buffer (#stageChangelogs).
-          buffer = new BufferedStore(this.#store!.open(name, partition));
-          stores.set(name, buffer);
-          return buffer;
-        },
-        output: {
-          send: (r) => this.#collector.send(r),
-          deadLetter: (r, error) => this.#collector.deadLetter(r, error),
-        },
-        hooks: this.#metrics
-          ? {
-              processed: (processor, seconds) =>
-                this.#metrics!.processingLatency.observe({ processor }, seconds),
-              punctuated: (kind) => this.#metrics!.punctuations.inc({ kind }),
-              count: (_metric, label) => this.#metrics!.orders.inc({ status: label }),
-            }
-          : undefined,
-      }),
-    };
-    this.#tasks.add(active);
-    // Open every store now so that a store's first write is not the moment its LMDB database is created.
-    for (const s of subtopology.stores) active.task.store(s);
-    return active;
-  }
-
-  #closeTask(active: ActiveTask, how: "committed" | "discard"): void {
-    // A stale object (replaced by an abort's reopen, and closed by it) must not close its successor.
-    if (this.#tasks.get(active.task.id) !== active) return;
-    for (const b of active.stores.values()) {
-      if (how === "discard") b.discard();
-      else if (b.pendingWrites > 0)
-        throw new StateStoreError(
-          `task ${active.task.id} closed with ${b.pendingWrites} uncommitted writes`,
-          { task: active.task.id },
-        );
-    }
-    active.task.close();
-    active.queues.clear();
-    this.#tasks.remove(active);
-    for (const tp of active.partitions) {
-      const key = tpKey(tp.topic, tp.partition);
-      this.#positions.delete(key);
-      // librdkafka keeps an application pause across seeks and re-assignments: a reopened task would never get
-      // this partition's records again.
-      if (this.#paused.delete(key))
-        try {
-          this.#consumer!.resume([{ topic: tp.topic, partition: tp.partition }]);
-        } catch {
-          // no longer assigned
-        }
-    }
+    for (const a of this.#tasks.tasksOf(assignment)) this.#tm.close(a, "committed");
   }
 
   #updateAssignmentMetrics(): void {
@@ -965,10 +625,10 @@ export class Worker {
         where: (this.#fatal as WeirError).where?.(),
       });
     await this.#exclusive(async () => {
-      if (this.#fatal !== undefined && this.#txnOpen)
+      if (this.#fatal !== undefined && this.#committer.txnOpen)
         await Txn.abort(this.#producer!, 10_000).catch(() => {});
       for (const active of [...this.#tasks.values()])
-        this.#closeTask(active, this.#fatal === undefined ? "committed" : "discard");
+        this.#tm.close(active, this.#fatal === undefined ? "committed" : "discard");
     }).catch((err: unknown) => this.#log.error("closing tasks failed", { error: errorMessage(err) }));
     // A restore or an offset lookup in the rebalance chain notices the stop within one poll or lookup attempt;
     // it must end before its clients are closed under it.
@@ -1008,12 +668,6 @@ export class Worker {
   }
 }
 
-function splitTp(key: string): [string, number] {
-  const i = key.lastIndexOf("/");
-  return [key.slice(0, i), Number(key.slice(i + 1))];
-}
-
-const REPARTITION_PURGE_INTERVAL_MS = 30_000;
 const OFFSET_RANGE_CHECK_MS = 15_000;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

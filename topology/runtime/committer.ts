@@ -1,0 +1,220 @@
+/**
+ * One commit (exactly-once or at-least-once), in the order exactly-once depends on: every task's buffered store
+ * writes are sent to their changelogs inside the open transaction (the last write per key, as Kafka Streams' record
+ * cache), the consumed offsets are added to it, Kafka commits it, and **only then** are the writes applied to LMDB
+ * together with each store-partition's changelog offset, in one LMDB transaction: local state is never ahead of
+ * Kafka. A failed commit is either fatal (fenced, at-least-once) or aborts: the caller rewinds.
+ */
+import type { StateBackend } from "../../state/index.js";
+import { changelogTopic, type Topology } from "../builder.js";
+import { ProducerFencedError, WeirError } from "../errors.js";
+import {
+  Txn,
+  describeKafkaError,
+  flush,
+  type IAdminClient,
+  type KafkaConsumer,
+  type LibrdKafkaError,
+  type Producer,
+  type TopicPartitionOffset,
+} from "../kafka.js";
+import type { Logger } from "../log.js";
+import type { WeirMetrics } from "../metrics.js";
+import type { CompiledWorkerOptions } from "../options.js";
+import type { RecordCollector } from "./record-collector.js";
+import { tpKey, type TaskManager } from "./task-manager.js";
+import { faultPoint } from "./test-faults.js";
+
+interface StagedWrites {
+  store: string;
+  partition: number;
+  writes: Array<readonly [Buffer, Buffer | null]>;
+  /** `<changelog topic>/<partition>`, to look up the offset its last record got. */
+  changelog: string;
+}
+
+export interface CommitterDeps {
+  topology: Topology;
+  options: CompiledWorkerOptions;
+  log: Logger;
+  metrics: WeirMetrics | undefined;
+  store: () => StateBackend;
+  producer: () => Producer;
+  consumer: () => KafkaConsumer;
+  admin: () => IAdminClient | undefined;
+  collector: RecordCollector;
+  tasks: TaskManager;
+}
+
+const REPARTITION_PURGE_INTERVAL_MS = 30_000;
+
+export class Committer {
+  /** A Kafka transaction is open (exactly-once). */
+  txnOpen = false;
+  lastCommit = Date.now();
+  /** Committed offsets of repartition topics not yet purged. */
+  readonly #purgeable = new Map<string, TopicPartitionOffset>();
+  #lastPurge = Date.now();
+  readonly #repartitionTopics: Set<string>;
+
+  constructor(private readonly d: CommitterDeps) {
+    this.#repartitionTopics = new Set(
+      d.topology.internalTopics.filter((t) => t.kind === "repartition").map((t) => t.name),
+    );
+  }
+
+  get #eos(): boolean {
+    return this.d.options.guarantee === "exactly_once";
+  }
+
+  /** Commit interval passed, or too many records uncommitted. */
+  due(): boolean {
+    return (
+      Date.now() - this.lastCommit >= this.d.options.commitIntervalMs ||
+      this.d.tasks.uncommitted >= this.d.options.maxUncommittedRecords
+    );
+  }
+
+  /** Under exactly-once, begin a transaction before records are processed (when there is anything to do). */
+  async beginIfNeeded(): Promise<boolean> {
+    if (!this.#eos || this.txnOpen) return true;
+    if (!this.d.tasks.hasQueued() && !this.d.tasks.hasWallClockWork()) return false;
+    await Txn.begin(this.d.producer());
+    this.txnOpen = true;
+    return true;
+  }
+
+  /**
+   * Commit what was processed since the last commit. Throws what Kafka answered on failure; the caller decides
+   * (onFailure) between stopping and abort-and-rewind.
+   */
+  async commit(): Promise<void> {
+    const { tasks, collector } = this.d;
+    const started = process.hrtime.bigint();
+    const offsets = [...tasks.positions.values()];
+    if (offsets.length === 0 && collector.sinceCommit === 0 && !tasks.hasPendingWrites()) {
+      // Nothing to commit; an open, empty transaction stays open for the next records.
+      this.lastCommit = Date.now();
+      return;
+    }
+    if (this.#eos && !this.txnOpen) {
+      await Txn.begin(this.d.producer());
+      this.txnOpen = true;
+    }
+    const staged = this.#stageChangelogs();
+    if (this.#eos) {
+      if (offsets.length > 0) {
+        await Txn.sendOffsets(this.d.producer(), offsets, this.d.consumer(), 30_000);
+        faultPoint(this.d.options.testFaultFile, "after-send-offsets");
+      }
+      await Txn.commit(this.d.producer(), 60_000);
+      this.txnOpen = false;
+      await collector.awaitDeliveries();
+    } else {
+      await flush(this.d.producer(), 60_000);
+      await collector.awaitDeliveries();
+      if (collector.deliveryError) throw collector.producerError(collector.deliveryError, "(flush)");
+      if (offsets.length > 0) this.d.consumer().commitSync(offsets);
+    }
+    this.#applyState(staged);
+    const metrics = this.d.metrics;
+    for (const o of offsets) {
+      metrics?.committedOffset.set({ topic: o.topic, partition: String(o.partition) }, o.offset);
+      if (this.#repartitionTopics.has(o.topic)) this.#purgeable.set(tpKey(o.topic, o.partition), o);
+    }
+    if (this.#purgeable.size > 0 && Date.now() - this.#lastPurge >= REPARTITION_PURGE_INTERVAL_MS)
+      this.#purgeRepartitions();
+    tasks.positions.clear();
+    tasks.uncommitted = 0;
+    collector.sinceCommit = 0;
+    this.lastCommit = Date.now();
+    metrics?.transactions.inc({ outcome: "committed" });
+    metrics?.commitDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
+  }
+
+  /**
+   * A failed begin or commit: fatal (thrown, with the reason) when the producer is fenced or failed for good, or
+   * under at-least-once; otherwise logged, and the caller aborts and rewinds.
+   */
+  classifyFailure(err: unknown): void {
+    const e = err as LibrdKafkaError;
+    if (e?.isFatal || !this.#eos)
+      throw err instanceof WeirError
+        ? err
+        : new ProducerFencedError(
+            `commit failed fatally: ${describeKafkaError(err)}; another worker with the same id or a newer group generation ` +
+              `took over, or the producer failed. Nothing of the open transaction is committed; restart the worker.`,
+            { cause: err },
+          );
+    this.d.log.warn("transaction failed; aborting and resuming from the committed offsets", {
+      error: describeKafkaError(err),
+    });
+  }
+
+  /** Abort the open transaction and forget what was produced in it. The caller discards the tasks' state. */
+  async abort(): Promise<void> {
+    if (this.txnOpen) {
+      try {
+        await Txn.abort(this.d.producer(), 30_000);
+      } catch (err) {
+        throw new ProducerFencedError(`abortTransaction failed: ${describeKafkaError(err)}`, { cause: err });
+      }
+      this.txnOpen = false;
+    }
+    this.d.metrics?.transactions.inc({ outcome: "aborted" });
+    const { collector } = this.d;
+    await collector.awaitDeliveries().catch(() => {});
+    collector.deliveryError = undefined;
+    collector.sinceCommit = 0;
+    this.lastCommit = Date.now();
+  }
+
+  /**
+   * Take every task's buffered store writes and send them to the changelogs inside the open transaction: the last
+   * write per key since the previous commit (as Kafka Streams' record cache), so a hot key costs one changelog
+   * record per commit, not one per update.
+   */
+  #stageChangelogs(): StagedWrites[] {
+    const { topology, collector } = this.d;
+    const staged: StagedWrites[] = [];
+    const now = Date.now();
+    for (const active of this.d.tasks.tasks.values())
+      for (const [store, buffer] of active.stores) {
+        if (buffer.pendingWrites === 0) continue;
+        const partition = active.task.partition;
+        const writes = buffer.drain();
+        const topic = changelogTopic(topology.appId, store);
+        if (topology.stores.get(store)!.changelog)
+          // Wall-clock time: a window changelog's time-based retention must not drop fresh records of old event
+          // time (replays, late data).
+          for (const [key, value] of writes)
+            collector.send({ topic, partition, key, value, timestamp: now, headers: {} });
+        staged.push({ store, partition, writes, changelog: tpKey(topic, partition) });
+      }
+    return staged;
+  }
+
+  /** After Kafka committed: the staged writes and each store-partition's changelog offset go to LMDB in one
+   *  transaction. */
+  #applyState(staged: StagedWrites[]): void {
+    if (staged.length === 0) return;
+    this.d.store().apply(
+      staged.map((b) => ({
+        store: b.store,
+        partition: b.partition,
+        writes: b.writes,
+        checkpoint: this.d.collector.changelogOffsets.get(b.changelog),
+      })),
+    );
+  }
+
+  /** Repartition records are kept until consumed (retention -1); delete what this group has committed. */
+  #purgeRepartitions(): void {
+    const offsets = [...this.#purgeable.values()];
+    this.#purgeable.clear();
+    this.#lastPurge = Date.now();
+    this.d.admin()?.deleteRecords(offsets, { timeout: 10_000 }, (err) => {
+      if (err) this.d.log.warn("purging repartition topics failed", { error: describeKafkaError(err) });
+    });
+  }
+}

@@ -1,0 +1,312 @@
+/**
+ * The tasks a worker runs (Kafka Streams' TaskManager, without the rebalance protocol: see rebalances.ts): open and
+ * close tasks, the partition → task index, each task's input queues with backpressure (pause a partition whose
+ * backlog passes a bound, resume at half), processing what is queued, the positions to commit, and interactive
+ * queries of the local stores.
+ */
+import { BufferedStore, type StateBackend } from "../../state/index.js";
+import type { Topology } from "../builder.js";
+import { StateStoreError } from "../errors.js";
+import {
+  toRawRecord,
+  type KafkaConsumer,
+  type Message,
+  type TopicPartition,
+  type TopicPartitionOffset,
+} from "../kafka.js";
+import type { Logger } from "../log.js";
+import type { WeirMetrics } from "../metrics.js";
+import type { CompiledWorkerOptions } from "../options.js";
+import { partitionForKey } from "../partitioner.js";
+import { StreamTask, taskId, type TaskId } from "../task.js";
+import { PartitionQueues } from "./partition-queues.js";
+import type { RecordCollector } from "./record-collector.js";
+import { TaskRegistry } from "./task-registry.js";
+
+export interface ActiveTask {
+  task: StreamTask;
+  partitions: TopicPartition[];
+  stores: Map<string, BufferedStore>;
+  queues: PartitionQueues;
+}
+
+export interface TaskStatus {
+  id: TaskId;
+  partitions: string[];
+  state: "restoring" | "running";
+  streamTime: number;
+  processedRecords: number;
+}
+
+export interface TaskManagerDeps {
+  topology: Topology;
+  options: CompiledWorkerOptions;
+  log: Logger;
+  metrics: WeirMetrics | undefined;
+  store: () => StateBackend;
+  consumer: () => KafkaConsumer;
+  collector: RecordCollector;
+}
+
+export const tpKey = (topic: string, partition: number) => `${topic}/${partition}`;
+
+export function splitTp(key: string): [string, number] {
+  const i = key.lastIndexOf("/");
+  return [key.slice(0, i), Number(key.slice(i + 1))];
+}
+
+export class TaskManager {
+  readonly tasks = new TaskRegistry<ActiveTask>();
+  /** Next offset to consume per partition, since the last commit. */
+  readonly positions = new Map<string, TopicPartitionOffset>();
+  /** Records processed since the last commit. */
+  uncommitted = 0;
+  /** Partitions paused by backpressure. */
+  readonly paused = new Set<string>();
+  /** Partition count of each sub-topology (set once the topics are known). */
+  partitionsOf = new Map<number, number>();
+
+  constructor(private readonly d: TaskManagerDeps) {}
+
+  status(): TaskStatus[] {
+    return [...this.tasks.values()].map((t) => ({
+      id: t.task.id,
+      partitions: t.partitions.map((p) => tpKey(p.topic, p.partition)),
+      state: "running",
+      streamTime: t.task.streamTime,
+      processedRecords: t.task.processedRecords,
+    }));
+  }
+
+  /** All input partitions of all tasks. */
+  partitions(): TopicPartition[] {
+    return [...this.tasks.values()].flatMap((t) => t.partitions);
+  }
+
+  /**
+   * The tasks an assignment creates (partitions of tasks that already run are added to them), grouped by task id.
+   */
+  newTasks(
+    assignment: TopicPartition[],
+  ): Map<string, { sub: number; partition: number; tps: TopicPartition[] }> {
+    const byTask = new Map<string, { sub: number; partition: number; tps: TopicPartition[] }>();
+    for (const tp of assignment) {
+      const sub = this.d.topology.subtopologyOf(tp.topic);
+      if (!sub) continue;
+      const id = taskId(sub.id, tp.partition);
+      const existing = this.tasks.get(id);
+      if (existing) {
+        existing.partitions.push({ topic: tp.topic, partition: tp.partition });
+        this.tasks.addPartition(existing, tp.topic, tp.partition);
+        continue;
+      }
+      if (!byTask.has(id)) byTask.set(id, { sub: sub.id, partition: tp.partition, tps: [] });
+      byTask.get(id)!.tps.push({ topic: tp.topic, partition: tp.partition });
+    }
+    this.d.log.info("partitions assigned", {
+      partitions: assignment.map((p) => tpKey(p.topic, p.partition)),
+      newTasks: [...byTask.keys()],
+    });
+    return byTask;
+  }
+
+  open(sub: number, partition: number, partitions: TopicPartition[]): ActiveTask {
+    const { topology, options, metrics, collector } = this.d;
+    const subtopology = topology.subtopologies[sub]!;
+    const stores = new Map<string, BufferedStore>();
+    const active: ActiveTask = {
+      partitions: [...partitions],
+      stores,
+      queues: new PartitionQueues(),
+      task: new StreamTask({
+        appId: topology.appId,
+        topology,
+        subtopology,
+        partition,
+        wallClock: Date.now,
+        onProcessingError: options.processingErrors,
+        store: (name) => {
+          let buffer = stores.get(name);
+          if (buffer) return buffer;
+          // Changelog records are sent at commit time from the drained buffer (Committer.stageChangelogs).
+          buffer = new BufferedStore(this.d.store().open(name, partition));
+          stores.set(name, buffer);
+          return buffer;
+        },
+        output: {
+          send: (r) => collector.send(r),
+          deadLetter: (r, error) => collector.deadLetter(r, error),
+        },
+        hooks: metrics
+          ? {
+              processed: (processor, seconds) => metrics.processingLatency.observe({ processor }, seconds),
+              punctuated: (kind) => metrics.punctuations.inc({ kind }),
+              count: (_metric, label) => metrics.orders.inc({ status: label }),
+            }
+          : undefined,
+      }),
+    };
+    this.tasks.add(active);
+    // Open every store now so that a store's first write is not the moment its LMDB database is created.
+    for (const s of subtopology.stores) active.task.store(s);
+    return active;
+  }
+
+  close(active: ActiveTask, how: "committed" | "discard"): void {
+    // A stale object (replaced by an abort's reopen, and closed by it) must not close its successor.
+    if (this.tasks.get(active.task.id) !== active) return;
+    for (const b of active.stores.values()) {
+      if (how === "discard") b.discard();
+      else if (b.pendingWrites > 0)
+        throw new StateStoreError(
+          `task ${active.task.id} closed with ${b.pendingWrites} uncommitted writes`,
+          {
+            task: active.task.id,
+          },
+        );
+    }
+    active.task.close();
+    active.queues.clear();
+    this.tasks.remove(active);
+    for (const tp of active.partitions) {
+      const key = tpKey(tp.topic, tp.partition);
+      this.positions.delete(key);
+      // librdkafka keeps an application pause across seeks and re-assignments: a reopened task would never get
+      // this partition's records again.
+      if (this.paused.delete(key))
+        try {
+          this.d.consumer().resume([{ topic: tp.topic, partition: tp.partition }]);
+        } catch {
+          // no longer assigned
+        }
+    }
+  }
+
+  /** After an abort: every task loses its uncommitted state and starts again as a new object. */
+  discardAndReopenAll(): TopicPartition[] {
+    const partitions = this.partitions();
+    for (const active of [...this.tasks.values()]) {
+      this.close(active, "discard");
+      this.open(active.task.subtopology.id, active.task.partition, active.partitions);
+    }
+    this.positions.clear();
+    this.uncommitted = 0;
+    return partitions;
+  }
+
+  /** Fetched records into their tasks' queues; a partition whose backlog reaches the bound is paused. */
+  enqueue(messages: Message[]): void {
+    const { options, metrics } = this.d;
+    let counted: Map<string, number> | undefined;
+    for (const m of messages) {
+      const key = tpKey(m.topic, m.partition);
+      const active = this.tasks.ofPartition(key);
+      if (!active) continue; // revoked since it was fetched; its new owner reads it from the committed offset
+      const length = active.queues.push(key, toRawRecord(m));
+      if (metrics) (counted ??= new Map()).set(key, (counted.get(key) ?? 0) + 1);
+      if (length >= options.maxBufferedRecordsPerPartition && !this.paused.has(key)) {
+        this.d.consumer().pause([{ topic: m.topic, partition: m.partition }]);
+        this.paused.add(key);
+        metrics?.backpressurePausedPartitions.set(this.paused.size);
+        this.d.log.debug("partition paused: task backlog over bound", { partition: key, backlog: length });
+      }
+    }
+    if (counted)
+      for (const [key, n] of counted) {
+        const [topic, partition] = splitTp(key);
+        metrics!.recordsConsumed.inc({ topic, partition: String(partition) }, n);
+      }
+  }
+
+  hasQueued(): boolean {
+    for (const t of this.tasks.values()) if (t.queues.size > 0) return true;
+    return false;
+  }
+
+  /** A transaction is begun for wall-clock punctuation only when some task has wall-clock punctuators. */
+  hasWallClockWork(): boolean {
+    for (const t of this.tasks.values()) if (t.task.hasWallClockPunctuators) return true;
+    return false;
+  }
+
+  hasPendingWrites(): boolean {
+    for (const active of this.tasks.values())
+      for (const b of active.stores.values()) if (b.pendingWrites > 0) return true;
+    return false;
+  }
+
+  /** Every queued record through its task, in order; positions advance; wall-clock punctuation; resume drained. */
+  processQueued(now: number): void {
+    for (const active of this.tasks.values()) {
+      const { task, queues } = active;
+      const before = queues.size;
+      for (let r = queues.next(); r !== undefined; r = queues.next()) task.process(r);
+      this.uncommitted += before;
+      for (const [key, position] of queues.advanced()) this.positions.set(key, { ...position });
+      task.punctuateWallClock(now);
+    }
+    if (this.paused.size > 0) this.#resumeDrained();
+  }
+
+  #resumeDrained(): void {
+    for (const key of [...this.paused]) {
+      const active = this.tasks.ofPartition(key);
+      const [topic, partition] = splitTp(key);
+      if (active && active.queues.length(key) > this.d.options.maxBufferedRecordsPerPartition / 2) continue;
+      if (active) this.d.consumer().resume([{ topic, partition }]);
+      this.paused.delete(key);
+    }
+    this.d.metrics?.backpressurePausedPartitions.set(this.paused.size);
+  }
+
+  /**
+   * Interactive query of a key-value store on this worker. The key's partition is derived as weir's producers
+   * (murmur2) place it; when the input was written with another partitioner, the other local partitions are
+   * searched too.
+   */
+  queryStore(
+    store: string,
+    key: unknown,
+  ): { found: boolean; value?: unknown; partition: number; local: boolean } {
+    const { topology } = this.d;
+    const def = topology.stores.get(store);
+    const sub = topology.subtopologies.find((s) => s.stores.includes(store));
+    if (!def || !sub) throw new StateStoreError(`no store named '${store}'`, { store });
+    const partitions = this.partitionsOf.get(sub.id) ?? 1;
+    const expected = partitionForKey(def.keySerde.serialize(key), partitions);
+    const candidates = [...this.tasks.values()]
+      .filter((t) => t.task.subtopology.id === sub.id)
+      .sort((a, b) => Number(b.task.partition === expected) - Number(a.task.partition === expected));
+    for (const active of candidates) {
+      const s = active.task.store(store);
+      if (!("prefixScan" in s))
+        throw new StateStoreError(`store '${store}' is a window store; query it by scan`, { store });
+      const value = s.get(key);
+      if (value !== undefined) return { found: true, value, partition: active.task.partition, local: true };
+    }
+    return {
+      found: false,
+      partition: expected,
+      local: candidates.some((t) => t.task.partition === expected),
+    };
+  }
+
+  /** Entries of a key-value store across this worker's tasks. */
+  *scanStore(
+    store: string,
+    prefix?: unknown,
+    limit = 100,
+  ): Generator<{ key: unknown; value: unknown; partition: number }> {
+    let n = 0;
+    for (const active of this.tasks.values()) {
+      if (!active.task.subtopology.stores.includes(store)) continue;
+      const s = active.task.store(store);
+      if (!("prefixScan" in s)) throw new StateStoreError(`store '${store}' is a window store`, { store });
+      const it = prefix === undefined ? s.range() : s.prefixScan(prefix);
+      for (const kv of it) {
+        if (n++ >= limit) return;
+        yield { ...kv, partition: active.task.partition };
+      }
+    }
+  }
+}
