@@ -1,0 +1,161 @@
+/**
+ * The commit protocol with fake Kafka clients and the in-memory state backend: Kafka first, LMDB after; an
+ * abortable failure commits nothing locally and the rewound tasks see the last committed state; a fenced producer is
+ * fatal.
+ */
+import { describe, expect, it } from "vitest";
+import { openMemoryState, type StateBackend } from "../../state/index.js";
+import { Stores, TopologyBuilder, type ProcessorFactory } from "../builder.js";
+import { ProducerFencedError } from "../errors.js";
+import type { KafkaConsumer, Message, Producer } from "../kafka.js";
+import { silentLogger } from "../log.js";
+import { compileWorkerOptions } from "../options.js";
+import { Serdes } from "../serdes.js";
+import { map } from "rxjs";
+import { Committer } from "./committer.js";
+import { RecordCollector } from "./record-collector.js";
+import { TaskManager } from "./task-manager.js";
+
+const count: ProcessorFactory<string, string, string, string> = (ctx) => {
+  const counts = ctx.keyValueStore<string, number>("counts");
+  return map((r) => {
+    const n = (counts.get(r.key) ?? 0) + 1;
+    counts.put(r.key, n);
+    return { key: r.key, value: String(n) };
+  });
+};
+
+function topology() {
+  const b = new TopologyBuilder("unit-app");
+  b.store("counts", Stores.keyValue(Serdes.string(), Serdes.number()));
+  b.stream("in", { key: Serdes.string(), value: Serdes.string() })
+    .process("count", count, { stores: ["counts"] })
+    .to("out", { key: Serdes.string(), value: Serdes.string() });
+  return b.build();
+}
+
+type Call = string;
+
+/** A producer whose transactional calls are recorded and answered as the test says; delivery reports at once. */
+function fakeProducer(calls: Call[], collector: () => RecordCollector, fail: { commit?: object } = {}) {
+  let offset = 0;
+  return {
+    beginTransaction: (cb: (e: unknown) => void) => (calls.push("begin"), cb(null)),
+    sendOffsetsToTransaction: (
+      offsets: Array<{ topic: string; offset: number }>,
+      _c: unknown,
+      _t: number,
+      cb: (e: unknown) => void,
+    ) => {
+      calls.push(`sendOffsets ${offsets.map((o) => `${o.topic}@${o.offset}`).join(",")}`);
+      cb(null);
+    },
+    commitTransaction: (_t: number, cb: (e: unknown) => void) => {
+      calls.push("commit");
+      cb(fail.commit ?? null);
+    },
+    abortTransaction: (_t: number, cb: (e: unknown) => void) => (calls.push("abort"), cb(null)),
+    produce: (topic: string, partition: number) => {
+      calls.push(`produce ${topic}`);
+      const o = offset++;
+      queueMicrotask(() => collector().onDelivery(null, { topic, partition, offset: o }));
+    },
+  };
+}
+
+function setup(fail: { commit?: object } = {}) {
+  const topo = topology();
+  const options = compileWorkerOptions(topo, { brokers: "x:1", stateDir: "/tmp/unused", workerId: "w1" });
+  const calls: Call[] = [];
+  const memory = openMemoryState();
+  const store: StateBackend = {
+    ...memory,
+    open: (name: string, partition: number) => memory.open(name, partition),
+    apply: (batches) => {
+      calls.push(`lmdb apply ${batches.map((b) => `${b.store}/${b.partition}@${b.checkpoint}`).join(",")}`);
+      memory.apply(batches);
+    },
+  } as StateBackend;
+  const collectorRef: { current?: RecordCollector } = {};
+  const producer = fakeProducer(calls, () => collectorRef.current!, fail) as unknown as Producer;
+  const consumer = { pause() {}, resume() {} } as unknown as KafkaConsumer;
+  const common = { topology: topo, options, log: silentLogger, metrics: undefined };
+  const collector = (collectorRef.current = new RecordCollector({ ...common, producer: () => producer }));
+  const tasks = new TaskManager({ ...common, store: () => store, consumer: () => consumer, collector });
+  const committer = new Committer({
+    ...common,
+    store: () => store,
+    producer: () => producer,
+    consumer: () => consumer,
+    admin: () => undefined,
+    collector,
+    tasks,
+  });
+  tasks.open(0, 0, [{ topic: "in", partition: 0 }]);
+  let next = 0;
+  const feed = async (...keys: string[]) => {
+    tasks.enqueue(
+      keys.map(
+        (k) =>
+          ({
+            topic: "in",
+            partition: 0,
+            offset: next++,
+            key: Buffer.from(k),
+            value: Buffer.from("x"),
+            timestamp: 1,
+            size: 1,
+          }) as Message,
+      ),
+    );
+    await committer.beginIfNeeded();
+    tasks.processQueued(Date.now());
+  };
+  const countOf = (k: string) => tasks.queryStore("counts", k).value;
+  return { calls, committer, tasks, collector, feed, countOf, memory };
+}
+
+describe("Committer", () => {
+  it("commits in Kafka first (outputs, changelog, offsets), then applies state and checkpoint to the store", async () => {
+    const { calls, committer, feed, memory } = setup();
+    await feed("a", "a", "b");
+    await committer.commit();
+    expect(calls).toEqual([
+      "begin",
+      "produce out",
+      "produce out",
+      "produce out",
+      // last write per key since the previous commit: one changelog record per key
+      "produce unit-app-counts-changelog",
+      "produce unit-app-counts-changelog",
+      "sendOffsets in@3",
+      "commit",
+      "lmdb apply counts/0@4",
+    ]);
+    expect(memory.open("counts", 0).checkpoint()).toBe(4);
+  });
+
+  it("an abortable commit failure applies nothing locally; after abort and reopen the tasks see the committed state", async () => {
+    const failing = {
+      commit: { message: "Broker: Concurrent transactions (abortable)", code: 48, isFatal: false },
+    };
+    const s = setup(failing);
+    await s.feed("a");
+    await expect(s.committer.commit()).rejects.toMatchObject({ code: 48 });
+    expect(() => s.committer.classifyFailure(failing.commit)).not.toThrow();
+    await s.committer.abort();
+    s.tasks.discardAndReopenAll();
+    expect(s.calls).toContain("abort");
+    expect(s.calls.some((c) => c.startsWith("lmdb apply"))).toBe(false);
+    expect(s.countOf("a")).toBeUndefined(); // the uncommitted count is gone
+    expect(s.tasks.positions.size).toBe(0);
+    expect(s.collector.sinceCommit).toBe(0);
+  });
+
+  it("a fatal failure (fenced) is thrown as ProducerFencedError, not rewound", () => {
+    const { committer } = setup();
+    expect(() =>
+      committer.classifyFailure({ message: "Local: Fatal error", code: -150, isFatal: true }),
+    ).toThrow(ProducerFencedError);
+  });
+});
