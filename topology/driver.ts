@@ -6,7 +6,7 @@ import { deadLetterHeaders } from "./dead-letter.js";
 import { partitionForKey } from "./partitioner.js";
 import type { Headers, OutgoingRecord, RawRecord } from "./record.js";
 import { decode, type Serde } from "./serdes.js";
-import { StreamTask, taskId } from "./task.js";
+import { StreamTask, taskId } from "./runtime/task.js";
 
 export interface TestRecord<K, V> {
   key: K;

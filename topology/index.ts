@@ -20,7 +20,7 @@ export type { StreamRecord, Emit, Headers, RawRecord, OutgoingRecord } from "./r
 export { mapValues, selectKey, filterRecords, flatMapRecords } from "./operators.js";
 export { describeJson, describeText, describeMermaid, type TopologyDescription } from "./describe.js";
 export { TopologyTestDriver, type TestRecord, type DriverOptions } from "./driver.js";
-export { Worker, type WorkerState, type TaskStatus } from "./worker.js";
+export { Worker, type WorkerState, type TaskStatus } from "./runtime/worker.js";
 export {
   compileWorkerOptions,
   type WorkerOptions,

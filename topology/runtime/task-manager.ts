@@ -18,7 +18,7 @@ import type { Logger } from "../log.js";
 import type { WeirMetrics } from "../metrics.js";
 import type { CompiledWorkerOptions } from "../options.js";
 import { partitionForKey } from "../partitioner.js";
-import { StreamTask, taskId, type TaskId } from "../task.js";
+import { StreamTask, taskId, type TaskId } from "./task.js";
 import { PartitionQueues } from "./partition-queues.js";
 import type { RecordCollector } from "./record-collector.js";
 import { TaskRegistry } from "./task-registry.js";

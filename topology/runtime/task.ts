@@ -1,6 +1,6 @@
 import { Subject, type Observable, type Subscription } from "rxjs";
-import { keyValueStore, windowStore, type BufferedStore } from "../state/index.js";
-import type { KeyValueStore, WindowStore } from "../state/types.js";
+import { keyValueStore, windowStore, type BufferedStore } from "../../state/index.js";
+import type { KeyValueStore, WindowStore } from "../../state/types.js";
 import type {
   ProcessorContext,
   ProcessorNode,
@@ -9,10 +9,16 @@ import type {
   SubTopology,
   Topology,
   TopologyNode,
-} from "./builder.js";
-import { DeserializationError, ProcessingError, StateStoreError, WeirError, errorMessage } from "./errors.js";
-import type { Emit, OutgoingRecord, RawRecord, StreamRecord } from "./record.js";
-import { decode, encode } from "./serdes.js";
+} from "../builder.js";
+import {
+  DeserializationError,
+  ProcessingError,
+  StateStoreError,
+  WeirError,
+  errorMessage,
+} from "../errors.js";
+import type { Emit, OutgoingRecord, RawRecord, StreamRecord } from "../record.js";
+import { decode, encode } from "../serdes.js";
 
 export type TaskId = string;
 export const taskId = (subtopology: number, partition: number): TaskId => `${subtopology}_${partition}`;

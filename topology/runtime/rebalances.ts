@@ -1,0 +1,333 @@
+/**
+ * Rebalances and where partitions start (Kafka Streams' StreamsRebalanceListener and the offset side of its
+ * TaskManager): the rebalance callbacks (assign: stable committed offsets → restore → open tasks → assign with
+ * explicit offsets; revoke: commit, close; lost: discard), the rewind after an abort, re-assigning partitions whose
+ * fetcher librdkafka stopped, and the periodic check that every position is inside its partition. Assignment changes
+ * run in one chain, in callback order; processing, commits and task changes run under the worker's lock.
+ */
+import type { Topology } from "../builder.js";
+import { OffsetError, StopRequestedError, errorMessage } from "../errors.js";
+import {
+  ErrorCode,
+  committed,
+  describeKafkaError,
+  extras,
+  listOffsets,
+  seek,
+  type IAdminClient,
+  type KafkaConsumer,
+  type LibrdKafkaError,
+  type TopicPartition,
+  type TopicPartitionOffset,
+} from "../kafka.js";
+import type { Logger } from "../log.js";
+import type { WeirMetrics } from "../metrics.js";
+import type { CompiledWorkerOptions } from "../options.js";
+import type { Committer } from "./committer.js";
+import type { Restorer } from "./restorer.js";
+import { resolveStartOffsets, type OffsetSource, type StartOffset } from "./start-offsets.js";
+import { splitTp, tpKey, type TaskManager } from "./task-manager.js";
+
+export interface RebalancerDeps {
+  topology: Topology;
+  options: CompiledWorkerOptions;
+  log: Logger;
+  metrics: WeirMetrics | undefined;
+  consumer: () => KafkaConsumer;
+  admin: () => IAdminClient;
+  tasks: TaskManager;
+  committer: Committer;
+  restorer: Restorer;
+  /** Run under the worker's processing lock. */
+  exclusive: <T>(fn: () => Promise<T> | T) => Promise<T>;
+  /** The worker's commit, with its failure handling. */
+  commit: () => Promise<void>;
+  retry: <T>(what: string, fn: () => Promise<T>) => Promise<T>;
+  stopRequested: () => boolean;
+  failed: () => boolean;
+  fail: (err: unknown) => void;
+  ready: () => boolean;
+  assignmentChanged: () => void;
+}
+
+/** How often input positions are compared with their partitions' bounds. */
+export const OFFSET_RANGE_CHECK_MS = 15_000;
+
+export class Rebalancer {
+  /** Rebalance callbacks and re-assignments, in order. */
+  chain: Promise<unknown> = Promise.resolve();
+  /** Assignments being handled (offset lookup, restore): not ready meanwhile. */
+  restoring = 0;
+  assignedOnce = false;
+  lastRangeCheck = Date.now();
+  /** Committed-offset lookups in progress (an assignment's, a rewind's), by token: not ready while any runs. */
+  readonly #offsetLookups = new Map<number, string[]>();
+  #nextLookup = 0;
+  /** The explicit offset each input partition was last started (assigned or sought) at. */
+  readonly #startedAt = new Map<string, number>();
+
+  constructor(private readonly d: RebalancerDeps) {}
+
+  /** No assignment, restore or offset lookup in progress. */
+  get settled(): boolean {
+    return this.assignedOnce && this.restoring === 0 && this.#offsetLookups.size === 0;
+  }
+
+  /** Abort the open transaction, drop every task's uncommitted state and seek back to where partitions start. */
+  async abortAndRewind(): Promise<void> {
+    await this.d.committer.abort();
+    const partitions = this.d.tasks.discardAndReopenAll();
+    await this.#seekToStart(partitions);
+    this.d.committer.lastCommit = Date.now();
+    this.d.log.info("rewound to committed offsets", { partitions: partitions.length });
+  }
+
+  /**
+   * librdkafka reports an out-of-range position (auto.offset.reset=error) as a consumer error, but the client's
+   * batch consume drops an error that follows records in the same batch, leaving the partition stopped in silence.
+   * So every OFFSET_RANGE_CHECK_MS the worker compares each input partition's position with the partition's bounds
+   * itself; a position outside them (records deleted by retention before they were read, a truncated topic) is
+   * handled as the reported error is: abort, and start every partition again through the committed-offset lookup.
+   */
+  async checkPositionsInRange(): Promise<void> {
+    this.lastRangeCheck = Date.now();
+    const tps = [...this.d.tasks.tasks.partitionKeys()].map((k) => {
+      const [topic, partition] = splitTp(k);
+      return { topic, partition };
+    });
+    if (tps.length === 0 || !this.d.admin()) return;
+    // Positions before bounds: a position read after the end offset could have passed it legitimately.
+    const positions = this.d.consumer().position(tps);
+    let starts: Map<string, number>, ends: Map<string, number>;
+    try {
+      [starts, ends] = await Promise.all([
+        listOffsets(this.d.admin(), tps, "earliest", "read_uncommitted"),
+        listOffsets(this.d.admin(), tps, "latest", "read_uncommitted"),
+      ]);
+    } catch {
+      return; // the broker is unreachable or busy: the next check tries again
+    }
+    const outside: string[] = [];
+    for (const p of positions) {
+      const k = tpKey(p.topic, p.partition);
+      const position = p.offset >= 0 ? p.offset : this.#startedAt.get(k);
+      if (position === undefined || position < 0) continue; // logical start (earliest/latest): not yet resolved
+      const start = starts.get(k);
+      const end = ends.get(k);
+      if ((start !== undefined && position < start) || (end !== undefined && position > end))
+        outside.push(`${k}@${position} (partition holds ${start} to ${end})`);
+    }
+    if (outside.length === 0) return;
+    this.d.log.error("input positions are outside their partitions; rewinding to the committed offsets", {
+      partitions: outside,
+    });
+    await this.d.exclusive(() => this.abortAndRewind());
+  }
+
+  /** Seek partitions to where they start: their stable committed offsets (waited for), or the source's policy. */
+  async #seekToStart(partitions: TopicPartition[]): Promise<void> {
+    if (partitions.length === 0) return;
+    const starts = await this.#startOffsets(partitions);
+    const assigned = new Set(
+      this.d
+        .consumer()
+        .assignments()
+        .map((p) => tpKey(p.topic, p.partition)),
+    );
+    const stopped: TopicPartitionOffset[] = [];
+    for (const s of starts) {
+      this.#startedAt.set(tpKey(s.topic, s.partition), s.offset);
+      const tpo = { topic: s.topic, partition: s.partition, offset: s.offset };
+      try {
+        await seek(this.d.consumer(), tpo);
+      } catch (err) {
+        // A partition that is no longer assigned is moving away: its new owner starts it. One that is still
+        // assigned but could not be moved back would continue past records whose outputs were just aborted.
+        if (!assigned.has(tpKey(s.topic, s.partition))) continue;
+        if ((err as LibrdKafkaError)?.code === ErrorCode.STATE) {
+          // librdkafka stopped the partition's fetcher (an out-of-range position under auto.offset.reset=error)
+          // and a stopped fetcher cannot seek: it gets no records until it is assigned again, at this offset.
+          stopped.push(tpo);
+          continue;
+        }
+        throw new OffsetError(
+          `could not rewind ${s.topic}/${s.partition} to offset ${s.offset} after an abort: ${describeKafkaError(err)}`,
+          { topic: s.topic, partition: s.partition, offset: s.offset, cause: err },
+        );
+      }
+    }
+    if (stopped.length > 0) this.#scheduleReassign(stopped);
+  }
+
+  /**
+   * Assign partitions whose fetcher librdkafka stopped again, at their decided offsets. Assignment changes belong
+   * to the rebalance chain (librdkafka would take an assign call made while a rebalance callback is pending as that
+   * callback's answer), so this runs there, and only for partitions still assigned by then.
+   */
+  #scheduleReassign(tpos: TopicPartitionOffset[]): void {
+    const work = () =>
+      this.d.exclusive(() => {
+        const consumer = this.d.consumer();
+        const assigned = consumer.assignments();
+        const isAssigned = (t: TopicPartition) =>
+          assigned.some((a) => a.topic === t.topic && a.partition === t.partition);
+        const todo = tpos.filter(isAssigned);
+        if (todo.length === 0) return;
+        const ex = extras(consumer);
+        if (ex.rebalanceProtocol() === "COOPERATIVE") {
+          ex.incrementalUnassign(todo.map((t) => ({ topic: t.topic, partition: t.partition })));
+          ex.incrementalAssign(todo);
+        } else {
+          // assign() replaces the whole assignment. librdkafka remembers the offsets partitions were first assigned
+          // at, so every other partition is given where the application is now: its position (the lock is held,
+          // every record consumed has been processed), or the offset it was last started at.
+          const full = consumer.position(assigned.map((a) => ({ topic: a.topic, partition: a.partition })));
+          consumer.assign(
+            full.map((p) => {
+              const t = todo.find((x) => x.topic === p.topic && x.partition === p.partition);
+              if (t) return t;
+              const offset = p.offset >= 0 ? p.offset : this.#startedAt.get(tpKey(p.topic, p.partition));
+              return offset === undefined
+                ? { topic: p.topic, partition: p.partition }
+                : { topic: p.topic, partition: p.partition, offset };
+            }),
+          );
+        }
+        for (const t of todo) this.#startedAt.set(tpKey(t.topic, t.partition), t.offset);
+        this.d.log.info("partitions assigned again at their start offsets", {
+          offsets: todo.map((t) => `${tpKey(t.topic, t.partition)}@${t.offset}`),
+        });
+      });
+    this.chain = this.chain.then(work).catch((e: unknown) => {
+      this.d.fail(e);
+      this.d.log.error("re-assigning stopped partitions failed", { error: errorMessage(e) });
+    });
+  }
+
+  /**
+   * Where partitions start (see runtime/start-offsets.ts): stable committed offsets, waited for while a transaction
+   * holding an offset commit for the group is undecided (the worker is not ready meanwhile), checked against the
+   * partitions' bounds. Lost offsets are counted.
+   */
+  async #startOffsets(partitions: TopicPartition[]): Promise<StartOffset[]> {
+    const source: OffsetSource = {
+      committed: (ps, timeoutMs) => committed(this.d.consumer(), ps, timeoutMs),
+      logStart: (ps) =>
+        this.d.retry("list offsets", () => listOffsets(this.d.admin(), ps, "earliest", "read_uncommitted")),
+      logEnd: (ps) =>
+        this.d.retry("list offsets", () => listOffsets(this.d.admin(), ps, "latest", "read_uncommitted")),
+      reachable: (ps) =>
+        listOffsets(this.d.admin(), ps, "earliest", "read_uncommitted", 3000).then(
+          () => true,
+          () => false,
+        ),
+    };
+    const token = this.#nextLookup++;
+    const starts = await resolveStartOffsets(source, partitions, {
+      log: this.d.log,
+      taskTimeoutMs: this.d.options.taskTimeoutMs,
+      stopRequested: () => this.d.stopRequested(),
+      policyOf: (topic) => this.d.topology.offsetResetOf(topic),
+      onWaiting: (waiting) => {
+        if (waiting.length > 0) this.#offsetLookups.set(token, waiting);
+        else this.#offsetLookups.delete(token);
+        this.d.metrics?.workerReady.set(this.d.ready() ? 1 : 0);
+      },
+    });
+    for (const s of starts)
+      if (s.decision.kind !== "committed")
+        this.d.metrics?.offsetResets.inc({ topic: s.topic, reason: s.decision.kind });
+    return starts;
+  }
+
+  // ---- rebalancing --------------------------------------------------------------------------------------------
+
+  onRebalance(err: LibrdKafkaError, assignment: TopicPartition[]): void {
+    const consumer = extras(this.d.consumer());
+    const cooperative = consumer.rebalanceProtocol() === "COOPERATIVE";
+    const lost = consumer.assignmentLost();
+    // The assign/unassign call must happen even when handling failed: librdkafka waits for it, and a consumer
+    // that never gets it cannot leave the group (the worker would hang on shutdown instead of failing).
+    const work = async () => {
+      if (err.code === ErrorCode.ASSIGN_PARTITIONS) {
+        this.d.metrics?.rebalances.inc({ kind: "assigned" });
+        this.restoring++;
+        let starts: StartOffset[] = [];
+        try {
+          if (!this.d.failed()) starts = await this.#assign(assignment);
+        } finally {
+          this.restoring--;
+          // Explicit offsets: librdkafka neither looks them up nor resets them (see runtime/start-offsets.ts).
+          // Without them (the worker is failing) it would look the committed offsets up itself; nothing is
+          // processed or committed by a failing worker.
+          const offsetOf = new Map(starts.map((s) => [tpKey(s.topic, s.partition), s.offset]));
+          const withOffsets = assignment.map((tp) => {
+            const offset = offsetOf.get(tpKey(tp.topic, tp.partition));
+            return offset === undefined ? tp : { ...tp, offset };
+          });
+          if (cooperative) consumer.incrementalAssign(withOffsets);
+          else this.d.consumer().assign(withOffsets);
+        }
+        this.assignedOnce = true;
+      } else if (err.code === ErrorCode.REVOKE_PARTITIONS) {
+        this.d.metrics?.rebalances.inc({ kind: lost ? "lost" : "revoked" });
+        try {
+          if (!this.d.failed()) await this.d.exclusive(() => this.#revoke(assignment, lost));
+        } finally {
+          if (cooperative) consumer.incrementalUnassign(assignment);
+          else this.d.consumer().unassign();
+        }
+      } else {
+        this.d.log.error("rebalance error", { error: describeKafkaError(err) });
+      }
+      this.d.assignmentChanged();
+    };
+    this.chain = this.chain.then(work).catch((e: unknown) => {
+      if (e instanceof StopRequestedError) {
+        // A stop interrupted a restore or a wait for stable offsets: the tasks were never opened, nothing of
+        // theirs was processed or committed; the next owner starts them from Kafka.
+        this.d.log.info("rebalance handling interrupted by the stop", { reason: errorMessage(e) });
+        return;
+      }
+      this.d.fail(e);
+      this.d.log.error("rebalance handling failed", { error: errorMessage(e) });
+    });
+  }
+
+  /**
+   * New tasks restore their stores outside the processing lock, so the tasks this worker already runs keep
+   * processing meanwhile (LMDB writes are synchronous, so restore batches and commits never interleave).
+   */
+  async #assign(assignment: TopicPartition[]): Promise<StartOffset[]> {
+    const byTask = await this.d.exclusive(() => this.d.tasks.newTasks(assignment));
+    // Committed offsets first, stable, as Kafka Streams does before it plans restores: once they are stable, the
+    // transaction that last wrote these tasks' changelogs together with these offsets is decided.
+    const starts = await this.#startOffsets(assignment);
+    for (const s of starts) this.#startedAt.set(tpKey(s.topic, s.partition), s.offset);
+    for (const { sub, partition } of byTask.values()) await this.d.restorer.restoreTask(sub, partition);
+    await this.d.exclusive(() => {
+      for (const { sub, partition, tps } of byTask.values()) this.d.tasks.open(sub, partition, tps);
+    });
+    this.d.log.info("partitions start", {
+      offsets: starts.map((s) => `${s.topic}/${s.partition}@${s.offset}`),
+    });
+    return starts;
+  }
+
+  async #revoke(assignment: TopicPartition[], lost: boolean): Promise<void> {
+    const affected = this.d.tasks.tasks.tasksOf(assignment);
+    this.d.log.info(lost ? "partitions lost" : "partitions revoked", {
+      partitions: assignment.map((p) => tpKey(p.topic, p.partition)),
+      tasks: [...affected].map((a) => a.task.id),
+    });
+    if (lost) {
+      // Another worker may own these already: commit nothing. The transaction spans every task, so all rewind.
+      for (const a of affected) this.d.tasks.close(a, "discard");
+      if (this.d.committer.txnOpen || this.d.tasks.positions.size > 0) await this.abortAndRewind();
+      return;
+    }
+    await this.d.commit();
+    // Looked up again: a failed commit aborts and reopens every task, and the objects found above are gone.
+    for (const a of this.d.tasks.tasks.tasksOf(assignment)) this.d.tasks.close(a, "committed");
+  }
+}

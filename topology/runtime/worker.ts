@@ -1,0 +1,421 @@
+import { openLmdbState, type StateBackend } from "../../state/index.js";
+import type { Topology } from "../builder.js";
+import { StopRequestedError, WeirError, errorMessage } from "../errors.js";
+import {
+  ErrorCode,
+  Offset,
+  Txn,
+  consumeBatch,
+  createAdmin,
+  describeKafkaError,
+  type IAdminClient,
+  type KafkaConsumer,
+  type LibrdKafkaError,
+  type Message,
+  type Producer,
+} from "../kafka.js";
+import { silentLogger, type Logger } from "../log.js";
+import { consumerLag } from "../metrics.js";
+import { compileWorkerOptions, type CompiledWorkerOptions, type WorkerOptions } from "../options.js";
+import {
+  ClientErrorLog,
+  clientConfig,
+  closeClients,
+  connectWithRetry,
+  createConsumer,
+  createProducer,
+  createRestoreConsumer,
+  retry,
+  type ClientContext,
+} from "./clients.js";
+import { Committer } from "./committer.js";
+import { prepareTopics } from "./internal-topics.js";
+import { RecordCollector } from "./record-collector.js";
+import { OFFSET_RANGE_CHECK_MS, Rebalancer } from "./rebalances.js";
+import { Restorer } from "./restorer.js";
+import { TaskManager, splitTp, type ActiveTask, type TaskStatus } from "./task-manager.js";
+import type { TaskRegistry } from "./task-registry.js";
+
+export type { TaskStatus };
+
+export type WorkerState = "created" | "starting" | "running" | "stopping" | "stopped" | "failed";
+
+/**
+ * A weir worker: one member of the application's consumer group. Runs the tasks of the partitions it is assigned,
+ * commits their outputs, changelog records and consumed offsets in one Kafka transaction per commit interval
+ * (exactly-once) and only then applies their state writes to LMDB with the changelog offsets.
+ */
+export class Worker {
+  readonly topology: Topology;
+  readonly options: CompiledWorkerOptions;
+  readonly #log: Logger;
+  readonly #metrics: WorkerOptions["metrics"];
+  #state: WorkerState = "created";
+  #store: StateBackend | undefined;
+  #consumer: KafkaConsumer | undefined;
+  #restoreConsumer: KafkaConsumer | undefined;
+  #producer: Producer | undefined;
+  readonly #tm: TaskManager;
+  readonly #tasks: TaskRegistry<ActiveTask>;
+  readonly #committer: Committer;
+  #lock: Promise<unknown> = Promise.resolve();
+  #admin: IAdminClient | undefined;
+  #stopRequested = false;
+  #fatal: unknown;
+  #loop: Promise<void> | undefined;
+  #done!: Promise<void>;
+  #resolveDone!: () => void;
+  #rejectDone!: (e: unknown) => void;
+  readonly #restorer: Restorer;
+  readonly #rebalancer: Rebalancer;
+  readonly #collector: RecordCollector;
+  readonly #ctx: ClientContext & { stopRequested: () => boolean };
+  readonly #clientErrors: ClientErrorLog;
+
+  constructor(topology: Topology, options: WorkerOptions) {
+    this.topology = topology;
+    this.options = compileWorkerOptions(topology, options);
+    this.#log = (options.logger ?? silentLogger).child({
+      app: topology.appId,
+      worker: this.options.workerId,
+    });
+    this.#metrics = options.metrics;
+    this.#done = new Promise((res, rej) => {
+      this.#resolveDone = res;
+      this.#rejectDone = rej;
+    });
+    this.#done.catch(() => {});
+    this.#ctx = {
+      topology,
+      options: this.options,
+      log: this.#log,
+      metrics: this.#metrics,
+      stopRequested: () => this.#stopRequested,
+    };
+    this.#clientErrors = new ClientErrorLog(this.#ctx);
+    this.#collector = new RecordCollector({
+      topology,
+      options: this.options,
+      log: this.#log,
+      metrics: this.#metrics,
+      producer: () => this.#producer!,
+    });
+    this.#tm = new TaskManager({
+      topology,
+      options: this.options,
+      log: this.#log,
+      metrics: this.#metrics,
+      store: () => this.#store!,
+      consumer: () => this.#consumer!,
+      collector: this.#collector,
+    });
+    this.#tasks = this.#tm.tasks;
+    this.#committer = new Committer({
+      topology,
+      options: this.options,
+      log: this.#log,
+      metrics: this.#metrics,
+      store: () => this.#store!,
+      producer: () => this.#producer!,
+      consumer: () => this.#consumer!,
+      admin: () => this.#admin,
+      collector: this.#collector,
+      tasks: this.#tm,
+    });
+    this.#restorer = new Restorer({
+      topology,
+      options: this.options,
+      log: this.#log,
+      metrics: this.#metrics,
+      store: () => this.#store!,
+      consumer: () => this.#restoreConsumer!,
+      admin: () => this.#admin!,
+      stopRequested: () => this.#stopRequested,
+      retry: (what, fn) => retry(this.#ctx, what, fn),
+    });
+    this.#rebalancer = new Rebalancer({
+      topology,
+      options: this.options,
+      log: this.#log,
+      metrics: this.#metrics,
+      consumer: () => this.#consumer!,
+      admin: () => this.#admin!,
+      tasks: this.#tm,
+      committer: this.#committer,
+      restorer: this.#restorer,
+      exclusive: (fn) => this.#exclusive(fn),
+      commit: () => this.#commit(),
+      retry: (what, fn) => retry(this.#ctx, what, fn),
+      stopRequested: () => this.#stopRequested,
+      failed: () => this.#fatal !== undefined,
+      fail: (e) => {
+        this.#fatal ??= e;
+      },
+      ready: () => this.ready,
+      assignmentChanged: () => this.#updateAssignmentMetrics(),
+    });
+  }
+
+  /** Restore counters of the last assignment, for tests and operators: store-partition → records replayed. */
+  get restoredRecords(): Map<string, number> {
+    return this.#restorer.restoredRecords;
+  }
+
+  get state(): WorkerState {
+    return this.#state;
+  }
+
+  /** Assigned tasks restored and running. */
+  get ready(): boolean {
+    return this.#state === "running" && this.#rebalancer.settled;
+  }
+
+  /** Resolves when the worker has stopped; rejects with the fatal error if it failed. */
+  get done(): Promise<void> {
+    return this.#done;
+  }
+
+  tasks(): TaskStatus[] {
+    return this.#tm.status();
+  }
+
+  /** Interactive query of a key-value store on this worker (see TaskManager.queryStore). */
+  queryStore(
+    store: string,
+    key: unknown,
+  ): { found: boolean; value?: unknown; partition: number; local: boolean } {
+    return this.#tm.queryStore(store, key);
+  }
+
+  /** Entries of a key-value store across this worker's tasks. */
+  scanStore(
+    store: string,
+    prefix?: unknown,
+    limit = 100,
+  ): Generator<{ key: unknown; value: unknown; partition: number }> {
+    return this.#tm.scanStore(store, prefix, limit);
+  }
+
+  async start(): Promise<void> {
+    if (this.#state !== "created") throw new WeirError(`worker already ${this.#state}`);
+    this.#state = "starting";
+    const o = this.options;
+    this.#log.info("worker starting", {
+      guarantee: o.guarantee,
+      brokers: o.brokers,
+      stateDir: o.appStateDir,
+      assignor: o.assignor,
+      commitIntervalMs: o.commitIntervalMs,
+    });
+    try {
+      this.#store = openLmdbState({ path: o.appStateDir });
+      this.#producer = createProducer(this.#ctx, this.#clientErrors, (err, report) =>
+        this.#collector.onDelivery(err, report),
+      );
+      await connectWithRetry(this.#ctx, this.#producer, "producer");
+      // Delivery reports are served by librdkafka's background thread, not by polling from the event loop.
+      this.#producer.setPollInBackground(true);
+      this.#log.debug("producer connected");
+      this.#admin = createAdmin(clientConfig(this.#ctx, "admin"));
+      this.#tm.partitionsOf = await prepareTopics({
+        topology: this.topology,
+        log: this.#log,
+        producer: this.#producer,
+        admin: this.#admin,
+        stopRequested: () => this.#stopRequested,
+        retry: (what, fn) => retry(this.#ctx, what, fn),
+      });
+      this.#log.debug("topics ready");
+      if (o.guarantee === "exactly_once")
+        await retry(this.#ctx, "initTransactions", () => Txn.init(this.#producer!, 30_000));
+      this.#log.debug("transactions initialised");
+      this.#restoreConsumer = createRestoreConsumer(this.#ctx);
+      await connectWithRetry(this.#ctx, this.#restoreConsumer, "restore consumer");
+      this.#consumer = createConsumer(this.#ctx, this.#clientErrors, (err, assignment) =>
+        this.#rebalancer.onRebalance(err, assignment),
+      );
+      await connectWithRetry(this.#ctx, this.#consumer, "consumer");
+      this.#log.debug("consumers connected");
+      this.#consumer.subscribe(this.topology.sourceTopics);
+      if (this.#stopRequested) throw new StopRequestedError("stopped during start");
+    } catch (err) {
+      this.#state = "failed";
+      await this.#closeClients();
+      this.#rejectDone(err);
+      throw err;
+    }
+    this.#state = "running";
+    this.#metrics?.workerInfo.set({ version: "weir", app: this.topology.appId, guarantee: o.guarantee }, 1);
+    this.#log.info("worker running", { topics: this.topology.sourceTopics });
+    this.#loop = this.#run();
+  }
+
+  /** Graceful stop: stop fetching, finish and commit in-flight work, close stores, leave the group. */
+  async stop(reason = "stop requested"): Promise<void> {
+    if (this.#state === "stopped" || this.#state === "failed") return;
+    if (!this.#stopRequested) this.#log.info("worker stopping", { reason });
+    this.#stopRequested = true;
+    if (this.#state === "starting" || this.#state === "created") return;
+    const timeout = new Promise<"timeout">((res) =>
+      setTimeout(() => res("timeout"), this.options.shutdownTimeoutMs).unref(),
+    );
+    const outcome = await Promise.race([this.#loop?.then(() => "done" as const), timeout]);
+    if (outcome === "timeout")
+      this.#log.error("graceful shutdown timed out", { timeoutMs: this.options.shutdownTimeoutMs });
+    await this.#done.catch(() => {});
+  }
+
+  // ---- the loop ------------------------------------------------------------------------------------------------
+
+  async #run(): Promise<void> {
+    let pollErrors = 0;
+    try {
+      while (!this.#stopRequested && this.#fatal === undefined) {
+        let messages: Message[];
+        try {
+          messages = await consumeBatch(this.#consumer!, this.options.maxPollRecords);
+          if (pollErrors > 0) this.#log.info("consumer recovered", { afterErrors: pollErrors });
+          pollErrors = 0;
+        } catch (err) {
+          if ((err as LibrdKafkaError)?.code === ErrorCode.AUTO_OFFSET_RESET) {
+            // A partition's position is not in the partition any more (retention deleted unprocessed records, or
+            // the topic was truncated). librdkafka runs with auto.offset.reset=error, so it stopped that partition
+            // and said so; weir decides: abort, and start every partition again from its committed offset, checked
+            // against the partition's bounds (resolveStartOffsets logs a lost offset as an error and applies the
+            // source's policy, or stops under "none").
+            this.#log.error("a partition's offset is out of range; rewinding to the committed offsets", {
+              error: describeKafkaError(err),
+            });
+            await this.#exclusive(() => this.#rebalancer.abortAndRewind());
+            continue;
+          }
+          if (pollErrors++ % 50 === 0)
+            this.#log.warn("consume failed; retrying", { error: describeKafkaError(err) });
+          await sleep(Math.min(100 * pollErrors, 2000));
+          continue;
+        }
+        await this.#exclusive(async () => {
+          this.#tm.enqueue(messages);
+          await this.#processQueued();
+          if (this.#committer.due()) await this.#commit();
+        });
+        if (Date.now() - this.#rebalancer.lastRangeCheck >= OFFSET_RANGE_CHECK_MS)
+          await this.#rebalancer.checkPositionsInRange();
+      }
+      if (this.#fatal === undefined) await this.#exclusive(() => this.#commit());
+    } catch (err) {
+      this.#fatal ??= err;
+    }
+    await this.#shutdown();
+  }
+
+  async #processQueued(): Promise<void> {
+    try {
+      if (!(await this.#committer.beginIfNeeded())) return;
+    } catch (err) {
+      // Nothing is open yet: a failure here is the producer's state (fenced, fatal), handled as a commit's.
+      await this.#onCommitFailure(err);
+      return;
+    }
+    this.#tm.processQueued(Date.now());
+  }
+
+  // ---- committing ----------------------------------------------------------------------------------------------
+
+  async #commit(): Promise<void> {
+    try {
+      await this.#committer.commit();
+    } catch (err) {
+      await this.#onCommitFailure(err);
+    }
+  }
+
+  async #onCommitFailure(err: unknown): Promise<void> {
+    this.#committer.classifyFailure(err); // throws when fatal
+    await this.#rebalancer.abortAndRewind();
+  }
+
+  #updateAssignmentMetrics(): void {
+    if (!this.#metrics) return;
+    this.#metrics.assignedTasks.set(this.#tasks.size);
+    this.#metrics.assignedPartitions.set(this.#tasks.partitionCount);
+    this.#metrics.workerReady.set(this.ready ? 1 : 0);
+  }
+
+  /** Consumer lag per assigned partition from the consumer's cached watermarks. */
+  refreshLagMetrics(): void {
+    if (!this.#metrics || !this.#consumer || this.#state !== "running") return;
+    for (const key of this.#tasks.partitionKeys()) {
+      const [topic, partition] = splitTp(key);
+      try {
+        const { highOffset } = this.#consumer.getWatermarkOffsets(topic, partition);
+        const [pos] = this.#consumer.position([{ topic, partition }]);
+        const lag = consumerLag(highOffset, pos?.offset ?? Offset.INVALID);
+        if (lag !== undefined) this.#metrics.consumerLag.set({ topic, partition: String(partition) }, lag);
+      } catch {
+        // watermarks not known yet
+      }
+    }
+    for (const active of this.#tasks.values())
+      for (const [store, buffer] of active.stores) {
+        const labels = { store, partition: String(active.task.partition) };
+        this.#metrics.storeEntries.set(labels, buffer.backend.approximateCount());
+        this.#metrics.storeBytes.set(labels, buffer.backend.approximateBytes());
+      }
+    this.#metrics.workerReady.set(this.ready ? 1 : 0);
+  }
+
+  // ---- start-up and shutdown ---------------------------------------------------------------------------------
+
+  async #shutdown(): Promise<void> {
+    this.#state = this.#fatal === undefined ? "stopping" : "failed";
+    if (this.#fatal !== undefined)
+      this.#log.error("worker failed", {
+        error: errorMessage(this.#fatal),
+        where: (this.#fatal as WeirError).where?.(),
+      });
+    await this.#exclusive(async () => {
+      if (this.#fatal !== undefined && this.#committer.txnOpen)
+        await Txn.abort(this.#producer!, 10_000).catch(() => {});
+      for (const active of [...this.#tasks.values()])
+        this.#tm.close(active, this.#fatal === undefined ? "committed" : "discard");
+    }).catch((err: unknown) => this.#log.error("closing tasks failed", { error: errorMessage(err) }));
+    // A restore or an offset lookup in the rebalance chain notices the stop within one poll or lookup attempt;
+    // it must end before its clients are closed under it.
+    await Promise.race([
+      this.#rebalancer.chain.catch(() => {}),
+      new Promise<void>((r) => setTimeout(r, 15_000).unref()),
+    ]);
+    await this.#closeClients();
+    await this.#rebalancer.chain.catch(() => {});
+    this.#store?.close();
+    this.#metrics?.workerReady.set(0);
+    if (this.#fatal === undefined) {
+      this.#state = "stopped";
+      this.#log.info("worker stopped");
+      this.#resolveDone();
+    } else {
+      this.#state = "failed";
+      this.#rejectDone(this.#fatal);
+    }
+  }
+
+  async #closeClients(): Promise<void> {
+    await closeClients({
+      admin: this.#admin,
+      consumer: this.#consumer,
+      restoreConsumer: this.#restoreConsumer,
+      producer: this.#producer,
+    });
+    this.#admin = undefined;
+  }
+
+  /** Processing, commits and rebalance handling never interleave. */
+  #exclusive<T>(fn: () => Promise<T> | T): Promise<T> {
+    const run = this.#lock.then(fn);
+    this.#lock = run.catch(() => {});
+    return run;
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
