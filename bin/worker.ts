@@ -1,4 +1,4 @@
-import { createMetrics, jsonLogger, Worker } from "../topology/index.js";
+import { createMetrics, jsonLogger, setWorkerInfo, Worker } from "../topology/index.js";
 import { loadTopology } from "./app.js";
 import { parse, renderHelp, runCommand, type CommandHelp } from "./args.js";
 import { registerCommand, version } from "./cli.js";
@@ -43,12 +43,11 @@ registerCommand({
         // Test-only fault points (topology/runtime/test-faults.ts); unset in production.
         testFaultFile: process.env.WEIR_TEST_FAULT_FILE || undefined,
         processingErrors: config.processingErrors,
-        defaultPartitions: config.partitions,
         kafka: config.kafka,
         logger: log,
         metrics,
       });
-      metrics.workerInfo.set({ version: version(), app: topology.appId, guarantee: config.guarantee }, 1);
+      setWorkerInfo(metrics, { version: version(), app: topology.appId, guarantee: config.guarantee });
       const http = await startHttpServer({ worker, metrics, host: config.httpHost, port: config.httpPort });
       log.info("http server listening", { url: http.url });
 

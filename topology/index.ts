@@ -30,6 +30,6 @@ export {
 export { DeadLetterHeader } from "./dead-letter.js";
 export { partitionForKey, murmur2 } from "./partitioner.js";
 export { jsonLogger, silentLogger, type Logger, type LogLevel } from "./log.js";
-export { createMetrics, type WeirMetrics } from "./metrics.js";
+export { createMetrics, setWorkerInfo, type WeirMetrics } from "./metrics.js";
 export * from "./errors.js";
 export type { KeyValueStore, WindowStore, KeyValue, WindowedEntry } from "../state/index.js";

@@ -43,8 +43,6 @@ export interface WorkerOptions {
   /** Stable id of this worker: names its transactional id, so a restarted worker fences its predecessor at once.
    *  @default a UUID persisted in stateDir */
   workerId?: string;
-  /** Partitions for internal topics when they must be created and cannot be derived. @default 3 */
-  defaultPartitions?: number;
   /** Restore records applied per LMDB transaction (bigger batches write LMDB pages once). @default 100000 */
   restoreBatchRecords?: number;
   /** Bound on graceful shutdown. @default 30000 */
@@ -75,7 +73,6 @@ export interface CompiledWorkerOptions {
   readonly taskTimeoutMs: number;
   readonly assignor: "range" | "cooperative-sticky" | "roundrobin";
   readonly workerId: string;
-  readonly defaultPartitions: number;
   readonly restoreBatchRecords: number;
   readonly shutdownTimeoutMs: number;
   readonly statisticsIntervalMs: number;
@@ -121,7 +118,6 @@ export function compileWorkerOptions(topology: Topology, o: WorkerOptions): Comp
     taskTimeoutMs: positive("taskTimeoutMs", o.taskTimeoutMs, 300_000),
     assignor: o.assignor ?? (needsCopartitioning ? "range" : "cooperative-sticky"),
     workerId: o.workerId ?? persistedWorkerId(appStateDir),
-    defaultPartitions: positive("defaultPartitions", o.defaultPartitions, 3),
     restoreBatchRecords: positive("restoreBatchRecords", o.restoreBatchRecords, 100_000),
     shutdownTimeoutMs: positive("shutdownTimeoutMs", o.shutdownTimeoutMs, 30_000),
     statisticsIntervalMs: o.statisticsIntervalMs ?? (o.metrics ? 5000 : 0),

@@ -27,7 +27,7 @@ import { WorkerProcess, tempDir } from "./worker-process.js";
 export interface CrashLoopOptions {
   /** Load and faults run at least this long. */
   durationMs: number;
-  /** ... and until this many workers were killed mid-commit (bounded by 2 × durationMs). */
+  /** ... and until this many workers were killed mid-commit (bounded by 3 × durationMs). */
   minKills: number;
   workers?: number;
   partitions?: number;
@@ -117,7 +117,7 @@ export async function runCrashLoop(o: CrashLoopOptions): Promise<CrashLoopReport
         "--kafka",
         "session.timeout.ms=6000",
         "--kafka",
-        "transaction.timeout.ms=30000",
+        "transaction.timeout.ms=15000",
       ],
       env: { WEIR_TEST_PREFIX: prefix, WEIR_TEST_FAULT_FILE: slot.faultFile },
     }).start();
@@ -146,7 +146,7 @@ export async function runCrashLoop(o: CrashLoopOptions): Promise<CrashLoopReport
   let restartsFresh = 0;
   try {
     await Promise.all(slots.map((s) => s.worker!.waitReady(120_000)));
-    const hardStop = started + 2 * o.durationMs;
+    const hardStop = started + 3 * o.durationMs;
     const restarts: Array<Promise<void>> = [];
     while ((Date.now() - started < o.durationMs || kills < o.minKills) && Date.now() < hardStop) {
       await sleep(1000 + random() * 2000);
@@ -177,12 +177,12 @@ export async function runCrashLoop(o: CrashLoopOptions): Promise<CrashLoopReport
       // (its partitions move first, while its transaction is undecided), or at once (the successor fences it).
       const roll = random();
       let how = "at once";
-      if (roll < 0.3) {
+      if (roll < 0.2) {
         slot.stateDir = tempDir(`weir-crash-${slot.i}`);
         restartsFresh++;
         how = "on a fresh state dir";
         restart();
-      } else if (roll < 0.6) {
+      } else if (roll < 0.5) {
         const pause = 6000 + random() * 4000;
         how = `after ${Math.round(pause)} ms`;
         restarts.push(sleep(pause).then(restart));

@@ -7,7 +7,7 @@
  */
 import type { StateBackend } from "../../state/index.js";
 import { changelogTopic, type Topology } from "../builder.js";
-import { ProducerFencedError, WeirError } from "../errors.js";
+import { ProducerError, ProducerFencedError, WeirError } from "../errors.js";
 import {
   Txn,
   describeKafkaError,
@@ -138,7 +138,16 @@ export class Committer {
    */
   classifyFailure(err: unknown): void {
     const e = err as LibrdKafkaError;
-    if (e?.isFatal || !this.#eos)
+    if (!this.#eos && !e?.isFatal)
+      // At-least-once: nothing to abort; what was produced may be in Kafka, the offsets are not committed.
+      throw err instanceof WeirError
+        ? err
+        : new ProducerError(
+            `at-least-once commit failed: ${describeKafkaError(err)}; the offsets were not committed, so the ` +
+              `records since the last commit are processed again after a restart (at-least-once)`,
+            { cause: err },
+          );
+    if (e?.isFatal)
       throw err instanceof WeirError
         ? err
         : new ProducerFencedError(

@@ -21,12 +21,12 @@ import {
   type TopicPartitionOffset,
 } from "../kafka.js";
 import type { Logger } from "../log.js";
-import type { WeirMetrics } from "../metrics.js";
+import { forgetStorePartition, forgetTopicPartition, type WeirMetrics } from "../metrics.js";
 import type { CompiledWorkerOptions } from "../options.js";
 import type { Committer } from "./committer.js";
 import type { Restorer } from "./restorer.js";
 import { resolveStartOffsets, type OffsetSource, type StartOffset } from "./start-offsets.js";
-import { splitTp, tpKey, type TaskManager } from "./task-manager.js";
+import { splitTp, tpKey, type ActiveTask, type TaskManager } from "./task-manager.js";
 
 export interface RebalancerDeps {
   topology: Topology;
@@ -323,11 +323,23 @@ export class Rebalancer {
     if (lost) {
       // Another worker may own these already: commit nothing. The transaction spans every task, so all rewind.
       for (const a of affected) this.d.tasks.close(a, "discard");
+      this.#forgetMetrics(assignment, affected);
       if (this.d.committer.txnOpen || this.d.tasks.positions.size > 0) await this.abortAndRewind();
       return;
     }
     await this.d.commit();
     // Looked up again: a failed commit aborts and reopens every task, and the objects found above are gone.
-    for (const a of this.d.tasks.tasks.tasksOf(assignment)) this.d.tasks.close(a, "committed");
+    const closing = this.d.tasks.tasks.tasksOf(assignment);
+    for (const a of closing) this.d.tasks.close(a, "committed");
+    this.#forgetMetrics(assignment, closing);
+  }
+
+  /** Partitions and stores that moved away: their series go, so dashboards do not show stale lag and sizes. */
+  #forgetMetrics(partitions: TopicPartition[], tasks: Iterable<ActiveTask>): void {
+    const metrics = this.d.metrics;
+    if (!metrics) return;
+    for (const tp of partitions) forgetTopicPartition(metrics, tp.topic, tp.partition);
+    for (const a of tasks)
+      for (const store of a.task.subtopology.stores) forgetStorePartition(metrics, store, a.task.partition);
   }
 }

@@ -245,7 +245,6 @@ export class Worker {
       throw err;
     }
     this.#state = "running";
-    this.#metrics?.workerInfo.set({ version: "weir", app: this.topology.appId, guarantee: o.guarantee }, 1);
     this.#log.info("worker running", { topics: this.topology.sourceTopics });
     this.#loop = this.#run();
   }
