@@ -51,6 +51,37 @@ describe("TopologyTestDriver", () => {
     driver.close();
   });
 
+  it("writes changelogs as the worker does: the last write per key per commit, wall-clock timestamps, checkpoints", () => {
+    // A processor that writes one key twice per record: the worker's commit sends only the last write.
+    const b = new TopologyBuilder("t");
+    b.store("counts", Stores.keyValue(Serdes.string(), Serdes.number()));
+    b.stream("in", s)
+      .process(
+        "count-twice",
+        (ctx) => {
+          const store = ctx.keyValueStore<string, number>("counts");
+          return map((r) => {
+            store.put(r.key, (store.get(r.key) ?? 0) + 1);
+            store.put(r.key, (store.get(r.key) ?? 0) + 10);
+            return { key: r.key, value: store.get(r.key)! };
+          });
+        },
+        { stores: ["counts"] },
+      )
+      .to("out", { key: Serdes.string(), value: Serdes.number() });
+    const driver = new TopologyTestDriver(b.build(), { wallClockMs: 5000 });
+    driver.pipeInput("in", [{ key: "a", value: "x", timestamp: 10 }]);
+    driver.advanceWallClock(1000);
+    driver.pipeInput("in", [{ key: "a", value: "y", timestamp: 20 }]);
+    expect(
+      driver.records("t-counts-changelog").map((r) => [r.value?.toString(), r.timestamp, r.offset]),
+    ).toEqual([
+      ["11", 5000, 0],
+      ["22", 6000, 1],
+    ]);
+    driver.close();
+  });
+
   it("sends undecodable records to the dead-letter topic with their context and keeps going", () => {
     const b = new TopologyBuilder("t");
     b.stream("in", { key: Serdes.string(), value: Serdes.json<{ n: number }>() })

@@ -1,12 +1,13 @@
 import { BufferedStore, openMemoryState, type StateBackend } from "../state/index.js";
 import type { KeyValueStore, WindowStore } from "../state/types.js";
-import { changelogTopic, type Topology } from "./builder.js";
+import type { Topology } from "./builder.js";
 import { WeirError } from "./errors.js";
 import { deadLetterHeaders } from "./dead-letter.js";
 import { partitionForKey } from "./partitioner.js";
 import type { Headers, OutgoingRecord, RawRecord } from "./record.js";
 import { decode, type Serde } from "./serdes.js";
 import { StreamTask, taskId } from "./runtime/task.js";
+import { applyStaged, stageChangelogs } from "./runtime/task-stores.js";
 
 export interface TestRecord<K, V> {
   key: K;
@@ -34,7 +35,8 @@ export class TopologyTestDriver {
   readonly #partitions: number;
   readonly #state: StateBackend;
   readonly #tasks = new Map<string, StreamTask>();
-  readonly #buffers = new Map<string, BufferedStore>();
+  /** Each task's buffered stores, by task id. */
+  readonly #taskStores = new Map<string, { partition: number; stores: Map<string, BufferedStore> }>();
   readonly #topics = new Map<string, RawRecord[]>();
   readonly #offsets = new Map<string, number>();
   readonly #pending: RawRecord[] = [];
@@ -185,17 +187,18 @@ export class TopologyTestDriver {
     this.#commit();
   }
 
+  /** The worker's commit-time store handling (runtime/task-stores.ts), with the driver's topics as the changelog. */
   #commit(): void {
-    const batches = [];
-    for (const [key, buffer] of this.#buffers) {
-      if (buffer.pendingWrites === 0) continue;
-      const [store, partition] = splitKey(key);
-      const changelog = this.#topics
-        .get(changelogTopic(this.#topology.appId, store))
-        ?.filter((r) => r.partition === partition);
-      batches.push({ store, partition, writes: buffer.drain(), checkpoint: changelog?.at(-1)?.offset });
-    }
-    if (batches.length > 0) this.#state.apply(batches);
+    const staged = stageChangelogs(
+      this.#topology,
+      this.#taskStores.values(),
+      (r) => this.#append(r),
+      this.#wallClock,
+    );
+    applyStaged(this.#state, staged, (changelog) => {
+      const offset = this.#offsets.get(changelog);
+      return offset === undefined ? undefined : offset - 1;
+    });
   }
 
   #subtopologyOfStore(name: string): number {
@@ -217,28 +220,10 @@ export class TopologyTestDriver {
       wallClock: () => this.#wallClock,
       onProcessingError: this.#onProcessingError,
       store: (name) => {
-        const key = `${name}/${partition}`;
-        let buffer = this.#buffers.get(key);
-        if (!buffer) {
-          const def = topology.stores.get(name)!;
-          const changelog = changelogTopic(topology.appId, name);
-          buffer = new BufferedStore(
-            this.#state.open(name, partition),
-            def.changelog
-              ? (key, value) => {
-                  this.#append({
-                    topic: changelog,
-                    partition,
-                    key,
-                    value,
-                    timestamp: Math.max(0, task!.streamTime),
-                    headers: {},
-                  });
-                }
-              : undefined,
-          );
-          this.#buffers.set(key, buffer);
-        }
+        let entry = this.#taskStores.get(id);
+        if (!entry) this.#taskStores.set(id, (entry = { partition, stores: new Map() }));
+        let buffer = entry.stores.get(name);
+        if (!buffer) entry.stores.set(name, (buffer = new BufferedStore(this.#state.open(name, partition))));
         return buffer;
       },
       output: {
@@ -260,9 +245,4 @@ export class TopologyTestDriver {
     this.#tasks.set(id, task);
     return task;
   }
-}
-
-function splitKey(key: string): [string, number] {
-  const i = key.lastIndexOf("/");
-  return [key.slice(0, i), Number(key.slice(i + 1))];
 }

@@ -6,7 +6,7 @@
  * Kafka. A failed commit is either fatal (fenced, at-least-once) or aborts: the caller rewinds.
  */
 import type { StateBackend } from "../../state/index.js";
-import { changelogTopic, type Topology } from "../builder.js";
+import type { Topology } from "../builder.js";
 import { ProducerError, ProducerFencedError, WeirError } from "../errors.js";
 import {
   Txn,
@@ -23,15 +23,8 @@ import type { WeirMetrics } from "../metrics.js";
 import type { CompiledWorkerOptions } from "../options.js";
 import type { RecordCollector } from "./record-collector.js";
 import { tpKey, type TaskManager } from "./task-manager.js";
+import { applyStaged, stageChangelogs } from "./task-stores.js";
 import { faultPoint } from "./test-faults.js";
-
-interface StagedWrites {
-  store: string;
-  partition: number;
-  writes: Array<readonly [Buffer, Buffer | null]>;
-  /** `<changelog topic>/<partition>`, to look up the offset its last record got. */
-  changelog: string;
-}
 
 export interface CommitterDeps {
   topology: Topology;
@@ -101,7 +94,12 @@ export class Committer {
       await Txn.begin(this.d.producer());
       this.txnOpen = true;
     }
-    const staged = this.#stageChangelogs();
+    const staged = stageChangelogs(
+      this.d.topology,
+      [...tasks.tasks.values()].map((a) => ({ partition: a.task.partition, stores: a.stores })),
+      (r) => collector.send(r),
+      Date.now(),
+    );
     if (this.#eos) {
       if (offsets.length > 0) {
         await Txn.sendOffsets(this.d.producer(), offsets, this.d.consumer(), 30_000);
@@ -116,7 +114,7 @@ export class Committer {
       if (collector.deliveryError) throw collector.producerError(collector.deliveryError, "(flush)");
       if (offsets.length > 0) this.d.consumer().commitSync(offsets);
     }
-    this.#applyState(staged);
+    applyStaged(this.d.store(), staged, (changelog) => collector.changelogOffsets.get(changelog));
     const metrics = this.d.metrics;
     for (const o of offsets) {
       metrics?.committedOffset.set({ topic: o.topic, partition: String(o.partition) }, o.offset);
@@ -176,45 +174,6 @@ export class Committer {
     collector.deliveryError = undefined;
     collector.sinceCommit = 0;
     this.lastCommit = Date.now();
-  }
-
-  /**
-   * Take every task's buffered store writes and send them to the changelogs inside the open transaction: the last
-   * write per key since the previous commit (as Kafka Streams' record cache), so a hot key costs one changelog
-   * record per commit, not one per update.
-   */
-  #stageChangelogs(): StagedWrites[] {
-    const { topology, collector } = this.d;
-    const staged: StagedWrites[] = [];
-    const now = Date.now();
-    for (const active of this.d.tasks.tasks.values())
-      for (const [store, buffer] of active.stores) {
-        if (buffer.pendingWrites === 0) continue;
-        const partition = active.task.partition;
-        const writes = buffer.drain();
-        const topic = changelogTopic(topology.appId, store);
-        if (topology.stores.get(store)!.changelog)
-          // Wall-clock time: a window changelog's time-based retention must not drop fresh records of old event
-          // time (replays, late data).
-          for (const [key, value] of writes)
-            collector.send({ topic, partition, key, value, timestamp: now, headers: {} });
-        staged.push({ store, partition, writes, changelog: tpKey(topic, partition) });
-      }
-    return staged;
-  }
-
-  /** After Kafka committed: the staged writes and each store-partition's changelog offset go to LMDB in one
-   *  transaction. */
-  #applyState(staged: StagedWrites[]): void {
-    if (staged.length === 0) return;
-    this.d.store().apply(
-      staged.map((b) => ({
-        store: b.store,
-        partition: b.partition,
-        writes: b.writes,
-        checkpoint: this.d.collector.changelogOffsets.get(b.changelog),
-      })),
-    );
   }
 
   /** Repartition records are kept until consumed (retention -1); delete what this group has committed. */

@@ -1,0 +1,64 @@
+/**
+ * What happens to a task's buffered stores at commit time — the same code for the worker and the test driver:
+ * drain each buffer (the last write per key since the previous commit, as Kafka Streams' record cache), send those
+ * writes to the store's changelog partition with wall-clock timestamps, and, once the commit stands, apply them to
+ * the state backend with each store-partition's changelog offset (its checkpoint) in one transaction.
+ */
+import type { BufferedStore, StateBackend } from "../../state/index.js";
+import { changelogTopic, type Topology } from "../builder.js";
+import type { OutgoingRecord } from "../record.js";
+
+export interface TaskStores {
+  readonly partition: number;
+  readonly stores: ReadonlyMap<string, BufferedStore>;
+}
+
+export interface StagedWrites {
+  store: string;
+  partition: number;
+  writes: Array<readonly [Buffer, Buffer | null]>;
+  /** `<changelog topic>/<partition>`, to look up the offset its last record got. */
+  changelog: string;
+}
+
+/**
+ * Drain every task's buffered writes and send them to the changelogs (stores declared without a changelog are
+ * drained and applied, not sent). Timestamps are wall-clock time: a window changelog's time-based retention must not
+ * drop fresh records of old event time (replays, late data).
+ */
+export function stageChangelogs(
+  topology: Topology,
+  tasks: Iterable<TaskStores>,
+  send: (record: OutgoingRecord & { partition: number }) => void,
+  now: number,
+): StagedWrites[] {
+  const staged: StagedWrites[] = [];
+  for (const { partition, stores } of tasks)
+    for (const [store, buffer] of stores) {
+      if (buffer.pendingWrites === 0) continue;
+      const writes = buffer.drain();
+      const topic = changelogTopic(topology.appId, store);
+      if (topology.stores.get(store)!.changelog)
+        for (const [key, value] of writes)
+          send({ topic, partition, key, value, timestamp: now, headers: {} });
+      staged.push({ store, partition, writes, changelog: `${topic}/${partition}` });
+    }
+  return staged;
+}
+
+/** After the commit stands: the staged writes and each store-partition's changelog offset, in one transaction. */
+export function applyStaged(
+  state: StateBackend,
+  staged: StagedWrites[],
+  checkpointOf: (changelogPartition: string) => number | undefined,
+): void {
+  if (staged.length === 0) return;
+  state.apply(
+    staged.map((b) => ({
+      store: b.store,
+      partition: b.partition,
+      writes: b.writes,
+      checkpoint: checkpointOf(b.changelog),
+    })),
+  );
+}
