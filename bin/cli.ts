@@ -1,36 +1,9 @@
-import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-import { dirname, join } from "node:path";
+import { commandList } from "./commands.js";
+import { version, type Command } from "./command.js";
 
-export interface Command {
-  name: string;
-  summary: string;
-  run(argv: string[]): Promise<number>;
-}
+export { version, type Command };
 
-const commands = new Map<string, Command>();
-
-export function registerCommand(command: Command): void {
-  commands.set(command.name, command);
-}
-
-export function version(): string {
-  // bin/ sits one level under the package root both in the source tree and in dist/.
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 3; i++) {
-    try {
-      const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as {
-        name?: string;
-        version?: string;
-      };
-      if (pkg.name === "weir" && pkg.version) return pkg.version;
-    } catch {
-      // keep walking up
-    }
-    dir = dirname(dir);
-  }
-  return "unknown";
-}
+const commands = new Map<string, Command>(commandList.map((c) => [c.name, c]));
 
 /** The order `weir --help` lists commands in: running, then the application's tools, then operations. */
 const ORDER = ["worker", "demo", "generate", "verify", "topics", "describe", "replay", "reset", "state"];
@@ -57,7 +30,6 @@ export function usage(): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  await import("./commands.js");
   const [first, ...rest] = argv;
   if (first === undefined || first === "-h" || first === "--help" || first === "help") {
     process.stdout.write(usage());

@@ -1,10 +1,23 @@
-// Each command registers itself; this file only imports them, in the order `weir --help` lists them.
-import "./worker.js";
-import "./topics.js";
-import "./describe.js";
-import "./replay.js";
-import "./reset.js";
-import "./state.js";
-import "./generate.js";
-import "./verify.js";
-import "./demo.js";
+// Every command, in the order `weir --help` lists them (cli.ts sorts by its ORDER).
+import type { Command } from "./command.js";
+import { demoCommand } from "./demo.js";
+import { describeCommand } from "./describe.js";
+import { generateCommand } from "./generate.js";
+import { replay as replayCommand } from "./replay.js";
+import { resetCommand } from "./reset.js";
+import { state as stateCommand } from "./state.js";
+import { topicsCommand } from "./topics.js";
+import { verifyCommand } from "./verify.js";
+import { workerCommand } from "./worker.js";
+
+export const commandList: Command[] = [
+  workerCommand,
+  topicsCommand,
+  describeCommand,
+  replayCommand,
+  resetCommand,
+  stateCommand,
+  generateCommand,
+  verifyCommand,
+  demoCommand,
+];

@@ -16,7 +16,7 @@ import { Kafka, RdKafka, connect, disconnect, type Message } from "../topology/k
 import { APP_ID, TOPIC_CONFIGS, Topics, createTopology } from "../processors/app.js";
 import { FINAL_STATUSES } from "../processors/orders.js";
 import { intFlag, numberFlag, parse, renderHelp, runCommand, type CommandHelp } from "./args.js";
-import { registerCommand } from "./cli.js";
+import type { Command } from "./command.js";
 import { progressReporter, produceWorkload, workloadOptions } from "./generate.js";
 import { verifyOnKafka } from "./verify.js";
 import { createTopics, deleteGroup, deleteTopics, endOffsets, topicPartitions } from "./workload-kafka.js";
@@ -212,7 +212,7 @@ const help: CommandHelp = {
   ],
 };
 
-registerCommand({
+export const demoCommand: Command = {
   name: "demo",
   summary: "run the order pipeline end to end on a real broker and verify it",
   run: (argv) =>
@@ -258,7 +258,7 @@ registerCommand({
         brokersFlag: values.brokers as string | undefined,
       });
     }),
-});
+};
 
 interface DemoSettings {
   options: ReturnType<typeof workloadOptions>;

@@ -2,7 +2,7 @@
 import { describeJson, describeMermaid, describeText } from "../topology/index.js";
 import { loadTopology } from "./app.js";
 import { choiceFlag, parse, renderHelp, runCommand, type CommandHelp } from "./args.js";
-import { registerCommand } from "./cli.js";
+import type { Command } from "./command.js";
 import { sharedFlags } from "./command-flags.js";
 import { loadConfig } from "./config.js";
 import { printJson } from "./output.js";
@@ -27,7 +27,7 @@ const help: CommandHelp = {
   ],
 };
 
-registerCommand({
+export const describeCommand: Command = {
   name: "describe",
   summary: "print the topology (text, JSON or Mermaid)",
   run: (argv) =>
@@ -51,4 +51,4 @@ registerCommand({
       else process.stdout.write(format === "mermaid" ? describeMermaid(topology) : describeText(topology));
       return 0;
     }),
-});
+};

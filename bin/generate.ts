@@ -1,6 +1,6 @@
 import { DEFAULT_PIPELINE_OPTIONS, Topics } from "../processors/app.js";
 import { intFlag, numberFlag, parse, renderHelp, runCommand, UsageError, type CommandHelp } from "./args.js";
-import { registerCommand } from "./cli.js";
+import type { Command } from "./command.js";
 import { DEFAULT_BROKERS } from "./config.js";
 import { produceRecords, topicPartitions } from "./workload-kafka.js";
 import { DEFAULT_WORKLOAD, generateWorkload, type Workload, type WorkloadOptions } from "./workload.js";
@@ -131,7 +131,7 @@ const help: CommandHelp = {
   ],
 };
 
-registerCommand({
+export const generateCommand: Command = {
   name: "generate",
   summary: "produce a deterministic order workload to the input topics",
   run: (argv) =>
@@ -170,4 +170,4 @@ registerCommand({
       }
       return 0;
     }),
-});
+};

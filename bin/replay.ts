@@ -38,7 +38,7 @@ import {
 import { loadTopology } from "./app.js";
 import { UsageError, intFlag, numberFlag, parse, renderHelp, runCommand, type CommandHelp } from "./args.js";
 import { cliClientConfig, kafkaStep, withAdmin } from "./cli-clients.js";
-import { registerCommand } from "./cli.js";
+import type { Command } from "./command.js";
 import { sharedFlags } from "./command-flags.js";
 import { loadConfig } from "./config.js";
 import {
@@ -114,11 +114,11 @@ const help: CommandHelp = {
   ],
 };
 
-registerCommand({
+export const replay: Command = {
   name: "replay",
   summary: "re-publish a slice of a topic, or re-drive dead letters",
   run: (argv) => runCommand("replay", help, () => replayCommand(argv)),
-});
+};
 
 export interface ReplayIdentity {
   source: string;

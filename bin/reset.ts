@@ -22,7 +22,7 @@ import {
 import { loadTopology } from "./app.js";
 import { UsageError, parse, renderHelp, runCommand, type CommandHelp } from "./args.js";
 import { cliClientConfig, kafkaStep, pollUntil, withAdmin, withConsumer } from "./cli-clients.js";
-import { registerCommand } from "./cli.js";
+import type { Command } from "./command.js";
 import { sharedFlags } from "./command-flags.js";
 import { loadConfig } from "./config.js";
 import { parsePosition } from "./offset-range.js";
@@ -61,11 +61,11 @@ const help: CommandHelp = {
   ],
 };
 
-registerCommand({
+export const resetCommand: Command = {
   name: "reset",
   summary: "reset the application: offsets to earliest, internal topics and local state deleted",
   run: (argv) => runCommand("reset", help, () => reset(argv)),
-});
+};
 
 export function parseDatetime(text: string): number {
   if (/^\d+$/.test(text.trim())) return Number(text.trim());

@@ -14,7 +14,7 @@ import { prefixUpperBound } from "../state/key-value-store.js";
 import { windowKeyTimestamp } from "../state/window-store.js";
 import { loadTopology } from "./app.js";
 import { UsageError, intFlag, parse, renderHelp, runCommand, type CommandHelp } from "./args.js";
-import { registerCommand } from "./cli.js";
+import type { Command } from "./command.js";
 import { sharedFlags } from "./command-flags.js";
 import { loadConfig } from "./config.js";
 import { printJson, table } from "./output.js";
@@ -52,11 +52,11 @@ const help: CommandHelp = {
   ],
 };
 
-registerCommand({
+export const state: Command = {
   name: "state",
   summary: "read state stores (a stopped worker's LMDB directory, or a running worker over HTTP)",
   run: (argv) => runCommand("state", help, () => stateCommand(argv)),
-});
+};
 
 /** The CLI's key text as a value of the key serde's type. */
 export function parseKey(def: StoreDefinition, text: string): unknown {

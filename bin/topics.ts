@@ -18,7 +18,7 @@ import {
 import { loadTopology } from "./app.js";
 import { UsageError, parse, renderHelp, runCommand, type CommandHelp } from "./args.js";
 import { cliClientConfig, kafkaStep, withAdmin, withConsumer, withProducer } from "./cli-clients.js";
-import { registerCommand } from "./cli.js";
+import type { Command } from "./command.js";
 import { sharedFlags } from "./command-flags.js";
 import { loadConfig, type WeirConfig } from "./config.js";
 import { printJson, table } from "./output.js";
@@ -155,7 +155,7 @@ help.describe.flags = [
 ];
 help.top.flags = [];
 
-registerCommand({
+export const topicsCommand: Command = {
   name: "topics",
   summary: "create or describe the application's topics",
   run: async (argv) => {
@@ -170,7 +170,7 @@ registerCommand({
       throw new UsageError(`unknown subcommand '${sub}': expected 'create' or 'describe'`);
     });
   },
-});
+};
 
 async function create(argv: string[]): Promise<number> {
   const { values } = parse(argv, createSpec);

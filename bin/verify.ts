@@ -1,7 +1,7 @@
 import { DeadLetterHeader } from "../topology/index.js";
 import { Topics } from "../processors/app.js";
 import { parse, renderHelp, runCommand, type CommandHelp } from "./args.js";
-import { registerCommand } from "./cli.js";
+import type { Command } from "./command.js";
 import { DEFAULT_BROKERS } from "./config.js";
 import { workloadFlagHelp, workloadFlagSpec, workloadOptions } from "./generate.js";
 import { readToEnd, type ReadRecord } from "./workload-kafka.js";
@@ -61,7 +61,7 @@ const help: CommandHelp = {
   ],
 };
 
-registerCommand({
+export const verifyCommand: Command = {
   name: "verify",
   summary: "check order-status, stock-levels and the dead letters against the workload's seed",
   run: (argv) =>
@@ -77,4 +77,4 @@ registerCommand({
       process.stdout.write(JSON.stringify(report, null, 2) + "\n");
       return report.ok ? 0 : 1;
     }),
-});
+};

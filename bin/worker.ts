@@ -1,7 +1,7 @@
 import { createMetrics, jsonLogger, setWorkerInfo, Worker } from "../topology/index.js";
 import { loadTopology } from "./app.js";
 import { parse, renderHelp, runCommand, type CommandHelp } from "./args.js";
-import { registerCommand, version } from "./cli.js";
+import { version, type Command } from "./command.js";
 import { loadConfig, workerFlagHelp, workerFlagSpec } from "./config.js";
 import { startHttpServer } from "./http.js";
 
@@ -20,7 +20,7 @@ const help: CommandHelp = {
   ],
 };
 
-registerCommand({
+export const workerCommand: Command = {
   name: "worker",
   summary: "run the application as a long-running worker",
   run: (argv) =>
@@ -81,4 +81,4 @@ registerCommand({
       }
       return code;
     }),
-});
+};
