@@ -6,6 +6,7 @@
 import { mergeMap, type OperatorFunction } from "rxjs";
 import type { Emit, ProcessorContext, StreamRecord } from "../topology/index.js";
 import type { OrderStatus, StockCommand, StockResult } from "./orders.js";
+import { countOrder } from "./orders.js";
 
 export interface AggregateReservationsOptions {
   /** Key-value store: orderId -> the answers received so far. */
@@ -34,10 +35,10 @@ export const aggregateReservations =
       answers.sort((a, b) => a.line - b.line);
       const refused = answers.find((a) => !a.reserved);
       if (!refused) {
-        ctx.count("orders", "CONFIRMED");
+        countOrder(ctx, "CONFIRMED");
         return [{ key: orderId, value: { orderId, status: "CONFIRMED" } }];
       }
-      ctx.count("orders", "REJECTED_STOCK");
+      countOrder(ctx, "REJECTED_STOCK");
       return [
         {
           key: orderId,

@@ -2,7 +2,18 @@
  * The order pipeline's domain: the records on its topics, the schemas that check them, and the statuses it emits.
  * Amounts travel as decimal numbers in JSON (as clients send them) and are compared in integer cents.
  */
-import type { Schema } from "../topology/index.js";
+import type { ProcessorContext, Schema } from "../topology/index.js";
+
+/** The pipeline's own metric, `weir_orders_total{status}`: orders by final status, and dropped duplicates. */
+export const ORDERS_COUNTER = {
+  name: "weir_orders_total",
+  help: "Orders reaching a final status in the order pipeline.",
+  labelNames: ["status"],
+} as const;
+
+export function countOrder(ctx: ProcessorContext, status: string): void {
+  ctx.counter(ORDERS_COUNTER.name, ORDERS_COUNTER.help, ORDERS_COUNTER.labelNames).inc({ status });
+}
 
 export const SUPPORTED_CURRENCIES = ["EUR", "USD", "GBP"] as const;
 export type Currency = (typeof SUPPORTED_CURRENCIES)[number];

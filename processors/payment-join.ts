@@ -16,7 +16,14 @@
  */
 import { merge, mergeMap, type Observable, type OperatorFunction } from "rxjs";
 import type { Emit, ProcessorContext, StreamRecord } from "../topology/index.js";
-import { toCents, type OrderStatus, type PaidOrder, type Payment, type ValidatedOrder } from "./orders.js";
+import {
+  toCents,
+  type OrderStatus,
+  type PaidOrder,
+  type Payment,
+  type ValidatedOrder,
+  countOrder,
+} from "./orders.js";
 
 export type JoinInput = { side: "order"; order: ValidatedOrder } | { side: "payment"; payment: Payment };
 export type JoinOutput = PaidOrder | OrderStatus;
@@ -63,7 +70,7 @@ export const paymentJoin =
     const paymentClock = () => clock.get(PAYMENT_CLOCK) ?? -1;
 
     const rejected = (orderId: string, reason: "declined" | "amount-mismatch" | "timeout", at: number) => {
-      ctx.count("orders", "REJECTED_PAYMENT");
+      countOrder(ctx, "REJECTED_PAYMENT");
       return { key: orderId, value: { orderId, status: "REJECTED_PAYMENT" as const, reason }, timestamp: at };
     };
 

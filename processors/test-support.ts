@@ -14,7 +14,7 @@ import type {
 } from "../topology/index.js";
 
 export interface TestContext extends ProcessorContext {
-  /** Metric counts by label. */
+  /** Application counter increments by their `status` label. */
   readonly counts: Map<string, number>;
 }
 
@@ -50,7 +50,12 @@ export function testContext(
     wallClockTime: () => 0,
     punctuate: () => options.punctuations ?? EMPTY,
     currentRecord: () => undefined,
-    count: (_metric, label) => counts.set(label, (counts.get(label) ?? 0) + 1),
+    counter: () => ({
+      inc: (labels) => {
+        const label = labels?.status ?? "";
+        counts.set(label, (counts.get(label) ?? 0) + 1);
+      },
+    }),
     counts,
   };
 }

@@ -6,7 +6,7 @@
  */
 import { merge, mergeMap, type OperatorFunction } from "rxjs";
 import type { Emit, ProcessorContext, StreamRecord } from "../topology/index.js";
-import { checkOrder, type OrderStatus, type ValidatedOrder } from "./orders.js";
+import { checkOrder, type OrderStatus, type ValidatedOrder, countOrder } from "./orders.js";
 
 export interface ValidateOrdersOptions {
   /** The window store of orderIds seen (value: the first record's offset, for debugging). */
@@ -33,13 +33,13 @@ export const validateOrders =
         throw new Error("an order record needs its orderId as key; this one has none");
       const earlier = seen.fetch(orderId, record.timestamp - retention, record.timestamp + retention).next();
       if (!earlier.done) {
-        ctx.count("orders", DUPLICATE_ORDER_LABEL);
+        countOrder(ctx, DUPLICATE_ORDER_LABEL);
         return [];
       }
       seen.put(orderId, record.offset, record.timestamp);
       const check = checkOrder(orderId, record.value);
       if (check.ok) return [{ key: orderId, value: check.order }];
-      ctx.count("orders", "REJECTED_INVALID");
+      countOrder(ctx, "REJECTED_INVALID");
       return [
         {
           key: orderId,

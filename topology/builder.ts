@@ -26,11 +26,20 @@ export interface ProcessorContext {
   punctuate(kind: PunctuationKind, intervalMs: number): Observable<number>;
   /** The input record currently being processed (undefined during punctuation). */
   currentRecord(): StreamRecord | undefined;
-  /** Count a business outcome (e.g. an order's final status) in the metrics; bounded label values only. */
-  count(metric: "orders", label: string): void;
+  /**
+   * A counter of the application's own, e.g. orders by final status: a Prometheus counter on the worker's registry
+   * (created on first use, shared by every task; keep label values bounded), a no-op in the test driver. The name
+   * and labels are the application's; the framework knows none of them.
+   */
+  counter(name: string, help: string, labelNames?: readonly string[]): AppCounter;
 }
 
 export type PunctuationKind = "stream-time" | "wall-clock";
+
+/** An application counter (see ProcessorContext.counter). */
+export interface AppCounter {
+  inc(labels?: Readonly<Record<string, string>>, value?: number): void;
+}
 
 /**
  * A processor: a pure factory returning an RxJS operator over record envelopes. Per-subscription state lives in

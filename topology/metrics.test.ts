@@ -1,6 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import {
+  appCounter,
   OFFSET_INVALID,
   RestoreProgress,
   applyLibrdkafkaStats,
@@ -221,6 +222,17 @@ describe("applyLibrdkafkaStats", () => {
   });
 });
 
+describe("appCounter", () => {
+  it("is the application's own counter on the worker's registry, shared by name, with its labels", async () => {
+    const m = createMetrics();
+    appCounter(m, "shop_orders_total", "Orders by status.", ["status"]).inc({ status: "CONFIRMED" });
+    appCounter(m, "shop_orders_total", "Orders by status.", ["status"]).inc({ status: "CONFIRMED" }, 2);
+    const text = await m.registry.metrics();
+    expect(text).toMatch(/^shop_orders_total\{status="CONFIRMED"\} 3$/m);
+    expect(() => appCounter(m, "shop_orders_total", "Orders by status.", ["state"])).toThrow(/labels/);
+  });
+});
+
 describe("registry", () => {
   it("holds every weir metric once, under the names the deploy assets use", async () => {
     const metrics = createMetrics();
@@ -243,7 +255,6 @@ describe("registry", () => {
         "weir_kafka_rx_errors_total",
         "weir_kafka_tx_errors_total",
         "weir_offset_resets_total",
-        "weir_orders_total",
         "weir_processing_latency_seconds",
         "weir_punctuations_total",
         "weir_rebalances_total",
@@ -294,7 +305,6 @@ describe("registry", () => {
     m.storeEntries.set({ store: "orders", partition: "0" }, 1000);
     m.storeBytes.set({ store: "orders", partition: "0" }, 65536);
     m.deadLetterRecords.inc({ reason: "deserialization", topic: "orders" });
-    m.orders.inc({ status: "fulfilled" });
     m.punctuations.inc({ kind: "wall-clock" });
     m.backpressurePausedPartitions.set(0);
     m.workerReady.set(1);

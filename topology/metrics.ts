@@ -9,6 +9,8 @@
 // Node's own metrics (process_*, nodejs_*) come from prom-client's collectDefaultMetrics, unprefixed as usual.
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { AppCounter } from "./builder.js";
+import { TopologyError } from "./errors.js";
 
 /** Histogram buckets, in seconds. */
 export const BUCKETS = Object.freeze({
@@ -168,12 +170,6 @@ export function createMetrics(registry: Registry = new Registry()) {
       labelNames: ["reason", "topic"] as const,
       registers,
     }),
-    orders: new Counter({
-      name: "weir_orders_total",
-      help: "Orders reaching a final status in the order pipeline.",
-      labelNames: ["status"] as const,
-      registers,
-    }),
     punctuations: new Counter({
       name: "weir_punctuations_total",
       help: "Punctuations fired, by kind (stream-time|wall-clock).",
@@ -241,6 +237,35 @@ export interface WorkerInfo {
   version: string;
   app: string;
   guarantee: "exactly-once" | "at-least-once" | (string & {});
+}
+
+const appCounters = new WeakMap<WeirMetrics, Map<string, { counter: Counter<string>; labels: string }>>();
+
+/**
+ * An application's own counter (ProcessorContext.counter) on the worker's registry: created on first use, the same
+ * object for every task after that. The same name with other label names is an error in the application.
+ */
+export function appCounter(
+  metrics: WeirMetrics,
+  name: string,
+  help: string,
+  labelNames: readonly string[],
+): AppCounter {
+  let byName = appCounters.get(metrics);
+  if (!byName) appCounters.set(metrics, (byName = new Map()));
+  let entry = byName.get(name);
+  if (!entry) {
+    entry = {
+      counter: new Counter({ name, help, labelNames: [...labelNames], registers: [metrics.registry] }),
+      labels: labelNames.join(","),
+    };
+    byName.set(name, entry);
+  } else if (entry.labels !== labelNames.join(","))
+    throw new TopologyError(
+      `counter '${name}' is declared with labels [${labelNames.join(", ")}] and [${entry.labels}]; use one set`,
+    );
+  const counter = entry.counter;
+  return { inc: (labels, value) => (labels ? counter.inc(labels, value ?? 1) : counter.inc(value ?? 1)) };
 }
 
 /** Publish the constant `weir_worker_info` series. */

@@ -7,7 +7,8 @@ import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
-import { createMetrics } from "../../topology/metrics.js";
+import { ORDERS_COUNTER } from "../../processors/orders.js";
+import { appCounter, createMetrics } from "../../topology/metrics.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const DEPLOY = join(ROOT, "deploy");
@@ -99,6 +100,8 @@ describe("deploy/", () => {
 
   beforeAll(async () => {
     const metrics = createMetrics();
+    // The application's own counter, as the order pipeline's processors declare it on a worker.
+    appCounter(metrics, ORDERS_COUNTER.name, ORDERS_COUNTER.help, ORDERS_COUNTER.labelNames);
     registered = new Set();
     for (const m of await metrics.registry.getMetricsAsJSON()) {
       registered.add(m.name);

@@ -15,7 +15,7 @@ import {
   type TopicPartitionOffset,
 } from "../kafka.js";
 import type { Logger } from "../log.js";
-import type { WeirMetrics } from "../metrics.js";
+import { appCounter, type WeirMetrics } from "../metrics.js";
 import type { CompiledWorkerOptions } from "../options.js";
 import { partitionForKey } from "../partitioner.js";
 import { StreamTask, taskId, type TaskId } from "./task.js";
@@ -141,7 +141,7 @@ export class TaskManager {
           ? {
               processed: (processor, seconds) => metrics.processingLatency.observe({ processor }, seconds),
               punctuated: (kind) => metrics.punctuations.inc({ kind }),
-              count: (_metric, label) => metrics.orders.inc({ status: label }),
+              counter: (name, help, labelNames) => appCounter(metrics, name, help, labelNames),
             }
           : undefined,
       }),

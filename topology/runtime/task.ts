@@ -9,6 +9,7 @@ import type {
   SubTopology,
   Topology,
   TopologyNode,
+  AppCounter,
 } from "../builder.js";
 import {
   DeserializationError,
@@ -33,7 +34,8 @@ export interface TaskHooks {
   /** Called with sampled processing durations (seconds). */
   processed?(processor: string, seconds: number): void;
   punctuated?(kind: PunctuationKind): void;
-  count?(metric: "orders", label: string): void;
+  /** The application's own counters (ProcessorContext.counter). */
+  counter?(name: string, help: string, labelNames: readonly string[]): AppCounter;
 }
 
 export interface TaskOptions {
@@ -382,10 +384,13 @@ export class StreamTask {
         return p.subject.asObservable();
       },
       currentRecord: () => this.#current,
-      count: (metric, label) => this.#options.hooks?.count?.(metric, label),
+      counter: (name, help, labelNames = []) =>
+        this.#options.hooks?.counter?.(name, help, labelNames) ?? NO_COUNTER,
     };
   }
 }
+
+const NO_COUNTER: AppCounter = { inc: () => {} };
 
 function where(raw: RawRecord) {
   return { topic: raw.topic, partition: raw.partition, offset: raw.offset };
