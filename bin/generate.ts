@@ -3,7 +3,12 @@ import { intFlag, numberFlag, parse, renderHelp, runCommand, UsageError, type Co
 import type { Command } from "./command.js";
 import { DEFAULT_BROKERS } from "./config.js";
 import { produceRecords, topicPartitions } from "./workload-kafka.js";
-import { DEFAULT_WORKLOAD, generateWorkload, type Workload, type WorkloadOptions } from "./workload.js";
+import {
+  DEFAULT_WORKLOAD,
+  generateWorkload,
+  type Workload,
+  type WorkloadOptions,
+} from "../processors/workload.js";
 
 /** Flags shared by generate, verify and demo: the workload's shape (verify must be given the same values). */
 export const workloadFlagSpec = {

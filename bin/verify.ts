@@ -5,7 +5,12 @@ import type { Command } from "./command.js";
 import { DEFAULT_BROKERS } from "./config.js";
 import { workloadFlagHelp, workloadFlagSpec, workloadOptions } from "./generate.js";
 import { readToEnd, type ReadRecord } from "./workload-kafka.js";
-import { generateWorkload, verifyWorkload, type VerifyReport, type WorkloadOptions } from "./workload.js";
+import {
+  generateWorkload,
+  verifyWorkload,
+  type VerifyReport,
+  type WorkloadOptions,
+} from "../processors/workload.js";
 
 const decodeJson = (r: ReadRecord) => {
   let value: unknown = null;

@@ -21,7 +21,7 @@ import {
   type TopicSpec,
 } from "../topology/kafka.js";
 import type { Headers } from "../topology/index.js";
-import type { WorkloadRecord } from "./workload.js";
+import type { WorkloadRecord } from "../processors/workload.js";
 
 const clientConfig = (brokers: string, role: string, extra: KafkaConfig = {}): KafkaConfig => ({
   [RdKafka.bootstrapServers]: brokers,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { DeadLetterHeader, TopologyTestDriver } from "../topology/index.js";
-import { DEFAULT_PIPELINE_OPTIONS, Topics, createTopology } from "../processors/app.js";
+import { DEFAULT_PIPELINE_OPTIONS, Topics, createTopology } from "./app.js";
 import { DEFAULT_WORKLOAD, generateWorkload, verifyWorkload, type WorkloadOptions } from "./workload.js";
 
 const options = (overrides: Partial<WorkloadOptions> = {}): WorkloadOptions => ({

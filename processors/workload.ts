@@ -8,9 +8,9 @@
  * which the payment join relies on), and the workload ends with one "clock" payment per payments partition, far
  * enough ahead to push every partition's payment clock past the last order's deadline.
  */
-import { DEFAULT_PIPELINE_OPTIONS, Topics, type CompiledOrderPipelineOptions } from "../processors/app.js";
-import type { InvalidReason, Order, OrderLine, Payment, PaymentRejection } from "../processors/orders.js";
-import { SUPPORTED_CURRENCIES } from "../processors/orders.js";
+import { DEFAULT_PIPELINE_OPTIONS, Topics, type CompiledOrderPipelineOptions } from "./app.js";
+import type { InvalidReason, Order, OrderLine, Payment, PaymentRejection } from "./orders.js";
+import { SUPPORTED_CURRENCIES } from "./orders.js";
 
 export interface WorkloadOptions {
   orders: number;
