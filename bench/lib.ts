@@ -6,7 +6,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { GroupResults, ListOffsetsResult, TopicDescription } from "@confluentinc/kafka-javascript";
+import type { GroupResults, TopicDescription } from "@confluentinc/kafka-javascript";
 import {
   ErrorCode,
   Kafka,
@@ -17,6 +17,7 @@ import {
   disconnect,
   extras,
   flush,
+  topicEndOffsets,
   type IAdminClient,
   type KafkaConfig,
   type KafkaConsumer,
@@ -139,28 +140,12 @@ export async function deleteTopics(admin: IAdminClient, names: Iterable<string>)
 }
 
 /** End offsets (read_committed: the last stable offset) per partition. */
-export async function endOffsets(
+export function endOffsets(
   admin: IAdminClient,
   topic: string,
   partitions: number,
 ): Promise<Map<number, number>> {
-  const results = await callback<ListOffsetsResult[]>((done) =>
-    admin.listOffsets(
-      Array.from({ length: partitions }, (_, partition) => ({
-        topic,
-        partition,
-        offset: Kafka.OffsetSpec.LATEST,
-      })),
-      { timeout: 10_000, isolationLevel: Kafka.IsolationLevel.READ_COMMITTED },
-      done,
-    ),
-  );
-  const out = new Map<number, number>();
-  for (const r of results) {
-    if (r.error) throw asError(r.error);
-    out.set(r.partition, r.offset);
-  }
-  return out;
+  return topicEndOffsets(admin, topic, partitions, "read_committed");
 }
 
 /** The group's stable committed offsets on `topic`; undefined while a transactional commit is in flight. */

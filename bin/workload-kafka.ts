@@ -12,8 +12,8 @@ import {
   disconnect,
   ensureTopics,
   partitionCounts,
+  topicEndOffsets,
   toHeaders,
-  type IAdminClient,
   type KafkaConfig,
   type LibrdKafkaError,
   type Message,
@@ -119,28 +119,6 @@ export interface ReadRecord {
   headers: Headers;
 }
 
-function listOffsets(admin: IAdminClient, topic: string, partitions: number): Promise<Map<number, number>> {
-  return new Promise((resolve, reject) =>
-    admin.listOffsets(
-      Array.from({ length: partitions }, (_, partition) => ({
-        topic,
-        partition,
-        offset: Kafka.OffsetSpec.LATEST,
-      })),
-      { timeout: 10_000, isolationLevel: Kafka.IsolationLevel.READ_COMMITTED },
-      (err, results) => {
-        if (err) return reject(err);
-        const ends = new Map<number, number>();
-        for (const r of results) {
-          if (r.error) return reject(r.error);
-          ends.set(r.partition, r.offset);
-        }
-        resolve(ends);
-      },
-    ),
-  );
-}
-
 /** End offsets (last stable offset: what a read_committed reader can reach) of every partition of a topic. */
 export async function endOffsets(
   brokers: string,
@@ -150,7 +128,7 @@ export async function endOffsets(
 ): Promise<Map<number, number>> {
   const admin = createAdmin(clientConfig(brokers, "admin", kafka));
   try {
-    return await listOffsets(admin, topic, partitions);
+    return await topicEndOffsets(admin, topic, partitions, "read_committed");
   } finally {
     admin.disconnect();
   }

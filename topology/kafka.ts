@@ -201,6 +201,19 @@ export function offsetsForTimes(
   return new Promise((res, rej) => consumer.offsetsForTimes(tps, timeoutMs, cb(res, rej)));
 }
 
+/** End offsets of every partition of a topic, partition → offset (see listOffsets for the isolation levels). */
+export async function topicEndOffsets(
+  admin: IAdminClient,
+  topic: string,
+  partitions: number,
+  isolation: "read_committed" | "read_uncommitted",
+  timeoutMs = 10_000,
+): Promise<Map<number, number>> {
+  const tps = Array.from({ length: partitions }, (_, partition) => ({ topic, partition }));
+  const byKey = await listOffsets(admin, tps, "latest", isolation, timeoutMs);
+  return new Map(tps.map((tp) => [tp.partition, byKey.get(`${topic}/${tp.partition}`)!]));
+}
+
 /** Partition counts of topics that exist (others absent from the map). */
 export function partitionCounts(
   client: KafkaConsumer | Producer,
