@@ -16,7 +16,8 @@ import {
   consumeBatch,
   disconnect,
   extras,
-  flush,
+  baseClientConfig,
+  produceInOrder,
   topicEndOffsets,
   type IAdminClient,
   type KafkaConfig,
@@ -93,10 +94,7 @@ export function log(message: string): void {
 // ---- admin ---------------------------------------------------------------------------------------------------
 
 export function adminClient(brokers: string): IAdminClient {
-  return Kafka.AdminClient.create({
-    [RdKafka.bootstrapServers]: brokers,
-    [RdKafka.clientId]: `weir-bench-admin-${process.pid}`,
-  } as never);
+  return Kafka.AdminClient.create(baseClientConfig(brokers, `weir-bench-admin-${process.pid}`) as never);
 }
 
 /** Create a topic and wait until every partition has a leader. */
@@ -192,8 +190,7 @@ export async function load(
   record: (i: number) => { key: Buffer; value: Buffer; partition?: number },
 ): Promise<{ records: number; seconds: number }> {
   const producer: Producer = new Kafka.Producer({
-    [RdKafka.bootstrapServers]: brokers,
-    [RdKafka.clientId]: `weir-bench-loader-${process.pid}`,
+    ...baseClientConfig(brokers, `weir-bench-loader-${process.pid}`),
     [RdKafka.enableIdempotence]: true,
     [RdKafka.acks]: "all",
     [RdKafka.lingerMs]: 20,
@@ -205,30 +202,12 @@ export async function load(
     [RdKafka.partitioner]: "murmur2_random",
     [RdKafka.deliveryReports]: true,
   } as never);
-  let failure: unknown;
-  producer.on("delivery-report", (err) => {
-    if (err) failure ??= err;
-  });
   producer.on("event.error", (err) => log(`loader: ${asError(err).message}`));
   await connect(producer);
   producer.setPollInBackground(true);
   const started = now();
   try {
-    for (let i = 0; i < count; i++) {
-      if (failure) throw asError(failure);
-      const r = record(i);
-      for (;;) {
-        try {
-          producer.produce(topic, r.partition ?? null, r.value, r.key);
-          break;
-        } catch (err) {
-          if ((err as LibrdKafkaError).code !== ErrorCode.QUEUE_FULL) throw asError(err);
-          await sleep(5);
-        }
-      }
-    }
-    await flush(producer, 120_000);
-    if (failure) throw asError(failure);
+    await produceInOrder(producer, count, (i) => ({ topic, ...record(i) }));
   } finally {
     await disconnect(producer, 10_000);
   }

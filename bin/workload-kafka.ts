@@ -11,11 +11,12 @@ import {
   createAdmin,
   disconnect,
   ensureTopics,
+  baseClientConfig,
   partitionCounts,
+  produceInOrder,
   topicEndOffsets,
   toHeaders,
   type KafkaConfig,
-  type LibrdKafkaError,
   type Message,
   type Producer,
   type TopicSpec,
@@ -23,11 +24,8 @@ import {
 import type { Headers } from "../topology/index.js";
 import type { WorkloadRecord } from "../processors/workload.js";
 
-const clientConfig = (brokers: string, role: string, extra: KafkaConfig = {}): KafkaConfig => ({
-  [RdKafka.bootstrapServers]: brokers,
-  [RdKafka.clientId]: `weir-${role}-${hostname()}-${process.pid}`,
-  ...extra,
-});
+const clientConfig = (brokers: string, role: string, extra: KafkaConfig = {}): KafkaConfig =>
+  baseClientConfig(brokers, `weir-${role}-${hostname()}-${process.pid}`, extra);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -67,43 +65,23 @@ export async function produceRecords(
     }) as never,
   );
   await connect(producer);
-  let delivered = 0;
-  let failure: LibrdKafkaError | undefined;
-  producer.on("delivery-report", (err) => {
-    if (err) failure ??= err;
-    delivered++;
-  });
   producer.setPollInterval(20);
   try {
-    let lastReported = -1;
-    const report = () => {
-      if (delivered !== lastReported) options.onProgress?.((lastReported = delivered));
-    };
-    for (const r of records) {
-      for (;;) {
-        if (failure) throw new Error(`delivery failed: ${failure.message} (code ${failure.code})`);
-        try {
-          producer.produce(r.topic, r.partition ?? null, r.value, Buffer.from(r.key), r.timestamp);
-          break;
-        } catch (err) {
-          if ((err as LibrdKafkaError).code !== ErrorCode.QUEUE_FULL) throw err;
-          report();
-          await sleep(10);
-        }
-      }
-    }
-    const deadline = Date.now() + (options.timeoutMs ?? 120_000);
-    while (delivered < records.length) {
-      if (failure) throw new Error(`delivery failed: ${failure.message} (code ${failure.code})`);
-      if (Date.now() > deadline)
-        throw new Error(
-          `only ${delivered} of ${records.length} delivery reports after ${options.timeoutMs ?? 120_000} ms`,
-        );
-      report();
-      await sleep(20);
-    }
-    if (failure) throw new Error(`delivery failed: ${failure.message} (code ${failure.code})`);
-    report();
+    await produceInOrder(
+      producer,
+      records.length,
+      (i) => {
+        const r = records[i]!;
+        return {
+          topic: r.topic,
+          partition: r.partition,
+          key: Buffer.from(r.key),
+          value: r.value,
+          timestamp: r.timestamp,
+        };
+      },
+      { timeoutMs: options.timeoutMs, onProgress: options.onProgress },
+    );
   } finally {
     producer.setPollInterval(0);
     await disconnect(producer);

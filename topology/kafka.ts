@@ -88,6 +88,77 @@ export const ErrorCode = {
 /** Offsets of librdkafka's logical positions. */
 export const Offset = { BEGINNING: -2, END: -1, STORED: -1000, INVALID: -1001 } as const;
 
+/** The settings every client weir creates starts from: where Kafka is, who is asking, then the user's overrides. */
+export function baseClientConfig(brokers: string, clientId: string, extra: KafkaConfig = {}): KafkaConfig {
+  return {
+    [RdKafka.bootstrapServers]: brokers,
+    [RdKafka.clientId]: clientId,
+    ...extra,
+  };
+}
+
+export interface RecordToProduce {
+  topic: string;
+  partition?: number | null;
+  key: Buffer | null;
+  value: Buffer | null;
+  timestamp?: number;
+}
+
+/**
+ * Produce records in order through a connected producer that has delivery reports on and is polled (in the
+ * background or on an interval). A full local queue is waited out with a short back-off, never dropped. Resolves
+ * once every delivery report arrived; rejects on the first failed delivery or after `timeoutMs`.
+ */
+export async function produceInOrder(
+  producer: Producer,
+  count: number,
+  record: (i: number) => RecordToProduce,
+  options: { timeoutMs?: number; onProgress?: (delivered: number) => void } = {},
+): Promise<void> {
+  let delivered = 0;
+  let failure: LibrdKafkaError | undefined;
+  const onReport = (err: LibrdKafkaError | null | undefined) => {
+    if (err) failure ??= err;
+    delivered++;
+  };
+  const fail = (e: LibrdKafkaError) => new Error(`delivery failed: ${e.message} (code ${e.code})`);
+  producer.on("delivery-report", onReport);
+  let lastReported = -1;
+  const report = () => {
+    if (delivered !== lastReported) options.onProgress?.((lastReported = delivered));
+  };
+  try {
+    for (let i = 0; i < count; i++) {
+      const r = record(i);
+      for (;;) {
+        if (failure) throw fail(failure);
+        try {
+          producer.produce(r.topic, r.partition ?? null, r.value, r.key, r.timestamp);
+          break;
+        } catch (err) {
+          if ((err as LibrdKafkaError).code !== ErrorCode.QUEUE_FULL) throw err;
+          report();
+          await new Promise((res) => setTimeout(res, 5));
+        }
+      }
+    }
+    const timeoutMs = options.timeoutMs ?? 120_000;
+    const deadline = Date.now() + timeoutMs;
+    while (delivered < count) {
+      if (failure) throw fail(failure);
+      if (Date.now() > deadline)
+        throw new Error(`only ${delivered} of ${count} delivery reports after ${timeoutMs} ms`);
+      report();
+      await new Promise((res) => setTimeout(res, 10));
+    }
+    if (failure) throw fail(failure);
+    report();
+  } finally {
+    producer.removeListener("delivery-report", onReport);
+  }
+}
+
 export function brokerList(brokers: string | undefined): string {
   const list = (brokers ?? "").trim();
   if (!list)

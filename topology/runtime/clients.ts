@@ -8,6 +8,7 @@ import { WeirError } from "../errors.js";
 import {
   Kafka,
   RdKafka,
+  baseClientConfig,
   connect,
   describeKafkaError,
   disconnect,
@@ -34,13 +35,11 @@ export interface ClientContext {
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export function clientConfig(ctx: ClientContext, role: string): KafkaConfig {
-  return {
-    [RdKafka.bootstrapServers]: ctx.options.brokers,
-    [RdKafka.clientId]: `${ctx.topology.appId}-${role}-${hostname()}-${process.pid}`,
+  return baseClientConfig(ctx.options.brokers, `${ctx.topology.appId}-${role}-${hostname()}-${process.pid}`, {
     [RdKafka.socketKeepalive]: true,
     [RdKafka.reconnectBackoffMaxMs]: 5000,
     ...ctx.options.kafka,
-  };
+  });
 }
 
 /** librdkafka repeats the same error many times a second while a broker is down: one line per error per 10 s. */
