@@ -17,7 +17,6 @@ import type {
   IAdminClient,
   KafkaConsumer,
   LibrdKafkaError,
-  ListOffsetsResult,
   Message,
   MessageHeader,
   Producer,
@@ -25,6 +24,7 @@ import type {
   ProducerTopicConfig,
   TopicDescription,
 } from "@confluentinc/kafka-javascript";
+import { topicEndOffsets } from "../../topology/kafka.js";
 
 /** librdkafka error codes the helpers react to (see CODES.ERRORS in the client). */
 const ERR_UNKNOWN_TOPIC_OR_PART = 3;
@@ -298,25 +298,7 @@ export async function endOffsets(
   return withAdmin(async (admin) => {
     const partitions = await describeLeaders(admin, topic);
     if (!partitions) throw new Error(`topic ${topic} does not exist or has partitions without a leader`);
-    const results = await fromCallback<ListOffsetsResult[]>((done) =>
-      admin.listOffsets(
-        partitions.map((partition) => ({ topic, partition, offset: Kafka.OffsetSpec.LATEST })),
-        {
-          timeout: DEFAULT_ADMIN_TIMEOUT_MS,
-          isolationLevel:
-            isolation === "read_committed"
-              ? Kafka.IsolationLevel.READ_COMMITTED
-              : Kafka.IsolationLevel.READ_UNCOMMITTED,
-        },
-        (err, result) => done(err, result),
-      ),
-    );
-    const offsets = new Map<number, number>();
-    for (const r of results) {
-      if (r.error) throw toError(r.error);
-      offsets.set(r.partition, r.offset);
-    }
-    return offsets;
+    return topicEndOffsets(admin, topic, partitions.length, isolation);
   });
 }
 
