@@ -1,6 +1,9 @@
 /**
- * The librdkafka boundary: configuration keys as named constants, and promise wrappers around the callback API of
- * @confluentinc/kafka-javascript (its node-rdkafka-style API: batch consume, rebalance callbacks, transactions).
+ * The librdkafka boundary, and the one place with Kafka plumbing: configuration keys as named constants, client
+ * configuration, promise wrappers around the callback API of @confluentinc/kafka-javascript (its node-rdkafka-style
+ * API: batch consume, rebalance callbacks, transactions), in-order produce with back-off, offsets, topics. Public as
+ * `weir/kafka` for tools built on weir; `bin/` and `bench/` use it. The test helpers keep an independent client path
+ * on purpose: they check weir's behaviour with code that is not weir's, as kcat does.
  */
 import Kafka from "@confluentinc/kafka-javascript";
 import type {
