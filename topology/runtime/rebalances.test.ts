@@ -1,0 +1,144 @@
+/**
+ * Rebalance handling with fake clients: an assignment is answered with explicit offsets (the stable committed ones,
+ * or the source policy's) only after the restore; a revoke that arrives while the restore runs is handled after it,
+ * in callback order, and leaves no task behind.
+ */
+import { map } from "rxjs";
+import { describe, expect, it } from "vitest";
+import { openMemoryState } from "../../state/index.js";
+import { Stores, TopologyBuilder, type ProcessorFactory } from "../builder.js";
+import { ErrorCode, Offset, type IAdminClient, type KafkaConsumer, type LibrdKafkaError } from "../kafka.js";
+import { silentLogger } from "../log.js";
+import { compileWorkerOptions } from "../options.js";
+import { Serdes } from "../serdes.js";
+import type { Committer } from "./committer.js";
+import { Rebalancer } from "./rebalances.js";
+import type { RecordCollector } from "./record-collector.js";
+import type { Restorer } from "./restorer.js";
+import { TaskManager } from "./task-manager.js";
+
+const echo: ProcessorFactory<string, string, string, string> = (ctx) => {
+  ctx.keyValueStore("s");
+  return map((r) => ({ key: r.key, value: r.value }));
+};
+
+function setup(committed: Record<number, number | undefined>) {
+  const b = new TopologyBuilder("app");
+  b.store("s", Stores.keyValue(Serdes.string(), Serdes.string()));
+  b.stream("in", { key: Serdes.string(), value: Serdes.string() })
+    .process("p", echo, { stores: ["s"] })
+    .to("out", { key: Serdes.string(), value: Serdes.string() });
+  const topology = b.build();
+  const options = compileWorkerOptions(topology, { brokers: "x:1", stateDir: "/tmp/unused", workerId: "w" });
+  const calls: string[] = [];
+  const consumer = {
+    rebalanceProtocol: () => "COOPERATIVE",
+    assignmentLost: () => false,
+    incrementalAssign: (tps: Array<{ partition: number; offset?: number }>) =>
+      calls.push(`assign ${tps.map((t) => `${t.partition}@${t.offset}`).join(",")}`),
+    incrementalUnassign: (tps: Array<{ partition: number }>) =>
+      calls.push(`unassign ${tps.map((t) => t.partition).join(",")}`),
+    committed: (
+      tps: Array<{ topic: string; partition: number }>,
+      _t: number,
+      cb: (e: unknown, r: object[]) => void,
+    ) =>
+      cb(
+        null,
+        tps.map((tp) =>
+          committed[tp.partition] === undefined ? tp : { ...tp, offset: committed[tp.partition] },
+        ),
+      ),
+    pause: () => {},
+    resume: () => {},
+  } as unknown as KafkaConsumer;
+  const admin = {
+    listOffsets: (
+      tps: Array<{ topic: string; partition: number; offset: { timestamp: number } }>,
+      _o: unknown,
+      cb: (e: unknown, r: object[]) => void,
+    ) =>
+      cb(
+        null,
+        tps.map((tp) => ({ ...tp, offset: tp.offset.timestamp === -2 ? 0 : 1000 })),
+      ),
+  } as unknown as IAdminClient;
+  const state = openMemoryState();
+  const tasks = new TaskManager({
+    topology,
+    options,
+    log: silentLogger,
+    metrics: undefined,
+    store: () => state,
+    consumer: () => consumer,
+    collector: {} as RecordCollector,
+  });
+  let releaseRestore!: () => void;
+  const restoreGate = new Promise<void>((r) => (releaseRestore = r));
+  const restorer = {
+    restoreTask: async (_sub: number, partition: number) => {
+      calls.push(`restore ${partition} started`);
+      await restoreGate;
+      calls.push(`restore ${partition} done`);
+    },
+  } as unknown as Restorer;
+  let lock: Promise<unknown> = Promise.resolve();
+  let failure: unknown;
+  const rebalancer: Rebalancer = new Rebalancer({
+    topology,
+    options,
+    log: silentLogger,
+    metrics: undefined,
+    consumer: () => consumer,
+    admin: () => admin,
+    tasks,
+    committer: { txnOpen: false } as Committer,
+    restorer,
+    exclusive: (fn) => {
+      const run = lock.then(fn);
+      lock = run.catch(() => {});
+      return run;
+    },
+    commit: async () => {
+      calls.push("commit");
+    },
+    retry: (_w, fn) => fn(),
+    stopRequested: () => false,
+    failed: () => failure !== undefined,
+    fail: (e) => (failure ??= e),
+    ready: (): boolean => rebalancer.settled,
+    assignmentChanged: () => {},
+  });
+  const event = (code: number) => ({ code, message: "" }) as LibrdKafkaError;
+  return { rebalancer, tasks, calls, releaseRestore, event, failure: () => failure };
+}
+
+const tps = (...ps: number[]) => ps.map((partition) => ({ topic: "in", partition }));
+
+describe("Rebalancer", () => {
+  it("assigns with explicit offsets after the restore; a revoke during the restore is handled after it, leaving no task", async () => {
+    const { rebalancer, tasks, calls, releaseRestore, event, failure } = setup({ 0: 42, 1: undefined });
+    rebalancer.onRebalance(event(ErrorCode.ASSIGN_PARTITIONS), tps(0, 1));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(calls).toEqual(["restore 0 started"]); // not assigned yet: nothing can be fetched before the restore
+    expect(rebalancer.settled).toBe(false);
+    rebalancer.onRebalance(event(ErrorCode.REVOKE_PARTITIONS), tps(0, 1));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(calls).toEqual(["restore 0 started"]); // the revoke waits its turn
+    releaseRestore();
+    await rebalancer.chain;
+    expect(calls).toEqual([
+      "restore 0 started",
+      "restore 0 done",
+      "restore 1 started",
+      "restore 1 done",
+      // partition 0 at its stable committed offset; partition 1 has none: the source policy (earliest)
+      `assign 0@42,1@${Offset.BEGINNING}`,
+      "commit",
+      "unassign 0,1",
+    ]);
+    expect(tasks.tasks.size).toBe(0);
+    expect(tasks.tasks.partitionCount).toBe(0);
+    expect(failure()).toBeUndefined();
+  });
+});
