@@ -23,6 +23,7 @@ import {
   waitFor,
 } from "./kafka.js";
 import { WorkerProcess, tempDir } from "./worker-process.js";
+import { prng } from "../../processors/workload.js";
 
 export interface CrashLoopOptions {
   /** Load and faults run at least this long. */
@@ -61,18 +62,6 @@ interface SumOutput {
   sum: number;
 }
 
-/** A small seeded PRNG (mulberry32), so a failing schedule can be replayed with its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export async function runCrashLoop(o: CrashLoopOptions): Promise<CrashLoopReport> {
@@ -81,8 +70,8 @@ export async function runCrashLoop(o: CrashLoopOptions): Promise<CrashLoopReport
   const seed = o.seed ?? Date.now() % 100_000;
   // Two streams from the seed: the fault schedule (which worker, how it restarts) does not depend on how many
   // records the load loop drew meanwhile.
-  const random = rng(seed);
-  const data = rng(seed ^ 0x5bd1e995);
+  const random = prng(seed);
+  const data = prng(seed ^ 0x5bd1e995);
   const partitions = o.partitions ?? 3;
   const keys = o.keys ?? 200;
   const rate = o.rate ?? 2000;

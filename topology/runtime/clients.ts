@@ -3,7 +3,6 @@
  * worker's handlers, connect with retry, error logging without floods, librdkafka's own log, statistics, and close.
  */
 import { hostname } from "node:os";
-import type { Topology } from "../builder.js";
 import { WeirError } from "../errors.js";
 import {
   Kafka,
@@ -21,16 +20,10 @@ import {
   type Producer,
   type TopicPartition,
 } from "../kafka.js";
-import type { Logger } from "../log.js";
 import { applyLibrdkafkaStats, type WeirMetrics } from "../metrics.js";
-import type { CompiledWorkerOptions } from "../options.js";
+import type { RuntimeContext } from "./context.js";
 
-export interface ClientContext {
-  topology: Topology;
-  options: CompiledWorkerOptions;
-  log: Logger;
-  metrics: WeirMetrics | undefined;
-}
+export type ClientContext = RuntimeContext;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 

@@ -6,7 +6,6 @@
  * Kafka. A failed commit is either fatal (fenced, at-least-once) or aborts: the caller rewinds.
  */
 import type { StateBackend } from "../../state/index.js";
-import type { Topology } from "../builder.js";
 import { ProducerError, ProducerFencedError, WeirError } from "../errors.js";
 import {
   Txn,
@@ -18,19 +17,13 @@ import {
   type Producer,
   type TopicPartitionOffset,
 } from "../kafka.js";
-import type { Logger } from "../log.js";
-import type { WeirMetrics } from "../metrics.js";
-import type { CompiledWorkerOptions } from "../options.js";
 import type { RecordCollector } from "./record-collector.js";
 import { tpKey, type TaskManager } from "./task-manager.js";
 import { applyStaged, stageChangelogs } from "./task-stores.js";
 import { faultPoint } from "./test-faults.js";
+import type { RuntimeContext } from "./context.js";
 
-export interface CommitterDeps {
-  topology: Topology;
-  options: CompiledWorkerOptions;
-  log: Logger;
-  metrics: WeirMetrics | undefined;
+export interface CommitterDeps extends RuntimeContext {
   store: () => StateBackend;
   producer: () => Producer;
   consumer: () => KafkaConsumer;

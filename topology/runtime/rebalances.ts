@@ -5,7 +5,6 @@
  * fetcher librdkafka stopped, and the periodic check that every position is inside its partition. Assignment changes
  * run in one chain, in callback order; processing, commits and task changes run under the worker's lock.
  */
-import type { Topology } from "../builder.js";
 import { OffsetError, StopRequestedError, errorMessage } from "../errors.js";
 import {
   ErrorCode,
@@ -20,19 +19,14 @@ import {
   type TopicPartition,
   type TopicPartitionOffset,
 } from "../kafka.js";
-import type { Logger } from "../log.js";
-import { forgetStorePartition, forgetTopicPartition, type WeirMetrics } from "../metrics.js";
-import type { CompiledWorkerOptions } from "../options.js";
+import { forgetStorePartition, forgetTopicPartition } from "../metrics.js";
 import type { Committer } from "./committer.js";
 import type { Restorer } from "./restorer.js";
 import { resolveStartOffsets, type OffsetSource, type StartOffset } from "./start-offsets.js";
 import { splitTp, tpKey, type ActiveTask, type TaskManager } from "./task-manager.js";
+import type { RuntimeContext } from "./context.js";
 
-export interface RebalancerDeps {
-  topology: Topology;
-  options: CompiledWorkerOptions;
-  log: Logger;
-  metrics: WeirMetrics | undefined;
+export interface RebalancerDeps extends RuntimeContext {
   consumer: () => KafkaConsumer;
   admin: () => IAdminClient;
   tasks: TaskManager;

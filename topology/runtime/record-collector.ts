@@ -4,22 +4,15 @@
  * partition's last record (the checkpoint LMDB stores with the state); the first delivery error fails the open
  * transaction.
  */
-import type { Topology } from "../builder.js";
 import { deadLetterHeaders, deadLetterReason } from "../dead-letter.js";
 import { ProducerError, ProducerFencedError, type WeirError } from "../errors.js";
 import { ErrorCode, describeKafkaError, fromHeaders, type LibrdKafkaError, type Producer } from "../kafka.js";
-import type { Logger } from "../log.js";
-import type { WeirMetrics } from "../metrics.js";
-import type { CompiledWorkerOptions } from "../options.js";
 import type { OutgoingRecord, RawRecord } from "../record.js";
+import type { RuntimeContext } from "./context.js";
 
 const tpKey = (topic: string, partition: number) => `${topic}/${partition}`;
 
-export interface RecordCollectorDeps {
-  topology: Topology;
-  options: CompiledWorkerOptions;
-  log: Logger;
-  metrics: WeirMetrics | undefined;
+export interface RecordCollectorDeps extends RuntimeContext {
   producer: () => Producer;
 }
 

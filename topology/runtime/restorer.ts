@@ -5,7 +5,7 @@
  * it can only do once every transaction below it is decided.
  */
 import { decideRestore, type StateBackend } from "../../state/index.js";
-import { changelogTopic, type Topology } from "../builder.js";
+import { changelogTopic } from "../builder.js";
 import { StateStoreError, StopRequestedError } from "../errors.js";
 import {
   ErrorCode,
@@ -19,15 +19,10 @@ import {
   type LibrdKafkaError,
   type Message,
 } from "../kafka.js";
-import type { Logger } from "../log.js";
-import { RestoreProgress, type WeirMetrics } from "../metrics.js";
-import type { CompiledWorkerOptions } from "../options.js";
+import { RestoreProgress } from "../metrics.js";
+import type { RuntimeContext } from "./context.js";
 
-export interface RestorerDeps {
-  topology: Topology;
-  options: CompiledWorkerOptions;
-  log: Logger;
-  metrics: WeirMetrics | undefined;
+export interface RestorerDeps extends RuntimeContext {
   store: () => StateBackend;
   consumer: () => KafkaConsumer;
   admin: () => IAdminClient;

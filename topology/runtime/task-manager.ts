@@ -5,7 +5,6 @@
  * queries of the local stores.
  */
 import { BufferedStore, type StateBackend } from "../../state/index.js";
-import type { Topology } from "../builder.js";
 import { StateStoreError } from "../errors.js";
 import {
   toRawRecord,
@@ -14,14 +13,13 @@ import {
   type TopicPartition,
   type TopicPartitionOffset,
 } from "../kafka.js";
-import type { Logger } from "../log.js";
-import { appCounter, type WeirMetrics } from "../metrics.js";
-import type { CompiledWorkerOptions } from "../options.js";
+import { appCounter } from "../metrics.js";
 import { partitionForKey } from "../partitioner.js";
 import { StreamTask, taskId, type TaskId } from "./task.js";
 import { PartitionQueues } from "./partition-queues.js";
 import type { RecordCollector } from "./record-collector.js";
 import { TaskRegistry } from "./task-registry.js";
+import type { RuntimeContext } from "./context.js";
 
 export interface ActiveTask {
   task: StreamTask;
@@ -38,11 +36,7 @@ export interface TaskStatus {
   processedRecords: number;
 }
 
-export interface TaskManagerDeps {
-  topology: Topology;
-  options: CompiledWorkerOptions;
-  log: Logger;
-  metrics: WeirMetrics | undefined;
+export interface TaskManagerDeps extends RuntimeContext {
   store: () => StateBackend;
   consumer: () => KafkaConsumer;
   collector: RecordCollector;
