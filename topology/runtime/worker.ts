@@ -85,36 +85,25 @@ export class Worker {
       this.#rejectDone = rej;
     });
     this.#done.catch(() => {});
+    const base = { topology, options: this.options, log: this.#log, metrics: this.#metrics };
     this.#ctx = {
-      topology,
-      options: this.options,
-      log: this.#log,
-      metrics: this.#metrics,
+      ...base,
       stopRequested: () => this.#stopRequested,
     };
     this.#clientErrors = new ClientErrorLog(this.#ctx);
     this.#collector = new RecordCollector({
-      topology,
-      options: this.options,
-      log: this.#log,
-      metrics: this.#metrics,
+      ...base,
       producer: () => this.#producer!,
     });
     this.#tm = new TaskManager({
-      topology,
-      options: this.options,
-      log: this.#log,
-      metrics: this.#metrics,
+      ...base,
       store: () => this.#store!,
       consumer: () => this.#consumer!,
       collector: this.#collector,
     });
     this.#tasks = this.#tm.tasks;
     this.#committer = new Committer({
-      topology,
-      options: this.options,
-      log: this.#log,
-      metrics: this.#metrics,
+      ...base,
       store: () => this.#store!,
       producer: () => this.#producer!,
       consumer: () => this.#consumer!,
@@ -123,10 +112,7 @@ export class Worker {
       tasks: this.#tm,
     });
     this.#restorer = new Restorer({
-      topology,
-      options: this.options,
-      log: this.#log,
-      metrics: this.#metrics,
+      ...base,
       store: () => this.#store!,
       consumer: () => this.#restoreConsumer!,
       admin: () => this.#admin!,
@@ -134,10 +120,7 @@ export class Worker {
       retry: (what, fn) => retry(this.#ctx, what, fn),
     });
     this.#rebalancer = new Rebalancer({
-      topology,
-      options: this.options,
-      log: this.#log,
-      metrics: this.#metrics,
+      ...base,
       consumer: () => this.#consumer!,
       admin: () => this.#admin!,
       tasks: this.#tm,
