@@ -88,6 +88,15 @@ export const ErrorCode = {
   AUTO_OFFSET_RESET: -140,
 } as const;
 
+/** A topic-partition as a map key, `<topic>/<partition>` (topic names may not contain '/'). */
+export const tpKey = (topic: string, partition: number): string => `${topic}/${partition}`;
+
+/** The topic and partition of a `tpKey`. */
+export function splitTp(key: string): [string, number] {
+  const i = key.lastIndexOf("/");
+  return [key.slice(0, i), Number(key.slice(i + 1))];
+}
+
 /** Offsets of librdkafka's logical positions. */
 export const Offset = { BEGINNING: -2, END: -1, STORED: -1000, INVALID: -1001 } as const;
 
@@ -257,7 +266,7 @@ export function listOffsets(
         if (err) return rej(err);
         const failed = result.find((r) => r.error);
         if (failed) return rej(failed.error);
-        res(new Map(result.map((r) => [`${r.topic}/${r.partition}`, r.offset])));
+        res(new Map(result.map((r) => [tpKey(r.topic, r.partition), r.offset])));
       },
     ),
   );
@@ -285,7 +294,7 @@ export async function topicEndOffsets(
 ): Promise<Map<number, number>> {
   const tps = Array.from({ length: partitions }, (_, partition) => ({ topic, partition }));
   const byKey = await listOffsets(admin, tps, "latest", isolation, timeoutMs);
-  return new Map(tps.map((tp) => [tp.partition, byKey.get(`${topic}/${tp.partition}`)!]));
+  return new Map(tps.map((tp) => [tp.partition, byKey.get(tpKey(topic, tp.partition))!]));
 }
 
 /** Partition counts of topics that exist (others absent from the map). */

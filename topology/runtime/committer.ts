@@ -16,9 +16,10 @@ import {
   type LibrdKafkaError,
   type Producer,
   type TopicPartitionOffset,
+  tpKey,
 } from "../kafka.js";
 import type { RecordCollector } from "./record-collector.js";
-import { tpKey, type TaskManager } from "./task-manager.js";
+import type { TaskManager } from "./task-manager.js";
 import { applyStaged, stageChangelogs } from "./task-stores.js";
 import { faultPoint } from "./test-faults.js";
 import type { RuntimeContext } from "./context.js";

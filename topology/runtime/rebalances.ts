@@ -18,12 +18,14 @@ import {
   type LibrdKafkaError,
   type TopicPartition,
   type TopicPartitionOffset,
+  splitTp,
+  tpKey,
 } from "../kafka.js";
 import { forgetStorePartition, forgetTopicPartition } from "../metrics.js";
 import type { Committer } from "./committer.js";
 import type { Restorer } from "./restorer.js";
 import { resolveStartOffsets, type OffsetSource, type StartOffset } from "./start-offsets.js";
-import { splitTp, tpKey, type ActiveTask, type TaskManager } from "./task-manager.js";
+import type { ActiveTask, TaskManager } from "./task-manager.js";
 import type { RuntimeContext } from "./context.js";
 
 export interface RebalancerDeps extends RuntimeContext {

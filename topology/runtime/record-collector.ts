@@ -6,11 +6,16 @@
  */
 import { deadLetterHeaders, deadLetterReason } from "../dead-letter.js";
 import { ProducerError, ProducerFencedError, type WeirError } from "../errors.js";
-import { ErrorCode, describeKafkaError, fromHeaders, type LibrdKafkaError, type Producer } from "../kafka.js";
+import {
+  ErrorCode,
+  describeKafkaError,
+  fromHeaders,
+  type LibrdKafkaError,
+  type Producer,
+  tpKey,
+} from "../kafka.js";
 import type { OutgoingRecord, RawRecord } from "../record.js";
 import type { RuntimeContext } from "./context.js";
-
-const tpKey = (topic: string, partition: number) => `${topic}/${partition}`;
 
 export interface RecordCollectorDeps extends RuntimeContext {
   producer: () => Producer;

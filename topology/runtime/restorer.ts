@@ -18,6 +18,7 @@ import {
   type KafkaConsumer,
   type LibrdKafkaError,
   type Message,
+  tpKey,
 } from "../kafka.js";
 import { RestoreProgress } from "../metrics.js";
 import type { RuntimeContext } from "./context.js";
@@ -31,7 +32,6 @@ export interface RestorerDeps extends RuntimeContext {
   retry: <T>(what: string, fn: () => Promise<T>) => Promise<T>;
 }
 
-const tpKey = (topic: string, partition: number) => `${topic}/${partition}`;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** The restore loop met a position that is no longer in the changelog: plan the restore again. */

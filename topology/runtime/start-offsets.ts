@@ -16,7 +16,7 @@
  */
 import type { OffsetResetPolicy } from "../builder.js";
 import { OffsetError, StopRequestedError } from "../errors.js";
-import { Offset, describeKafkaError, type TopicPartition } from "../kafka.js";
+import { Offset, describeKafkaError, tpKey, type TopicPartition } from "../kafka.js";
 import type { Logger } from "../log.js";
 
 export type StartDecision =
@@ -41,7 +41,7 @@ const byPolicy = (policy: OffsetResetPolicy): number => (policy === "latest" ? O
 /** The start offset of one input partition (logical BEGINNING/END for a policy), or an OffsetError under `none`. */
 export function decideStartOffset(input: StartInput): StartDecision {
   const { topic, partition, committed, logStart, logEnd, policy } = input;
-  const tp = `${topic}/${partition}`;
+  const tp = tpKey(topic, partition);
   if (committed === undefined) {
     if (policy === "none")
       throw new OffsetError(
@@ -113,7 +113,7 @@ export interface StartOffset {
   decision: StartDecision;
 }
 
-const key = (tp: { topic: string; partition: number }) => `${tp.topic}/${tp.partition}`;
+const key = (tp: { topic: string; partition: number }) => tpKey(tp.topic, tp.partition);
 
 /**
  * Stable committed offsets of `partitions`, waited for while an undecided transaction holds an offset commit for

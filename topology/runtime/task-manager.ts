@@ -7,7 +7,9 @@
 import { BufferedStore, type StateBackend } from "../../state/index.js";
 import { StateStoreError } from "../errors.js";
 import {
+  splitTp,
   toRawRecord,
+  tpKey,
   type KafkaConsumer,
   type Message,
   type TopicPartition,
@@ -40,13 +42,6 @@ export interface TaskManagerDeps extends RuntimeContext {
   store: () => StateBackend;
   consumer: () => KafkaConsumer;
   collector: RecordCollector;
-}
-
-export const tpKey = (topic: string, partition: number) => `${topic}/${partition}`;
-
-export function splitTp(key: string): [string, number] {
-  const i = key.lastIndexOf("/");
-  return [key.slice(0, i), Number(key.slice(i + 1))];
 }
 
 export class TaskManager {

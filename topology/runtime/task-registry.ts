@@ -3,12 +3,12 @@
  * the old one (an abort reopens every task; a revoke that started before it then closes what it looked up): removing
  * an object removes only the entries that still point to that object, so a stale close never drops its successor.
  */
+import { tpKey } from "../kafka.js";
+
 export interface RegisteredTask {
   readonly task: { readonly id: string };
   readonly partitions: ReadonlyArray<{ topic: string; partition: number }>;
 }
-
-const tpKey = (topic: string, partition: number) => `${topic}/${partition}`;
 
 export class TaskRegistry<T extends RegisteredTask> {
   readonly #byId = new Map<string, T>();

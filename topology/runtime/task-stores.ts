@@ -6,6 +6,7 @@
  */
 import type { BufferedStore, StateBackend } from "../../state/index.js";
 import { changelogTopic, type Topology } from "../builder.js";
+import { tpKey } from "../kafka.js";
 import type { OutgoingRecord } from "../record.js";
 
 export interface TaskStores {
@@ -41,7 +42,7 @@ export function stageChangelogs(
       if (topology.stores.get(store)!.changelog)
         for (const [key, value] of writes)
           send({ topic, partition, key, value, timestamp: now, headers: {} });
-      staged.push({ store, partition, writes, changelog: `${topic}/${partition}` });
+      staged.push({ store, partition, writes, changelog: tpKey(topic, partition) });
     }
   return staged;
 }

@@ -13,6 +13,7 @@ import {
   type LibrdKafkaError,
   type Message,
   type Producer,
+  splitTp,
 } from "../kafka.js";
 import { silentLogger, type Logger } from "../log.js";
 import { consumerLag } from "../metrics.js";
@@ -33,7 +34,7 @@ import { prepareTopics } from "./internal-topics.js";
 import { RecordCollector } from "./record-collector.js";
 import { OFFSET_RANGE_CHECK_MS, Rebalancer } from "./rebalances.js";
 import { Restorer } from "./restorer.js";
-import { TaskManager, splitTp, type ActiveTask, type TaskStatus } from "./task-manager.js";
+import { TaskManager, type ActiveTask, type TaskStatus } from "./task-manager.js";
 import type { TaskRegistry } from "./task-registry.js";
 
 export type { TaskStatus };
