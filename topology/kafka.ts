@@ -284,6 +284,19 @@ export function offsetsForTimes(
   return new Promise((res, rej) => consumer.offsetsForTimes(tps, timeoutMs, cb(res, rej)));
 }
 
+/** The first offset and the end offset (read_uncommitted: the high watermark) of partitions, by `tpKey`. */
+export async function partitionBounds(
+  admin: IAdminClient,
+  partitions: TopicPartition[],
+  timeoutMs = 10_000,
+): Promise<{ start: Map<string, number>; end: Map<string, number> }> {
+  const [start, end] = await Promise.all([
+    listOffsets(admin, partitions, "earliest", "read_uncommitted", timeoutMs),
+    listOffsets(admin, partitions, "latest", "read_uncommitted", timeoutMs),
+  ]);
+  return { start, end };
+}
+
 /** End offsets of every partition of a topic, partition → offset (see listOffsets for the isolation levels). */
 export async function topicEndOffsets(
   admin: IAdminClient,

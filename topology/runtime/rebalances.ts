@@ -12,6 +12,7 @@ import {
   describeKafkaError,
   extras,
   listOffsets,
+  partitionBounds,
   seek,
   type IAdminClient,
   type KafkaConsumer,
@@ -96,10 +97,7 @@ export class Rebalancer {
     const positions = this.d.consumer().position(tps);
     let starts: Map<string, number>, ends: Map<string, number>;
     try {
-      [starts, ends] = await Promise.all([
-        listOffsets(this.d.admin(), tps, "earliest", "read_uncommitted"),
-        listOffsets(this.d.admin(), tps, "latest", "read_uncommitted"),
-      ]);
+      ({ start: starts, end: ends } = await partitionBounds(this.d.admin(), tps));
     } catch {
       return; // the broker is unreachable or busy: the next check tries again
     }
@@ -208,10 +206,7 @@ export class Rebalancer {
   async #startOffsets(partitions: TopicPartition[]): Promise<StartOffset[]> {
     const source: OffsetSource = {
       committed: (ps, timeoutMs) => committed(this.d.consumer(), ps, timeoutMs),
-      logStart: (ps) =>
-        this.d.retry("list offsets", () => listOffsets(this.d.admin(), ps, "earliest", "read_uncommitted")),
-      logEnd: (ps) =>
-        this.d.retry("list offsets", () => listOffsets(this.d.admin(), ps, "latest", "read_uncommitted")),
+      bounds: (ps) => this.d.retry("list offsets", () => partitionBounds(this.d.admin(), ps)),
       reachable: (ps) =>
         listOffsets(this.d.admin(), ps, "earliest", "read_uncommitted", 3000).then(
           () => true,

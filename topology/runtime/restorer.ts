@@ -12,6 +12,7 @@ import {
   consumeBatch,
   describeKafkaError,
   listOffsets,
+  partitionBounds,
   messageKey,
   watermarks,
   type IAdminClient,
@@ -69,14 +70,9 @@ export class Restorer {
     // stable offset is not a recreated topic. The loop below reads (read_committed) until its position reaches this
     // end, which it can only do once every transaction below the end is decided (Kafka Streams, KAFKA-10167).
     const tp = [{ topic, partition }];
-    const { lowOffset, highOffset } = await this.d.retry("changelog offsets", async () => ({
-      lowOffset: (await listOffsets(this.d.admin(), tp, "earliest", "read_uncommitted")).get(
-        tpKey(topic, partition),
-      )!,
-      highOffset: (await listOffsets(this.d.admin(), tp, "latest", "read_uncommitted")).get(
-        tpKey(topic, partition),
-      )!,
-    }));
+    const bounds = await this.d.retry("changelog offsets", () => partitionBounds(this.d.admin(), tp));
+    const lowOffset = bounds.start.get(tpKey(topic, partition))!;
+    const highOffset = bounds.end.get(tpKey(topic, partition))!;
     const plan = decideRestore({
       checkpoint: backend.checkpoint(),
       lowWatermark: lowOffset,

@@ -184,18 +184,18 @@ describe("resolveStartOffsets", () => {
         { topic: "t", partition: 1, offset: 2 },
         { topic: "t", partition: 2 },
       ],
-      logStart: async () =>
-        new Map([
+      bounds: async () => ({
+        start: new Map([
           ["t/0", 0],
           ["t/1", 7],
           ["t/2", 0],
         ]),
-      logEnd: async () =>
-        new Map([
+        end: new Map([
           ["t/0", 80],
           ["t/1", 90],
           ["t/2", 10],
         ]),
+      }),
     };
     const starts = await resolveStartOffsets(
       source,

@@ -83,8 +83,8 @@ export interface OffsetSource {
     partitions: TopicPartition[],
     timeoutMs: number,
   ): Promise<Array<{ topic: string; partition: number; offset?: number } | Error>>;
-  logStart(partitions: TopicPartition[]): Promise<Map<string, number>>;
-  logEnd(partitions: TopicPartition[]): Promise<Map<string, number>>;
+  /** First offset and read_uncommitted end offset of each partition, by `tpKey`. */
+  bounds(partitions: TopicPartition[]): Promise<{ start: Map<string, number>; end: Map<string, number> }>;
   /**
    * Whether the brokers answer at all. A lookup that times out while they do is waiting for an undecided
    * transaction, and that wait is bounded by the task timeout; while they do not, it is an outage, waited out
@@ -194,7 +194,7 @@ export async function resolveStartOffsets(
 ): Promise<StartOffset[]> {
   if (partitions.length === 0) return [];
   const committed = await fetchStableCommitted(source, partitions, o);
-  const [starts, ends] = await Promise.all([source.logStart(partitions), source.logEnd(partitions)]);
+  const { start: starts, end: ends } = await source.bounds(partitions);
   return partitions.map((tp) => {
     const k = key(tp);
     const decision = decideStartOffset({
