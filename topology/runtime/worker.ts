@@ -34,8 +34,7 @@ import { prepareTopics } from "./internal-topics.js";
 import { RecordCollector } from "./record-collector.js";
 import { OFFSET_RANGE_CHECK_MS, Rebalancer } from "./rebalances.js";
 import { Restorer } from "./restorer.js";
-import { TaskManager, type ActiveTask, type TaskStatus } from "./task-manager.js";
-import type { TaskRegistry } from "./task-registry.js";
+import { TaskManager, type TaskStatus } from "./task-manager.js";
 
 export type { TaskStatus };
 
@@ -57,7 +56,6 @@ export class Worker {
   #restoreConsumer: KafkaConsumer | undefined;
   #producer: Producer | undefined;
   readonly #tm: TaskManager;
-  readonly #tasks: TaskRegistry<ActiveTask>;
   readonly #committer: Committer;
   #lock: Promise<unknown> = Promise.resolve();
   #admin: IAdminClient | undefined;
@@ -102,7 +100,6 @@ export class Worker {
       consumer: () => this.#consumer!,
       collector: this.#collector,
     });
-    this.#tasks = this.#tm.tasks;
     this.#committer = new Committer({
       ...base,
       store: () => this.#store!,
@@ -320,15 +317,15 @@ export class Worker {
 
   #updateAssignmentMetrics(): void {
     if (!this.#metrics) return;
-    this.#metrics.assignedTasks.set(this.#tasks.size);
-    this.#metrics.assignedPartitions.set(this.#tasks.partitionCount);
+    this.#metrics.assignedTasks.set(this.#tm.tasks.size);
+    this.#metrics.assignedPartitions.set(this.#tm.tasks.partitionCount);
     this.#metrics.workerReady.set(this.ready ? 1 : 0);
   }
 
   /** Consumer lag per assigned partition from the consumer's cached watermarks. */
   refreshLagMetrics(): void {
     if (!this.#metrics || !this.#consumer || this.#state !== "running") return;
-    for (const key of this.#tasks.partitionKeys()) {
+    for (const key of this.#tm.tasks.partitionKeys()) {
       const [topic, partition] = splitTp(key);
       try {
         const { highOffset } = this.#consumer.getWatermarkOffsets(topic, partition);
@@ -339,7 +336,7 @@ export class Worker {
         // watermarks not known yet
       }
     }
-    for (const active of this.#tasks.values())
+    for (const active of this.#tm.tasks.values())
       for (const [store, buffer] of active.stores) {
         const labels = { store, partition: String(active.task.partition) };
         this.#metrics.storeEntries.set(labels, buffer.backend.approximateCount());
@@ -360,7 +357,7 @@ export class Worker {
     await this.#exclusive(async () => {
       if (this.#fatal !== undefined && this.#committer.txnOpen)
         await Txn.abort(this.#producer!, 10_000).catch(() => {});
-      for (const active of [...this.#tasks.values()])
+      for (const active of [...this.#tm.tasks.values()])
         this.#tm.close(active, this.#fatal === undefined ? "committed" : "discard");
     }).catch((err: unknown) => this.#log.error("closing tasks failed", { error: errorMessage(err) }));
     // A restore or an offset lookup in the rebalance chain notices the stop within one poll or lookup attempt;
