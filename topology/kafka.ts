@@ -88,6 +88,9 @@ export const ErrorCode = {
   AUTO_OFFSET_RESET: -140,
 } as const;
 
+/** The back-off wait of the retry loops around Kafka calls. */
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
 /** A topic-partition as a map key, `<topic>/<partition>` (topic names may not contain '/'). */
 export const tpKey = (topic: string, partition: number): string => `${topic}/${partition}`;
 
@@ -151,7 +154,7 @@ export async function produceInOrder(
         } catch (err) {
           if ((err as LibrdKafkaError).code !== ErrorCode.QUEUE_FULL) throw err;
           report();
-          await new Promise((res) => setTimeout(res, 5));
+          await sleep(5);
         }
       }
     }
@@ -162,7 +165,7 @@ export async function produceInOrder(
       if (Date.now() > deadline)
         throw new Error(`only ${delivered} of ${count} delivery reports after ${timeoutMs} ms`);
       report();
-      await new Promise((res) => setTimeout(res, 10));
+      await sleep(10);
     }
     if (failure) throw fail(failure);
     report();

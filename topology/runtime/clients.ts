@@ -19,13 +19,12 @@ import {
   type LibrdKafkaError,
   type Producer,
   type TopicPartition,
+  sleep,
 } from "../kafka.js";
 import { applyLibrdkafkaStats, type WeirMetrics } from "../metrics.js";
 import type { RuntimeContext } from "./context.js";
 
 export type ClientContext = RuntimeContext;
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export function clientConfig(ctx: ClientContext, role: string): KafkaConfig {
   return baseClientConfig(ctx.options.brokers, `${ctx.topology.appId}-${role}-${hostname()}-${process.pid}`, {

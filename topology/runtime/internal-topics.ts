@@ -5,10 +5,8 @@
  */
 import type { Topology } from "../builder.js";
 import { StateStoreError, StopRequestedError } from "../errors.js";
-import { ensureTopics, partitionCounts, type IAdminClient, type Producer } from "../kafka.js";
+import { ensureTopics, partitionCounts, type IAdminClient, type Producer, sleep } from "../kafka.js";
 import type { Logger } from "../log.js";
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export interface InternalTopicsDeps {
   topology: Topology;

@@ -20,6 +20,7 @@ import {
   type LibrdKafkaError,
   type Message,
   tpKey,
+  sleep,
 } from "../kafka.js";
 import { RestoreProgress } from "../metrics.js";
 import type { RuntimeContext } from "./context.js";
@@ -32,8 +33,6 @@ export interface RestorerDeps extends RuntimeContext {
   /** Retry while Kafka is unreachable (the worker's retry with back-off and logging). */
   retry: <T>(what: string, fn: () => Promise<T>) => Promise<T>;
 }
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** The restore loop met a position that is no longer in the changelog: plan the restore again. */
 class RestoreRestart extends Error {}

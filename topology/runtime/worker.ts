@@ -14,6 +14,7 @@ import {
   type Message,
   type Producer,
   splitTp,
+  sleep,
 } from "../kafka.js";
 import { silentLogger, type Logger } from "../log.js";
 import { consumerLag } from "../metrics.js";
@@ -397,5 +398,3 @@ export class Worker {
     return run;
   }
 }
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
