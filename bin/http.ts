@@ -7,8 +7,10 @@ import { parseKey } from "./state.js";
 /**
  * The worker's HTTP endpoints:
  *   /metrics                  Prometheus exposition
- *   /healthz                  200 while the process is alive and the worker has not failed
- *   /readyz                   200 once assigned tasks are restored and running, else 503
+ *   /healthz                  liveness: 200 unless the worker failed, stopped, or its loop is wedged (a restart heals
+ *                             that); a broker outage or a missing topic is not a liveness failure
+ *   /readyz                   readiness: 200 while tasks are restored, running and progressing; 503 with the problems
+ *                             (rebalancing, brokers-unreachable, topic-missing, commits-failing, stalled) in the body
  *   /tasks                    the tasks this worker runs (JSON)
  *   /state/<store>/<key>      a key-value store entry (interactive query), 404 if absent or not on this worker
  *   /state/<store>?prefix=&limit=   a scan of the local partitions of a store
@@ -35,13 +37,14 @@ export async function startHttpServer(options: {
           res.writeHead(200, { "content-type": metrics.registry.contentType });
           res.end(await metrics.registry.metrics());
         } else if (url.pathname === "/healthz") {
-          const ok = worker.state !== "failed" && worker.state !== "stopped";
-          json(ok ? 200 : 503, { status: ok ? "ok" : worker.state });
+          const ok = worker.live;
+          json(ok ? 200 : 503, { status: ok ? "ok" : worker.state === "running" ? "wedged" : worker.state });
         } else if (url.pathname === "/readyz") {
           json(worker.ready ? 200 : 503, {
             ready: worker.ready,
             state: worker.state,
             tasks: worker.tasks().length,
+            problems: worker.problems(),
           });
         } else if (url.pathname === "/tasks") {
           json(200, worker.tasks());

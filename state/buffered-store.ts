@@ -18,10 +18,13 @@ export class BufferedStore {
   /**
    * @param onWrite the changelog hook, called on every put (value) and delete (null), after the write is buffered.
    *   The buffers are kept as given: do not mutate them after `put`.
+   * @param validate called before a write is buffered; what it throws reaches the caller and nothing is written
+   *   (the runtime refuses a write whose changelog record could not be produced).
    */
   constructor(
     readonly backend: StoreBackend,
     private readonly onWrite?: (key: Buffer, value: Buffer | null) => void,
+    private readonly validate?: (key: Buffer, value: Buffer | null) => void,
   ) {}
 
   get(key: Buffer): Buffer | undefined {
@@ -40,6 +43,7 @@ export class BufferedStore {
 
   #write(key: Buffer, value: Buffer | null): void {
     if (key.length === 0) throw new InvalidStoreKeyError(this.backend.store, "keys must not be empty");
+    this.validate?.(key, value);
     this.#buffer.set(key.toString("latin1"), [key, value]);
     this.onWrite?.(key, value);
   }

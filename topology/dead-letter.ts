@@ -1,4 +1,4 @@
-import type { WeirError } from "./errors.js";
+import { RecordTooLargeError, type WeirError } from "./errors.js";
 import type { Headers, RawRecord } from "./record.js";
 
 /** Header names on dead-letter records. `weir replay --dead-letters` reads them to re-drive records. */
@@ -10,6 +10,15 @@ export const DeadLetterHeader = {
   offset: "weir.source.offset",
   timestamp: "weir.source.timestamp",
   node: "weir.error.node",
+  /** RecordTooLargeError: the record's size, the limit it exceeded and the topic it was for. */
+  size: "weir.error.size",
+  limit: "weir.error.limit",
+  targetTopic: "weir.error.topic",
+  /**
+   * Set when the dead letter itself had to be cut to fit `message.max.bytes`: what was cut and the original sizes,
+   * e.g. `value 1020000->998000`. The original is still at the source coordinates (weir.source.*).
+   */
+  truncated: "weir.dead-letter.truncated",
 } as const;
 
 /** The reason label for metrics: the error class, a bounded set. */
@@ -25,5 +34,10 @@ export function deadLetterHeaders(record: RawRecord, error: WeirError): Headers 
     [DeadLetterHeader.timestamp]: String(record.timestamp),
   };
   if (error.node !== undefined) headers[DeadLetterHeader.node] = error.node;
+  if (error instanceof RecordTooLargeError) {
+    headers[DeadLetterHeader.size] = String(error.size);
+    headers[DeadLetterHeader.limit] = String(error.limit);
+    headers[DeadLetterHeader.targetTopic] = error.targetTopic;
+  }
   return headers;
 }

@@ -7,7 +7,9 @@ import { partitionForKey } from "./partitioner.js";
 import type { Headers, OutgoingRecord, RawRecord } from "./record.js";
 import { decode, type Serde } from "./serdes.js";
 import { StreamTask, taskId } from "./runtime/task.js";
-import { applyStaged, stageChangelogs } from "./runtime/task-stores.js";
+import { applyStaged, changelogSizeCheck, stageChangelogs } from "./runtime/task-stores.js";
+import { DEFAULT_MAX_RECORD_BYTES, checkRecordSize } from "./runtime/record-collector.js";
+import type { RecordFailureAction, RecordFailureHandlers } from "./failures.js";
 
 export interface TestRecord<K, V> {
   key: K;
@@ -23,7 +25,12 @@ export interface DriverOptions {
   partitions?: number;
   /** Initial wall-clock time (default 0). */
   wallClockMs?: number;
-  onProcessingError?: "dead-letter" | "fail";
+  /** Shorthand for `errorHandlers.processing`. */
+  onProcessingError?: RecordFailureAction;
+  /** What record-level failures do, per kind (default: dead-letter all). */
+  errorHandlers?: Partial<RecordFailureHandlers>;
+  /** The producer's message.max.bytes the worker would check records against (default 1000000). */
+  maxRecordBytes?: number;
 }
 
 /**
@@ -40,14 +47,20 @@ export class TopologyTestDriver {
   readonly #topics = new Map<string, RawRecord[]>();
   readonly #offsets = new Map<string, number>();
   readonly #pending: RawRecord[] = [];
-  readonly #onProcessingError: "dead-letter" | "fail";
+  readonly #errorHandlers: RecordFailureHandlers;
+  readonly #maxRecordBytes: number;
   #wallClock: number;
 
   constructor(topology: Topology, options: DriverOptions = {}) {
     this.#topology = topology;
     this.#partitions = options.partitions ?? 1;
     this.#wallClock = options.wallClockMs ?? 0;
-    this.#onProcessingError = options.onProcessingError ?? "dead-letter";
+    this.#errorHandlers = {
+      deserialization: options.errorHandlers?.deserialization ?? "dead-letter",
+      processing: options.errorHandlers?.processing ?? options.onProcessingError ?? "dead-letter",
+      production: options.errorHandlers?.production ?? "dead-letter",
+    };
+    this.#maxRecordBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
     this.#state = openMemoryState();
   }
 
@@ -218,16 +231,25 @@ export class TopologyTestDriver {
       subtopology: topology.subtopologies[subtopology]!,
       partition,
       wallClock: () => this.#wallClock,
-      onProcessingError: this.#onProcessingError,
+      errorHandlers: this.#errorHandlers,
       store: (name) => {
         let entry = this.#taskStores.get(id);
         if (!entry) this.#taskStores.set(id, (entry = { partition, stores: new Map() }));
         let buffer = entry.stores.get(name);
-        if (!buffer) entry.stores.set(name, (buffer = new BufferedStore(this.#state.open(name, partition))));
+        if (!buffer)
+          entry.stores.set(
+            name,
+            (buffer = new BufferedStore(
+              this.#state.open(name, partition),
+              undefined,
+              changelogSizeCheck(topology, name, this.#maxRecordBytes),
+            )),
+          );
         return buffer;
       },
       output: {
         send: (r: OutgoingRecord) => {
+          checkRecordSize(r.topic, r.key, r.value, r.headers, this.#maxRecordBytes);
           this.#append({ ...r, partition: r.partition ?? this.#partitionOf(r.key) });
         },
         deadLetter: (r, error) => {

@@ -56,8 +56,40 @@ export class SchemaError extends DeserializationError {}
 /** A processor threw while handling a record. Dead-lettered or fatal, by configuration. */
 export class ProcessingError extends WeirError {}
 
-/** A record could not be produced (after the client's retries). Always fatal: never silently dropped. */
+/** A record could not be produced (after the client's retries). Never silently dropped: the open transaction is
+ *  aborted and rewound (a passing fault) or the worker stops (a fatal one); see topology/failures.ts. */
 export class ProducerError extends WeirError {}
+
+/**
+ * A value the serde cannot write, or would write in a form it cannot read back (e.g. a non-finite number): a
+ * record-level failure, raised where the value is written (a store put, a sink), so the input record that caused it
+ * is dead-lettered instead of a store holding a value no restore could read.
+ */
+export class SerializationError extends WeirError {}
+
+/**
+ * A record (an output, a changelog record of a store write, a dead letter) larger than the producer may send
+ * (`message.max.bytes`): a record-level production failure, raised before the record enters the transaction, so
+ * the input record that caused it is dead-lettered and the rest of the transaction commits.
+ */
+export class RecordTooLargeError extends WeirError {
+  constructor(
+    message: string,
+    readonly size: number,
+    readonly limit: number,
+    readonly targetTopic: string,
+    context: ErrorContext = {},
+  ) {
+    super(message, context);
+  }
+}
+
+/**
+ * A topic the topology reads or writes does not exist (deleted under a running worker), or exists with another
+ * partition count than the worker started with. A passing fault while the worker runs: processing waits, not
+ * ready, until an operator recreates it as it was; refused at start.
+ */
+export class MissingTopicError extends WeirError {}
 
 /** A state store failed (LMDB error, closed store, restore failure). */
 export class StateStoreError extends WeirError {}

@@ -56,6 +56,7 @@ export const RdKafka = {
   enableIdempotence: "enable.idempotence",
   acks: "acks",
   lingerMs: "linger.ms",
+  messageMaxBytes: "message.max.bytes",
   batchNumMessages: "batch.num.messages",
   queueBufferingMaxMessages: "queue.buffering.max.messages",
   queueBufferingMaxKbytes: "queue.buffering.max.kbytes",
@@ -87,6 +88,16 @@ export const ErrorCode = {
   /** `auto.offset.reset=error` met a partition without a valid offset. */
   AUTO_OFFSET_RESET: -140,
 } as const;
+
+/** librdkafka's per-record overhead beyond key, value and headers (MessageV2 varints and attributes, rounded up). */
+export const RECORD_OVERHEAD_BYTES = 64;
+
+/** The bytes a record takes against `message.max.bytes`, as librdkafka counts them (an upper bound). */
+export function recordBytes(key: Buffer | null, value: Buffer | null, headers: Headers | undefined): number {
+  let size = RECORD_OVERHEAD_BYTES + (key?.length ?? 0) + (value?.length ?? 0);
+  if (headers) for (const k in headers) size += 10 + Buffer.byteLength(k) + Buffer.byteLength(headers[k]!);
+  return size;
+}
 
 /** The back-off wait of the retry loops around Kafka calls. */
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

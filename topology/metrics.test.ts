@@ -268,7 +268,9 @@ describe("registry", () => {
         "weir_store_entries",
         "weir_transactions_total",
         "weir_worker_info",
+        "weir_worker_problem",
         "weir_worker_ready",
+        "weir_worker_stalled",
       ].sort(),
     );
     expect(Object.isFrozen(metrics)).toBe(true);
@@ -308,6 +310,8 @@ describe("registry", () => {
     m.punctuations.inc({ kind: "wall-clock" });
     m.backpressurePausedPartitions.set(0);
     m.workerReady.set(1);
+    m.workerStalled.set(0);
+    m.workerProblem.set({ problem: "stalled" }, 0);
     setWorkerInfo(m, { version: "0.1.0", app: "weir-orders", guarantee: "exactly-once" });
     applyLibrdkafkaStats(m, "consumer", {
       msg_cnt: 1,

@@ -3,7 +3,7 @@
 // metric that is not registered here, so rename with care.
 //
 // Conventions: `weir_` prefix, base units (`_seconds`, `_bytes`), counters end in `_total`, and labels come only
-// from bounded sets (topic, partition, store, processor, reason, kind, status, outcome, client, broker, stat).
+// from bounded sets (topic, partition, store, processor, reason, kind, status, outcome, client, broker, stat, problem).
 // Never label by record key, order id or anything else with unbounded cardinality.
 //
 // Node's own metrics (process_*, nodejs_*) come from prom-client's collectDefaultMetrics, unprefixed as usual.
@@ -186,6 +186,21 @@ export function createMetrics(registry: Registry = new Registry()) {
     workerReady: new Gauge({
       name: "weir_worker_ready",
       help: "1 when the worker has restored its stores and is processing (what /readyz reports), else 0.",
+      registers,
+    }),
+    workerStalled: new Gauge({
+      name: "weir_worker_stalled",
+      help:
+        "1 while the worker has work waiting (lag or queued records) and has not committed for the stall timeout " +
+        "(--stall-timeout-ms), else 0. /readyz says why.",
+      registers,
+    }),
+    workerProblem: new Gauge({
+      name: "weir_worker_problem",
+      help:
+        "1 while a problem keeps the worker from progressing (brokers-unreachable, topic-missing, commits-failing, " +
+        "stalled), else 0; /readyz is 503 while any is 1.",
+      labelNames: ["problem"] as const,
       registers,
     }),
     workerInfo: new Gauge({

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Topology } from "./builder.js";
 import { ConfigError } from "./errors.js";
+import type { RecordFailureAction, RecordFailureHandlers } from "./failures.js";
 import type { KafkaConfig } from "./kafka.js";
 import type { Logger } from "./log.js";
 import type { WeirMetrics } from "./metrics.js";
@@ -22,7 +23,19 @@ export interface WorkerOptions {
   /** Commit early once this many records were processed since the last commit. @default 20000 */
   maxUncommittedRecords?: number;
   /** What a processor exception does: dead-letter the input record, or fail the worker. @default "dead-letter" */
-  processingErrors?: "dead-letter" | "fail";
+  processingErrors?: RecordFailureAction;
+  /** What an input record that does not decode does: dead-letter it, or fail the worker. @default "dead-letter" */
+  deserializationErrors?: RecordFailureAction;
+  /**
+   * What a record-level production failure does — an output or a store value too large for the producer, a value
+   * its serde cannot write: dead-letter the input record that caused it, or fail the worker. @default "dead-letter"
+   */
+  productionErrors?: RecordFailureAction;
+  /**
+   * A worker with work waiting (lag or queued records) that has not committed for this long is stalled: not ready,
+   * `weir_worker_stalled` 1, an error log naming the cause. @default 60000
+   */
+  stallTimeoutMs?: number;
   /** Records fetched per poll. @default 2000 */
   maxPollRecords?: number;
   /** Pause a partition when this many of its records wait in the task's queue; resume at half. @default 10000 */
@@ -65,7 +78,8 @@ export interface CompiledWorkerOptions {
   readonly guarantee: ProcessingGuarantee;
   readonly commitIntervalMs: number;
   readonly maxUncommittedRecords: number;
-  readonly processingErrors: "dead-letter" | "fail";
+  readonly errorHandlers: RecordFailureHandlers;
+  readonly stallTimeoutMs: number;
   readonly maxPollRecords: number;
   readonly maxBufferedRecordsPerPartition: number;
   readonly sessionTimeoutMs: number;
@@ -87,6 +101,13 @@ const positive = (name: string, v: number | undefined, dflt: number): number => 
   return value;
 };
 
+const action = (name: string, v: RecordFailureAction | undefined): RecordFailureAction => {
+  if (v === undefined) return "dead-letter";
+  if (v !== "dead-letter" && v !== "fail")
+    throw new ConfigError(`${name} must be "dead-letter" or "fail", got ${String(v)}`);
+  return v;
+};
+
 export function compileWorkerOptions(topology: Topology, o: WorkerOptions): CompiledWorkerOptions {
   if (!o.brokers) throw new ConfigError("brokers is required (KAFKA_BROKERS or --brokers)");
   if (!o.stateDir) throw new ConfigError("stateDir is required (WEIR_STATE_DIR or --state-dir)");
@@ -106,7 +127,12 @@ export function compileWorkerOptions(topology: Topology, o: WorkerOptions): Comp
       guarantee === "exactly_once" ? 100 : 1000,
     ),
     maxUncommittedRecords: positive("maxUncommittedRecords", o.maxUncommittedRecords, 20_000),
-    processingErrors: o.processingErrors ?? "dead-letter",
+    errorHandlers: Object.freeze({
+      deserialization: action("deserializationErrors", o.deserializationErrors),
+      processing: action("processingErrors", o.processingErrors),
+      production: action("productionErrors", o.productionErrors),
+    }),
+    stallTimeoutMs: positive("stallTimeoutMs", o.stallTimeoutMs, 60_000),
     maxPollRecords: positive("maxPollRecords", o.maxPollRecords, 2000),
     maxBufferedRecordsPerPartition: positive(
       "maxBufferedRecordsPerPartition",

@@ -1,5 +1,5 @@
 import type { Serde as StoreSerde } from "../state/types.js";
-import { DeserializationError, SchemaError } from "./errors.js";
+import { DeserializationError, SchemaError, SerializationError } from "./errors.js";
 
 /** A serde; `nullable: false` makes a null (tombstone) payload a deserialization error. */
 export interface Serde<T> extends StoreSerde<T> {
@@ -33,11 +33,18 @@ export const Serdes = {
     return { name: "bytes", serialize: (v) => v, deserialize: (b) => b };
   },
 
-  /** A JSON number as UTF-8 text ("42"), readable by kcat and any client. */
+  /**
+   * A JSON number as UTF-8 text ("42"), readable by kcat and any client. Only finite numbers: writing Infinity or
+   * NaN is a SerializationError (it would be written as text no reader accepts).
+   */
   number(): Serde<number> {
     return {
       name: "number",
-      serialize: (v) => Buffer.from(String(v)),
+      serialize: (v) => {
+        if (typeof v !== "number" || !Number.isFinite(v))
+          throw new SerializationError(`serde number cannot write ${String(v)}: only finite numbers`);
+        return Buffer.from(String(v));
+      },
       deserialize: (b) => {
         const n = Number(b.toString("utf8"));
         if (b.length === 0 || !Number.isFinite(n))
@@ -52,6 +59,8 @@ export const Serdes = {
     return {
       name: "int32",
       serialize: (v) => {
+        if (!Number.isInteger(v) || v < -0x80000000 || v > 0x7fffffff)
+          throw new SerializationError(`serde int32 cannot write ${String(v)}: not a 32-bit integer`);
         const b = Buffer.allocUnsafe(4);
         b.writeInt32BE(v);
         return b;
@@ -68,7 +77,14 @@ export const Serdes = {
     return {
       name: schema ? `json(${schema.name})` : "json",
       nullable: schema === undefined,
-      serialize: (v) => Buffer.from(JSON.stringify(v)),
+      serialize: (v) => {
+        const text = JSON.stringify(v) as string | undefined;
+        if (text === undefined)
+          throw new SerializationError(
+            `serde ${schema ? `json(${schema.name})` : "json"} cannot write ${typeof v}`,
+          );
+        return Buffer.from(text);
+      },
       deserialize: (b) => {
         let parsed: unknown;
         try {

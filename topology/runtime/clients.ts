@@ -3,7 +3,7 @@
  * worker's handlers, connect with retry, error logging without floods, librdkafka's own log, statistics, and close.
  */
 import { hostname } from "node:os";
-import { WeirError } from "../errors.js";
+import { ConfigError, WeirError, errorMessage } from "../errors.js";
 import {
   Kafka,
   RdKafka,
@@ -23,8 +23,12 @@ import {
 } from "../kafka.js";
 import { applyLibrdkafkaStats, type WeirMetrics } from "../metrics.js";
 import type { RuntimeContext } from "./context.js";
+import { DEFAULT_MAX_RECORD_BYTES } from "./record-collector.js";
 
 export type ClientContext = RuntimeContext;
+
+/** A client's librdkafka configuration: properties, and callbacks (the consumer's rebalance_cb). */
+export type ClientConfig = Record<string, string | number | boolean | ((...args: never[]) => void)>;
 
 export function clientConfig(ctx: ClientContext, role: string): KafkaConfig {
   return baseClientConfig(ctx.options.brokers, `${ctx.topology.appId}-${role}-${hostname()}-${process.pid}`, {
@@ -82,17 +86,11 @@ function applyStats(metrics: WeirMetrics, role: "consumer" | "producer", event: 
   }
 }
 
-export function createProducer(
-  ctx: ClientContext,
-  errors: ClientErrorLog,
-  onDelivery: (
-    err: LibrdKafkaError | null | undefined,
-    report: { topic: string; partition: number; offset: number },
-  ) => void,
-): Producer {
+/** The producer's librdkafka configuration: idempotent (and transactional under exactly-once), then the user's. */
+export function producerConfig(ctx: ClientContext): KafkaConfig {
   const o = ctx.options;
   const eos = o.guarantee === "exactly_once";
-  const producer = new Kafka.Producer({
+  return {
     ...clientConfig(ctx, "producer"),
     [RdKafka.enableIdempotence]: true,
     [RdKafka.acks]: "all",
@@ -102,6 +100,11 @@ export function createProducer(
     [RdKafka.queueBufferingMaxKbytes]: 1_048_576,
     [RdKafka.partitioner]: "murmur2_random",
     [RdKafka.deliveryReports]: true,
+    // Records are checked against this limit before they enter a transaction (RecordCollector.checkSize).
+    [RdKafka.messageMaxBytes]: DEFAULT_MAX_RECORD_BYTES,
+    // A sink deleted under a running worker must not come back auto-created with the broker's default partition
+    // count: producing to a missing topic fails, and the worker's topic check says which topic is missing.
+    [RdKafka.allowAutoCreateTopics]: false,
     ...(eos
       ? {
           [RdKafka.transactionalId]: `${ctx.topology.appId}-${o.workerId}`,
@@ -110,7 +113,18 @@ export function createProducer(
       : {}),
     ...(o.statisticsIntervalMs > 0 ? { [RdKafka.statisticsIntervalMs]: o.statisticsIntervalMs } : {}),
     ...o.kafka,
-  } as never);
+  };
+}
+
+export function createProducer(
+  ctx: ClientContext,
+  errors: ClientErrorLog,
+  onDelivery: (
+    err: LibrdKafkaError | null | undefined,
+    report: { topic: string; partition: number; offset: number },
+  ) => void,
+): Producer {
+  const producer = new Kafka.Producer(producerConfig(ctx) as never);
   producer.on("delivery-report", (err, report) => onDelivery(err, report));
   producer.on("event.error", (err) => errors.report("producer", err));
   forwardLog(ctx, producer, "producer");
@@ -119,13 +133,13 @@ export function createProducer(
   return producer;
 }
 
-export function createConsumer(
+/** The group consumer's librdkafka configuration: weir commits and positions itself, then the user's. */
+export function consumerConfig(
   ctx: ClientContext,
-  errors: ClientErrorLog,
   onRebalance: (err: LibrdKafkaError, assignment: TopicPartition[]) => void,
-): KafkaConsumer {
+): ClientConfig {
   const o = ctx.options;
-  const consumer = new Kafka.KafkaConsumer({
+  return {
     ...clientConfig(ctx, "consumer"),
     [RdKafka.groupId]: ctx.topology.appId,
     [RdKafka.enableAutoCommit]: false,
@@ -145,7 +159,15 @@ export function createConsumer(
     [RdKafka.rebalanceCallback]: onRebalance,
     ...(o.statisticsIntervalMs > 0 ? { [RdKafka.statisticsIntervalMs]: o.statisticsIntervalMs } : {}),
     ...o.kafka,
-  } as never);
+  };
+}
+
+export function createConsumer(
+  ctx: ClientContext,
+  errors: ClientErrorLog,
+  onRebalance: (err: LibrdKafkaError, assignment: TopicPartition[]) => void,
+): KafkaConsumer {
+  const consumer = new Kafka.KafkaConsumer(consumerConfig(ctx, onRebalance) as never);
   consumer.setDefaultConsumeTimeout(100);
   extras(consumer).setDefaultIsTimeoutOnlyForFirstMessage(true);
   consumer.on("event.error", (err) => errors.report("consumer", err));
@@ -155,8 +177,9 @@ export function createConsumer(
   return consumer;
 }
 
-export function createRestoreConsumer(ctx: ClientContext): KafkaConsumer {
-  const consumer = new Kafka.KafkaConsumer({
+/** The restore consumer's librdkafka configuration: assigned changelog partitions only, then the user's. */
+export function restoreConsumerConfig(ctx: ClientContext): KafkaConfig {
+  return {
     ...clientConfig(ctx, "restore"),
     // Never joins the group nor commits: it is only assigned changelog partitions.
     [RdKafka.groupId]: `${ctx.topology.appId}-restore`,
@@ -165,15 +188,177 @@ export function createRestoreConsumer(ctx: ClientContext): KafkaConsumer {
     [RdKafka.isolationLevel]: "read_committed",
     // A restore plans its own start; a position that is gone must be reported, not silently moved to the end.
     [RdKafka.autoOffsetReset]: "error",
+    [RdKafka.allowAutoCreateTopics]: false,
     [RdKafka.fetchWaitMaxMs]: 10,
     [RdKafka.queuedMinMessages]: 200_000,
     [RdKafka.queuedMaxMessagesKbytes]: 262_144,
     ...ctx.options.kafka,
-  } as never);
+  };
+}
+
+export function createRestoreConsumer(ctx: ClientContext): KafkaConsumer {
+  const consumer = new Kafka.KafkaConsumer(restoreConsumerConfig(ctx) as never);
   consumer.setDefaultConsumeTimeout(200);
   extras(consumer).setDefaultIsTimeoutOnlyForFirstMessage(true);
   forwardLog(ctx, consumer, "restore");
   return consumer;
+}
+
+// ---- configuration that can never work -------------------------------------------------------------------------
+//
+// librdkafka checks a configuration in two steps (observed with @confluentinc/kafka-javascript 1.10.1):
+//  1. Each property as it is set, when the client object is constructed: `new Kafka.Producer(...)` /
+//     `new Kafka.KafkaConsumer(...)` (and `AdminClient.create`) throw a plain Error, e.g.
+//     `No such configuration property: "foo.bar"`, `Invalid value "nope" for configuration property
+//     "isolation.level"`, `Configuration property "queue.buffering.max.ms" value 1e+08 is outside allowed range`.
+//  2. The combination, in rd_kafka_new, which the client calls first in connect(), before any network I/O: the
+//     connect callback fails at once (0-2 ms, no broker needed) with librdkafka's reason as the message — a
+//     producer with code -172 (ERR__STATE), e.g. "`acks` must be set to `all` when `enable.idempotence` is true",
+//     "`transactional.id` requires `enable.idempotence=true`"; a consumer with code -1, e.g. "`max.poll.interval.ms`
+//     must be >= `session.timeout.ms`" (the client lowercases it and splits "x: y" into origin x and message y).
+//     Only a client that got past rd_kafka_new emits "connection.failure" when its connect then fails (a broker
+//     unreachable: code -195 after the timeout); that event is what tells the two apart, not the code.
+// Neither heals with time: both are ConfigErrors (exit 2 from the CLI), never retried.
+
+type ClientKind = "producer" | "consumer";
+
+interface ClientSpec {
+  role: string;
+  /** The rd_kafka_t type: the admin client is a producer-type handle. */
+  kind: ClientKind;
+  config: (ctx: ClientContext) => ClientConfig;
+}
+
+/** The clients a worker creates, with the configurations it creates them with. */
+const WORKER_CLIENTS: readonly ClientSpec[] = [
+  { role: "producer", kind: "producer", config: producerConfig },
+  { role: "consumer", kind: "consumer", config: (ctx) => consumerConfig(ctx, () => {}) },
+  { role: "restore consumer", kind: "consumer", config: restoreConsumerConfig },
+  { role: "admin client", kind: "producer", config: (ctx) => clientConfig(ctx, "admin") },
+];
+
+function construct(kind: ClientKind, config: ClientConfig): KafkaConsumer | Producer {
+  return kind === "producer" ? new Kafka.Producer(config as never) : new Kafka.KafkaConsumer(config as never);
+}
+
+/** The error constructing the client throws (step 1), or undefined. Creates no rd_kafka_t, opens nothing. */
+function constructionError(kind: ClientKind, config: ClientConfig): unknown {
+  try {
+    construct(kind, config);
+    return undefined;
+  } catch (err) {
+    return err;
+  }
+}
+
+/**
+ * The error rd_kafka_new gives for this configuration (step 2), or undefined. Without bootstrap.servers, so that
+ * the handle it creates talks to no broker; it is destroyed at once (a few ms).
+ */
+async function creationError(kind: ClientKind, config: ClientConfig): Promise<unknown> {
+  const offline = { ...config };
+  delete offline[RdKafka.bootstrapServers];
+  let client: KafkaConsumer | Producer;
+  try {
+    client = construct(kind, offline);
+  } catch (err) {
+    return err;
+  }
+  let created = false;
+  (client as unknown as NodeJS.EventEmitter).once("connection.failure", () => (created = true));
+  const err = await new Promise<unknown>((res) => client.connect({ timeout: 1 }, (e) => res(e)));
+  if (client.isConnected()) await disconnect(client, 1000);
+  return err && !created ? err : undefined;
+}
+
+function withKafka(ctx: ClientContext, kafka: KafkaConfig): ClientContext {
+  return { ...ctx, options: { ...ctx.options, kafka } };
+}
+
+/** librdkafka's reason, put back together where the client split "x: y" into origin and message. */
+function librdkafkaReason(err: unknown): string {
+  const e = err as { message?: unknown; origin?: unknown };
+  const message = errorMessage(err);
+  return typeof e?.origin === "string" && !["kafka", "local", "unknown"].includes(e.origin)
+    ? `${e.origin}: ${message}`
+    : message;
+}
+
+const printable = (v: unknown): string | undefined =>
+  typeof v === "string" || typeof v === "number" || typeof v === "boolean" ? String(v) : undefined;
+
+/** The properties of `config` that librdkafka's reason names. */
+function propertiesNamed(reason: string, config: ClientConfig): string[] {
+  const escape = (k: string) => k.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  return Object.keys(config).filter(
+    (k) =>
+      printable(config[k]) !== undefined &&
+      new RegExp(`(^|[^A-Za-z0-9_.])${escape(k)}($|[^A-Za-z0-9_.])`, "i").test(reason),
+  );
+}
+
+function clientConfigError(
+  ctx: ClientContext,
+  spec: ClientSpec,
+  err: unknown,
+  culprits: readonly string[] | undefined,
+): ConfigError {
+  const config = spec.config(ctx);
+  const user = ctx.options.kafka;
+  const reason = librdkafkaReason(err);
+  const named = propertiesNamed(reason, config);
+  const given = (culprits ?? named.filter((k) => k in user)).map((k) => `${k}=${printable(user[k]) ?? "?"}`);
+  const weirs = named.filter((k) => !(k in user)).map((k) => `${k}=${printable(config[k])}`);
+  const parts = [`librdkafka rejects the ${spec.role}'s configuration: ${reason.replace(/[\s.]+$/, "")}.`];
+  if (given.length > 0)
+    parts.push(
+      `Caused by the kafka option${given.length > 1 ? "s" : ""} ${given.join(", ")}` +
+        (weirs.length > 0 ? ` (weir sets ${weirs.join(", ")} for its ${spec.role})` : "") +
+        `: change or remove ${given.length > 1 ? "them" : "it"}.`,
+    );
+  else if (weirs.length > 0) parts.push(`weir sets ${weirs.join(", ")} for its ${spec.role}.`);
+  parts.push(
+    "No retry can fix this; see https://github.com/confluentinc/librdkafka/blob/master/CONFIGURATION.md",
+  );
+  return new ConfigError(parts.join(" "), { cause: err });
+}
+
+/**
+ * Fails fast, with a ConfigError naming the property, when a property of a client the worker will create is unknown
+ * or has an invalid value (step 1 above). Synchronous and offline: the Worker constructor calls it.
+ */
+export function validateClientConfigs(ctx: ClientContext): void {
+  for (const spec of WORKER_CLIENTS) {
+    const err = constructionError(spec.kind, spec.config(ctx));
+    if (err === undefined) continue;
+    // Each property is checked on its own: the culprits are the user's properties that fail alone.
+    const user = ctx.options.kafka;
+    const culprits = Object.keys(user).filter(
+      (k) => constructionError(spec.kind, spec.config(withKafka(ctx, { [k]: user[k]! }))) !== undefined,
+    );
+    throw clientConfigError(ctx, spec, err, culprits.length > 0 ? culprits : undefined);
+  }
+}
+
+/**
+ * validateClientConfigs, and then the combinations (step 2 above): creates each client's librdkafka handle without
+ * brokers and destroys it again, a few ms in all. A ConfigError names librdkafka's reason and the user's properties
+ * without which the configuration is accepted. For callers that can wait before they start the worker (the CLI
+ * runs it before its HTTP server); a worker started without it finds the same at its first connect, at once.
+ */
+export async function checkClientConfigs(ctx: ClientContext): Promise<void> {
+  validateClientConfigs(ctx);
+  for (const spec of WORKER_CLIENTS) {
+    const err = await creationError(spec.kind, spec.config(ctx));
+    if (err === undefined) continue;
+    const user = ctx.options.kafka;
+    const culprits: string[] = [];
+    for (const k of Object.keys(user)) {
+      const { [k]: _omitted, ...rest } = user;
+      if ((await creationError(spec.kind, spec.config(withKafka(ctx, rest)))) === undefined) culprits.push(k);
+    }
+    throw clientConfigError(ctx, spec, err, culprits.length > 0 ? culprits : undefined);
+  }
 }
 
 /** Retry while the broker is unreachable: a clear log line each time, growing back-off, never a crash loop. */
@@ -189,6 +374,8 @@ export async function retry<T>(
       return result;
     } catch (err) {
       const e = err as LibrdKafkaError;
+      // A ConfigError (e.g. librdkafka refusing a client's configuration at connect) never heals: thrown at once.
+      if (err instanceof ConfigError) throw err;
       if (e?.isFatal || ctx.stopRequested() || err instanceof WeirError) throw err;
       const delay = Math.min(500 * 2 ** Math.min(attempt - 1, 4), 8000);
       ctx.log.warn(`${what} failed; Kafka at ${ctx.options.brokers} unreachable? retrying`, {
@@ -201,12 +388,34 @@ export async function retry<T>(
   }
 }
 
+/**
+ * Connect with retry while the broker is unreachable. A connect that fails in rd_kafka_new (the client's
+ * configuration, see above: no "connection.failure" event) is a ConfigError, thrown at once.
+ */
 export function connectWithRetry<C extends KafkaConsumer | Producer>(
   ctx: ClientContext & { stopRequested: () => boolean },
   client: C,
   what: string,
 ): Promise<C> {
-  return retry(ctx, `connect ${what}`, () => connect(client as never, 10_000) as Promise<C>);
+  return retry(ctx, `connect ${what}`, async () => {
+    let created = false;
+    const onFailure = () => (created = true);
+    const events = client as unknown as NodeJS.EventEmitter;
+    events.once("connection.failure", onFailure);
+    try {
+      return (await connect(client as never, 10_000)) as C;
+    } catch (err) {
+      if (created) throw err;
+      const spec = WORKER_CLIENTS.find((s) => s.role === what) ?? {
+        role: what,
+        kind: client instanceof Kafka.Producer ? "producer" : "consumer",
+        config: () => ({ ...ctx.options.kafka }),
+      };
+      throw clientConfigError(ctx, spec, err, undefined);
+    } finally {
+      events.removeListener("connection.failure", onFailure);
+    }
+  });
 }
 
 export async function closeClients(clients: {

@@ -15,6 +15,7 @@ import { map } from "rxjs";
 import { Committer } from "./committer.js";
 import { RecordCollector } from "./record-collector.js";
 import { TaskManager } from "./task-manager.js";
+import { Health } from "./health.js";
 
 const count: ProcessorFactory<string, string, string, string> = (ctx) => {
   const counts = ctx.keyValueStore<string, number>("counts");
@@ -37,7 +38,11 @@ function topology() {
 type Call = string;
 
 /** A producer whose transactional calls are recorded and answered as the test says; delivery reports at once. */
-function fakeProducer(calls: Call[], collector: () => RecordCollector, fail: { commit?: object } = {}) {
+function fakeProducer(
+  calls: Call[],
+  collector: () => RecordCollector,
+  fail: { commit?: object; abort?: object[] } = {},
+) {
   let offset = 0;
   return {
     beginTransaction: (cb: (e: unknown) => void) => (calls.push("begin"), cb(null)),
@@ -54,7 +59,10 @@ function fakeProducer(calls: Call[], collector: () => RecordCollector, fail: { c
       calls.push("commit");
       cb(fail.commit ?? null);
     },
-    abortTransaction: (_t: number, cb: (e: unknown) => void) => (calls.push("abort"), cb(null)),
+    abortTransaction: (_t: number, cb: (e: unknown) => void) => (
+      calls.push("abort"),
+      cb(fail.abort?.shift() ?? null)
+    ),
     produce: (topic: string, partition: number) => {
       calls.push(`produce ${topic}`);
       const o = offset++;
@@ -63,7 +71,7 @@ function fakeProducer(calls: Call[], collector: () => RecordCollector, fail: { c
   };
 }
 
-function setup(fail: { commit?: object } = {}) {
+function setup(fail: { commit?: object; abort?: object[] } = {}) {
   const topo = topology();
   const options = compileWorkerOptions(topo, { brokers: "x:1", stateDir: "/tmp/unused", workerId: "w1" });
   const calls: Call[] = [];
@@ -90,6 +98,8 @@ function setup(fail: { commit?: object } = {}) {
     admin: () => undefined,
     collector,
     tasks,
+    health: new Health(common),
+    stopRequested: () => false,
   });
   tasks.open(0, 0, [{ topic: "in", partition: 0 }]);
   let next = 0;
@@ -150,6 +160,31 @@ describe("Committer", () => {
     expect(s.countOf("a")).toBeUndefined(); // the uncommitted count is gone
     expect(s.tasks.positions.size).toBe(0);
     expect(s.collector.sinceCommit).toBe(0);
+  });
+
+  it("an abort that times out (brokers unreachable) is retried until it stands, never turned fatal", async () => {
+    const timedOut = { message: "Local: Timed out", code: -185, isRetriable: true, isFatal: false };
+    const failing = {
+      commit: { message: "Local: Timed out", code: -185, isRetriable: true, isFatal: false },
+      abort: [timedOut, timedOut],
+    };
+    const s = setup(failing);
+    await s.feed("a");
+    await expect(s.committer.commit()).rejects.toMatchObject({ code: -185 });
+    expect(() => s.committer.classifyFailure(failing.commit)).not.toThrow();
+    await s.committer.abort();
+    expect(s.calls.filter((c) => c === "abort")).toHaveLength(3);
+    expect(s.committer.txnOpen).toBe(false);
+  }, 15_000);
+
+  it("a fatal answer to an abort is fatal", async () => {
+    const s = setup({
+      commit: { message: "Local: Timed out", code: -185, isRetriable: true },
+      abort: [{ message: "Local: Fatal error", code: -150, isFatal: true }],
+    });
+    await s.feed("a");
+    await expect(s.committer.commit()).rejects.toMatchObject({ code: -185 });
+    await expect(s.committer.abort()).rejects.toThrow(ProducerFencedError);
   });
 
   it("a fatal failure (fenced) is thrown as ProducerFencedError, not rewound", () => {

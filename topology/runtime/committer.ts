@@ -6,9 +6,11 @@
  * Kafka. A failed commit is either fatal (fenced, at-least-once) or aborts: the caller rewinds.
  */
 import type { StateBackend } from "../../state/index.js";
-import { ProducerError, ProducerFencedError, WeirError } from "../errors.js";
+import { ProducerFencedError, WeirError } from "../errors.js";
+import { classify } from "../failures.js";
 import {
   Txn,
+  sleep,
   describeKafkaError,
   flush,
   type IAdminClient,
@@ -23,6 +25,7 @@ import type { TaskManager } from "./task-manager.js";
 import { applyStaged, stageChangelogs } from "./task-stores.js";
 import { faultPoint } from "./test-faults.js";
 import type { RuntimeContext } from "./context.js";
+import type { Health } from "./health.js";
 
 export interface CommitterDeps extends RuntimeContext {
   store: () => StateBackend;
@@ -31,6 +34,8 @@ export interface CommitterDeps extends RuntimeContext {
   admin: () => IAdminClient | undefined;
   collector: RecordCollector;
   tasks: TaskManager;
+  health: Health;
+  stopRequested: () => boolean;
 }
 
 const REPARTITION_PURGE_INTERVAL_MS = 30_000;
@@ -120,26 +125,19 @@ export class Committer {
     tasks.uncommitted = 0;
     collector.sinceCommit = 0;
     this.lastCommit = Date.now();
+    this.d.health.progressed();
     metrics?.transactions.inc({ outcome: "committed" });
     metrics?.commitDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
   }
 
   /**
-   * A failed begin or commit: fatal (thrown, with the reason) when the producer is fenced or failed for good, or
-   * under at-least-once; otherwise logged, and the caller aborts and rewinds.
+   * A failed begin or commit, classified once (topology/failures.ts): fatal — fenced, the producer failed for good,
+   * authorization — is thrown with the reason; anything else is logged, counted against the worker's health, and
+   * the caller aborts and rewinds to the committed offsets (under at-least-once, too: what was produced may be in
+   * Kafka, the offsets are not committed, so the records since the last commit are processed again).
    */
   classifyFailure(err: unknown): void {
-    const e = err as LibrdKafkaError;
-    if (!this.#eos && !e?.isFatal)
-      // At-least-once: nothing to abort; what was produced may be in Kafka, the offsets are not committed.
-      throw err instanceof WeirError
-        ? err
-        : new ProducerError(
-            `at-least-once commit failed: ${describeKafkaError(err)}; the offsets were not committed, so the ` +
-              `records since the last commit are processed again after a restart (at-least-once)`,
-            { cause: err },
-          );
-    if (e?.isFatal)
+    if (classify(err) === "fatal")
       throw err instanceof WeirError
         ? err
         : new ProducerFencedError(
@@ -147,20 +145,49 @@ export class Committer {
               `took over, or the producer failed. Nothing of the open transaction is committed; restart the worker.`,
             { cause: err },
           );
-    this.d.log.warn("transaction failed; aborting and resuming from the committed offsets", {
-      error: describeKafkaError(err),
-    });
+    this.d.health.commitFailed(describeKafkaError(err));
+    this.d.log.warn(
+      this.#eos
+        ? "transaction failed; aborting and resuming from the committed offsets"
+        : "commit failed; resuming from the committed offsets (records since the last commit are processed again)",
+      { error: describeKafkaError(err) },
+    );
   }
 
-  /** Abort the open transaction and forget what was produced in it. The caller discards the tasks' state. */
+  /**
+   * Abort the open transaction and forget what was produced in it. The caller discards the tasks' state. An abort
+   * that times out (brokers unreachable) is retried with back-off until it stands — librdkafka resumes the pending
+   * abort on the next call — and is never turned into a fatal error; only a fatal answer (fenced) is.
+   */
   async abort(): Promise<void> {
-    if (this.txnOpen) {
+    for (let attempt = 1; this.txnOpen; attempt++) {
       try {
         await Txn.abort(this.d.producer(), 30_000);
+        this.txnOpen = false;
+        if (attempt > 1) this.d.log.info("transaction aborted", { attempts: attempt });
       } catch (err) {
-        throw new ProducerFencedError(`abortTransaction failed: ${describeKafkaError(err)}`, { cause: err });
+        if (classify(err) === "fatal")
+          throw new ProducerFencedError(`abortTransaction failed: ${describeKafkaError(err)}`, {
+            cause: err,
+          });
+        if (this.d.stopRequested()) {
+          this.d.log.warn(
+            "stopping with the transaction undecided: Kafka aborts it after transaction.timeout.ms",
+            {
+              error: describeKafkaError(err),
+            },
+          );
+          return;
+        }
+        const delay = Math.min(1000 * attempt, 10_000);
+        if (attempt === 1 || attempt % 10 === 0)
+          this.d.log.warn("aborting the transaction failed; retrying (brokers unreachable?)", {
+            attempt,
+            retryInMs: delay,
+            error: describeKafkaError(err),
+          });
+        await sleep(delay);
       }
-      this.txnOpen = false;
     }
     this.d.metrics?.transactions.inc({ outcome: "aborted" });
     const { collector } = this.d;

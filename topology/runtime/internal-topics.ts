@@ -1,6 +1,6 @@
 /**
- * Topics before the worker joins its group: wait for input topics that do not exist yet (a worker deployed before
- * the job that creates them), refuse inputs that are not co-partitioned, create the internal topics (changelogs,
+ * Topics before the worker joins its group: wait for input and output topics that do not exist yet (a worker
+ * deployed before the job that creates them), refuse inputs that are not co-partitioned, create the internal topics (changelogs,
  * repartition topics) and the dead-letter topic, and refuse internal topics with another partition count.
  */
 import type { Topology } from "../builder.js";
@@ -23,11 +23,14 @@ export async function prepareTopics(d: InternalTopicsDeps): Promise<Map<number, 
   const isInternal = (topic: string) => topology.internalTopics.some((t) => t.name === topic);
   let counts = await d.retry("metadata", () => partitionCounts(d.producer));
   for (let attempt = 1; ; attempt++) {
-    const missing = topology.inputTopics.filter((t) => !counts.has(t));
+    // Outputs too: weir's producer never lets the broker auto-create a topic with its default partition count.
+    const missing = [...topology.inputTopics, ...topology.outputTopics].filter((t) => !counts.has(t));
     if (missing.length === 0) break;
-    if (d.stopRequested()) throw new StopRequestedError("stopped while waiting for input topics");
+    if (d.stopRequested()) throw new StopRequestedError("stopped while waiting for input and output topics");
     if (attempt === 1 || attempt % 30 === 0)
-      d.log.warn("waiting for input topics to exist; create them with 'weir topics create'", { missing });
+      d.log.warn("waiting for input and output topics to exist; create them with 'weir topics create'", {
+        missing,
+      });
     await sleep(1000);
     counts = await d.retry("metadata", () => partitionCounts(d.producer));
   }

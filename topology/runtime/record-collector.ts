@@ -4,22 +4,30 @@
  * partition's last record (the checkpoint LMDB stores with the state); the first delivery error fails the open
  * transaction.
  */
-import { deadLetterHeaders, deadLetterReason } from "../dead-letter.js";
-import { ProducerError, ProducerFencedError, type WeirError } from "../errors.js";
+import { DeadLetterHeader, deadLetterHeaders, deadLetterReason } from "../dead-letter.js";
+import { ProducerError, ProducerFencedError, RecordTooLargeError, type WeirError } from "../errors.js";
 import {
   ErrorCode,
+  RdKafka,
   describeKafkaError,
   fromHeaders,
   type LibrdKafkaError,
   type Producer,
+  recordBytes,
   tpKey,
 } from "../kafka.js";
-import type { OutgoingRecord, RawRecord } from "../record.js";
+import type { Headers, OutgoingRecord, RawRecord } from "../record.js";
 import type { RuntimeContext } from "./context.js";
 
 export interface RecordCollectorDeps extends RuntimeContext {
   producer: () => Producer;
 }
+
+/** The producer's `message.max.bytes` unless the user sets it (`--kafka message.max.bytes=N`). */
+export const DEFAULT_MAX_RECORD_BYTES = 1_000_000;
+
+/** librdkafka's code for a record larger than `message.max.bytes` (local check) or the topic allows (broker). */
+const MSG_SIZE_TOO_LARGE = 10;
 
 export class RecordCollector {
   /** Records produced and delivery reports received, since the worker started. */
@@ -38,14 +46,27 @@ export class RecordCollector {
     { produced: { inc(): void }; latency: { observe(v: number): void } | undefined }
   >();
 
+  /** The largest record the producer sends: its `message.max.bytes`. */
+  readonly maxRecordBytes: number;
+
   constructor(private readonly d: RecordCollectorDeps) {
     this.#changelogTopics = new Set(
       d.topology.internalTopics.filter((t) => t.kind === "changelog").map((t) => t.name),
     );
+    this.maxRecordBytes = Number(d.options.kafka[RdKafka.messageMaxBytes] ?? DEFAULT_MAX_RECORD_BYTES);
+  }
+
+  /**
+   * Refuse a record the producer would refuse, before it enters the transaction: a RecordTooLargeError is a
+   * record-level failure (its input record is dead-lettered), where a produce error would abort the transaction.
+   */
+  checkSize(topic: string, key: Buffer | null, value: Buffer | null, headers?: Headers): void {
+    checkRecordSize(topic, key, value, headers, this.maxRecordBytes);
   }
 
   send(record: OutgoingRecord): void {
     if (this.deliveryError) throw this.producerError(this.deliveryError, record.topic);
+    this.checkSize(record.topic, record.key, record.value, record.headers);
     try {
       this.d
         .producer()
@@ -59,6 +80,14 @@ export class RecordCollector {
           fromHeaders(record.headers),
         );
     } catch (err) {
+      if ((err as LibrdKafkaError)?.code === MSG_SIZE_TOO_LARGE)
+        throw new RecordTooLargeError(
+          `could not produce to ${record.topic}: ${describeKafkaError(err)}`,
+          recordBytes(record.key, record.value, record.headers),
+          this.maxRecordBytes,
+          record.topic,
+          { topic: record.topic, cause: err },
+        );
       throw this.producerError(err, record.topic);
     }
     this.produced++;
@@ -91,13 +120,9 @@ export class RecordCollector {
       offset: r.offset,
     });
     this.d.metrics?.deadLetterRecords.inc({ reason: deadLetterReason(error), topic: r.topic });
-    this.send({
-      topic: this.d.topology.deadLetterTopic,
-      key: r.key,
-      value: r.value,
-      timestamp: r.timestamp,
-      headers: { ...r.headers, ...deadLetterHeaders(r, error) },
-    });
+    this.send(
+      fitDeadLetter(r, deadLetterHeaders(r, error), this.d.topology.deadLetterTopic, this.maxRecordBytes),
+    );
   }
 
   producerError(err: unknown, topic: string): ProducerError | ProducerFencedError {
@@ -139,4 +164,59 @@ export class RecordCollector {
       await new Promise((r) => setImmediate(r));
     }
   }
+}
+
+/** Throws RecordTooLargeError for a record larger than `limit` bytes as librdkafka counts them. */
+export function checkRecordSize(
+  topic: string,
+  key: Buffer | null,
+  value: Buffer | null,
+  headers: Headers | undefined,
+  limit: number,
+): void {
+  const size = recordBytes(key, value, headers);
+  if (size > limit)
+    throw new RecordTooLargeError(
+      `a record of ${size} bytes for ${topic} exceeds the producer's limit of ${limit} bytes ` +
+        `(message.max.bytes; raise it together with the topic's max.message.bytes, or keep records smaller)`,
+      size,
+      limit,
+      topic,
+      { topic },
+    );
+}
+
+/**
+ * A dead letter that always fits the producer's limit, so writing one never fails for size: the value is cut first,
+ * then the key, then the source record's own headers are dropped, and a header says what was cut (the original is
+ * still at the source coordinates the weir.source.* headers name).
+ */
+export function fitDeadLetter(
+  r: RawRecord,
+  errorHeaders: Headers,
+  topic: string,
+  limit: number,
+): OutgoingRecord {
+  let headers: Headers = { ...r.headers, ...errorHeaders };
+  let key = r.key;
+  let value = r.value;
+  const cuts: string[] = [];
+  let excess = recordBytes(key, value, headers) - limit;
+  if (excess > 0 && value && value.length > 0) {
+    const keep = Math.max(0, value.length - excess - 64);
+    cuts.push(`value ${value.length}->${keep}`);
+    value = value.subarray(0, keep);
+  }
+  excess = recordBytes(key, value, headers) - limit + 128;
+  if (excess > 0 && key && key.length > 0) {
+    const keep = Math.max(0, key.length - excess - 64);
+    cuts.push(`key ${key.length}->${keep}`);
+    key = key.subarray(0, keep);
+  }
+  if (recordBytes(key, value, headers) + 128 > limit && Object.keys(r.headers).length > 0) {
+    cuts.push(`source headers dropped (${Object.keys(r.headers).length})`);
+    headers = { ...errorHeaders };
+  }
+  if (cuts.length > 0) headers[DeadLetterHeader.truncated] = cuts.join("; ");
+  return { topic, key, value, timestamp: r.timestamp, headers };
 }

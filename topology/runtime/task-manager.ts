@@ -5,6 +5,7 @@
  * queries of the local stores.
  */
 import { BufferedStore, type StateBackend } from "../../state/index.js";
+import { changelogSizeCheck } from "./task-stores.js";
 import { StateStoreError } from "../errors.js";
 import {
   splitTp,
@@ -113,12 +114,16 @@ export class TaskManager {
         subtopology,
         partition,
         wallClock: Date.now,
-        onProcessingError: options.processingErrors,
+        errorHandlers: options.errorHandlers,
         store: (name) => {
           let buffer = stores.get(name);
           if (buffer) return buffer;
           // Changelog records are sent at commit time from the drained buffer (Committer.stageChangelogs).
-          buffer = new BufferedStore(this.d.store().open(name, partition));
+          buffer = new BufferedStore(
+            this.d.store().open(name, partition),
+            undefined,
+            changelogSizeCheck(topology, name, collector.maxRecordBytes),
+          );
           stores.set(name, buffer);
           return buffer;
         },

@@ -8,6 +8,7 @@ import type { BufferedStore, StateBackend } from "../../state/index.js";
 import { changelogTopic, type Topology } from "../builder.js";
 import { tpKey } from "../kafka.js";
 import type { OutgoingRecord } from "../record.js";
+import { checkRecordSize } from "./record-collector.js";
 
 export interface TaskStores {
   readonly partition: number;
@@ -62,4 +63,20 @@ export function applyStaged(
       checkpoint: checkpointOf(b.changelog),
     })),
   );
+}
+
+/**
+ * The check a store write passes before it is buffered: its changelog record must fit the producer's limit, or the
+ * commit that sends it would fail for every record in the transaction. A write that cannot be changelogged throws a
+ * RecordTooLargeError at the `put`, inside the processor, so the input record that caused it is dead-lettered (the
+ * production handler) and the store keeps its previous value. Stores without a changelog are not checked.
+ */
+export function changelogSizeCheck(
+  topology: Topology,
+  store: string,
+  limit: number,
+): ((key: Buffer, value: Buffer | null) => void) | undefined {
+  if (!topology.stores.get(store)?.changelog) return undefined;
+  const topic = changelogTopic(topology.appId, store);
+  return (key, value) => checkRecordSize(topic, key, value, undefined, limit);
 }

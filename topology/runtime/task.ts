@@ -19,6 +19,7 @@ import {
   errorMessage,
 } from "../errors.js";
 import type { Emit, OutgoingRecord, RawRecord, StreamRecord } from "../record.js";
+import { recordFailureKind, type RecordFailureHandlers } from "../failures.js";
 import { decode, encode } from "../serdes.js";
 
 export type TaskId = string;
@@ -47,8 +48,11 @@ export interface TaskOptions {
   store(name: string): BufferedStore;
   output: TaskOutput;
   wallClock(): number;
-  /** What to do when a processor throws: send the input record to the dead-letter topic, or fail the task. */
-  onProcessingError: "dead-letter" | "fail";
+  /**
+   * What a record-level failure does, per kind (topology/failures.ts): send the input record to the dead-letter
+   * topic and go on, or fail the task.
+   */
+  errorHandlers: RecordFailureHandlers;
   hooks?: TaskHooks;
 }
 
@@ -151,6 +155,7 @@ export class StreamTask {
               node: source.node,
               cause: err,
             });
+      if (this.#options.errorHandlers.deserialization === "fail") throw error;
       this.#options.output.deadLetter(raw, error);
       return;
     }
@@ -324,6 +329,10 @@ export class StreamTask {
     }
   }
 
+  /**
+   * A failure inside the pipeline. A record-level one (topology/failures.ts) dead-letters the input record when its
+   * kind's handler says so; anything else, or a failure outside a record (a punctuation), fails the task.
+   */
   #processingError(node: string, err: unknown): void {
     const raw = this.#currentRaw;
     const error =
@@ -335,11 +344,8 @@ export class StreamTask {
             task: this.id,
             cause: err,
           });
-    if (
-      this.#options.onProcessingError === "dead-letter" &&
-      raw &&
-      !(err instanceof WeirError && !(err instanceof ProcessingError))
-    ) {
+    const kind = recordFailureKind(err);
+    if (kind !== undefined && raw && this.#options.errorHandlers[kind] === "dead-letter") {
       this.#options.output.deadLetter(raw, error);
       return;
     }

@@ -4,6 +4,7 @@ import { StopRequestedError, WeirError, errorMessage } from "../errors.js";
 import {
   ErrorCode,
   Offset,
+  partitionCounts,
   Txn,
   consumeBatch,
   createAdmin,
@@ -28,6 +29,7 @@ import {
   createProducer,
   createRestoreConsumer,
   retry,
+  validateClientConfigs,
   type ClientContext,
 } from "./clients.js";
 import { Committer } from "./committer.js";
@@ -36,6 +38,8 @@ import { RecordCollector } from "./record-collector.js";
 import { OFFSET_RANGE_CHECK_MS, Rebalancer } from "./rebalances.js";
 import { Restorer } from "./restorer.js";
 import { TaskManager, type TaskStatus } from "./task-manager.js";
+import { Health, type ProblemReport } from "./health.js";
+import { TOPIC_CHECK_INTERVAL_MS, TopicWatch } from "./topic-watch.js";
 
 export type { TaskStatus };
 
@@ -71,6 +75,11 @@ export class Worker {
   readonly #collector: RecordCollector;
   readonly #ctx: ClientContext & { stopRequested: () => boolean };
   readonly #clientErrors: ClientErrorLog;
+  readonly #health: Health;
+  readonly #topics: TopicWatch;
+  #watchTimer: NodeJS.Timeout | undefined;
+  /** When the loop last turned: a loop that stops turning outside a known wait is wedged (see `live`). */
+  #loopTurn = Date.now();
 
   constructor(topology: Topology, options: WorkerOptions) {
     this.topology = topology;
@@ -91,6 +100,8 @@ export class Worker {
       stopRequested: () => this.#stopRequested,
     };
     this.#clientErrors = new ClientErrorLog(this.#ctx);
+    this.#health = new Health(base);
+    this.#topics = new TopicWatch({ ...base, producer: () => this.#producer, health: this.#health });
     this.#collector = new RecordCollector({
       ...base,
       producer: () => this.#producer!,
@@ -109,6 +120,8 @@ export class Worker {
       admin: () => this.#admin,
       collector: this.#collector,
       tasks: this.#tm,
+      health: this.#health,
+      stopRequested: () => this.#stopRequested,
     });
     this.#restorer = new Restorer({
       ...base,
@@ -136,6 +149,8 @@ export class Worker {
       ready: () => this.ready,
       assignmentChanged: () => this.#updateAssignmentMetrics(),
     });
+    // Client configuration that can never work (an unknown property, an invalid value) fails here, not at start.
+    validateClientConfigs(this.#ctx);
   }
 
   /** Restore counters of the last assignment, for tests and operators: store-partition → records replayed. */
@@ -147,9 +162,40 @@ export class Worker {
     return this.#state;
   }
 
-  /** Assigned tasks restored and running. */
+  /**
+   * Assigned tasks restored and running, and nothing keeping the worker from progress: brokers reachable, every
+   * topic present, commits standing, not stalled (runtime/health.ts). What `/readyz` reports.
+   */
   get ready(): boolean {
-    return this.#state === "running" && this.#rebalancer.settled;
+    return this.#state === "running" && this.#rebalancer.settled && this.#health.ok;
+  }
+
+  /** Why the worker is not ready (empty when it is). */
+  problems(): ProblemReport[] {
+    const problems = this.#health.problems();
+    if (this.#state === "running" && !this.#rebalancer.settled)
+      problems.unshift({
+        problem: "rebalancing",
+        reason: "partitions are being assigned, restored or their start offsets decided",
+        since: new Date().toISOString(),
+      });
+    return problems;
+  }
+
+  /**
+   * Liveness (what `/healthz` reports): false once the worker failed or stopped, or when its loop has not turned
+   * for longer than the consumer's max.poll.interval.ms while no passing fault explains it — a wedged worker that
+   * a restart heals. A broker outage or a missing topic does not make a worker dead: a restart cannot heal them.
+   */
+  get live(): boolean {
+    if (this.#state === "failed" || this.#state === "stopped") return false;
+    if (this.#state !== "running") return true;
+    const bound = Math.max(300_000, this.options.taskTimeoutMs + 60_000);
+    return (
+      Date.now() - this.#loopTurn < bound ||
+      this.#health.has("brokers-unreachable") ||
+      this.#health.has("topic-missing")
+    );
   }
 
   /** Resolves when the worker has stopped; rejects with the fatal error if it failed. */
@@ -218,6 +264,9 @@ export class Worker {
       );
       await connectWithRetry(this.#ctx, this.#consumer, "consumer");
       this.#log.debug("consumers connected");
+      this.#topics.startWith(await retry(this.#ctx, "metadata", () => partitionCounts(this.#producer!)));
+      this.#producer.on("event.error", (err) => this.#onClientError(err));
+      this.#consumer.on("event.error", (err) => this.#onClientError(err));
       this.#consumer.subscribe(this.topology.sourceTopics);
       if (this.#stopRequested) throw new StopRequestedError("stopped during start");
     } catch (err) {
@@ -228,7 +277,51 @@ export class Worker {
     }
     this.#state = "running";
     this.#log.info("worker running", { topics: this.topology.sourceTopics });
+    this.#watchTimer = setInterval(() => this.#watch(), 1000);
+    this.#watchTimer.unref();
     this.#loop = this.#run();
+  }
+
+  /** librdkafka says every broker connection is down: not ready at once; the next probe says when they are back. */
+  #onClientError(err: LibrdKafkaError): void {
+    if (err.code !== ErrorCode.ALL_BROKERS_DOWN) return;
+    this.#health.raise("brokers-unreachable", `all broker connections are down (${this.options.brokers})`, {
+      error: describeKafkaError(err),
+    });
+  }
+
+  /** Once a second: the stall check; every few seconds (every second while brokers are unreachable) the topics. */
+  #watch(): void {
+    if (this.#state !== "running") return;
+    this.#health.evaluate(this.#waitingWork(), this.#rebalancer.settled);
+    const interval = this.#health.ok ? TOPIC_CHECK_INTERVAL_MS : 1000;
+    if (Date.now() - this.#topics.lastCheck >= interval) void this.#topics.check();
+  }
+
+  /** The work that waits, for the stall check: records queued in tasks, or lag on assigned partitions. */
+  #waitingWork(): string | undefined {
+    let queued = 0;
+    for (const active of this.#tm.tasks.values()) queued += active.queues.size;
+    if (queued > 0) return `${queued} records wait in task queues`;
+    const consumer = this.#consumer;
+    if (!consumer) return undefined;
+    const lagging: string[] = [];
+    let total = 0;
+    for (const key of this.#tm.tasks.partitionKeys()) {
+      const [topic, partition] = splitTp(key);
+      try {
+        const { highOffset } = consumer.getWatermarkOffsets(topic, partition);
+        const [pos] = consumer.position([{ topic, partition }]);
+        const lag = consumerLag(highOffset, pos?.offset ?? Offset.INVALID);
+        if (lag !== undefined && lag > 0) {
+          total += lag;
+          lagging.push(key);
+        }
+      } catch {
+        // watermarks not known yet
+      }
+    }
+    return total > 0 ? `${total} records of lag on ${lagging.slice(0, 5).join(", ")}` : undefined;
   }
 
   /** Graceful stop: stop fetching, finish and commit in-flight work, close stores, leave the group. */
@@ -252,6 +345,7 @@ export class Worker {
     let pollErrors = 0;
     try {
       while (!this.#stopRequested && this.#fatal === undefined) {
+        this.#loopTurn = Date.now();
         let messages: Message[];
         try {
           messages = await consumeBatch(this.#consumer!, this.options.maxPollRecords);
@@ -277,9 +371,16 @@ export class Worker {
         }
         await this.#exclusive(async () => {
           this.#tm.enqueue(messages);
+          if (this.#health.has("topic-missing")) {
+            // Nothing can commit while a topic the topology writes is gone: drop the open transaction and wait,
+            // fetching (the queues fill and pause their partitions) so the member stays in its group.
+            if (this.#committer.txnOpen) await this.#rebalancer.abortAndRewind();
+            return;
+          }
           await this.#processQueued();
           if (this.#committer.due()) await this.#commit();
         });
+        if (messages.length === 0 && this.#health.has("topic-missing")) await sleep(200);
         if (Date.now() - this.#rebalancer.lastRangeCheck >= OFFSET_RANGE_CHECK_MS)
           await this.#rebalancer.checkPositionsInRange();
       }
@@ -313,6 +414,8 @@ export class Worker {
 
   async #onCommitFailure(err: unknown): Promise<void> {
     this.#committer.classifyFailure(err); // throws when fatal
+    // A missing topic fails the transaction first: check the topics now, not at the next interval.
+    void this.#topics.check();
     await this.#rebalancer.abortAndRewind();
   }
 
@@ -349,6 +452,7 @@ export class Worker {
   // ---- start-up and shutdown ---------------------------------------------------------------------------------
 
   async #shutdown(): Promise<void> {
+    clearInterval(this.#watchTimer);
     this.#state = this.#fatal === undefined ? "stopping" : "failed";
     if (this.#fatal !== undefined)
       this.#log.error("worker failed", {

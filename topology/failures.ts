@@ -1,0 +1,116 @@
+/**
+ * The failure taxonomy: every error weir meets is one of three classes, decided here and nowhere else.
+ *
+ * - **record**: one input record is at fault (a poison pill). It goes to the dead-letter topic with the reason and
+ *   processing carries on — or the worker fails, if the handler for its kind is set to "fail". The kinds are named
+ *   after Kafka Streams' handlers:
+ *     deserialization  the input's bytes do not decode (DeserializationError, SchemaError)
+ *     processing       a processor threw (ProcessingError, and any non-weir error from user code)
+ *     production       what the record produced cannot be written: too large for the producer
+ *                      (RecordTooLargeError: an output, or a store value whose changelog record would be), or a value
+ *                      its serde cannot write and read back (SerializationError)
+ * - **transient**: Kafka is passing through something — transport errors, all brokers down, a coordinator loading
+ *   or moving, a request or an abort timing out, anything librdkafka flags retriable or abortable, a topic missing
+ *   while it is recreated. Wait and retry with back-off, logged once per interval, not ready meanwhile; never fatal
+ *   and never a silent stall (the worker's health reports it).
+ * - **fatal**: a restart with the same configuration cannot do better — fenced by a newer instance, authentication
+ *   or authorization refused, configuration that can never work, a store that cannot open, an offset that cannot
+ *   be decided. Stop once, with the reason and what to do (exit 2 for configuration, 1 otherwise).
+ */
+import {
+  ConfigError,
+  DeserializationError,
+  MissingTopicError,
+  OffsetError,
+  ProcessingError,
+  ProducerFencedError,
+  RecordTooLargeError,
+  SerializationError,
+  StateStoreError,
+  TopologyError,
+  TransactionAbortedError,
+  WeirError,
+} from "./errors.js";
+import type { LibrdKafkaError } from "./kafka.js";
+
+export type FailureClass = "record" | "transient" | "fatal";
+
+/** The handler a record-level failure goes to (Kafka Streams: deserialization/processing/production handler). */
+export type RecordFailureKind = "deserialization" | "processing" | "production";
+
+/** What a record-level handler does: send the input record to the dead-letter topic and go on, or fail. */
+export type RecordFailureAction = "dead-letter" | "fail";
+
+export interface RecordFailureHandlers {
+  readonly deserialization: RecordFailureAction;
+  readonly processing: RecordFailureAction;
+  readonly production: RecordFailureAction;
+}
+
+/** Broker error codes (Kafka protocol) that no retry heals: authentication and authorization. */
+const AUTH_CODES = new Set([
+  29, // TOPIC_AUTHORIZATION_FAILED
+  30, // GROUP_AUTHORIZATION_FAILED
+  31, // CLUSTER_AUTHORIZATION_FAILED
+  53, // TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+  58, // SASL_AUTHENTICATION_FAILED
+  -169, // librdkafka: __AUTHENTICATION
+]);
+
+/** librdkafka and broker codes of faults that pass (listed for the reader: unflagged codes are retried too). */
+const TRANSIENT_CODES = new Set([
+  -195, // __TRANSPORT
+  -187, // __ALL_BROKERS_DOWN
+  -185, // __TIMED_OUT
+  -192, // __MSG_TIMED_OUT
+  -188, // __UNKNOWN_TOPIC (a topic being recreated; the topic check tells a deleted one apart)
+  3, // UNKNOWN_TOPIC_OR_PART
+  5, // LEADER_NOT_AVAILABLE
+  6, // NOT_LEADER_OR_FOLLOWER
+  7, // REQUEST_TIMED_OUT
+  13, // NETWORK_EXCEPTION
+  14, // COORDINATOR_LOAD_IN_PROGRESS
+  15, // COORDINATOR_NOT_AVAILABLE
+  16, // NOT_COORDINATOR
+  19, // NOT_ENOUGH_REPLICAS
+  20, // NOT_ENOUGH_REPLICAS_AFTER_APPEND
+  51, // CONCURRENT_TRANSACTIONS
+]);
+
+/** The record-level kind of an error, or undefined if it is not a record-level error. */
+export function recordFailureKind(err: unknown): RecordFailureKind | undefined {
+  if (err instanceof DeserializationError) return "deserialization";
+  if (err instanceof RecordTooLargeError || err instanceof SerializationError) return "production";
+  if (err instanceof ProcessingError) return "processing";
+  // Anything thrown by user code that weir did not classify (TypeError, a library's error) is a processing error.
+  if (!(err instanceof WeirError)) return "processing";
+  return undefined;
+}
+
+/** The class of an error met outside a processor (committing, producing, consuming, administering). */
+export function classify(err: unknown): FailureClass {
+  if (err instanceof WeirError) {
+    if (recordFailureKind(err) !== undefined) return "record";
+    if (err instanceof TransactionAbortedError || err instanceof MissingTopicError) return "transient";
+    if (
+      err instanceof ProducerFencedError ||
+      err instanceof ConfigError ||
+      err instanceof TopologyError ||
+      err instanceof StateStoreError ||
+      err instanceof OffsetError
+    )
+      return "fatal";
+    const cause = (err as { cause?: unknown }).cause;
+    return cause === undefined ? "fatal" : classify(cause);
+  }
+  const e = err as Partial<LibrdKafkaError> | undefined;
+  if (e && typeof e === "object" && typeof e.code === "number") {
+    if (e.isFatal || e.code === -150) return "fatal";
+    if (AUTH_CODES.has(e.code)) return "fatal";
+    if (e.isRetriable || e.isTxnRequiresAbort || TRANSIENT_CODES.has(e.code)) return "transient";
+    // Any other answer from Kafka that librdkafka does not call fatal: abort, rewind and try again. Should it keep
+    // failing, the worker's health says stalled (commits failing) rather than the worker dying on a guess.
+    return "transient";
+  }
+  return "fatal";
+}

@@ -1,0 +1,110 @@
+/**
+ * Health from progress, not from the process. The worker reports what keeps it from making progress as named
+ * problems; `/readyz` is 503 while any is present and says which (with the reason and since when), and each change
+ * is logged once (error when it starts, info when it ends):
+ *
+ *   brokers-unreachable  no broker answers (librdkafka reports all brokers down, or the metadata probe fails)
+ *   topic-missing        a topic the topology reads or writes is gone, or came back with another partition count
+ *   commits-failing      the last commits failed (aborted and rewound) — e.g. a broker refusing records
+ *   stalled              there is work (lag or queued records) and nothing was committed for `stallTimeoutMs`
+ *
+ * `weir_worker_stalled` is 1 while the worker is stalled (whatever the cause), `weir_worker_problem{problem}` is 1
+ * per present problem; deploy/prometheus/rules.yml alerts on the first.
+ */
+import type { RuntimeContext } from "./context.js";
+
+export type HealthProblem = "brokers-unreachable" | "topic-missing" | "commits-failing" | "stalled";
+
+export interface ProblemReport {
+  /** "rebalancing" is the worker's own: partitions being assigned, restored or positioned. */
+  problem: HealthProblem | "rebalancing";
+  reason: string;
+  since: string;
+}
+
+/** Consecutive failed commits before the worker says its commits are failing. */
+export const FAILED_COMMITS_BEFORE_PROBLEM = 3;
+
+export class Health {
+  readonly #problems = new Map<HealthProblem, { reason: string; since: number }>();
+  /** The last successful commit, or the last moment there was nothing to commit. */
+  lastProgress = Date.now();
+  #failedCommits = 0;
+
+  constructor(private readonly ctx: RuntimeContext) {}
+
+  get ok(): boolean {
+    return this.#problems.size === 0;
+  }
+
+  has(problem: HealthProblem): boolean {
+    return this.#problems.has(problem);
+  }
+
+  problems(): ProblemReport[] {
+    return [...this.#problems].map(([problem, p]) => ({
+      problem,
+      reason: p.reason,
+      since: new Date(p.since).toISOString(),
+    }));
+  }
+
+  raise(problem: HealthProblem, reason: string, fields: Record<string, unknown> = {}): void {
+    const present = this.#problems.get(problem);
+    if (present?.reason === reason) return;
+    this.#problems.set(problem, { reason, since: present?.since ?? Date.now() });
+    // A stall's reason counts seconds and records: logged when it starts, kept current for /readyz.
+    if (present && problem === "stalled") return;
+    this.ctx.log.error(`worker not ready: ${problem}`, { problem, reason, ...fields });
+    this.#metrics();
+  }
+
+  clear(problem: HealthProblem): void {
+    const present = this.#problems.get(problem);
+    if (!present) return;
+    this.#problems.delete(problem);
+    this.ctx.log.info(`recovered: ${problem}`, {
+      problem,
+      after: `${Math.round((Date.now() - present.since) / 1000)} s`,
+    });
+    this.#metrics();
+  }
+
+  /** A commit stood, or there was nothing to commit with nothing waiting. */
+  progressed(): void {
+    this.lastProgress = Date.now();
+    this.#failedCommits = 0;
+    this.clear("commits-failing");
+    this.clear("stalled");
+  }
+
+  commitFailed(error: string): void {
+    if (++this.#failedCommits >= FAILED_COMMITS_BEFORE_PROBLEM)
+      this.raise("commits-failing", `${this.#failedCommits} commits in a row failed; last: ${error}`);
+  }
+
+  /**
+   * Called about once a second. `waiting` describes the work that waits (undefined when there is none). Not
+   * evaluated while the worker is restoring or rebalancing (`settled` false): that is progress of another kind, and
+   * readiness already says so.
+   */
+  evaluate(waiting: string | undefined, settled: boolean): void {
+    if (waiting === undefined) {
+      this.lastProgress = Date.now();
+      this.clear("stalled");
+      return;
+    }
+    if (!settled) return;
+    const idleMs = Date.now() - this.lastProgress;
+    if (idleMs >= this.ctx.options.stallTimeoutMs)
+      this.raise("stalled", `nothing committed for ${Math.round(idleMs / 1000)} s while ${waiting}`);
+  }
+
+  #metrics(): void {
+    const m = this.ctx.metrics;
+    if (!m) return;
+    m.workerStalled.set(this.#problems.has("stalled") ? 1 : 0);
+    for (const problem of ["brokers-unreachable", "topic-missing", "commits-failing", "stalled"] as const)
+      m.workerProblem.set({ problem }, this.#problems.has(problem) ? 1 : 0);
+  }
+}
