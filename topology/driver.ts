@@ -8,7 +8,7 @@ import type { Headers, OutgoingRecord, RawRecord } from "./record.js";
 import { decode, type Serde } from "./serdes.js";
 import { StreamTask, taskId } from "./runtime/task.js";
 import { applyStaged, changelogSizeCheck, stageChangelogs } from "./runtime/task-stores.js";
-import { DEFAULT_MAX_RECORD_BYTES, checkRecordSize } from "./runtime/record-collector.js";
+import { DEFAULT_MAX_RECORD_BYTES, checkRecordSize, fitDeadLetter } from "./runtime/record-collector.js";
 import type { RecordFailureAction, RecordFailureHandlers } from "./failures.js";
 
 export interface TestRecord<K, V> {
@@ -253,14 +253,13 @@ export class TopologyTestDriver {
           this.#append({ ...r, partition: r.partition ?? this.#partitionOf(r.key) });
         },
         deadLetter: (r, error) => {
-          this.#append({
-            topic: topology.deadLetterTopic,
-            partition: 0,
-            key: r.key,
-            value: r.value,
-            timestamp: r.timestamp,
-            headers: { ...r.headers, ...deadLetterHeaders(r, error) },
-          });
+          const letter = fitDeadLetter(
+            r,
+            deadLetterHeaders(r, error),
+            topology.deadLetterTopic,
+            this.#maxRecordBytes,
+          );
+          this.#append({ ...letter, partition: 0, headers: letter.headers ?? {} });
         },
       },
     });

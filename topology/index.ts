@@ -28,6 +28,14 @@ export {
   type ProcessingGuarantee,
 } from "./options.js";
 export { DeadLetterHeader } from "./dead-letter.js";
+export {
+  classify,
+  recordFailureKind,
+  type FailureClass,
+  type RecordFailureKind,
+  type RecordFailureAction,
+  type RecordFailureHandlers,
+} from "./failures.js";
 export { partitionForKey, murmur2 } from "./partitioner.js";
 export { jsonLogger, silentLogger, type Logger, type LogLevel } from "./log.js";
 export { createMetrics, setWorkerInfo, type WeirMetrics } from "./metrics.js";

@@ -201,19 +201,21 @@ export function fitDeadLetter(
   let key = r.key;
   let value = r.value;
   const cuts: string[] = [];
-  let excess = recordBytes(key, value, headers) - limit;
+  // Room kept for the header that says what was cut.
+  const budget = limit - 256;
+  let excess = recordBytes(key, value, headers) - budget;
   if (excess > 0 && value && value.length > 0) {
-    const keep = Math.max(0, value.length - excess - 64);
+    const keep = Math.max(0, value.length - excess);
     cuts.push(`value ${value.length}->${keep}`);
     value = value.subarray(0, keep);
   }
-  excess = recordBytes(key, value, headers) - limit + 128;
+  excess = recordBytes(key, value, headers) - budget;
   if (excess > 0 && key && key.length > 0) {
-    const keep = Math.max(0, key.length - excess - 64);
+    const keep = Math.max(0, key.length - excess);
     cuts.push(`key ${key.length}->${keep}`);
     key = key.subarray(0, keep);
   }
-  if (recordBytes(key, value, headers) + 128 > limit && Object.keys(r.headers).length > 0) {
+  if (recordBytes(key, value, headers) > budget && Object.keys(r.headers).length > 0) {
     cuts.push(`source headers dropped (${Object.keys(r.headers).length})`);
     headers = { ...errorHeaders };
   }

@@ -1,0 +1,173 @@
+/**
+ * Record-level failures in the test driver (the same StreamTask and checks the worker runs): an output or a store
+ * value too large for the producer, a value its serde cannot write, a dead letter too large to write — each sends
+ * the input record to the dead-letter topic with the reason and the records after it are processed; "fail"
+ * handlers fail instead. And the classification of errors outside processors.
+ */
+import { map } from "rxjs";
+import { describe, expect, it } from "vitest";
+import { Stores, TopologyBuilder } from "./builder.js";
+import { DeadLetterHeader } from "./dead-letter.js";
+import { TopologyTestDriver } from "./driver.js";
+import {
+  ConfigError,
+  DeserializationError,
+  MissingTopicError,
+  ProducerFencedError,
+  RecordTooLargeError,
+  SerializationError,
+} from "./errors.js";
+import { classify, recordFailureKind } from "./failures.js";
+import { Serdes } from "./serdes.js";
+
+const s = Serdes.string();
+const LIMIT = 10_000;
+
+/** Appends each value to a per-key list (a store value that grows with every record of the key). */
+function listApp() {
+  const b = new TopologyBuilder("lists");
+  b.store("lists", Stores.keyValue(Serdes.string(), Serdes.json<string[]>()));
+  b.stream("in", { key: s, value: s })
+    .process(
+      "append",
+      (ctx) => {
+        const lists = ctx.keyValueStore<string, string[]>("lists");
+        return map((r) => {
+          const list = [...(lists.get(r.key) ?? []), r.value];
+          lists.put(r.key, list);
+          return { key: r.key, value: String(list.length) };
+        });
+      },
+      { stores: ["lists"] },
+    )
+    .to("out", { key: s, value: s });
+  return b.build();
+}
+
+describe("record-level production failures", () => {
+  it("a store value whose changelog record would be too large: the input is dead-lettered, the store keeps its value", () => {
+    const driver = new TopologyTestDriver(listApp(), { maxRecordBytes: LIMIT });
+    const big = "x".repeat(3000);
+    driver.pipeInput("in", [
+      { key: "k", value: big },
+      { key: "k", value: big },
+      { key: "k", value: big },
+      { key: "k", value: big }, // the list would pass 10,000 bytes here
+      { key: "other", value: "small" },
+    ]);
+    expect(driver.readOutput("out").map((r) => [r.key, r.value])).toEqual([
+      ["k", "1"],
+      ["k", "2"],
+      ["k", "3"],
+      ["other", "1"],
+    ]);
+    const [letter, ...more] = driver.deadLetters();
+    expect(more).toHaveLength(0);
+    expect(letter!.headers[DeadLetterHeader.errorClass]).toBe("RecordTooLargeError");
+    expect(letter!.headers[DeadLetterHeader.offset]).toBe("3");
+    expect(letter!.headers[DeadLetterHeader.targetTopic]).toBe("lists-lists-changelog");
+    expect(Number(letter!.headers[DeadLetterHeader.size])).toBeGreaterThan(LIMIT);
+    expect(letter!.headers[DeadLetterHeader.limit]).toBe(String(LIMIT));
+    expect(driver.keyValueStore<string, string[]>("lists").get("k")).toHaveLength(3);
+  });
+
+  it("an output too large: the input is dead-lettered with size, limit and topic; the next records run", () => {
+    const b = new TopologyBuilder("t");
+    b.stream("in", { key: s, value: s })
+      .process("blow-up", () => map((r) => ({ key: r.key, value: r.value.repeat(Number(r.key)) })))
+      .to("out", { key: s, value: s });
+    const driver = new TopologyTestDriver(b.build(), { maxRecordBytes: LIMIT });
+    driver.pipeInput("in", [
+      { key: "1", value: "y".repeat(100) },
+      { key: "200", value: "y".repeat(100) },
+      { key: "2", value: "y".repeat(100) },
+    ]);
+    expect(driver.readOutput("out").map((r) => r.key)).toEqual(["1", "2"]);
+    const letters = driver.deadLetters();
+    expect(letters).toHaveLength(1);
+    expect(letters[0]!.key?.toString()).toBe("200");
+    expect(letters[0]!.headers[DeadLetterHeader.targetTopic]).toBe("out");
+    expect(letters[0]!.value?.toString()).toBe("y".repeat(100)); // the input, not the output
+  });
+
+  it("a value the serde cannot write back (Infinity as a number) dead-letters its input", () => {
+    const b = new TopologyBuilder("stock");
+    b.store("levels", Stores.keyValue(Serdes.string(), Serdes.number()));
+    b.stream("restocks", { key: s, value: Serdes.number() })
+      .process(
+        "restock",
+        (ctx) => {
+          const levels = ctx.keyValueStore<string, number>("levels");
+          return map((r) => {
+            const level = (levels.get(r.key) ?? 0) + r.value;
+            levels.put(r.key, level);
+            return { key: r.key, value: level };
+          });
+        },
+        { stores: ["levels"] },
+      )
+      .to("levels-out", { key: s, value: Serdes.number() });
+    const driver = new TopologyTestDriver(b.build());
+    driver.pipeInput("restocks", [
+      { key: "sku", value: 1e308 },
+      { key: "sku", value: 1e308 }, // 2e308 is Infinity
+      { key: "sku", value: -1e308 },
+    ]);
+    expect(driver.readOutput("levels-out").map((r) => r.value)).toEqual([1e308, 0]);
+    const letters = driver.deadLetters();
+    expect(letters.map((l) => l.headers[DeadLetterHeader.errorClass])).toEqual(["SerializationError"]);
+    expect(letters[0]!.headers[DeadLetterHeader.errorMessage]).toMatch(/Infinity/);
+    expect(driver.keyValueStore<string, number>("levels").get("sku")).toBe(0);
+  });
+
+  it("with production errors set to fail, an output too large fails the task", () => {
+    const b = new TopologyBuilder("t");
+    b.stream("in", { key: s, value: s }).to("out", { key: s, value: s });
+    const driver = new TopologyTestDriver(b.build(), {
+      maxRecordBytes: LIMIT,
+      errorHandlers: { production: "fail" },
+    });
+    expect(() => driver.pipeInput("in", [{ key: "a", value: "z".repeat(LIMIT) }])).toThrow(
+      RecordTooLargeError,
+    );
+  });
+
+  it("a dead letter larger than the limit is cut to fit, says so, and keeps the source coordinates", () => {
+    const b = new TopologyBuilder("t");
+    b.stream("in", { key: s, value: Serdes.json() }).to("out", { key: s, value: s });
+    const driver = new TopologyTestDriver(b.build(), { maxRecordBytes: LIMIT });
+    driver.pipeRaw("in", { key: Buffer.from("a"), value: Buffer.from("{" + "q".repeat(30_000)) });
+    const [letter] = driver.deadLetters();
+    expect(letter).toBeDefined();
+    expect(letter!.headers[DeadLetterHeader.errorClass]).toBe("DeserializationError");
+    expect(letter!.headers[DeadLetterHeader.truncated]).toMatch(/^value 30001->\d+/);
+    expect(letter!.headers[DeadLetterHeader.offset]).toBe("0");
+    expect(letter!.value!.length).toBeLessThan(LIMIT);
+    expect(letter!.value!.subarray(0, 5).toString()).toBe("{qqqq");
+  });
+
+  it("with deserialization errors set to fail, an undecodable input fails the task", () => {
+    const b = new TopologyBuilder("t");
+    b.stream("in", { key: s, value: Serdes.json() }).to("out", { key: s, value: s });
+    const driver = new TopologyTestDriver(b.build(), { errorHandlers: { deserialization: "fail" } });
+    expect(() => driver.pipeRaw("in", { key: Buffer.from("a"), value: Buffer.from("{") })).toThrow(
+      DeserializationError,
+    );
+  });
+});
+
+describe("classify", () => {
+  it("sorts errors into record, transient and fatal", () => {
+    expect(classify(new RecordTooLargeError("big", 2, 1, "t"))).toBe("record");
+    expect(recordFailureKind(new SerializationError("inf"))).toBe("production");
+    expect(recordFailureKind(new TypeError("user bug"))).toBe("processing");
+    expect(classify({ message: "Local: Timed out", code: -185, isRetriable: true })).toBe("transient");
+    expect(classify({ message: "Local: All broker connections are down", code: -187 })).toBe("transient");
+    expect(classify({ message: "abortable", code: 48, isTxnRequiresAbort: true })).toBe("transient");
+    expect(classify(new MissingTopicError("gone"))).toBe("transient");
+    expect(classify({ message: "Local: Fatal error", code: -150, isFatal: true })).toBe("fatal");
+    expect(classify({ message: "Broker: Topic authorization failed", code: 29 })).toBe("fatal");
+    expect(classify(new ProducerFencedError("fenced"))).toBe("fatal");
+    expect(classify(new ConfigError("bad"))).toBe("fatal");
+  });
+});
