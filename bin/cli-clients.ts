@@ -15,10 +15,32 @@ import {
   type KafkaConsumer,
   type Producer,
 } from "../topology/kafka.js";
+import { ConfigError, errorMessage } from "../topology/errors.js";
 import type { WeirConfig } from "./config.js";
+
+/**
+ * The user's librdkafka properties that librdkafka refuses one by one (unknown, or an invalid value): a ConfigError
+ * (exit 2) naming them, before a command connects anywhere. Constructing a client checks each property as it is
+ * set and throws; it creates no librdkafka handle.
+ */
+export function checkKafkaProperties(kafka: Readonly<KafkaConfig>): void {
+  const refused: string[] = [];
+  for (const [k, v] of Object.entries(kafka))
+    try {
+      new Kafka.Producer({ [k]: v } as never);
+    } catch (err) {
+      refused.push(`${k}=${String(v)} (${errorMessage(err)})`);
+    }
+  if (refused.length > 0)
+    throw new ConfigError(
+      `librdkafka rejects the kafka option${refused.length > 1 ? "s" : ""} ${refused.join(", ")}: change or remove ` +
+        `${refused.length > 1 ? "them" : "it"} (--kafka KEY=VALUE, WEIR_KAFKA_<KEY>, or "kafka" in the config file)`,
+    );
+}
 
 /** librdkafka config of a CLI client: brokers, a recognisable client.id, then the user's --kafka properties. */
 export function cliClientConfig(config: WeirConfig, role: string): KafkaConfig {
+  checkKafkaProperties(config.kafka);
   return {
     "bootstrap.servers": config.brokers,
     "client.id": `weir-cli-${role}-${hostname()}-${process.pid}`,

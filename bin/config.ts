@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { UsageError, choiceFlag, intFlag } from "./args.js";
+import { MAX_INT32, MAX_TIMER_MS, UsageError, choiceFlag, intFlag } from "./args.js";
 import type { LogLevel } from "../topology/index.js";
 
 /**
@@ -26,6 +26,12 @@ export interface WeirConfig {
 }
 
 export const DEFAULT_BROKERS = "127.0.0.1:9092";
+
+/**
+ * The longest --task-timeout-ms: the consumer's max.poll.interval.ms is the task timeout + 60 s
+ * (topology/runtime/clients.ts), and librdkafka accepts at most 86400000 (24 h) there.
+ */
+export const MAX_TASK_TIMEOUT_MS = 86_400_000 - 60_000;
 
 type Flags = Partial<Record<string, string | boolean | string[] | undefined>>;
 
@@ -71,13 +77,28 @@ export const workerFlagHelp: Array<[string, string]> = [
 ];
 
 export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): WeirConfig {
-  const file = readConfigFile((flags.config as string | undefined) ?? env.WEIR_CONFIG);
-  const pick = (flag: string, envName: string, fileKey: string): string | undefined => {
+  const configPath = (flags.config as string | undefined) ?? env.WEIR_CONFIG;
+  const file = readConfigFile(configPath);
+  /** The value and where it came from (undefined: the command line, or not set). */
+  const source = (
+    flag: string,
+    envName: string,
+    fileKey: string,
+  ): [string | undefined, string | undefined] => {
     const f = flags[flag];
-    if (typeof f === "string") return f;
-    if (env[envName] !== undefined && env[envName] !== "") return env[envName];
+    if (typeof f === "string") return [f, undefined];
+    if (env[envName] !== undefined && env[envName] !== "") return [env[envName], envName];
     const v = file[fileKey];
-    return v === undefined || v === null ? undefined : String(v);
+    return v === undefined || v === null
+      ? [undefined, undefined]
+      : [String(v), `"${fileKey}" in ${configPath}`];
+  };
+  const pick = (flag: string, envName: string, fileKey: string): string | undefined =>
+    source(flag, envName, fileKey)[0];
+  /** An integer setting in [min, max] (the flag's range), or undefined if not set. */
+  const int = (flag: string, envName: string, fileKey: string, min: number, max: number) => {
+    const [value, from] = source(flag, envName, fileKey);
+    return value === undefined ? undefined : intFlag(flag, value, 0, min, max, from);
   };
   const kafka: Record<string, string> = {};
   for (const [k, v] of Object.entries((file.kafka as Record<string, unknown> | undefined) ?? {}))
@@ -90,8 +111,6 @@ export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): 
     if (i <= 0) throw new UsageError(`--kafka expects KEY=VALUE (a librdkafka property), got '${kv}'`);
     kafka[kv.slice(0, i)] = kv.slice(i + 1);
   }
-  const commit = pick("commit-interval-ms", "WEIR_COMMIT_INTERVAL_MS", "commitIntervalMs");
-  const taskTimeout = pick("task-timeout-ms", "WEIR_TASK_TIMEOUT_MS", "taskTimeoutMs");
   return {
     brokers: pick("brokers", "KAFKA_BROKERS", "brokers") ?? DEFAULT_BROKERS,
     stateDir: pick("state-dir", "WEIR_STATE_DIR", "stateDir") ?? ".weir/state",
@@ -101,11 +120,17 @@ export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): 
       ["exactly_once", "at_least_once"] as const,
       "exactly_once",
     ),
-    commitIntervalMs: commit === undefined ? undefined : intFlag("commit-interval-ms", commit, 100, 1),
-    taskTimeoutMs:
-      taskTimeout === undefined ? undefined : intFlag("task-timeout-ms", taskTimeout, 300_000, 1),
+    commitIntervalMs: int(
+      "commit-interval-ms",
+      "WEIR_COMMIT_INTERVAL_MS",
+      "commitIntervalMs",
+      1,
+      MAX_TIMER_MS,
+    ),
+    taskTimeoutMs: int("task-timeout-ms", "WEIR_TASK_TIMEOUT_MS", "taskTimeoutMs", 1, MAX_TASK_TIMEOUT_MS),
     httpHost: pick("http-host", "WEIR_HTTP_HOST", "httpHost") ?? "127.0.0.1",
-    httpPort: intFlag("http-port", pick("http-port", "WEIR_HTTP_PORT", "httpPort"), 9400, 0),
+    // 0: any free port.
+    httpPort: int("http-port", "WEIR_HTTP_PORT", "httpPort", 0, 65_535) ?? 9400,
     logLevel: choiceFlag(
       "log-level",
       pick("log-level", "WEIR_LOG_LEVEL", "logLevel"),
@@ -113,7 +138,7 @@ export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): 
       "info",
     ),
     app: pick("app", "WEIR_APP", "app"),
-    partitions: intFlag("partitions", pick("partitions", "WEIR_PARTITIONS", "partitions"), 3, 1),
+    partitions: int("partitions", "WEIR_PARTITIONS", "partitions", 1, MAX_INT32) ?? 3,
     processingErrors: choiceFlag(
       "processing-errors",
       pick("processing-errors", "WEIR_PROCESSING_ERRORS", "processingErrors"),

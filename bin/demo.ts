@@ -15,7 +15,15 @@ import { fileURLToPath } from "node:url";
 import { Kafka, RdKafka, connect, disconnect, type Message } from "../topology/kafka.js";
 import { APP_ID, TOPIC_CONFIGS, Topics, createTopology } from "../processors/app.js";
 import { FINAL_STATUSES } from "../processors/orders.js";
-import { intFlag, numberFlag, parse, renderHelp, runCommand, type CommandHelp } from "./args.js";
+import {
+  MAX_TIMER_MS,
+  intFlag,
+  numberFlag,
+  parse,
+  renderHelp,
+  runCommand,
+  type CommandHelp,
+} from "./args.js";
 import type { Command } from "./command.js";
 import { progressReporter, produceWorkload, workloadOptions } from "./generate.js";
 import { verifyOnKafka } from "./verify.js";
@@ -238,13 +246,16 @@ export const demoCommand: Command = {
         ...workloadOptions(values, { orders: 20_000 }),
         startMs: Math.floor(Date.now() / 1000) * 1000,
       };
-      const workerCount = intFlag("workers", values.workers as string | undefined, 2, 1);
-      const partitions = intFlag("partitions", values.partitions as string | undefined, 4, 1);
+      // Every worker is a process on this machine.
+      const workerCount = intFlag("workers", values.workers as string | undefined, 2, 1, 64);
+      const partitions = intFlag("partitions", values.partitions as string | undefined, 4, 1, 1000);
+      const maxSeconds = Math.floor(MAX_TIMER_MS / 1000);
       const killAfter =
         values["kill-after"] === undefined
           ? undefined
-          : numberFlag("kill-after", values["kill-after"] as string, 0);
-      const timeoutMs = numberFlag("timeout", values.timeout as string | undefined, 300, 1) * 1000;
+          : numberFlag("kill-after", values["kill-after"] as string, 0, 0, maxSeconds);
+      const timeoutMs =
+        numberFlag("timeout", values.timeout as string | undefined, 300, 1, maxSeconds) * 1000;
       const json = values.json === true;
       const say = (line: string) => process.stderr.write(line + "\n");
       return runDemo({

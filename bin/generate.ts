@@ -1,5 +1,15 @@
 import { DEFAULT_PIPELINE_OPTIONS, Topics } from "../processors/app.js";
-import { intFlag, numberFlag, parse, renderHelp, runCommand, UsageError, type CommandHelp } from "./args.js";
+import {
+  MAX_DATE_MS,
+  NO_MAX,
+  intFlag,
+  numberFlag,
+  parse,
+  renderHelp,
+  runCommand,
+  UsageError,
+  type CommandHelp,
+} from "./args.js";
 import type { Command } from "./command.js";
 import { DEFAULT_BROKERS } from "./config.js";
 import { produceRecords, topicPartitions } from "./workload-kafka.js";
@@ -35,14 +45,14 @@ export function workloadOptions(
 ): Omit<WorkloadOptions, "paymentPartitions"> {
   if (values.orders === undefined && defaults.orders === undefined)
     throw new UsageError("--orders N is required");
-  const scarce = numberFlag("scarce", values.scarce as string | undefined, DEFAULT_WORKLOAD.scarce);
-  if (scarce > 1) throw new UsageError(`--scarce must be between 0 and 1, got ${scarce}`);
   return {
-    orders: intFlag("orders", values.orders as string | undefined, defaults.orders ?? 0, 1),
-    seed: intFlag("seed", values.seed as string | undefined, 1),
-    rate: numberFlag("rate", values.rate as string | undefined, DEFAULT_WORKLOAD.rate, 0.001),
-    skus: intFlag("skus", values.skus as string | undefined, DEFAULT_WORKLOAD.skus, 1),
-    scarce,
+    // The workload is generated in memory before it is produced.
+    orders: intFlag("orders", values.orders as string | undefined, defaults.orders ?? 0, 1, 10_000_000),
+    // mulberry32 takes a 32-bit seed.
+    seed: intFlag("seed", values.seed as string | undefined, 1, 0, 0xffff_ffff),
+    rate: numberFlag("rate", values.rate as string | undefined, DEFAULT_WORKLOAD.rate, 0.001, NO_MAX),
+    skus: intFlag("skus", values.skus as string | undefined, DEFAULT_WORKLOAD.skus, 1, 1_000_000),
+    scarce: numberFlag("scarce", values.scarce as string | undefined, DEFAULT_WORKLOAD.scarce, 0, 1),
     startMs: DEFAULT_WORKLOAD.startMs,
     pipeline: DEFAULT_PIPELINE_OPTIONS,
   };
@@ -51,7 +61,8 @@ export function workloadOptions(
 export function parseStart(value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (value === "now") return Math.floor(Date.now() / 1000) * 1000;
-  const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
+  if (/^[-+]?\d+$/.test(value.trim())) return intFlag("start", value, 0, 0, MAX_DATE_MS);
+  const ms = Date.parse(value);
   if (!Number.isSafeInteger(ms) || ms < 0)
     throw new UsageError(`--start must be epoch ms, an ISO date or 'now', got '${value}'`);
   return ms;

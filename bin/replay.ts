@@ -36,13 +36,24 @@ import {
   type Producer,
 } from "../topology/kafka.js";
 import { loadTopology } from "./app.js";
-import { UsageError, intFlag, numberFlag, parse, renderHelp, runCommand, type CommandHelp } from "./args.js";
+import {
+  NO_MAX,
+  UsageError,
+  intFlag,
+  numberFlag,
+  parse,
+  renderHelp,
+  runCommand,
+  type CommandHelp,
+} from "./args.js";
 import { cliClientConfig, kafkaStep, withAdmin } from "./cli-clients.js";
 import type { Command } from "./command.js";
 import { sharedFlags } from "./command-flags.js";
 import { loadConfig } from "./config.js";
 import {
+  checkRange,
   describePosition,
+  invertedPartitions,
   parseRangeSpec,
   positionOf,
   resolvePosition,
@@ -274,10 +285,12 @@ async function replayCommand(argv: string[]): Promise<number> {
   if (into === "") throw new UsageError("--into needs a topic name");
   const fromSpec = values.from === undefined ? undefined : parseRangeSpec("from", values.from as string);
   const toSpec = values.to === undefined ? undefined : parseRangeSpec("to", values.to as string);
-  const rate = values.rate === undefined ? undefined : numberFlag("rate", values.rate as string, 0, 0);
+  checkRange(fromSpec, toSpec);
+  const rate =
+    values.rate === undefined ? undefined : numberFlag("rate", values.rate as string, 0, 0, NO_MAX);
   if (rate === 0) throw new UsageError("--rate must be > 0 (records per second)");
-  const sampleSize = intFlag("sample", values.sample as string | undefined, 5, 0);
-  const batchSize = intFlag("batch-size", values["batch-size"] as string | undefined, 1000, 1);
+  const sampleSize = intFlag("sample", values.sample as string | undefined, 5, 0, 10_000);
+  const batchSize = intFlag("batch-size", values["batch-size"] as string | undefined, 1000, 1, 1_000_000);
   const dryRun = values["dry-run"] === true;
   const json = values.json === true;
   const config = loadConfig(values);
@@ -326,11 +339,14 @@ async function replayCommand(argv: string[]): Promise<number> {
           ? `dead-letter topic ${source} does not exist: nothing was ever dead-lettered (or pass --topic / --app)`
           : `topic ${source} does not exist`,
       );
+    if (into !== undefined && !topics.has(into) && !values["create-target"])
+      throw new Error(
+        `target topic ${into} does not exist: create it (weir topics create, kafka-topics) or pass --create-target`,
+      );
+    // The range is checked (partitions exist, not inverted) before anything is created.
+    const partitions = selectPartitions(count, fromSpec, toSpec);
+    const states = await resolveRanges(consumer, source, partitions, fromSpec, toSpec);
     if (into !== undefined && !topics.has(into)) {
-      if (!values["create-target"])
-        throw new Error(
-          `target topic ${into} does not exist: create it (weir topics create, kafka-topics) or pass --create-target`,
-        );
       if (!dryRun) {
         await withAdmin(cliClientConfig(config, "replay-admin"), (admin) =>
           kafkaStep(`cannot create ${into}`, () =>
@@ -344,8 +360,6 @@ async function replayCommand(argv: string[]): Promise<number> {
         topics.set(into, count);
       }
     }
-    const partitions = selectPartitions(count, fromSpec, toSpec);
-    const states = await resolveRanges(consumer, source, partitions, fromSpec, toSpec);
 
     if (!dryRun) {
       producer = new Kafka.Producer({
@@ -539,6 +553,7 @@ async function resolveRanges(
   toSpec: RangeSpec | undefined,
 ): Promise<PartitionState[]> {
   const states: PartitionState[] = [];
+  const resolved: Array<{ partition: number; from: number; to: number }> = [];
   for (const partition of partitions) {
     const w = await kafkaStep(`cannot read the offsets of ${topic}/${partition}`, () =>
       watermarks(consumer, topic, partition),
@@ -561,6 +576,7 @@ async function resolveRanges(
       w.highOffset,
       forTime,
     );
+    resolved.push({ partition, from, to });
     states.push({
       partition,
       from,
@@ -574,6 +590,8 @@ async function resolveRanges(
       skipped: 0,
     });
   }
+  const inverted = invertedPartitions(resolved);
+  if (inverted) throw new UsageError(inverted);
   return states;
 }
 

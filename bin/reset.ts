@@ -20,7 +20,7 @@ import {
   type IAdminClient,
 } from "../topology/kafka.js";
 import { loadTopology } from "./app.js";
-import { UsageError, parse, renderHelp, runCommand, type CommandHelp } from "./args.js";
+import { MAX_DATE_MS, UsageError, intFlag, parse, renderHelp, runCommand, type CommandHelp } from "./args.js";
 import { cliClientConfig, kafkaStep, pollUntil, withAdmin, withConsumer } from "./cli-clients.js";
 import type { Command } from "./command.js";
 import { sharedFlags } from "./command-flags.js";
@@ -68,7 +68,7 @@ export const resetCommand: Command = {
 };
 
 export function parseDatetime(text: string): number {
-  if (/^\d+$/.test(text.trim())) return Number(text.trim());
+  if (/^[-+]?\d+$/.test(text.trim())) return intFlag("to-datetime", text, 0, 0, MAX_DATE_MS);
   const p = parsePosition("to-datetime", text);
   if (p.kind !== "timestamp")
     throw new UsageError(`--to-datetime expects an ISO date or ms since the epoch, got '${text}'`);

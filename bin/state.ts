@@ -35,7 +35,7 @@ const help: CommandHelp = {
     "present, keys and values decoded with the store's serdes (the key argument is parsed for the key serde: text\n" +
     "for string, a number for number/int32, JSON — or plain text — for json). With --url: the /state endpoint of a\n" +
     "running worker, which answers for the partitions it owns. 'list' shows the store partitions in the directory.\n" +
-    "Exit status: 0 found, 1 key not found or error, 2 bad usage.",
+    "Exit status: 0 found, 1 key not found or error, 2 bad usage (also: no such store, offline or on the worker).",
   flags: [
     ["--url URL", "a running worker's HTTP address (http://host:port, see --http-port of weir worker)"],
     ["--prefix P", "scan: only keys starting with P (in the key serde's bytes)"],
@@ -177,7 +177,7 @@ async function stateCommand(argv: string[]): Promise<number> {
     throw new UsageError("usage: weir state list [--state-dir DIR] (offline only)");
   if (sub !== "scan" && (values.prefix !== undefined || values.limit !== undefined))
     throw new UsageError("--prefix and --limit go with scan");
-  const limit = intFlag("limit", values.limit as string | undefined, 100, 1);
+  const limit = intFlag("limit", values.limit as string | undefined, 100, 1, 1_000_000);
   const json = values.json === true;
   const url = values.url as string | undefined;
   if (url !== undefined && !/^https?:\/\/[^/]+/.test(url))
@@ -309,9 +309,38 @@ async function online(
       `cannot reach the worker at ${url}: ${err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err)}`,
     );
   }
-  const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
-  if (res.status >= 500 || res.status === 400)
-    throw new Error(`worker at ${url} answered ${res.status}: ${String(body.error ?? "")}`);
+  const body = (await res.json().catch(() => undefined)) as Record<string, unknown> | undefined;
+  // The worker's /state answers (bin/http.ts): 404 {error, stores} for a store it does not have; a get 200/404
+  // {store, key, found, ...}; a scan 200 {store, entries}; 400/500 {error}. Anything else is not a weir worker.
+  if (
+    body !== undefined &&
+    res.status === 404 &&
+    Array.isArray(body.stores) &&
+    typeof body.error === "string"
+  ) {
+    const stores = (body.stores as unknown[]).map(String);
+    throw new UsageError(
+      `no store named '${store}' on the worker at ${url}; its stores: ${stores.join(", ") || "(none)"}`,
+    );
+  }
+  if (body !== undefined && (res.status >= 500 || res.status === 400) && typeof body.error === "string")
+    throw new Error(`worker at ${url} answered ${res.status}: ${body.error}`);
+  const weirAnswer =
+    body !== undefined &&
+    body.store === store &&
+    (sub === "get"
+      ? typeof body.found === "boolean" &&
+        (res.status === 200 || (res.status === 404 && body.found === false))
+      : res.status === 200 && Array.isArray(body.entries));
+  if (!weirAnswer && res.status === 404 && Array.isArray(body?.endpoints))
+    throw new Error(
+      `${url} is a weir worker's address with a path after it: give --url as http://<host>:<port> only`,
+    );
+  if (!weirAnswer)
+    throw new Error(
+      `${url} answered ${res.status} ${res.statusText} to GET ${new URL(target).pathname}, not as a weir worker does: ` +
+        `is it one? (--url is a worker's http://<--http-host>:<--http-port>)`,
+    );
   if (sub === "get") {
     if (json) printJson(body);
     else if (body.found === true) process.stdout.write(render(body.value) + "\n");

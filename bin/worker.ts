@@ -1,4 +1,5 @@
-import { createMetrics, jsonLogger, setWorkerInfo, Worker } from "../topology/index.js";
+import { ConfigError, createMetrics, jsonLogger, setWorkerInfo, Worker } from "../topology/index.js";
+import { checkClientConfigs } from "../topology/runtime/clients.js";
 import { loadTopology } from "./app.js";
 import { parse, renderHelp, runCommand, type CommandHelp } from "./args.js";
 import { version, type Command } from "./command.js";
@@ -10,7 +11,9 @@ const help: CommandHelp = {
   summary:
     "Run the application as a long-running worker: joins the consumer group, restores and runs its tasks, serves\n" +
     "/metrics, /healthz, /readyz and /state over HTTP. SIGTERM/SIGINT: graceful shutdown (commit, close, leave the\n" +
-    "group), exit 0; a second signal exits at once. Logs are JSON lines on stderr.",
+    "group), exit 0; a second signal exits at once. Logs are JSON lines on stderr.\n" +
+    "Exit status: 0 stopped by a signal, 1 the worker failed, 2 bad usage or a configuration that can never work\n" +
+    "(e.g. a --kafka property librdkafka rejects; checked before the HTTP server starts, never retried).",
   flags: workerFlagHelp,
   examples: [
     "weir worker                                   # the order pipeline against KAFKA_BROKERS or 127.0.0.1:9092",
@@ -47,6 +50,9 @@ export const workerCommand: Command = {
         logger: log,
         metrics,
       });
+      // Kafka client configuration librdkafka refuses (an unknown property, a combination it does not support)
+      // is a ConfigError, exit 2 (runCommand), before anything is served or connected.
+      await checkClientConfigs({ topology, options: worker.options, log, metrics: undefined });
       setWorkerInfo(metrics, { version: version(), app: topology.appId, guarantee: config.guarantee });
       const http = await startHttpServer({ worker, metrics, host: config.httpHost, port: config.httpPort });
       log.info("http server listening", { url: http.url });
@@ -74,6 +80,8 @@ export const workerCommand: Command = {
         await worker.start();
         await worker.done;
       } catch (err) {
+        // Configuration that can never work: said once, by runCommand (exit 2), not logged as a failure too.
+        if (err instanceof ConfigError) throw err;
         log.error("worker failed", { error: err instanceof Error ? err.message : String(err) });
         code = 1;
       } finally {
