@@ -263,6 +263,7 @@ describe("registry", () => {
         "weir_restore_duration_seconds",
         "weir_restore_rate_records_per_second",
         "weir_restore_remaining_records",
+        "weir_restore_restarts_total",
         "weir_restored_records_total",
         "weir_store_bytes",
         "weir_store_entries",
@@ -302,6 +303,7 @@ describe("registry", () => {
     m.assignedPartitions.set(8);
     m.restoreRemaining.set({ store: "orders", partition: "0" }, 10);
     m.restoredRecords.inc({ store: "orders" }, 990);
+    m.restoreRestarts.inc({ store: "orders" });
     m.restoreDuration.observe({ store: "orders" }, 2.5);
     m.restoreRate.set({ store: "orders" }, 400);
     m.storeEntries.set({ store: "orders", partition: "0" }, 1000);

@@ -135,6 +135,14 @@ export function createMetrics(registry: Registry = new Registry()) {
       labelNames: ["store"] as const,
       registers,
     }),
+    restoreRestarts: new Counter({
+      name: "weir_restore_restarts_total",
+      help:
+        "Restores planned again because changelog records were deleted under them (retention or DeleteRecords " +
+        "on a compact,delete changelog): the store-partition is rebuilt from the new log start.",
+      labelNames: ["store"] as const,
+      registers,
+    }),
     restoreDuration: new Histogram({
       name: "weir_restore_duration_seconds",
       help: "Wall time to restore a store from its changelog.",

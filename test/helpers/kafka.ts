@@ -5,7 +5,9 @@
  * Every helper that opens a client closes it before it settles, and every wait is bounded by a timeout that
  * fails with a message saying what was being waited for and how far it got.
  */
-import { spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 
 import Kafka from "@confluentinc/kafka-javascript";
@@ -642,4 +644,36 @@ export function kcat(args: readonly string[], input?: string | Buffer): string {
     );
   }
   return result.stdout;
+}
+
+/**
+ * Changes a topic config with Kafka's own ConfigCommand (the client has no AlterConfigs), run from the jars
+ * scripts/broker.sh provisioned: `kafka-configs.sh --alter --add-config k=v`.
+ */
+export function alterTopicConfig(topic: string, config: Record<string, string>): void {
+  const root = join(import.meta.dirname, "../..");
+  const version = /<kafka\.version>(.*)<\/kafka\.version>/.exec(
+    readFileSync(join(root, "scripts/broker/pom.xml"), "utf8"),
+  )![1]!;
+  const libs = join(process.env.WEIR_HOME ?? join(root, ".weir"), `kafka-${version}`, "libs");
+  execFileSync(
+    "java",
+    [
+      "-cp",
+      `${libs}/*`,
+      "kafka.admin.ConfigCommand",
+      "--bootstrap-server",
+      brokers(),
+      "--alter",
+      "--entity-type",
+      "topics",
+      "--entity-name",
+      topic,
+      "--add-config",
+      Object.entries(config)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(","),
+    ],
+    { stdio: ["ignore", "pipe", "pipe"], timeout: 60_000 },
+  );
 }

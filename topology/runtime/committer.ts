@@ -15,7 +15,6 @@ import {
   flush,
   type IAdminClient,
   type KafkaConsumer,
-  type LibrdKafkaError,
   type Producer,
   type TopicPartitionOffset,
   tpKey,

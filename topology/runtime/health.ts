@@ -89,6 +89,9 @@ export class Health {
    * readiness already says so.
    */
   evaluate(waiting: string | undefined, settled: boolean): void {
+    // Failing commits mean work was there: the records of the aborted transactions are waiting to be redone.
+    if (waiting === undefined && this.#failedCommits > 0)
+      waiting = `the last ${this.#failedCommits} commits failed`;
     if (waiting === undefined) {
       this.lastProgress = Date.now();
       this.clear("stalled");

@@ -56,6 +56,7 @@ export class Restorer {
           // Planned again from the local checkpoint and the changelog's new bounds: records deleted before they
           // were applied make decideRestore wipe and rebuild from what is left.
           this.d.log.warn("restore planned again", { store, partition, reason: err.message, attempt });
+          this.d.metrics?.restoreRestarts.inc({ store });
         }
     }
   }
