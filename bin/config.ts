@@ -22,6 +22,9 @@ export interface WeirConfig {
   app?: string;
   partitions: number;
   processingErrors: "dead-letter" | "fail";
+  deserializationErrors: "dead-letter" | "fail";
+  productionErrors: "dead-letter" | "fail";
+  stallTimeoutMs?: number;
   kafka: Record<string, string>;
 }
 
@@ -47,6 +50,9 @@ export const workerFlagSpec = {
   app: { type: "string" },
   partitions: { type: "string" },
   "processing-errors": { type: "string" },
+  "deserialization-errors": { type: "string" },
+  "production-errors": { type: "string" },
+  "stall-timeout-ms": { type: "string" },
   config: { type: "string" },
   kafka: { type: "string", multiple: true },
 } as const;
@@ -71,6 +77,18 @@ export const workerFlagHelp: Array<[string, string]> = [
   [
     "--processing-errors M",
     "dead-letter (default) or fail, when a processor throws (env WEIR_PROCESSING_ERRORS)",
+  ],
+  [
+    "--deserialization-errors M",
+    "dead-letter (default) or fail, when an input record does not decode (env WEIR_DESERIALIZATION_ERRORS)",
+  ],
+  [
+    "--production-errors M",
+    "dead-letter (default) or fail, when what a record produces cannot be written: too large, or a value its serde cannot write (env WEIR_PRODUCTION_ERRORS)",
+  ],
+  [
+    "--stall-timeout-ms N",
+    "a worker with lag that has not committed for this long is stalled: /readyz 503, weir_worker_stalled 1 (env WEIR_STALL_TIMEOUT_MS; default 60000)",
   ],
   ["--kafka KEY=VALUE", "librdkafka property for every client, repeatable (env WEIR_KAFKA_<KEY>)"],
   ["--config FILE", "JSON config file (env WEIR_CONFIG)"],
@@ -145,6 +163,19 @@ export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): 
       ["dead-letter", "fail"] as const,
       "dead-letter",
     ),
+    deserializationErrors: choiceFlag(
+      "deserialization-errors",
+      pick("deserialization-errors", "WEIR_DESERIALIZATION_ERRORS", "deserializationErrors"),
+      ["dead-letter", "fail"] as const,
+      "dead-letter",
+    ),
+    productionErrors: choiceFlag(
+      "production-errors",
+      pick("production-errors", "WEIR_PRODUCTION_ERRORS", "productionErrors"),
+      ["dead-letter", "fail"] as const,
+      "dead-letter",
+    ),
+    stallTimeoutMs: int("stall-timeout-ms", "WEIR_STALL_TIMEOUT_MS", "stallTimeoutMs", 1, MAX_TIMER_MS),
     kafka,
   };
 }

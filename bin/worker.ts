@@ -46,6 +46,9 @@ export const workerCommand: Command = {
         // Test-only fault points (topology/runtime/test-faults.ts); unset in production.
         testFaultFile: process.env.WEIR_TEST_FAULT_FILE || undefined,
         processingErrors: config.processingErrors,
+        deserializationErrors: config.deserializationErrors,
+        productionErrors: config.productionErrors,
+        stallTimeoutMs: config.stallTimeoutMs,
         kafka: config.kafka,
         logger: log,
         metrics,

@@ -38,6 +38,6 @@ export {
 } from "./failures.js";
 export { partitionForKey, murmur2 } from "./partitioner.js";
 export { jsonLogger, silentLogger, type Logger, type LogLevel } from "./log.js";
-export { createMetrics, setWorkerInfo, type WeirMetrics } from "./metrics.js";
+export { createMetrics, metricsForApp, setWorkerInfo, type WeirMetrics } from "./metrics.js";
 export * from "./errors.js";
 export type { KeyValueStore, WindowStore, KeyValue, WindowedEntry } from "../state/index.js";

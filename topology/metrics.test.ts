@@ -8,6 +8,7 @@ import {
   consumerLag,
   createMetrics,
   forgetTopicPartition,
+  metricsForApp,
   setWorkerInfo,
   type WeirMetrics,
 } from "./metrics.js";
@@ -275,7 +276,38 @@ describe("registry", () => {
       ].sort(),
     );
     expect(Object.isFrozen(metrics)).toBe(true);
-    expect(() => createMetrics(metrics.registry)).toThrow(); // one definition per registry
+    // One definition per registry: a second call shares the instruments (and Node's default metrics).
+    expect(createMetrics(metrics.registry).recordsConsumed).toBe(metrics.recordsConsumed);
+  });
+
+  it("several applications share one registry, each series labelled with its app", async () => {
+    const registry = createMetrics().registry;
+    const a = createMetrics(registry, "orders-app");
+    const b = metricsForApp(createMetrics(registry), "audit-app");
+    a.recordsConsumed.inc({ topic: "orders", partition: "0" }, 2);
+    b.recordsConsumed.inc({ topic: "orders", partition: "0" }, 5);
+    a.workerReady.set(1);
+    b.workerReady.set(0);
+    a.recordsProduced.labels({ topic: "out" }).inc();
+    a.commitDuration.observe(0.01);
+    appCounter(a, "orders_seen_total", "orders seen", ["status"]).inc({ status: "ok" });
+    appCounter(b, "orders_seen_total", "orders seen", ["status"]).inc({ status: "ok" }, 3);
+    const text = await registry.metrics();
+    expect(text).toMatch(/^weir_records_consumed_total\{topic="orders",partition="0",app="orders-app"\} 2$/m);
+    expect(text).toMatch(/^weir_records_consumed_total\{topic="orders",partition="0",app="audit-app"\} 5$/m);
+    expect(text).toMatch(/^weir_worker_ready\{app="orders-app"\} 1$/m);
+    expect(text).toMatch(/^weir_worker_ready\{app="audit-app"\} 0$/m);
+    expect(text).toMatch(/^weir_records_produced_total\{topic="out",app="orders-app"\} 1$/m);
+    expect(text).toMatch(/^weir_commit_duration_seconds_count\{app="orders-app"\} 1$/m);
+    expect(text).toMatch(/^orders_seen_total\{status="ok",app="audit-app"\} 3$/m);
+    expect(text.match(/^# TYPE process_cpu_seconds_total/gm)).toHaveLength(1);
+    // Only weir's and the application's series: prom-client's own nodejs_active_*_total gauges trip a lint.
+    const ours = text
+      .split("\n\n")
+      .filter((block) => /^# HELP (weir_|orders_seen_total)/.test(block))
+      .join("\n\n");
+    const r = promtool(["check", "metrics"], ours + "\n");
+    expect(r.status, r.output).toBe(0);
   });
 
   it("exposes default Node metrics unprefixed", async () => {

@@ -3,7 +3,8 @@
 // metric that is not registered here, so rename with care.
 //
 // Conventions: `weir_` prefix, base units (`_seconds`, `_bytes`), counters end in `_total`, and labels come only
-// from bounded sets (topic, partition, store, processor, reason, kind, status, outcome, client, broker, stat, problem).
+// from bounded sets (topic, partition, store, processor, reason, kind, status, outcome, client, broker, stat, problem),
+// plus `app`, the application id, on every series a worker writes (createMetrics(registry, app)).
 // Never label by record key, order id or anything else with unbounded cardinality.
 //
 // Node's own metrics (process_*, nodejs_*) come from prom-client's collectDefaultMetrics, unprefixed as usual.
@@ -31,24 +32,20 @@ export const BUCKETS = Object.freeze({
  * Create every weir instrument on `registry` (a fresh one by default) together with Node's default metrics.
  * Call once per registry: prom-client refuses to register the same name twice.
  */
-export function createMetrics(registry: Registry = new Registry()) {
+function defineInstruments(registry: Registry) {
   const registers = [registry];
-  collectDefaultMetrics({ register: registry });
-
   const metrics = {
-    registry,
-
     // --- throughput ---------------------------------------------------------------------------------------
     recordsConsumed: new Counter({
       name: "weir_records_consumed_total",
       help: "Records consumed from source topics.",
-      labelNames: ["topic", "partition"] as const,
+      labelNames: ["topic", "partition", "app"] as const,
       registers,
     }),
     recordsProduced: new Counter({
       name: "weir_records_produced_total",
       help: "Records produced to sink topics (changelogs and dead letters included).",
-      labelNames: ["topic"] as const,
+      labelNames: ["topic", "app"] as const,
       registers,
     }),
 
@@ -56,14 +53,14 @@ export function createMetrics(registry: Registry = new Registry()) {
     processingLatency: new Histogram({
       name: "weir_processing_latency_seconds",
       help: "Time a processor spends on one record.",
-      labelNames: ["processor"] as const,
+      labelNames: ["processor", "app"] as const,
       buckets: BUCKETS.processing,
       registers,
     }),
     endToEndLatency: new Histogram({
       name: "weir_end_to_end_latency_seconds",
       help: "From the input record's timestamp to its output being produced, by output topic.",
-      labelNames: ["topic"] as const,
+      labelNames: ["topic", "app"] as const,
       buckets: BUCKETS.endToEnd,
       registers,
     }),
@@ -72,13 +69,13 @@ export function createMetrics(registry: Registry = new Registry()) {
     consumerLag: new Gauge({
       name: "weir_consumer_lag_records",
       help: "High watermark minus consumer position, per assigned partition.",
-      labelNames: ["topic", "partition"] as const,
+      labelNames: ["topic", "partition", "app"] as const,
       registers,
     }),
     committedOffset: new Gauge({
       name: "weir_committed_offset",
       help: "Last committed offset (next offset to consume), per assigned partition.",
-      labelNames: ["topic", "partition"] as const,
+      labelNames: ["topic", "partition", "app"] as const,
       registers,
     }),
 
@@ -86,13 +83,14 @@ export function createMetrics(registry: Registry = new Registry()) {
     transactions: new Counter({
       name: "weir_transactions_total",
       help: "Kafka transactions finished, by outcome (committed|aborted).",
-      labelNames: ["outcome"] as const,
+      labelNames: ["outcome", "app"] as const,
       registers,
     }),
     commitDuration: new Histogram({
       name: "weir_commit_duration_seconds",
       help: "Time to commit a transaction (or offsets, in at-least-once mode).",
       buckets: BUCKETS.commit,
+      labelNames: ["app"] as const,
       registers,
     }),
 
@@ -100,7 +98,7 @@ export function createMetrics(registry: Registry = new Registry()) {
     rebalances: new Counter({
       name: "weir_rebalances_total",
       help: "Rebalance callbacks, by kind (assigned|revoked|lost).",
-      labelNames: ["kind"] as const,
+      labelNames: ["kind", "app"] as const,
       registers,
     }),
     offsetResets: new Counter({
@@ -108,17 +106,19 @@ export function createMetrics(registry: Registry = new Registry()) {
       help:
         "Input partitions started without their committed offset, by reason: no-committed-offset (the source's " +
         "offsetReset policy) or offset-lost (the committed offset is no longer in the partition).",
-      labelNames: ["topic", "reason"] as const,
+      labelNames: ["topic", "reason", "app"] as const,
       registers,
     }),
     assignedTasks: new Gauge({
       name: "weir_assigned_tasks",
       help: "Tasks (partition groups) currently owned by this worker.",
+      labelNames: ["app"] as const,
       registers,
     }),
     assignedPartitions: new Gauge({
       name: "weir_assigned_partitions",
       help: "Source partitions currently assigned to this worker.",
+      labelNames: ["app"] as const,
       registers,
     }),
 
@@ -126,13 +126,13 @@ export function createMetrics(registry: Registry = new Registry()) {
     restoreRemaining: new Gauge({
       name: "weir_restore_remaining_records",
       help: "Changelog records still to restore, per store partition.",
-      labelNames: ["store", "partition"] as const,
+      labelNames: ["store", "partition", "app"] as const,
       registers,
     }),
     restoredRecords: new Counter({
       name: "weir_restored_records_total",
       help: "Changelog records applied to local stores during restore.",
-      labelNames: ["store"] as const,
+      labelNames: ["store", "app"] as const,
       registers,
     }),
     restoreRestarts: new Counter({
@@ -140,20 +140,20 @@ export function createMetrics(registry: Registry = new Registry()) {
       help:
         "Restores planned again because changelog records were deleted under them (retention or DeleteRecords " +
         "on a compact,delete changelog): the store-partition is rebuilt from the new log start.",
-      labelNames: ["store"] as const,
+      labelNames: ["store", "app"] as const,
       registers,
     }),
     restoreDuration: new Histogram({
       name: "weir_restore_duration_seconds",
       help: "Wall time to restore a store from its changelog.",
-      labelNames: ["store"] as const,
+      labelNames: ["store", "app"] as const,
       buckets: BUCKETS.restore,
       registers,
     }),
     restoreRate: new Gauge({
       name: "weir_restore_rate_records_per_second",
       help: "Restore throughput over a sliding window, per store.",
-      labelNames: ["store"] as const,
+      labelNames: ["store", "app"] as const,
       registers,
     }),
 
@@ -161,13 +161,13 @@ export function createMetrics(registry: Registry = new Registry()) {
     storeEntries: new Gauge({
       name: "weir_store_entries",
       help: "Entries in a local state store partition.",
-      labelNames: ["store", "partition"] as const,
+      labelNames: ["store", "partition", "app"] as const,
       registers,
     }),
     storeBytes: new Gauge({
       name: "weir_store_bytes",
       help: "On-disk size of a local state store partition.",
-      labelNames: ["store", "partition"] as const,
+      labelNames: ["store", "partition", "app"] as const,
       registers,
     }),
 
@@ -175,18 +175,19 @@ export function createMetrics(registry: Registry = new Registry()) {
     deadLetterRecords: new Counter({
       name: "weir_dead_letter_records_total",
       help: "Records sent to the dead-letter topic, by reason and source topic.",
-      labelNames: ["reason", "topic"] as const,
+      labelNames: ["reason", "topic", "app"] as const,
       registers,
     }),
     punctuations: new Counter({
       name: "weir_punctuations_total",
       help: "Punctuations fired, by kind (stream-time|wall-clock).",
-      labelNames: ["kind"] as const,
+      labelNames: ["kind", "app"] as const,
       registers,
     }),
     backpressurePausedPartitions: new Gauge({
       name: "weir_backpressure_paused_partitions",
       help: "Partitions currently paused because downstream is saturated.",
+      labelNames: ["app"] as const,
       registers,
     }),
 
@@ -194,6 +195,7 @@ export function createMetrics(registry: Registry = new Registry()) {
     workerReady: new Gauge({
       name: "weir_worker_ready",
       help: "1 when the worker has restored its stores and is processing (what /readyz reports), else 0.",
+      labelNames: ["app"] as const,
       registers,
     }),
     workerStalled: new Gauge({
@@ -201,6 +203,7 @@ export function createMetrics(registry: Registry = new Registry()) {
       help:
         "1 while the worker has work waiting (lag or queued records) and has not committed for the stall timeout " +
         "(--stall-timeout-ms), else 0. /readyz says why.",
+      labelNames: ["app"] as const,
       registers,
     }),
     workerProblem: new Gauge({
@@ -208,7 +211,7 @@ export function createMetrics(registry: Registry = new Registry()) {
       help:
         "1 while a problem keeps the worker from progressing (brokers-unreachable, topic-missing, commits-failing, " +
         "stalled), else 0; /readyz is 503 while any is 1.",
-      labelNames: ["problem"] as const,
+      labelNames: ["problem", "app"] as const,
       registers,
     }),
     workerInfo: new Gauge({
@@ -223,38 +226,98 @@ export function createMetrics(registry: Registry = new Registry()) {
       name: "weir_kafka_broker_rtt_seconds",
       // `stat`, not `quantile`: Prometheus reserves the quantile label for summaries (promtool lints it).
       help: "Broker round-trip time from librdkafka statistics (stat avg|p99), per client role.",
-      labelNames: ["client", "broker", "stat"] as const,
+      labelNames: ["client", "broker", "stat", "app"] as const,
       registers,
     }),
     kafkaQueueMessages: new Gauge({
       name: "weir_kafka_queue_messages",
       help: "Messages in librdkafka's queues (stats msg_cnt).",
-      labelNames: ["client"] as const,
+      labelNames: ["client", "app"] as const,
       registers,
     }),
     kafkaQueueBytes: new Gauge({
       name: "weir_kafka_queue_bytes",
       help: "Bytes in librdkafka's queues (stats msg_size).",
-      labelNames: ["client"] as const,
+      labelNames: ["client", "app"] as const,
       registers,
     }),
     kafkaTxErrors: new Counter({
       name: "weir_kafka_tx_errors_total",
       help: "Broker transmission errors reported by librdkafka (stats txerrs).",
-      labelNames: ["client"] as const,
+      labelNames: ["client", "app"] as const,
       registers,
     }),
     kafkaRxErrors: new Counter({
       name: "weir_kafka_rx_errors_total",
       help: "Broker receive errors reported by librdkafka (stats rxerrs).",
-      labelNames: ["client"] as const,
+      labelNames: ["client", "app"] as const,
       registers,
     }),
   };
-  return Object.freeze(metrics);
+  return metrics;
 }
 
-export type WeirMetrics = ReturnType<typeof createMetrics>;
+type Instruments = ReturnType<typeof defineInstruments>;
+
+/** weir's instruments, labelled with one application's id (`app`), on a registry. */
+export type WeirMetrics = Readonly<Instruments> & {
+  readonly registry: Registry;
+  /** The application whose series these are (undefined: no `app` label is added). */
+  readonly app: string | undefined;
+};
+
+const instrumentsOf = new WeakMap<Registry, Instruments>();
+
+/**
+ * weir's instruments on `registry` (a fresh one by default), for application `app`. The instruments and Node's
+ * default metrics are registered once per registry; each application's view adds its `app` label to every series,
+ * so several applications (workers of different topologies) in one process share one `/metrics`.
+ */
+export function createMetrics(registry: Registry = new Registry(), app?: string): WeirMetrics {
+  let instruments = instrumentsOf.get(registry);
+  if (!instruments) {
+    collectDefaultMetrics({ register: registry });
+    instruments = defineInstruments(registry);
+    instrumentsOf.set(registry, instruments);
+  }
+  const view: Record<string, unknown> = { registry, app };
+  for (const [key, metric] of Object.entries(instruments))
+    view[key] = app === undefined ? metric : withApp(metric, app);
+  return Object.freeze(view) as WeirMetrics;
+}
+
+/** The same registry's instruments, labelled for `app` (what a worker does with the metrics it is given). */
+export function metricsForApp(metrics: WeirMetrics, app: string): WeirMetrics {
+  return metrics.app === app ? metrics : createMetrics(metrics.registry, app);
+}
+
+/** A metric whose every series gets `app`: label-taking methods have it merged into their labels. */
+function withApp<M extends object>(metric: M, app: string): M {
+  return new Proxy(metric, {
+    get(target, prop) {
+      const value: unknown = Reflect.get(target, prop);
+      if (typeof value !== "function") return value;
+      const fn = value as (...args: unknown[]) => unknown;
+      switch (prop) {
+        case "inc":
+        case "dec":
+        case "set":
+        case "observe":
+          return (a?: unknown, b?: unknown) =>
+            a !== null && typeof a === "object"
+              ? fn.call(target, { ...a, app }, b)
+              : a === undefined
+                ? fn.call(target, { app })
+                : fn.call(target, { app }, a);
+        case "labels":
+        case "remove":
+          return (labels: object) => fn.call(target, { ...labels, app });
+        default:
+          return fn.bind(target);
+      }
+    },
+  });
+}
 
 export interface WorkerInfo {
   version: string;
@@ -262,7 +325,7 @@ export interface WorkerInfo {
   guarantee: "exactly-once" | "at-least-once" | (string & {});
 }
 
-const appCounters = new WeakMap<WeirMetrics, Map<string, { counter: Counter<string>; labels: string }>>();
+const appCounters = new WeakMap<Registry, Map<string, { counter: Counter<string>; labels: string }>>();
 
 /**
  * An application's own counter (ProcessorContext.counter) on the worker's registry: created on first use, the same
@@ -274,12 +337,12 @@ export function appCounter(
   help: string,
   labelNames: readonly string[],
 ): AppCounter {
-  let byName = appCounters.get(metrics);
-  if (!byName) appCounters.set(metrics, (byName = new Map()));
+  let byName = appCounters.get(metrics.registry);
+  if (!byName) appCounters.set(metrics.registry, (byName = new Map()));
   let entry = byName.get(name);
   if (!entry) {
     entry = {
-      counter: new Counter({ name, help, labelNames: [...labelNames], registers: [metrics.registry] }),
+      counter: new Counter({ name, help, labelNames: [...labelNames, "app"], registers: [metrics.registry] }),
       labels: labelNames.join(","),
     };
     byName.set(name, entry);
@@ -288,12 +351,12 @@ export function appCounter(
       `counter '${name}' is declared with labels [${labelNames.join(", ")}] and [${entry.labels}]; use one set`,
     );
   const counter = entry.counter;
-  return { inc: (labels, value) => (labels ? counter.inc(labels, value ?? 1) : counter.inc(value ?? 1)) };
+  const app = metrics.app === undefined ? {} : { app: metrics.app };
+  return { inc: (labels, value) => counter.inc({ ...labels, ...app }, value ?? 1) };
 }
 
 /** Publish the constant `weir_worker_info` series. */
 export function setWorkerInfo(metrics: WeirMetrics, info: WorkerInfo): void {
-  metrics.workerInfo.reset();
   metrics.workerInfo.set({ version: info.version, app: info.app, guarantee: info.guarantee }, 1);
 }
 

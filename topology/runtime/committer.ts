@@ -42,6 +42,8 @@ const REPARTITION_PURGE_INTERVAL_MS = 30_000;
 export class Committer {
   /** A Kafka transaction is open (exactly-once). */
   txnOpen = false;
+  /** When the open (or last) transaction began. */
+  txnStartedAt = 0;
   lastCommit = Date.now();
   /** Committed offsets of repartition topics not yet purged. */
   readonly #purgeable = new Map<string, TopicPartitionOffset>();
@@ -72,6 +74,7 @@ export class Committer {
     if (!this.d.tasks.hasQueued() && !this.d.tasks.hasWallClockWork()) return false;
     await Txn.begin(this.d.producer());
     this.txnOpen = true;
+    this.txnStartedAt = Date.now();
     return true;
   }
 
@@ -91,6 +94,8 @@ export class Committer {
     if (this.#eos && !this.txnOpen) {
       await Txn.begin(this.d.producer());
       this.txnOpen = true;
+      this.txnStartedAt = Date.now();
+      this.txnStartedAt = Date.now();
     }
     const staged = stageChangelogs(
       this.d.topology,
@@ -191,6 +196,20 @@ export class Committer {
     this.d.metrics?.transactions.inc({ outcome: "aborted" });
     const { collector } = this.d;
     await collector.awaitDeliveries().catch(() => {});
+    collector.deliveryError = undefined;
+    collector.sinceCommit = 0;
+    this.lastCommit = Date.now();
+  }
+
+  /**
+   * The producer is being replaced (its transaction was aborted by the broker, and it was fenced for it): forget
+   * the open transaction and the old producer's outstanding deliveries.
+   */
+  dropTransaction(): void {
+    this.txnOpen = false;
+    this.d.metrics?.transactions.inc({ outcome: "aborted" });
+    const { collector } = this.d;
+    collector.delivered = collector.produced;
     collector.deliveryError = undefined;
     collector.sinceCommit = 0;
     this.lastCommit = Date.now();

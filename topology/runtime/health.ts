@@ -53,8 +53,9 @@ export class Health {
     const present = this.#problems.get(problem);
     if (present?.reason === reason) return;
     this.#problems.set(problem, { reason, since: present?.since ?? Date.now() });
-    // A stall's reason counts seconds and records: logged when it starts, kept current for /readyz.
-    if (present && problem === "stalled") return;
+    // Logged when it starts; later reasons (a stall's count of seconds, which probe saw the brokers away) are kept
+    // current for /readyz without a log line each. Only a different set of missing topics is logged again.
+    if (present && problem !== "topic-missing") return;
     this.ctx.log.error(`worker not ready: ${problem}`, { problem, reason, ...fields });
     this.#metrics();
   }

@@ -73,6 +73,11 @@ export class Rebalancer {
   /** Abort the open transaction, drop every task's uncommitted state and seek back to where partitions start. */
   async abortAndRewind(): Promise<void> {
     await this.d.committer.abort();
+    await this.rewind();
+  }
+
+  /** Drop every task's uncommitted state and seek back to where partitions start (the transaction is gone). */
+  async rewind(): Promise<void> {
     const partitions = this.d.tasks.discardAndReopenAll();
     await this.#seekToStart(partitions);
     this.d.committer.lastCommit = Date.now();

@@ -1,6 +1,6 @@
 import { openLmdbState, type StateBackend } from "../../state/index.js";
 import type { Topology } from "../builder.js";
-import { StopRequestedError, WeirError, errorMessage } from "../errors.js";
+import { ProducerFencedError, StopRequestedError, WeirError, errorMessage } from "../errors.js";
 import {
   ErrorCode,
   Offset,
@@ -9,6 +9,7 @@ import {
   consumeBatch,
   createAdmin,
   describeKafkaError,
+  disconnect,
   type IAdminClient,
   type KafkaConsumer,
   type LibrdKafkaError,
@@ -18,7 +19,7 @@ import {
   sleep,
 } from "../kafka.js";
 import { silentLogger, type Logger } from "../log.js";
-import { consumerLag } from "../metrics.js";
+import { consumerLag, metricsForApp } from "../metrics.js";
 import { compileWorkerOptions, type CompiledWorkerOptions, type WorkerOptions } from "../options.js";
 import {
   ClientErrorLog,
@@ -42,6 +43,13 @@ import { Health, type ProblemReport } from "./health.js";
 import { TOPIC_CHECK_INTERVAL_MS, TopicWatch } from "./topic-watch.js";
 
 export type { TaskStatus };
+
+/** A producer is replaced at most this many times within the window; once more is fatal (an id twin). */
+const MAX_PRODUCER_REPLACEMENTS = 3;
+const PRODUCER_REPLACEMENT_WINDOW_MS = 10 * 60_000;
+
+/** FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH, NOT_LEADER_OR_FOLLOWER: answers to a client with stale metadata. */
+const STALE_METADATA_CODES = new Set<number | undefined>([74, 75, 6]);
 
 export type WorkerState = "created" | "starting" | "running" | "stopping" | "stopped" | "failed";
 
@@ -78,6 +86,9 @@ export class Worker {
   readonly #health: Health;
   readonly #topics: TopicWatch;
   #watchTimer: NodeJS.Timeout | undefined;
+  #adminSince = Date.now();
+  /** When the producer was replaced (see #replaceProducer). */
+  #replacements: number[] = [];
   /** When the loop last turned: a loop that stops turning outside a known wait is wedged (see `live`). */
   #loopTurn = Date.now();
 
@@ -88,7 +99,8 @@ export class Worker {
       app: topology.appId,
       worker: this.options.workerId,
     });
-    this.#metrics = options.metrics;
+    // Every series this worker writes carries its application's id (several applications can share a registry).
+    this.#metrics = options.metrics && metricsForApp(options.metrics, topology.appId);
     this.#done = new Promise((res, rej) => {
       this.#resolveDone = res;
       this.#rejectDone = rej;
@@ -129,7 +141,7 @@ export class Worker {
       consumer: () => this.#restoreConsumer!,
       admin: () => this.#admin!,
       stopRequested: () => this.#stopRequested,
-      retry: (what, fn) => retry(this.#ctx, what, fn),
+      retry: (what, fn) => this.#retry(what, fn),
     });
     this.#rebalancer = new Rebalancer({
       ...base,
@@ -140,7 +152,7 @@ export class Worker {
       restorer: this.#restorer,
       exclusive: (fn) => this.#exclusive(fn),
       commit: () => this.#commit(),
-      retry: (what, fn) => retry(this.#ctx, what, fn),
+      retry: (what, fn) => this.#retry(what, fn),
       stopRequested: () => this.#stopRequested,
       failed: () => this.#fatal !== undefined,
       fail: (e) => {
@@ -237,12 +249,7 @@ export class Worker {
     });
     try {
       this.#store = openLmdbState({ path: o.appStateDir });
-      this.#producer = createProducer(this.#ctx, this.#clientErrors, (err, report) =>
-        this.#collector.onDelivery(err, report),
-      );
-      await connectWithRetry(this.#ctx, this.#producer, "producer");
-      // Delivery reports are served by librdkafka's background thread, not by polling from the event loop.
-      this.#producer.setPollInBackground(true);
+      this.#producer = await this.#connectProducer();
       this.#log.debug("producer connected");
       this.#admin = createAdmin(clientConfig(this.#ctx, "admin"));
       this.#tm.partitionsOf = await prepareTopics({
@@ -251,7 +258,7 @@ export class Worker {
         producer: this.#producer,
         admin: this.#admin,
         stopRequested: () => this.#stopRequested,
-        retry: (what, fn) => retry(this.#ctx, what, fn),
+        retry: (what, fn) => this.#retry(what, fn),
       });
       this.#log.debug("topics ready");
       if (o.guarantee === "exactly_once")
@@ -265,7 +272,6 @@ export class Worker {
       await connectWithRetry(this.#ctx, this.#consumer, "consumer");
       this.#log.debug("consumers connected");
       this.#topics.startWith(await retry(this.#ctx, "metadata", () => partitionCounts(this.#producer!)));
-      this.#producer.on("event.error", (err) => this.#onClientError(err));
       this.#consumer.on("event.error", (err) => this.#onClientError(err));
       this.#consumer.subscribe(this.topology.sourceTopics);
       if (this.#stopRequested) throw new StopRequestedError("stopped during start");
@@ -282,9 +288,88 @@ export class Worker {
     this.#loop = this.#run();
   }
 
+  /**
+   * The worker's retry around Kafka requests (clients.ts `retry`). An admin client whose cached metadata is stale —
+   * a broker restarted and its partitions' leader epochs moved on, so every ListOffsets is refused with
+   * FENCED_LEADER_EPOCH — is replaced before the next attempt: librdkafka's admin client does not refresh it.
+   */
+  #retry<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    return retry(this.#ctx, what, async () => {
+      try {
+        return await fn();
+      } catch (err) {
+        const code = (err as LibrdKafkaError)?.code;
+        if (STALE_METADATA_CODES.has(code) && this.#admin && Date.now() - this.#adminSince > 5000) {
+          this.#log.info("renewing the admin client: its metadata is stale", {
+            error: describeKafkaError(err),
+          });
+          this.#admin.disconnect();
+          this.#admin = createAdmin(clientConfig(this.#ctx, "admin"));
+          this.#adminSince = Date.now();
+        }
+        throw err;
+      }
+    });
+  }
+
+  async #connectProducer(): Promise<Producer> {
+    const producer = createProducer(this.#ctx, this.#clientErrors, (err, report) =>
+      this.#collector.onDelivery(err, report),
+    );
+    producer.on("event.error", (err) => this.#onClientError(err));
+    await connectWithRetry(this.#ctx, producer, "producer");
+    // Delivery reports are served by librdkafka's background thread, not by polling from the event loop.
+    producer.setPollInBackground(true);
+    return producer;
+  }
+
+  /**
+   * A producer fenced because the broker aborted its transaction — the transaction timeout passed while the
+   * brokers were unreachable, and the coordinator bumped the producer's epoch — is replaced, as Kafka Streams
+   * replaces its producer on a TaskMigratedException: a new producer with the same transactional id (initTransactions
+   * makes sure the old transaction is decided), the tasks' uncommitted state dropped, every partition rewound to its
+   * committed offset. Exactly-once holds: nothing of the aborted transaction was applied locally, and a worker that
+   * lost its partitions meanwhile is fenced by the group generation at its next sendOffsets. Fenced again soon
+   * after is not a passing fault: another instance runs with this worker's id, and the worker stops.
+   */
+  async #replaceProducer(cause: unknown): Promise<void> {
+    const now = Date.now();
+    this.#replacements = this.#replacements.filter((t) => now - t < PRODUCER_REPLACEMENT_WINDOW_MS);
+    // PRODUCER_FENCED is another producer with this transactional id (a restarted twin of this worker): stop. Any
+    // other fatal answer replaces the producer only if the transaction had been open past the transaction timeout,
+    // so the broker may have aborted it and bumped the epoch (KIP-588).
+    const kafkaError = (cause as { cause?: unknown }).cause ?? cause;
+    const text = describeKafkaError(kafkaError);
+    const timedOut = now - this.#committer.txnStartedAt > this.options.transactionTimeoutMs;
+    if (
+      this.options.guarantee !== "exactly_once" ||
+      !timedOut ||
+      /fence|code 90\b/i.test(text) ||
+      this.#replacements.length >= MAX_PRODUCER_REPLACEMENTS
+    )
+      throw cause;
+    this.#replacements.push(now);
+    this.#log.warn(
+      "producer fenced after its transaction was aborted by the broker: replacing the producer",
+      {
+        error: errorMessage(cause),
+        replacementsInWindow: this.#replacements.length,
+      },
+    );
+    const old = this.#producer!;
+    this.#committer.dropTransaction();
+    await disconnect(old, 5000).catch(() => {});
+    this.#producer = await this.#connectProducer();
+    await retry(this.#ctx, "initTransactions", () => Txn.init(this.#producer!, 30_000));
+    await this.#rebalancer.rewind();
+    this.#log.info("producer replaced; resuming from the committed offsets");
+  }
+
   /** librdkafka says every broker connection is down: not ready at once; the next probe says when they are back. */
   #onClientError(err: LibrdKafkaError): void {
-    if (err.code !== ErrorCode.ALL_BROKERS_DOWN) return;
+    // The client reports it with code -1 and librdkafka's text, not with ALL_BROKERS_DOWN (-187).
+    if (err.code !== ErrorCode.ALL_BROKERS_DOWN && !/all broker connections are down/i.test(err.message))
+      return;
     this.#health.raise("brokers-unreachable", `all broker connections are down (${this.options.brokers})`, {
       error: describeKafkaError(err),
     });
@@ -399,7 +484,13 @@ export class Worker {
       await this.#onCommitFailure(err);
       return;
     }
-    this.#tm.processQueued(Date.now());
+    try {
+      this.#tm.processQueued(Date.now());
+    } catch (err) {
+      // A record sent to a fenced producer: handled as a failed commit (the producer may be replaced).
+      if (!(err instanceof ProducerFencedError)) throw err;
+      await this.#onCommitFailure(err);
+    }
   }
 
   // ---- committing ----------------------------------------------------------------------------------------------
@@ -413,10 +504,15 @@ export class Worker {
   }
 
   async #onCommitFailure(err: unknown): Promise<void> {
-    this.#committer.classifyFailure(err); // throws when fatal
-    // A missing topic fails the transaction first: check the topics now, not at the next interval.
-    void this.#topics.check();
-    await this.#rebalancer.abortAndRewind();
+    try {
+      this.#committer.classifyFailure(err); // throws when fatal
+      // A missing topic fails the transaction first: check the topics now, not at the next interval.
+      void this.#topics.check();
+      await this.#rebalancer.abortAndRewind();
+    } catch (fatal) {
+      if (!(fatal instanceof ProducerFencedError)) throw fatal;
+      await this.#replaceProducer(fatal);
+    }
   }
 
   #updateAssignmentMetrics(): void {
