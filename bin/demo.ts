@@ -162,6 +162,8 @@ async function watchStatuses(brokers: string, partitions: number, onStatus: (ord
       [RdKafka.groupId]: `weir-demo-watch-${process.pid}`,
       [RdKafka.enableAutoCommit]: false,
       [RdKafka.isolationLevel]: "read_committed",
+      // Assigned from offset 0; a head deleted by retention is skipped to what remains, never to the end.
+      [RdKafka.autoOffsetReset]: "earliest",
     } as never,
     {},
   );
@@ -386,6 +388,7 @@ async function runDemo(s: DemoSettings): Promise<number> {
         brokers,
         specs.map((t) => t.name),
         Math.max(5000, deadline - Date.now()),
+        () => Promise.all(workers.map((w) => w.url)),
       );
     say(`(${((Date.now() - started) / 1000).toFixed(1)} s) pipeline idle; verifying`);
 
@@ -422,9 +425,28 @@ async function runDemo(s: DemoSettings): Promise<number> {
   }
 }
 
-/** Idle: the end offsets of every application topic unchanged over 2 s (nothing in flight, no release pending). */
-async function waitIdle(brokers: string, topics: string[], timeoutMs: number): Promise<void> {
+/**
+ * Idle: every worker ready (not rebalancing or restoring: a worker restarted by the chaos option may still be taking
+ * partitions back) and the end offsets of every application topic unchanged over 2 s (nothing in flight, no release
+ * pending).
+ */
+async function waitIdle(
+  brokers: string,
+  topics: string[],
+  timeoutMs: number,
+  workerUrls: () => Promise<string[]>,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  const allReady = async () => {
+    for (const url of await workerUrls()) {
+      const ready = await httpGet(`${url}/readyz`).then(
+        (r) => r.status === 200,
+        () => false,
+      );
+      if (!ready) return false;
+    }
+    return true;
+  };
   const counts = await topicPartitions(brokers);
   const snapshot = async () => {
     const parts: string[] = [];
@@ -436,7 +458,7 @@ async function waitIdle(brokers: string, topics: string[], timeoutMs: number): P
   while (Date.now() < deadline) {
     await sleep(2000);
     const now = await snapshot();
-    if (now === previous) return;
+    if (now === previous && (await allReady())) return;
     previous = now;
   }
 }

@@ -315,6 +315,9 @@ async function replayCommand(argv: string[]): Promise<number> {
       "enable.auto.offset.store": false,
       "isolation.level": "read_committed",
       "enable.partition.eof": true,
+      // The range's start is resolved and checked against the partition's bounds before assigning; records deleted
+      // by retention while the replay runs move it to what remains, never to the end.
+      "auto.offset.reset": "earliest",
     } as never,
     {},
   );

@@ -133,6 +133,9 @@ export async function readToEnd(
       [RdKafka.enableAutoCommit]: false,
       [RdKafka.isolationLevel]: "read_committed",
       [RdKafka.enablePartitionEof]: true,
+      // Assigned from offset 0: if retention deleted the head, read what the topic still holds (the verifier then
+      // reports what is missing) rather than librdkafka's default of jumping to the end.
+      [RdKafka.autoOffsetReset]: "earliest",
       ...options.kafka,
     }) as never,
     {},

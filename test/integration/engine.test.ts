@@ -124,7 +124,7 @@ describe("dead letters", () => {
     expect(Number(record!.headers["weir.source.timestamp"])).toBeGreaterThan(0);
     const metrics = await (await fetch(`${w.url}/metrics`)).text();
     expect(metrics).toMatch(
-      /weir_dead_letter_records_total\{reason="DeserializationError",topic="[^"]+"\} 1/,
+      /weir_dead_letter_records_total\{reason="DeserializationError",topic="[^"]+",app="[^"]+"\} 1/,
     );
   });
 });

@@ -23,6 +23,7 @@ import {
 } from "../kafka.js";
 import { applyLibrdkafkaStats, type WeirMetrics } from "../metrics.js";
 import type { RuntimeContext } from "./context.js";
+import { classify } from "../failures.js";
 import { DEFAULT_MAX_RECORD_BYTES } from "./record-collector.js";
 
 export type ClientContext = RuntimeContext;
@@ -376,7 +377,10 @@ export async function retry<T>(
       const e = err as LibrdKafkaError;
       // A ConfigError (e.g. librdkafka refusing a client's configuration at connect) never heals: thrown at once.
       if (err instanceof ConfigError) throw err;
-      if (e?.isFatal || ctx.stopRequested() || err instanceof WeirError) throw err;
+      if (ctx.stopRequested() || err instanceof WeirError) throw err;
+      // A fatal answer from Kafka (topology/failures.ts: fatal errors, authentication and authorization refused)
+      // is not an unreachable broker.
+      if (typeof e?.code === "number" && classify(err) === "fatal") throw err;
       const delay = Math.min(500 * 2 ** Math.min(attempt - 1, 4), 8000);
       ctx.log.warn(`${what} failed; Kafka at ${ctx.options.brokers} unreachable? retrying`, {
         attempt,
