@@ -101,6 +101,46 @@ export interface SourceNode {
   readonly valueSerde: Serde<unknown>;
   readonly internal: boolean;
   readonly offsetReset: OffsetResetPolicy;
+  /** Event time of a record (default: the record's Kafka timestamp). */
+  readonly timestampExtractor?: TimestampExtractor<unknown, unknown>;
+  /** Records stamped further ahead of wall-clock time are dead-lettered (Infinity: no bound). */
+  readonly maxFutureSkewMs: number;
+}
+
+/**
+ * Event time from a decoded record (Kafka Streams' TimestampExtractor): e.g. `(r) => r.value.createdAt`. A result
+ * that is not a non-negative integer, or a throw, sends the record to the dead-letter topic.
+ */
+export type TimestampExtractor<K, V> = (record: {
+  readonly key: K;
+  readonly value: V;
+  /** The record's Kafka timestamp. */
+  readonly timestamp: number;
+  readonly headers: Headers;
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+}) => number;
+
+/**
+ * How far ahead of wall-clock time an event time may be before the record is refused (dead-lettered as an
+ * InvalidTimestampError, its offset passed, stream time and stores untouched): one record from a clock set to the
+ * next year would otherwise move stream time a year ahead and make every later record "late". One hour covers clock
+ * drift and time zones mistaken for UTC; pass `maxFutureSkewMs: Infinity` to turn it off.
+ */
+export const DEFAULT_MAX_FUTURE_SKEW_MS = 3_600_000;
+
+export interface SourceOptions<K, V> {
+  key: Serde<K>;
+  value: Serde<V>;
+  /** Source node name. @default `<topic>-source` */
+  name?: string;
+  /** Where to start without a committed offset (Kafka Streams' Consumed policy). @default "earliest" */
+  offsetReset?: OffsetResetPolicy;
+  /** Event time from the record. @default the record's Kafka timestamp */
+  timestampExtractor?: TimestampExtractor<K, V>;
+  /** @default DEFAULT_MAX_FUTURE_SKEW_MS (one hour); Infinity turns the guard off */
+  maxFutureSkewMs?: number;
 }
 export interface ProcessorNode {
   readonly type: "processor";
@@ -191,18 +231,17 @@ export class TopologyBuilder {
   }
 
   /** A stream from a topic. The source node is named `<topic>-source` unless `name` is given. */
-  stream<K, V>(
-    topic: string,
-    serdes: { key: Serde<K>; value: Serde<V>; name?: string; offsetReset?: OffsetResetPolicy },
-  ): KStream<K, V> {
+  stream<K, V>(topic: string, serdes: SourceOptions<K, V>): KStream<K, V> {
     return this.#source(topic, serdes, false);
   }
 
-  #source<K, V>(
-    topic: string,
-    serdes: { key: Serde<K>; value: Serde<V>; name?: string; offsetReset?: OffsetResetPolicy },
-    internal: boolean,
-  ): KStream<K, V> {
+  #source<K, V>(topic: string, serdes: SourceOptions<K, V>, internal: boolean): KStream<K, V> {
+    const maxFutureSkewMs = internal ? Infinity : (serdes?.maxFutureSkewMs ?? DEFAULT_MAX_FUTURE_SKEW_MS);
+    if (typeof maxFutureSkewMs !== "number" || Number.isNaN(maxFutureSkewMs) || maxFutureSkewMs < 0)
+      throw new TopologyError(
+        `source of topic ${topic}: maxFutureSkewMs must be a non-negative number or Infinity, got ${String(maxFutureSkewMs)}`,
+        { topic },
+      );
     const offsetReset = serdes?.offsetReset ?? "earliest";
     if (!["earliest", "latest", "none"].includes(offsetReset))
       throw new TopologyError(
@@ -235,6 +274,10 @@ export class TopologyBuilder {
       valueSerde: serdes.value as Serde<unknown>,
       internal,
       offsetReset,
+      maxFutureSkewMs,
+      ...(serdes.timestampExtractor
+        ? { timestampExtractor: serdes.timestampExtractor as TimestampExtractor<unknown, unknown> }
+        : {}),
     });
     this.#sourcedTopics.set(topic, name);
     return new KStream<K, V>(this, name);

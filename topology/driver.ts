@@ -23,7 +23,7 @@ export interface TestRecord<K, V> {
 export interface DriverOptions {
   /** Partitions of every topic (default 1). */
   partitions?: number;
-  /** Initial wall-clock time (default 0). */
+  /** Initial wall-clock time (default: now). Sources refuse records stamped more than maxFutureSkewMs ahead. */
   wallClockMs?: number;
   /** Shorthand for `errorHandlers.processing`. */
   onProcessingError?: RecordFailureAction;
@@ -54,7 +54,8 @@ export class TopologyTestDriver {
   constructor(topology: Topology, options: DriverOptions = {}) {
     this.#topology = topology;
     this.#partitions = options.partitions ?? 1;
-    this.#wallClock = options.wallClockMs ?? 0;
+    // As Kafka Streams' TopologyTestDriver: the wall clock starts at the real time unless given.
+    this.#wallClock = options.wallClockMs ?? Date.now();
     this.#errorHandlers = {
       deserialization: options.errorHandlers?.deserialization ?? "dead-letter",
       processing: options.errorHandlers?.processing ?? options.onProcessingError ?? "dead-letter",

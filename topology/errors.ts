@@ -53,6 +53,13 @@ export class DeserializationError extends WeirError {}
 /** A record decoded but does not satisfy its schema. The record goes to the dead-letter topic. */
 export class SchemaError extends DeserializationError {}
 
+/**
+ * A record's event time is not usable: negative, not an integer, more than the source's `maxFutureSkewMs` ahead of
+ * wall-clock time, or its timestamp extractor threw. The record goes to the dead-letter topic (the deserialization
+ * handler) and never touches stream time or stores; its offset is passed.
+ */
+export class InvalidTimestampError extends DeserializationError {}
+
 /** A processor threw while handling a record. Dead-lettered or fatal, by configuration. */
 export class ProcessingError extends WeirError {}
 

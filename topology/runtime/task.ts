@@ -10,9 +10,11 @@ import type {
   Topology,
   TopologyNode,
   AppCounter,
+  SourceNode,
 } from "../builder.js";
 import {
   DeserializationError,
+  InvalidTimestampError,
   ProcessingError,
   StateStoreError,
   WeirError,
@@ -80,7 +82,7 @@ export class StreamTask {
 
   readonly #options: TaskOptions;
   readonly #subjects = new Map<string, Subject<StreamRecord>>();
-  readonly #sourceByTopic = new Map<string, { node: string; key: TopologyNode & { type: "source" } }>();
+  readonly #sourceByTopic = new Map<string, { node: string; key: SourceNode }>();
   readonly #subscriptions: Subscription[] = [];
   readonly #punctuators = new Map<string, Punctuator>();
   readonly #stores = new Map<string, KeyValueStore<unknown, unknown> | WindowStore<unknown, unknown>>();
@@ -159,6 +161,12 @@ export class StreamTask {
       this.#options.output.deadLetter(raw, error);
       return;
     }
+    const timestampError = this.#eventTime(source.key, record);
+    if (timestampError) {
+      if (this.#options.errorHandlers.deserialization === "fail") throw timestampError;
+      this.#options.output.deadLetter(raw, timestampError);
+      return;
+    }
     if (record.timestamp > this.streamTime) this.streamTime = record.timestamp;
     this.#current = record;
     this.#currentRaw = raw;
@@ -167,6 +175,45 @@ export class StreamTask {
     this.#currentRaw = undefined;
     this.processedRecords++;
     this.#punctuate("stream-time", this.streamTime);
+  }
+
+  /**
+   * The record's event time, from the source's extractor or its Kafka timestamp, set on the record; an error when it
+   * is unusable (negative, not an integer, too far ahead of wall-clock time): the record is refused before it can
+   * move stream time.
+   */
+  #eventTime(source: SourceNode, record: StreamRecord): InvalidTimestampError | undefined {
+    const context = {
+      topic: record.topic,
+      partition: record.partition,
+      offset: record.offset,
+      task: this.id,
+      node: source.name,
+    };
+    let timestamp = record.timestamp;
+    if (source.timestampExtractor)
+      try {
+        timestamp = source.timestampExtractor(record);
+      } catch (err) {
+        return new InvalidTimestampError(`timestamp extractor failed: ${errorMessage(err)}`, {
+          ...context,
+          cause: err,
+        });
+      }
+    if (!Number.isSafeInteger(timestamp) || timestamp < 0)
+      return new InvalidTimestampError(
+        `invalid timestamp ${String(timestamp)}: event time must be a non-negative integer (ms since the epoch)`,
+        context,
+      );
+    const ahead = timestamp - this.#options.wallClock();
+    if (ahead > source.maxFutureSkewMs)
+      return new InvalidTimestampError(
+        `timestamp ${timestamp} (${new Date(timestamp).toISOString()}) is ${ahead} ms ahead of wall-clock time; ` +
+          `the source accepts at most ${source.maxFutureSkewMs} ms (maxFutureSkewMs)`,
+        context,
+      );
+    (record as { timestamp: number }).timestamp = timestamp;
+    return undefined;
   }
 
   /** Fire wall-clock punctuators that are due. */
