@@ -17,7 +17,7 @@ function app(options: { maxFutureSkewMs?: number; extract?: boolean } = {}) {
   b.stream("in", {
     key: Serdes.string(),
     value: Serdes.json<Reading>(),
-    ...(options.extract === false ? {} : { timestampExtractor: (r) => r.value.at }),
+    ...(options.extract === false ? {} : { timestampExtractor: (r: { value: Reading }) => r.value.at }),
     ...(options.maxFutureSkewMs === undefined ? {} : { maxFutureSkewMs: options.maxFutureSkewMs }),
   })
     // Emits the record's event time and the task's stream time after it.

@@ -8,7 +8,6 @@ import type {
   StoreDefinition,
   SubTopology,
   Topology,
-  TopologyNode,
   AppCounter,
   SourceNode,
 } from "../builder.js";
