@@ -6,10 +6,14 @@
  * serialized key can be a byte prefix of another (`"a"` and `"ab"`), a scan for one key also meets entries of
  * longer keys: they are recognised by their length and skipped.
  *
- * Retention is relative to the newest timestamp seen. That number is not stored: it is derived from the data
- * (one scan, lazily, on first use after open or after an aborted transaction) and then kept up to date by `put`.
- * Storing it under a reserved key would add a changelog record to nearly every put; deriving it needs no format
- * beyond the entries themselves and is always consistent with restored data.
+ * Retention is relative to the task's stream time when the runtime gives it (`options.streamTime`, Kafka Streams'
+ * observed stream time): a put stamped ahead of stream time (an event time from a value field) cannot make later
+ * puts "expired". Before the task has seen a record, and for stores used without a task, it is relative to the
+ * newest timestamp the store holds. That number is not stored: it is derived from the data (one scan, lazily, on
+ * first use after open or after an aborted transaction) and then kept up to date by `put`. Storing it under a
+ * reserved key would add a changelog record to nearly every put; deriving it needs no format beyond the entries
+ * themselves and is always consistent with restored data. A put older than the retention is dropped and reported
+ * (`options.onDrop`: the runtime counts it in `weir_dropped_records_total{reason="expired-window"}`).
  */
 import type { BufferedStore } from "./buffered-store.js";
 import { StoreClosedError } from "./errors.js";
@@ -49,6 +53,7 @@ class TypedWindowStore<K, V> implements WindowStore<K, V> {
     private readonly inner: BufferedStore,
     private readonly serdes: { key: Serde<K>; value: Serde<V> },
     readonly retentionMs: number,
+    private readonly options: WindowStoreOptions = {},
   ) {
     if (!Number.isFinite(retentionMs) || retentionMs < 0) {
       throw new RangeError(
@@ -64,7 +69,10 @@ class TypedWindowStore<K, V> implements WindowStore<K, V> {
   put(key: K, value: V, timestamp: number): void {
     this.#ensureOpen();
     checkTimestamp(this.name, timestamp);
-    if (this.#isExpired(timestamp)) return;
+    if (this.#isExpired(timestamp)) {
+      this.options.onDrop?.("expired-window", timestamp);
+      return;
+    }
     this.inner.put(windowKey(this.serdes.key.serialize(key), timestamp), this.serdes.value.serialize(value));
     if (this.#maxTimestamp === undefined || timestamp > this.#maxTimestamp) this.#maxTimestamp = timestamp;
   }
@@ -159,8 +167,10 @@ class TypedWindowStore<K, V> implements WindowStore<K, V> {
     this.#closed = true;
   }
 
-  /** Timestamps below this are past retention (−Infinity while the store is empty). */
+  /** Timestamps below this are past retention (−Infinity while the store is empty and no record was seen). */
   #oldestRetained(): number {
+    const streamTime = this.options.streamTime?.() ?? -1;
+    if (streamTime >= 0) return streamTime - this.retentionMs;
     const newest = this.#newestTimestamp();
     return newest === undefined ? -Infinity : newest - this.retentionMs;
   }
@@ -189,12 +199,20 @@ class TypedWindowStore<K, V> implements WindowStore<K, V> {
   }
 }
 
+export interface WindowStoreOptions {
+  /** The task's stream time (−1 before its first record): what retention is measured against. */
+  streamTime?: () => number;
+  /** Called for every put dropped because it is older than the retention. */
+  onDrop?: (reason: "expired-window", timestamp: number) => void;
+}
+
 /** A typed window store over a task's write buffer. See the file comment for the layout and retention. */
 export function windowStore<K, V>(
   name: string,
   inner: BufferedStore,
   serdes: { key: Serde<K>; value: Serde<V> },
   retentionMs: number,
+  options: WindowStoreOptions = {},
 ): WindowStore<K, V> {
-  return new TypedWindowStore(name, inner, serdes, retentionMs);
+  return new TypedWindowStore(name, inner, serdes, retentionMs, options);
 }

@@ -48,6 +48,7 @@ export class TopologyTestDriver {
   readonly #offsets = new Map<string, number>();
   readonly #pending: RawRecord[] = [];
   readonly #errorHandlers: RecordFailureHandlers;
+  readonly #dropped: Array<{ reason: string; node: string }> = [];
   readonly #maxRecordBytes: number;
   #wallClock: number;
 
@@ -143,6 +144,11 @@ export class TopologyTestDriver {
   }
 
   /** Records sent to the dead-letter topic (not removed). */
+  /** Records stores or operators discarded (what the worker counts in weir_dropped_records_total). */
+  droppedRecords(): ReadonlyArray<{ reason: string; node: string }> {
+    return this.#dropped;
+  }
+
   deadLetters(): readonly RawRecord[] {
     return this.records(this.#topology.deadLetterTopic);
   }
@@ -233,6 +239,7 @@ export class TopologyTestDriver {
       partition,
       wallClock: () => this.#wallClock,
       errorHandlers: this.#errorHandlers,
+      hooks: { dropped: (reason, node) => this.#dropped.push({ reason, node }) },
       store: (name) => {
         let entry = this.#taskStores.get(id);
         if (!entry) this.#taskStores.set(id, (entry = { partition, stores: new Map() }));

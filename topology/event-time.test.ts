@@ -4,7 +4,7 @@
  */
 import { map } from "rxjs";
 import { describe, expect, it } from "vitest";
-import { DEFAULT_MAX_FUTURE_SKEW_MS, TopologyBuilder } from "./builder.js";
+import { DEFAULT_MAX_FUTURE_SKEW_MS, Stores, TopologyBuilder } from "./builder.js";
 import { DeadLetterHeader } from "./dead-letter.js";
 import { TopologyTestDriver } from "./driver.js";
 import { Serdes } from "./serdes.js";
@@ -83,5 +83,49 @@ describe("event time at the source", () => {
     expect(() =>
       b.stream("in", { key: Serdes.string(), value: Serdes.string(), maxFutureSkewMs: -1 }),
     ).toThrow(/maxFutureSkewMs/);
+  });
+});
+
+describe("window-store retention and dropped records", () => {
+  /** Puts each value into a window store at the timestamp given in the value, and reports what it finds back. */
+  function windowApp() {
+    const b = new TopologyBuilder("w");
+    b.store("win", Stores.window(Serdes.string(), Serdes.string(), { retentionMs: 10_000 }));
+    b.stream("in", { key: Serdes.string(), value: Serdes.json<Reading>() })
+      .process(
+        "put-at",
+        (ctx) => {
+          const win = ctx.windowStore<string, string>("win");
+          return map((r) => {
+            win.put(r.key, String(r.value.v), r.value.at);
+            return { key: r.key, value: win.get(r.key, r.value.at) ?? "absent" };
+          });
+        },
+        { stores: ["win"] },
+      )
+      .to("out", { key: Serdes.string(), value: Serdes.string() });
+    return new TopologyTestDriver(b.build(), { wallClockMs: NOW });
+  }
+
+  it("a put older than the retention behind stream time is dropped and counted against its node", () => {
+    const driver = windowApp();
+    driver.pipeInput("in", [
+      { key: "a", value: { at: NOW - 1000, v: 1 }, timestamp: NOW - 1000 },
+      { key: "late", value: { at: NOW - 20_000, v: 2 }, timestamp: NOW - 900 },
+    ]);
+    expect(driver.readOutput("out").map((r) => r.value)).toEqual(["1", "absent"]);
+    expect(driver.droppedRecords()).toEqual([{ reason: "expired-window", node: "put-at" }]);
+  });
+
+  it("retention follows stream time, not a future timestamp a processor put", () => {
+    const driver = windowApp();
+    driver.pipeInput("in", [
+      // The record's time is fine; the value's time is a year ahead: the store holds it ...
+      { key: "poison", value: { at: NOW + 365 * 24 * 3600_000, v: 1 }, timestamp: NOW - 5000 },
+      // ... and later puts at normal times are not "expired" because of it.
+      { key: "b", value: { at: NOW - 4000, v: 2 }, timestamp: NOW - 4000 },
+    ]);
+    expect(driver.readOutput("out").map((r) => r.value)).toEqual(["1", "2"]);
+    expect(driver.droppedRecords()).toEqual([]);
   });
 });

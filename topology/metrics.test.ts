@@ -249,6 +249,7 @@ describe("registry", () => {
         "weir_committed_offset",
         "weir_consumer_lag_records",
         "weir_dead_letter_records_total",
+        "weir_dropped_records_total",
         "weir_end_to_end_latency_seconds",
         "weir_kafka_broker_rtt_seconds",
         "weir_kafka_queue_bytes",
@@ -342,6 +343,7 @@ describe("registry", () => {
     m.storeBytes.set({ store: "orders", partition: "0" }, 65536);
     m.deadLetterRecords.inc({ reason: "deserialization", topic: "orders" });
     m.punctuations.inc({ kind: "wall-clock" });
+    m.droppedRecords.inc({ reason: "expired-window", node: "dedupe" });
     m.backpressurePausedPartitions.set(0);
     m.workerReady.set(1);
     m.workerStalled.set(0);

@@ -3,7 +3,7 @@
 // metric that is not registered here, so rename with care.
 //
 // Conventions: `weir_` prefix, base units (`_seconds`, `_bytes`), counters end in `_total`, and labels come only
-// from bounded sets (topic, partition, store, processor, reason, kind, status, outcome, client, broker, stat, problem),
+// from bounded sets (topic, partition, store, processor, reason, kind, status, outcome, client, broker, stat, problem, node),
 // plus `app`, the application id, on every series a worker writes (createMetrics(registry, app)).
 // Never label by record key, order id or anything else with unbounded cardinality.
 //
@@ -176,6 +176,15 @@ function defineInstruments(registry: Registry) {
       name: "weir_dead_letter_records_total",
       help: "Records sent to the dead-letter topic, by reason and source topic.",
       labelNames: ["reason", "topic", "app"] as const,
+      registers,
+    }),
+    droppedRecords: new Counter({
+      name: "weir_dropped_records_total",
+      help:
+        "Records a store or operator discarded instead of processing them (Kafka Streams' dropped-records " +
+        "sensor), by reason (expired-window: a window-store put older than the retention behind stream time) and " +
+        "processor node.",
+      labelNames: ["reason", "node", "app"] as const,
       registers,
     }),
     punctuations: new Counter({

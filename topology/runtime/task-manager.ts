@@ -16,6 +16,7 @@ import {
   type TopicPartition,
   type TopicPartitionOffset,
 } from "../kafka.js";
+import type { PunctuationKind } from "../builder.js";
 import { appCounter } from "../metrics.js";
 import { partitionForKey } from "../partitioner.js";
 import { StreamTask, taskId, type TaskId } from "./task.js";
@@ -131,13 +132,22 @@ export class TaskManager {
           send: (r) => collector.send(r),
           deadLetter: (r, error) => collector.deadLetter(r, error),
         },
-        hooks: metrics
-          ? {
-              processed: (processor, seconds) => metrics.processingLatency.observe({ processor }, seconds),
-              punctuated: (kind) => metrics.punctuations.inc({ kind }),
-              counter: (name, help, labelNames) => appCounter(metrics, name, help, labelNames),
-            }
-          : undefined,
+        hooks: {
+          // Drops are never silent: counted when there are metrics, logged at debug level always.
+          dropped: (reason, node) => {
+            metrics?.droppedRecords.inc({ reason, node });
+            this.d.log.debug("record dropped", { reason, node, task: taskId(sub, partition) });
+          },
+          ...(metrics
+            ? {
+                processed: (processor: string, seconds: number) =>
+                  metrics.processingLatency.observe({ processor }, seconds),
+                punctuated: (kind: PunctuationKind) => metrics.punctuations.inc({ kind }),
+                counter: (name: string, help: string, labelNames: readonly string[]) =>
+                  appCounter(metrics, name, help, labelNames),
+              }
+            : {}),
+        },
       }),
     };
     this.tasks.add(active);

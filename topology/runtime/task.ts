@@ -36,6 +36,8 @@ export interface TaskHooks {
   /** Called with sampled processing durations (seconds). */
   processed?(processor: string, seconds: number): void;
   punctuated?(kind: PunctuationKind): void;
+  /** A record a store or operator discarded (too late, expired), by reason and processor node. */
+  dropped?(reason: string, node: string): void;
   /** The application's own counters (ProcessorContext.counter). */
   counter?(name: string, help: string, labelNames: readonly string[]): AppCounter;
 }
@@ -86,6 +88,8 @@ export class StreamTask {
   readonly #punctuators = new Map<string, Punctuator>();
   readonly #stores = new Map<string, KeyValueStore<unknown, unknown> | WindowStore<unknown, unknown>>();
   #current: StreamRecord | undefined;
+  /** The processor node running now (what a dropped record is counted against). */
+  #node: string | undefined;
   #currentRaw: RawRecord | undefined;
   #inside = false;
   #failure: WeirError | undefined;
@@ -115,7 +119,10 @@ export class StreamTask {
     const serdes = { key: def.keySerde, value: def.valueSerde };
     store =
       def.kind === "window"
-        ? windowStore(name, inner, serdes, def.retentionMs!)
+        ? windowStore(name, inner, serdes, def.retentionMs!, {
+            streamTime: () => this.streamTime,
+            onDrop: (reason) => this.#options.hooks?.dropped?.(reason, this.#node ?? name),
+          })
         : keyValueStore(name, inner, serdes);
     this.#stores.set(name, store);
     return store;
@@ -339,10 +346,16 @@ export class StreamTask {
         },
       });
       const feed = input.subscribe((r) => {
-        if (++counter % SAMPLE_EVERY !== 0 || !this.#options.hooks?.processed) return sampled.next(r);
-        const t0 = process.hrtime.bigint();
-        sampled.next(r);
-        this.#options.hooks.processed(node.name, Number(process.hrtime.bigint() - t0) / 1e9);
+        const outer = this.#node;
+        this.#node = node.name;
+        try {
+          if (++counter % SAMPLE_EVERY !== 0 || !this.#options.hooks?.processed) return sampled.next(r);
+          const t0 = process.hrtime.bigint();
+          sampled.next(r);
+          this.#options.hooks.processed(node.name, Number(process.hrtime.bigint() - t0) / 1e9);
+        } finally {
+          this.#node = outer;
+        }
       });
       this.#subscriptions.push(sub, feed);
       // Drop the previous feed if we are rebuilding after an error.
