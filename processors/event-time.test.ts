@@ -70,3 +70,76 @@ describe("the source's future-skew guard in the order pipeline", () => {
     }
   });
 });
+
+describe("payments tied on time", () => {
+  const now = Date.now();
+  const declined: Payment = { paymentId: "p-declined", amount: 5, currency: "EUR", status: "declined" };
+  const authorized: Payment = { paymentId: "p-ok", amount: 5, currency: "EUR", status: "authorized" };
+
+  type Input = { topic: string; key: string; value: unknown; timestamp: number };
+  /** Statuses by order id after piping `inputs` one record at a time in the given order. */
+  function statuses(inputs: Input[]): Record<string, string> {
+    const driver = new TopologyTestDriver(createTopology({ partitions: 1 }), { wallClockMs: now });
+    try {
+      driver.pipeInput(Topics.restocks, [{ key: "A", value: { qty: 1000 }, timestamp: now - 60_000 }]);
+      for (const r of inputs)
+        driver.pipeInput(r.topic, [{ key: r.key, value: r.value, timestamp: r.timestamp }]);
+      const out: Record<string, string> = {};
+      for (const r of driver.readOutput(Topics.orderStatus)) {
+        const v = r.value as { orderId: string; status: string; reason?: string };
+        out[v.orderId] = v.reason ? `${v.status}:${v.reason}` : v.status;
+      }
+      return out;
+    } finally {
+      driver.close();
+    }
+  }
+
+  it("two payments at the order's time, declined first: declined whether the order comes first or last", () => {
+    const t = now - 30_000;
+    const o = { topic: Topics.orders, key: "o1", value: order(t), timestamp: t };
+    const p1 = { topic: Topics.payments, key: "o1", value: declined, timestamp: t };
+    const p2 = { topic: Topics.payments, key: "o1", value: authorized, timestamp: t };
+    expect(statuses([o, p1, p2])).toEqual({ o1: "REJECTED_PAYMENT:declined" });
+    expect(statuses([p1, p2, o])).toEqual({ o1: "REJECTED_PAYMENT:declined" });
+    expect(statuses([p1, o, p2])).toEqual({ o1: "REJECTED_PAYMENT:declined" });
+  });
+
+  it("any interleaving of orders and tied payments gives the same statuses (property, 50 seeded shuffles)", () => {
+    // 20 orders, each with two payments at its own time; which of the two is declined varies.
+    const base = now - 600_000;
+    const orders: Input[] = [];
+    const payments: Input[] = [];
+    for (let i = 0; i < 20; i++) {
+      const t = base + i * 1000;
+      orders.push({ topic: Topics.orders, key: `o${i}`, value: order(t), timestamp: t });
+      const pair = i % 3 === 0 ? [authorized, declined] : [declined, authorized];
+      for (const p of pair)
+        payments.push({
+          topic: Topics.payments,
+          key: `o${i}`,
+          value: { ...p, paymentId: `${p.paymentId}-${i}` },
+          timestamp: t,
+        });
+    }
+    // The clock payment pushes every deadline past, so undecided orders would time out the same way everywhere.
+    payments.push({ topic: Topics.payments, key: "clock", value: authorized, timestamp: base + 300_000 });
+    let seed = 42;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    /** A random merge of the two topics, each keeping its own (offset) order. */
+    const interleave = (): Input[] => {
+      const out: Input[] = [];
+      let a = 0;
+      let b = 0;
+      while (a < orders.length || b < payments.length)
+        out.push(
+          b >= payments.length || (a < orders.length && random() < 0.5) ? orders[a++]! : payments[b++]!,
+        );
+      return out;
+    };
+    const reference = statuses([...orders, ...payments]);
+    expect(Object.keys(reference)).toHaveLength(20);
+    for (let run = 0; run < 50; run++) expect(statuses(interleave()), `run ${run}`).toEqual(reference);
+    expect(statuses([...payments.slice(0, -1), ...orders, payments.at(-1)!])).toEqual(reference);
+  });
+});

@@ -11,6 +11,8 @@
  *    once for an order that arrives after its deadline passed. Since payments of a partition are processed in
  *    offset order, a payment can only be missed if it was produced more than `grace` out of event-time order.
  *  - the first payment matched decides; later copies find no waiting order and are kept until retention (ignored).
+ *    Payments of one order at the same time are ordered by offset: a second one never replaces the first waiting
+ *    one, so the statuses do not depend on whether the order arrives before or after them.
  * Producers of payments must eventually push every partition's payment clock past the last deadline (the
  * workload generator ends with one "clock" payment per partition), or the last orders wait.
  */
@@ -101,7 +103,9 @@ export const paymentJoin =
       if (time > paymentClock()) clock.put(PAYMENT_CLOCK, time);
       const waiting = orders.fetch(orderId, time - windowMs, time + windowMs).next();
       if (waiting.done) {
-        payments.put(orderId, payment, time);
+        // A payment already waiting at the same time came first (payments are processed in offset order): it keeps
+        // its place, so the first payment decides whether the order arrives before or after both.
+        if (payments.get(orderId, time) === undefined) payments.put(orderId, payment, time);
         return [];
       }
       orders.delete(orderId, waiting.value.timestamp);

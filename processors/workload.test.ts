@@ -59,6 +59,7 @@ describe("workload generator and verifier", () => {
       "valid",
       "payment-first",
       "duplicate-payment",
+      "tied-payments",
       "declined",
       "amount-mismatch",
       "late-payment",
@@ -73,6 +74,12 @@ describe("workload generator and verifier", () => {
       expect(w.summary.kinds[kind], kind).toBeGreaterThan(0);
     expect(w.summary.duplicateOrders).toBeGreaterThan(0);
     expect(w.summary.malformed).toBeGreaterThan(0);
+    // Broken clocks: an order and a payment stamped in 2100, placed among the others (not at the end).
+    const future = w.records.findIndex((r) => r.key.startsWith("future-order-"));
+    expect(future).toBeGreaterThan(0);
+    expect(future).toBeLessThan(w.records.length / 2 + 100);
+    expect(w.records.some((r) => r.key.startsWith("future-payment-") && r.topic === "payments")).toBe(true);
+    expect(w.malformed.filter((m) => m.key.startsWith("future-"))).toHaveLength(4);
   });
 
   it("passes its own verification when run through the topology (TopologyTestDriver), with stock contention", () => {

@@ -64,6 +64,7 @@ export type OrderKind =
   | "valid"
   | "payment-first"
   | "duplicate-payment"
+  | "tied-payments"
   | "declined"
   | "amount-mismatch"
   | "late-payment"
@@ -74,7 +75,10 @@ export interface Workload {
   /** In production order. */
   records: WorkloadRecord[];
   orders: ExpectedOrder[];
-  /** Records on `orders` that are not JSON: each must land in the dead-letter topic. */
+  /**
+   * Records that must land in the dead-letter topic: orders that are not JSON, and records stamped in 2100 (on
+   * `orders` and `payments`) that the sources' future-skew guard refuses.
+   */
   malformed: Array<{ key: string; value: Buffer }>;
   /** Per sku: units from the initial restock, and from restocks during the run. */
   initialStock: Map<string, number>;
@@ -103,9 +107,11 @@ export function prng(seed: number): () => number {
 }
 
 const KIND_WEIGHTS: Array<[OrderKind, number]> = [
-  ["valid", 62],
+  ["valid", 59],
   ["payment-first", 6],
   ["duplicate-payment", 5],
+  /** Two payments at the same time, one declined: the first in offset order decides, in any interleaving. */
+  ["tied-payments", 3],
   ["declined", 5],
   ["amount-mismatch", 5],
   ["late-payment", 3],
@@ -118,6 +124,9 @@ const KIND_WEIGHTS: Array<[OrderKind, number]> = [
   ["unsupported-currency", 1],
 ];
 const DUPLICATE_ORDER_SHARE = 0.03;
+/** Every this many orders, one order and one payment stamped in 2100 (a broken clock), placed among the others. */
+const FUTURE_EVERY = 997;
+const YEAR_2100 = Date.UTC(2100, 0, 1);
 const MALFORMED_SHARE = 0.01;
 
 export const orderId = (i: number): string => `order-${String(i).padStart(7, "0")}`;
@@ -142,17 +151,20 @@ export function generateWorkload(options: WorkloadOptions): Workload {
     skuName(i + scarceSkus.length),
   );
 
-  type Timed = WorkloadRecord & { seq: number };
+  /** `at`: where the record goes in production order (event time, except for records with a broken clock). */
+  type Timed = WorkloadRecord & { seq: number; at: number };
   const timed: Timed[] = [];
   let seq = 0;
-  const add = (topic: string, key: string, value: Buffer, timestamp: number) =>
-    timed.push({ topic, key, value, timestamp, seq: seq++ });
+  const add = (topic: string, key: string, value: Buffer, timestamp: number, at = timestamp) =>
+    timed.push({ topic, key, value, timestamp, seq: seq++, at });
 
   const expected: ExpectedOrder[] = [];
   const demand = new Map<string, number>();
   const kinds: Record<string, number> = {};
   const malformed: Workload["malformed"] = [];
   let duplicates = 0;
+  // Where the broken-clock records go: the middle of a small run, every FUTURE_EVERY orders in a large one.
+  const futureAt = Math.min(n >> 1, FUTURE_EVERY >> 1);
 
   for (let i = 0; i < n; i++) {
     const id = orderId(i);
@@ -236,6 +248,15 @@ export function generateWorkload(options: WorkloadOptions): Workload {
           add(Topics.payments, id, paymentOf(), at);
           break;
         }
+        case "tied-payments": {
+          const at = t + normalDelay();
+          const declinedFirst = random() < 0.5;
+          const declined = paymentOf({ status: "declined", paymentId: `payment-${i}-declined` });
+          add(Topics.payments, id, declinedFirst ? declined : paymentOf(), at);
+          add(Topics.payments, id, declinedFirst ? paymentOf() : declined, at);
+          if (declinedFirst) outcome = { status: "REJECTED_PAYMENT", reason: "declined" };
+          break;
+        }
         case "declined":
           add(Topics.payments, id, paymentOf({ status: "declined" }), t + normalDelay());
           outcome = { status: "REJECTED_PAYMENT", reason: "declined" };
@@ -264,6 +285,22 @@ export function generateWorkload(options: WorkloadOptions): Workload {
     }
     expected.push({ orderId: id, expected: outcome, lines: order.lines, duplicated });
 
+    if (i % FUTURE_EVERY === futureAt) {
+      // A broken clock: refused at the source (dead-lettered), it must not move stream time, the dedupe window or
+      // the payment join's clock for the records after it.
+      const n = String(malformed.length).padStart(5, "0");
+      const futureOrder = json({ ...order, createdAt: YEAR_2100 });
+      malformed.push({ key: `future-order-${n}`, value: futureOrder });
+      add(Topics.orders, `future-order-${n}`, futureOrder, YEAR_2100, t);
+      const futurePayment = json({
+        paymentId: `future-${n}`,
+        amount: 1,
+        currency: "EUR",
+        status: "authorized",
+      });
+      malformed.push({ key: `future-payment-${n}`, value: futurePayment });
+      add(Topics.payments, `future-payment-${n}`, futurePayment, YEAR_2100, t);
+    }
     if (random() < MALFORMED_SHARE) {
       const key = `malformed-${String(malformed.length).padStart(5, "0")}`;
       const bytes =
@@ -302,9 +339,9 @@ export function generateWorkload(options: WorkloadOptions): Workload {
     }
   }
 
-  timed.sort((a, b) => a.timestamp - b.timestamp || a.seq - b.seq);
-  const records: WorkloadRecord[] = timed.map(({ seq: _seq, ...r }) => r);
-  const lastMs = records.length > 0 ? records[records.length - 1]!.timestamp : options.startMs;
+  timed.sort((a, b) => a.at - b.at || a.seq - b.seq);
+  const records: WorkloadRecord[] = timed.map(({ seq: _seq, at: _at, ...r }) => r);
+  const lastMs = timed.length > 0 ? timed[timed.length - 1]!.at : options.startMs;
   const clockAt = lastMs + W + pipeline.joinGraceMs + 2 * pipeline.joinPunctuateIntervalMs + 10_000;
   for (let p = 0; p < options.paymentPartitions; p++)
     records.push({
@@ -425,10 +462,10 @@ export function verifyWorkload(workload: Workload, observed: Observed): VerifyRe
       stockMismatches.push({ sku, expected: expectedLevel, actual: actual ?? null });
   }
 
-  // Dead letters: every malformed record, nothing else.
+  // Dead letters: every malformed or broken-clock record, nothing else.
   const dead = new Set(
     observed.deadLetters
-      .filter((d) => d.sourceTopic === Topics.orders)
+      .filter((d) => d.sourceTopic === Topics.orders || d.sourceTopic === Topics.payments)
       .map((d) => `${d.key}\u0000${d.value?.toString("base64") ?? ""}`),
   );
   const missingDead = workload.malformed.filter(
