@@ -11,7 +11,7 @@ import { join, resolve } from "node:path";
 import type { StoreDefinition, Topology } from "../topology/index.js";
 import { openLmdbState, type StateBackend } from "../state/index.js";
 import { prefixUpperBound } from "../state/key-value-store.js";
-import { windowKeyTimestamp } from "../state/window-store.js";
+import { decodeWindowEntry } from "../state/window-store.js";
 import { loadTopology } from "./app.js";
 import { UsageError, intFlag, parse, renderHelp, runCommand, type CommandHelp } from "./args.js";
 import type { Command } from "./command.js";
@@ -149,13 +149,15 @@ function openOffline(topology: Topology, stateRoot: string): StateBackend {
 }
 
 function decodeEntry(def: StoreDefinition, key: Buffer, value: Buffer, partition: number): Entry {
-  if (def.kind === "window")
+  if (def.kind === "window") {
+    const entry = decodeWindowEntry(key, value);
     return {
-      key: def.keySerde.deserialize(key.subarray(0, key.length - 8)),
-      timestamp: windowKeyTimestamp(key),
-      value: def.valueSerde.deserialize(value),
+      key: def.keySerde.deserialize(entry.key),
+      timestamp: entry.timestamp,
+      value: def.valueSerde.deserialize(entry.value),
       partition,
     };
+  }
   return { key: def.keySerde.deserialize(key), value: def.valueSerde.deserialize(value), partition };
 }
 

@@ -124,6 +124,102 @@ function stateBackendContract(kind: "memory" | "lmdb", makeFactory: () => Backen
     expect(text(store.range({ from: b("c"), to: b("a"), reverse: true }))).toEqual([]);
   });
 
+  describe("keys of any length (10 KB)", () => {
+    /** A 10 KB key: `fill` repeated, then `tail` — keys differing only after 10,000 bytes share the long prefix. */
+    const long = (fill: string, tail: string) => Buffer.concat([Buffer.alloc(10_000, fill), b(tail)]);
+
+    it("put, get, overwrite and delete through apply", () => {
+      const k1 = long("a", "1");
+      const k2 = long("a", "2");
+      state.apply([
+        {
+          store: "big",
+          partition: 0,
+          writes: [
+            [k1, b("one")],
+            [k2, b("two")],
+          ],
+        },
+      ]);
+      const store = state.open("big", 0);
+      expect(store.get(k1)?.toString()).toBe("one");
+      expect(store.get(k2)?.toString()).toBe("two");
+      expect(store.get(long("a", "3"))).toBeUndefined();
+      state.apply([
+        {
+          store: "big",
+          partition: 0,
+          writes: [
+            [k1, b("uno")],
+            [k2, null],
+          ],
+        },
+      ]);
+      expect(store.get(k1)?.toString()).toBe("uno");
+      expect(store.get(k2)).toBeUndefined();
+      expect(store.approximateCount()).toBe(1);
+      state.apply([{ store: "big", partition: 0, writes: [[k1, null]] }]);
+      expect(store.get(k1)).toBeUndefined();
+      expect(store.approximateCount()).toBe(0);
+    });
+
+    it("range returns full keys with exact bounds; long and short keys keep byte order when they differ early", () => {
+      const keys = [b("m"), long("b", "x"), long("c", "y"), b("zz"), long("a", "k")];
+      state.apply([{ store: "big", partition: 0, writes: keys.map((k, i) => [k, b(String(i))] as const) }]);
+      const store = state.open("big", 0);
+      const all = [...store.range()].map(([k]) => k);
+      expect(all.map((k) => k.length)).toEqual([10_001, 10_001, 10_001, 1, 2]);
+      expect(all.map((k) => k.toString("latin1", 0, 1) + k.toString("latin1", k.length - 1))).toEqual([
+        "ak",
+        "bx",
+        "cy",
+        "mm",
+        "zz",
+      ]);
+      // Bounds that are themselves long keys: from inclusive, to exclusive, by full key.
+      const inside = [...store.range({ from: long("b", "x"), to: long("c", "y") })].map(([, v]) =>
+        v?.toString(),
+      );
+      expect(inside).toEqual(["1"]);
+      const reversed = [...store.range({ to: long("c", "z"), reverse: true, limit: 2 })].map(([, v]) =>
+        v?.toString(),
+      );
+      expect(reversed).toEqual(["2", "1"]);
+    });
+
+    it("survives a restart and goes through the write buffer and a typed store", () => {
+      const typed = keyValueStore("kv", new BufferedStore(state.open("kv", 0)), {
+        key: stringSerde,
+        value: stringSerde,
+      });
+      const id = "order-" + "9".repeat(10_000);
+      typed.put(id, "waiting");
+      expect(typed.get(id)).toBe("waiting");
+      expect([...typed.prefixScan("order-")].map((e) => e.value)).toEqual(["waiting"]);
+    });
+
+    it("a window store keeps one long key's entries in time order", () => {
+      const win = windowStore(
+        "w",
+        new BufferedStore(state.open("w", 0)),
+        { key: stringSerde, value: stringSerde },
+        1e9,
+      );
+      const id = "x".repeat(10_000);
+      win.put(id, "third", 3000);
+      win.put(id, "first", 1000);
+      win.put(id + "!", "other key", 2000);
+      win.put(id, "second", 2000);
+      expect([...win.fetch(id, 0, 5000)].map((e) => e.value)).toEqual(["first", "second", "third"]);
+      expect([...win.fetchAll(0, 5000)].map((e) => [e.key.length, e.value])).toEqual([
+        [10_000, "first"],
+        [10_001, "other key"],
+        [10_000, "second"],
+        [10_000, "third"],
+      ]);
+    });
+  });
+
   it("approximateCount and approximateBytes grow with the data", () => {
     const store = state.open("kv", 0);
     expect(store.approximateCount()).toBe(0);

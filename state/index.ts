@@ -13,7 +13,7 @@ export type {
   StateStore,
 } from "./types.js";
 export type { BytesRange, StoreBackend, ApplyBatch, StateBackend, StoreInventoryEntry } from "./backend.js";
-export { openLmdbState, DEFAULT_MAP_SIZE_BYTES } from "./lmdb-backend.js";
+export { openLmdbState, DEFAULT_MAP_SIZE_BYTES, MAX_INLINE_KEY_BYTES } from "./lmdb-backend.js";
 export { openMemoryState } from "./memory-backend.js";
 export { BufferedStore } from "./buffered-store.js";
 export { keyValueStore } from "./key-value-store.js";

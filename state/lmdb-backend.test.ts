@@ -3,7 +3,14 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { BufferedStore, keyValueStore, openLmdbState, windowStore, type StateBackend } from "./index.js";
+import {
+  BufferedStore,
+  keyValueStore,
+  MAX_INLINE_KEY_BYTES,
+  openLmdbState,
+  windowStore,
+  type StateBackend,
+} from "./index.js";
 import { b, stringSerde, text } from "./test-support.js";
 
 describe("LMDB state backend", () => {
@@ -114,23 +121,32 @@ describe("LMDB state backend", () => {
     check(openState());
   });
 
-  it("a key too large for LMDB fails the whole apply with an error naming the store", () => {
+  it("a key beyond LMDB's 1978-byte limit is stored under its digest and read back by its full key", () => {
     const state = openState();
-    expect(() =>
-      state.apply([
-        {
-          store: "big",
-          partition: 3,
-          writes: [
-            [b("ok"), b("1")],
-            [Buffer.alloc(5_000, 1), b("x")],
-          ],
-          checkpoint: 1,
-        },
-      ]),
-    ).toThrow(/state store "big" partition 3: LMDB write failed.*rolled back/);
-    expect(state.open("big", 3).get(b("ok"))).toBeUndefined();
-    expect(state.open("big", 3).checkpoint()).toBeUndefined();
+    const key = Buffer.alloc(5_000, 1);
+    state.apply([
+      {
+        store: "big",
+        partition: 3,
+        writes: [
+          [b("ok"), b("1")],
+          [key, b("x")],
+        ],
+        checkpoint: 1,
+      },
+    ]);
+    const store = state.open("big", 3) as unknown as {
+      get(k: Buffer): Buffer | undefined;
+      db: { getKeys(): Iterable<Uint8Array> };
+    };
+    expect(store.get(key)?.toString()).toBe("x");
+    expect(store.get(Buffer.alloc(5_000, 2))).toBeUndefined();
+    // On disk: the short key as it is, the long one as prefix ‖ SHA-256 ‖ probe.
+    expect([...store.db.getKeys()].map((k) => k.length).sort((x, y) => x - y)).toEqual([
+      2,
+      MAX_INLINE_KEY_BYTES + 33,
+    ]);
+    expect(state.open("big", 3).checkpoint()).toBe(1);
   });
 
   it("reads right after apply see the data (no async write queue)", () => {

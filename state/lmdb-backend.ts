@@ -4,9 +4,18 @@
  * 8-byte big-endian changelog offset) written in the same synchronous transaction as the data, so local state is
  * never ahead of its checkpoint.
  *
+ * Keys of any length. LMDB refuses keys above 1978 bytes; a key up to MAX_INLINE_KEY_BYTES is stored as it is, a
+ * longer one under `first MAX_INLINE_KEY_BYTES bytes ‖ SHA-256(key) ‖ probe byte` with the full key kept beside the
+ * value (`u32 length ‖ key ‖ value`) and compared on every read. Physical keys longer than MAX_INLINE_KEY_BYTES are
+ * exactly the long ones, so the two forms never meet. Two long keys with the same digest (never seen for SHA-256,
+ * but handled) take the next probe byte; a delete moves the chain's last entry into the hole, so a lookup stops at
+ * the first empty probe. Order: byte order, except that long keys sharing their first MAX_INLINE_KEY_BYTES bytes come
+ * in digest order among themselves; range bounds are exact (entries are filtered by their full key).
+ *
  * Only lmdb-js's synchronous API is used (`transactionSync`, `putSync`, `removeSync`): a read right after `apply`
  * sees the data, and there is no async write queue to flush or lose. No object cache is enabled.
  */
+import { createHash } from "node:crypto";
 import { open, type Database, type RootDatabase } from "lmdb";
 import {
   checkOffset,
@@ -31,6 +40,70 @@ const MAX_DBS = 4096;
 const DATA_DB_PREFIX = "s:";
 const CHECKPOINT_DB = "checkpoints";
 const BYTES = { keyEncoding: "binary", encoding: "binary" } as const;
+
+/** Keys up to this many bytes are stored as they are (LMDB's own limit is 1978); see the file comment. */
+export const MAX_INLINE_KEY_BYTES = 1900;
+const DIGEST_BYTES = 32;
+const MAX_PROBES = 256;
+/** Sorts after every physical key that starts with the same MAX_INLINE_KEY_BYTES bytes. */
+const AFTER_LONG = Buffer.alloc(DIGEST_BYTES + 2, 0xff);
+
+const isLong = (physical: Buffer): boolean => physical.length > MAX_INLINE_KEY_BYTES;
+
+/** The physical key of a long key at a probe (0 unless digests collide). */
+function longKey(key: Buffer, probe: number): Buffer {
+  const physical = Buffer.allocUnsafe(MAX_INLINE_KEY_BYTES + DIGEST_BYTES + 1);
+  key.copy(physical, 0, 0, MAX_INLINE_KEY_BYTES);
+  createHash("sha256").update(key).digest().copy(physical, MAX_INLINE_KEY_BYTES);
+  physical[MAX_INLINE_KEY_BYTES + DIGEST_BYTES] = probe;
+  return physical;
+}
+
+function packLong(key: Buffer, value: Buffer): Buffer {
+  const packed = Buffer.allocUnsafe(4 + key.length + value.length);
+  packed.writeUInt32BE(key.length, 0);
+  key.copy(packed, 4);
+  value.copy(packed, 4 + key.length);
+  return packed;
+}
+
+function unpackLong(packed: Buffer): [Buffer, Buffer] {
+  const length = packed.readUInt32BE(0);
+  return [packed.subarray(4, 4 + length), packed.subarray(4 + length)];
+}
+
+/** The probe holding `key` (with its value), or the first empty probe. */
+function findLong(db: BytesDb, key: Buffer): { probe: number; value: Buffer | undefined } {
+  for (let probe = 0; probe < MAX_PROBES; probe++) {
+    const stored = db.get(longKey(key, probe)) as Uint8Array | undefined;
+    if (stored === undefined) return { probe, value: undefined };
+    const [storedKey, value] = unpackLong(asBuffer(stored));
+    if (storedKey.equals(key)) return { probe, value };
+  }
+  throw new StateError(`${MAX_PROBES} long keys share one digest: cannot store another`);
+}
+
+function putKey(db: BytesDb, key: Buffer, value: Buffer): void {
+  if (key.length <= MAX_INLINE_KEY_BYTES) db.putSync(key, value);
+  else db.putSync(longKey(key, findLong(db, key).probe), packLong(key, value));
+}
+
+function removeKey(db: BytesDb, key: Buffer): void {
+  if (key.length <= MAX_INLINE_KEY_BYTES) {
+    db.removeSync(key);
+    return;
+  }
+  const { probe, value } = findLong(db, key);
+  if (value === undefined) return;
+  // Keep the chain without holes: the last entry of the chain moves into the removed one's place.
+  let last = probe;
+  while (last + 1 < MAX_PROBES && db.get(longKey(key, last + 1)) !== undefined) last++;
+  if (last > probe) {
+    const moved = db.get(longKey(key, last)) as Uint8Array;
+    db.putSync(longKey(key, probe), asBuffer(moved));
+    db.removeSync(longKey(key, last));
+  } else db.removeSync(longKey(key, probe));
+}
 
 const dataDbName = (store: string, partition: number): string => `${DATA_DB_PREFIX}${store}:${partition}`;
 const checkpointKey = (store: string, partition: number): Buffer =>
@@ -60,6 +133,7 @@ class LmdbStoreBackend implements StoreBackend {
 
   get(key: Buffer): Buffer | undefined {
     this.#ensureOpen();
+    if (key.length > MAX_INLINE_KEY_BYTES) return findLong(this.db, key).value;
     const value = this.db.get(key) as Uint8Array | undefined;
     return value === undefined ? undefined : asBuffer(value);
   }
@@ -67,31 +141,44 @@ class LmdbStoreBackend implements StoreBackend {
   range(opts: BytesRange = {}): IterableIterator<[Buffer, Buffer]> {
     this.#ensureOpen();
     if (opts.limit !== undefined && opts.limit <= 0) return [][Symbol.iterator]();
+    // A long bound becomes its first MAX_INLINE_KEY_BYTES bytes (from) or sorts after every long key with them
+    // (to); the entries are then filtered by their full keys, and the limit counts what passes.
+    const longFrom = opts.from !== undefined && opts.from.length > MAX_INLINE_KEY_BYTES;
+    const longTo = opts.to !== undefined && opts.to.length > MAX_INLINE_KEY_BYTES;
+    const from = longFrom ? opts.from!.subarray(0, MAX_INLINE_KEY_BYTES) : opts.from;
+    const to = longTo ? Buffer.concat([opts.to!.subarray(0, MAX_INLINE_KEY_BYTES), AFTER_LONG]) : opts.to;
+    const filter = longFrom || longTo ? { from: opts.from, to: opts.to } : undefined;
+    const limit = filter ? undefined : opts.limit;
     // lmdb-js ranges run from `start` (inclusive) towards `end` (exclusive). Reversed, our exclusive `to` is the
     // start, and our inclusive `from` the end: flip both bounds' inclusiveness.
     const range = this.db.getRange(
       opts.reverse
-        ? {
-            start: opts.to,
-            end: opts.from,
-            reverse: true,
-            exclusiveStart: true,
-            inclusiveEnd: true,
-            limit: opts.limit,
-          }
-        : { start: opts.from, end: opts.to, limit: opts.limit },
+        ? { start: to, end: from, reverse: true, exclusiveStart: true, inclusiveEnd: true, limit }
+        : { start: from, end: to, limit },
     );
-    return this.#entries(range);
+    return this.#entries(range, filter, filter ? opts.limit : undefined);
   }
 
-  *#entries(range: Iterable<{ key: Buffer; value: Buffer }>): Generator<[Buffer, Buffer]> {
+  *#entries(
+    range: Iterable<{ key: Buffer; value: Buffer }>,
+    filter: { from?: Buffer; to?: Buffer } | undefined,
+    limit = Infinity,
+  ): Generator<[Buffer, Buffer]> {
     const cursor = range[Symbol.iterator]();
+    let yielded = 0;
     try {
-      for (;;) {
+      while (yielded < limit) {
         this.#ensureOpen(); // never step a native cursor of a closed environment
         const next = cursor.next();
         if (next.done === true) return;
-        yield [asBuffer(next.value.key), asBuffer(next.value.value)];
+        const physical = asBuffer(next.value.key);
+        const [key, value] = isLong(physical)
+          ? unpackLong(asBuffer(next.value.value))
+          : [physical, asBuffer(next.value.value)];
+        if (filter?.from !== undefined && Buffer.compare(key, filter.from) < 0) continue;
+        if (filter?.to !== undefined && Buffer.compare(key, filter.to) >= 0) continue;
+        yielded++;
+        yield [key, value];
       }
     } finally {
       cursor.return?.(); // ends lmdb-js's read transaction when the caller stops early
@@ -183,8 +270,8 @@ class LmdbStateBackend implements StateBackend {
         for (const [key, value] of batch.writes) {
           if (key.length === 0) throw new InvalidStoreKeyError(batch.store, "keys must not be empty");
           try {
-            if (value === null) db.removeSync(key);
-            else db.putSync(key, value);
+            if (value === null) removeKey(db, key);
+            else putKey(db, key, value);
           } catch (cause) {
             throw new StateError(
               `state store "${batch.store}" partition ${batch.partition}: LMDB write failed (${(cause as Error).message}); ` +

@@ -15,6 +15,7 @@
  * themselves and is always consistent with restored data. A put older than the retention is dropped and reported
  * (`options.onDrop`: the runtime counts it in `weir_dropped_records_total{reason="expired-window"}`).
  */
+import { createHash } from "node:crypto";
 import type { BufferedStore } from "./buffered-store.js";
 import { StoreClosedError } from "./errors.js";
 import type { Serde, WindowedEntry, WindowStore } from "./types.js";
@@ -22,11 +23,57 @@ import type { Serde, WindowedEntry, WindowStore } from "./types.js";
 const TIMESTAMP_BYTES = 8;
 const SIGN_FLIP = 0x8000000000000000n;
 
-export function windowKey(key: Buffer, timestamp: number): Buffer {
-  const composite = Buffer.allocUnsafe(key.length + TIMESTAMP_BYTES);
-  key.copy(composite, 0);
-  composite.writeBigUInt64BE(BigInt(timestamp) + SIGN_FLIP, key.length);
+/**
+ * Keys up to this many bytes are used as they are in the composite key; a longer key is replaced by its first
+ * MAX_INLINE_WINDOW_KEY_BYTES bytes ‖ SHA-256(key) (so every composite stays short enough for any backend, and one
+ * key's entries stay adjacent and in time order), with the full key stored before the value and compared on read.
+ * A composite longer than MAX_INLINE_WINDOW_KEY_BYTES + 8 is therefore always of the long form.
+ */
+export const MAX_INLINE_WINDOW_KEY_BYTES = 1000;
+const DIGEST_BYTES = 32;
+const LONG_COMPOSITE_BYTES = MAX_INLINE_WINDOW_KEY_BYTES + DIGEST_BYTES + TIMESTAMP_BYTES;
+
+/** The key part of a composite key: the key itself, or its long form. */
+function keyPart(key: Buffer): Buffer {
+  if (key.length <= MAX_INLINE_WINDOW_KEY_BYTES) return key;
+  return Buffer.concat([
+    key.subarray(0, MAX_INLINE_WINDOW_KEY_BYTES),
+    createHash("sha256").update(key).digest(),
+  ]);
+}
+
+const isLongComposite = (composite: Buffer): boolean => composite.length === LONG_COMPOSITE_BYTES;
+
+function composeKey(part: Buffer, timestamp: number): Buffer {
+  const composite = Buffer.allocUnsafe(part.length + TIMESTAMP_BYTES);
+  part.copy(composite, 0);
+  composite.writeBigUInt64BE(BigInt(timestamp) + SIGN_FLIP, part.length);
   return composite;
+}
+
+export function windowKey(key: Buffer, timestamp: number): Buffer {
+  return composeKey(keyPart(key), timestamp);
+}
+
+/** What is stored for a value: the value, or for a long key `u32 length ‖ key ‖ value`. */
+function storedValue(key: Buffer, value: Buffer): Buffer {
+  if (key.length <= MAX_INLINE_WINDOW_KEY_BYTES) return value;
+  const packed = Buffer.allocUnsafe(4 + key.length + value.length);
+  packed.writeUInt32BE(key.length, 0);
+  key.copy(packed, 4);
+  value.copy(packed, 4 + key.length);
+  return packed;
+}
+
+/** A stored entry's full key bytes, timestamp and value bytes (what `weir state` reads from a stopped worker). */
+export function decodeWindowEntry(
+  composite: Buffer,
+  stored: Buffer,
+): { key: Buffer; timestamp: number; value: Buffer } {
+  const timestamp = windowKeyTimestamp(composite);
+  if (!isLongComposite(composite)) return { key: windowKeyKey(composite), timestamp, value: stored };
+  const length = stored.readUInt32BE(0);
+  return { key: stored.subarray(4, 4 + length), timestamp, value: stored.subarray(4 + length) };
 }
 
 export function windowKeyTimestamp(composite: Buffer): number {
@@ -73,7 +120,8 @@ class TypedWindowStore<K, V> implements WindowStore<K, V> {
       this.options.onDrop?.("expired-window", timestamp);
       return;
     }
-    this.inner.put(windowKey(this.serdes.key.serialize(key), timestamp), this.serdes.value.serialize(value));
+    const keyBytes = this.serdes.key.serialize(key);
+    this.inner.put(windowKey(keyBytes, timestamp), storedValue(keyBytes, this.serdes.value.serialize(value)));
     if (this.#maxTimestamp === undefined || timestamp > this.#maxTimestamp) this.#maxTimestamp = timestamp;
   }
 
@@ -81,14 +129,25 @@ class TypedWindowStore<K, V> implements WindowStore<K, V> {
     this.#ensureOpen();
     checkTimestamp(this.name, timestamp);
     if (this.#isExpired(timestamp)) return undefined;
-    const bytes = this.inner.get(windowKey(this.serdes.key.serialize(key), timestamp));
-    return bytes === undefined ? undefined : this.serdes.value.deserialize(bytes);
+    const keyBytes = this.serdes.key.serialize(key);
+    const composite = windowKey(keyBytes, timestamp);
+    const stored = this.inner.get(composite);
+    if (stored === undefined) return undefined;
+    const entry = decodeWindowEntry(composite, stored);
+    return entry.key.equals(keyBytes) ? this.serdes.value.deserialize(entry.value) : undefined;
   }
 
   delete(key: K, timestamp: number): void {
     this.#ensureOpen();
     checkTimestamp(this.name, timestamp);
-    this.inner.delete(windowKey(this.serdes.key.serialize(key), timestamp));
+    const keyBytes = this.serdes.key.serialize(key);
+    const composite = windowKey(keyBytes, timestamp);
+    if (isLongComposite(composite)) {
+      // Another key with the same digest (never seen for SHA-256) is not this key's entry.
+      const stored = this.inner.get(composite);
+      if (stored === undefined || !decodeWindowEntry(composite, stored).key.equals(keyBytes)) return;
+    }
+    this.inner.delete(composite);
   }
 
   fetch(key: K, from: number, to: number): IterableIterator<WindowedEntry<K, V>> {
@@ -98,20 +157,24 @@ class TypedWindowStore<K, V> implements WindowStore<K, V> {
     const start = Math.max(from, this.#oldestRetained());
     if (start > to) return [][Symbol.iterator]();
     const keyBytes = this.serdes.key.serialize(key);
-    const entries = this.inner.range({ from: windowKey(keyBytes, start), to: windowKey(keyBytes, to + 1) });
-    return this.#fetch(key, keyBytes.length, entries);
+    const part = keyPart(keyBytes);
+    const entries = this.inner.range({ from: composeKey(part, start), to: composeKey(part, to + 1) });
+    return this.#fetch(key, keyBytes, part.length, entries);
   }
 
   *#fetch(
     key: K,
-    keyLength: number,
+    keyBytes: Buffer,
+    partLength: number,
     entries: IterableIterator<[Buffer, Buffer]>,
   ): Generator<WindowedEntry<K, V>> {
-    for (const [composite, value] of entries) {
+    for (const [composite, stored] of entries) {
       this.#ensureOpen();
       // Entries of a longer key that starts with this key's bytes fall inside the range too.
-      if (composite.length !== keyLength + TIMESTAMP_BYTES) continue;
-      yield { key, timestamp: windowKeyTimestamp(composite), value: this.serdes.value.deserialize(value) };
+      if (composite.length !== partLength + TIMESTAMP_BYTES) continue;
+      const entry = decodeWindowEntry(composite, stored);
+      if (isLongComposite(composite) && !entry.key.equals(keyBytes)) continue;
+      yield { key, timestamp: entry.timestamp, value: this.serdes.value.deserialize(entry.value) };
     }
   }
 
@@ -133,12 +196,13 @@ class TypedWindowStore<K, V> implements WindowStore<K, V> {
   *#decodeAll(
     found: Array<{ composite: Buffer; timestamp: number; value: Buffer }>,
   ): Generator<WindowedEntry<K, V>> {
-    for (const { composite, timestamp, value } of found) {
+    for (const { composite, value: stored } of found) {
       this.#ensureOpen();
+      const entry = decodeWindowEntry(composite, stored);
       yield {
-        key: this.serdes.key.deserialize(windowKeyKey(composite)),
-        timestamp,
-        value: this.serdes.value.deserialize(value),
+        key: this.serdes.key.deserialize(entry.key),
+        timestamp: entry.timestamp,
+        value: this.serdes.value.deserialize(entry.value),
       };
     }
   }
