@@ -1,6 +1,12 @@
 import { openLmdbState, type StateBackend } from "../../state/index.js";
 import type { Topology } from "../builder.js";
-import { ProducerFencedError, StopRequestedError, WeirError, errorMessage } from "../errors.js";
+import {
+  ProducerError,
+  ProducerFencedError,
+  StopRequestedError,
+  WeirError,
+  errorMessage,
+} from "../errors.js";
 import {
   ErrorCode,
   Offset,
@@ -487,8 +493,9 @@ export class Worker {
     try {
       this.#tm.processQueued(Date.now());
     } catch (err) {
-      // A record sent to a fenced producer: handled as a failed commit (the producer may be replaced).
-      if (!(err instanceof ProducerFencedError)) throw err;
+      // A record the producer refused (a topic deleted under it, a fenced producer): handled as a failed commit —
+      // classified once, then aborted and rewound, or the producer replaced, or fatal.
+      if (!(err instanceof ProducerError) && !(err instanceof ProducerFencedError)) throw err;
       await this.#onCommitFailure(err);
     }
   }
