@@ -13,6 +13,7 @@ import {
   ConfigError,
   DeserializationError,
   MissingTopicError,
+  ProducerError,
   ProducerFencedError,
   RecordTooLargeError,
   SerializationError,
@@ -169,5 +170,11 @@ describe("classify", () => {
     expect(classify({ message: "Broker: Topic authorization failed", code: 29 })).toBe("fatal");
     expect(classify(new ProducerFencedError("fenced"))).toBe("fatal");
     expect(classify(new ConfigError("bad"))).toBe("fatal");
+    expect(classify(new ProducerError("3 delivery reports missing"))).toBe("transient");
+    expect(
+      classify(
+        new ProducerError("refused", { cause: { message: "Broker: Topic authorization failed", code: 29 } }),
+      ),
+    ).toBe("fatal");
   });
 });

@@ -23,6 +23,7 @@ import {
   MissingTopicError,
   OffsetError,
   ProcessingError,
+  ProducerError,
   ProducerFencedError,
   RecordTooLargeError,
   SerializationError,
@@ -101,6 +102,9 @@ export function classify(err: unknown): FailureClass {
     )
       return "fatal";
     const cause = (err as { cause?: unknown }).cause;
+    // A record that could not be produced: the transaction is aborted and redone (and the worker reports failing
+    // commits); only what Kafka said about it (fenced, authorization) can make it fatal.
+    if (err instanceof ProducerError) return cause === undefined ? "transient" : classify(cause);
     return cause === undefined ? "fatal" : classify(cause);
   }
   const e = err as Partial<LibrdKafkaError> | undefined;
