@@ -3,7 +3,11 @@
  * the test driver with the order pipeline: a record stamped far ahead of wall-clock time is dead-lettered at the
  * source with the reason, and never moves stream time, the dedupe window or the payment join's clock.
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { openLmdbState } from "../state/index.js";
 import { DeadLetterHeader, TopologyTestDriver } from "../topology/index.js";
 import { Topics, createTopology } from "./app.js";
 import type { Order, Payment } from "./orders.js";
@@ -142,4 +146,39 @@ describe("payments tied on time", () => {
     for (let run = 0; run < 50; run++) expect(statuses(interleave()), `run ${run}`).toEqual(reference);
     expect(statuses([...payments.slice(0, -1), ...orders, payments.at(-1)!])).toEqual(reference);
   });
+});
+
+describe("order ids of any length (both store backends)", () => {
+  for (const backend of ["memory", "lmdb"] as const)
+    it(`3,000- and 10,000-byte order ids get their normal statuses (${backend})`, () => {
+      const dir = mkdtempSync(join(tmpdir(), "weir-long-ids-"));
+      const now = Date.now();
+      const driver = new TopologyTestDriver(createTopology({ partitions: 1 }), {
+        wallClockMs: now,
+        ...(backend === "lmdb" ? { state: openLmdbState({ path: dir }) } : {}),
+      });
+      try {
+        const ids = ["a".repeat(3000), "b".repeat(10_000)];
+        driver.pipeInput(Topics.restocks, [{ key: "A", value: { qty: 100 }, timestamp: now - 60_000 }]);
+        driver.pipeInput(
+          Topics.orders,
+          ids.map((id, i) => ({ key: id, value: order(now - 50_000 + i), timestamp: now - 50_000 + i })),
+        );
+        driver.pipeInput(
+          Topics.payments,
+          ids.map((id, i) => ({ key: id, value: payment(`p${i}`), timestamp: now - 49_000 + i })),
+        );
+        const statuses = driver
+          .readOutput(Topics.orderStatus)
+          .map((r) => [String(r.key).length, (r.value as { status: string }).status]);
+        expect(statuses).toEqual([
+          [3000, "CONFIRMED"],
+          [10_000, "CONFIRMED"],
+        ]);
+        expect(driver.deadLetters()).toHaveLength(0);
+      } finally {
+        driver.close();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
 });

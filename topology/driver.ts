@@ -29,6 +29,8 @@ export interface DriverOptions {
   onProcessingError?: RecordFailureAction;
   /** What record-level failures do, per kind (default: dead-letter all). */
   errorHandlers?: Partial<RecordFailureHandlers>;
+  /** The state backend (default: in memory); pass `openLmdbState({ path })` to run on LMDB as the worker does. */
+  state?: StateBackend;
   /** The producer's message.max.bytes the worker would check records against (default 1000000). */
   maxRecordBytes?: number;
 }
@@ -63,7 +65,7 @@ export class TopologyTestDriver {
       production: options.errorHandlers?.production ?? "dead-letter",
     };
     this.#maxRecordBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
-    this.#state = openMemoryState();
+    this.#state = options.state ?? openMemoryState();
   }
 
   /** Serialize with the source's serdes and process. Timestamps default to the wall clock. */
