@@ -28,52 +28,71 @@ const payment = (id: string, amount = 5): Payment => ({
 const YEAR_2100 = Date.UTC(2100, 0, 1);
 const YEAR_MS = 365 * 24 * 3600_000;
 
-describe("the source's future-skew guard in the order pipeline", () => {
-  it("an order stamped in 2100 is dead-lettered; a duplicate pair after it still yields one validated copy", () => {
-    const now = Date.now();
-    const driver = new TopologyTestDriver(createTopology({ partitions: 1 }), { wallClockMs: now });
-    try {
-      driver.pipeInput(Topics.orders, [{ key: "future", value: order(YEAR_2100), timestamp: YEAR_2100 }]);
-      driver.pipeInput(Topics.orders, [
-        { key: "o1", value: order(now), timestamp: now },
-        { key: "o1", value: order(now), timestamp: now + 10 },
-      ]);
-      expect(driver.readOutput(Topics.ordersValidated).map((r) => r.key)).toEqual(["o1"]);
-      const letters = driver.deadLetters();
-      expect(letters.map((l) => [l.key?.toString(), l.headers[DeadLetterHeader.errorClass]])).toEqual([
-        ["future", "InvalidTimestampError"],
-      ]);
-      expect(letters[0]!.headers[DeadLetterHeader.errorMessage]).toMatch(/ahead of wall-clock time/);
-    } finally {
-      driver.close();
-    }
+/** The order pipeline in the test driver on a state backend, and a cleanup. */
+function pipeline(backend: "memory" | "lmdb", now: number) {
+  const dir = mkdtempSync(join(tmpdir(), "weir-event-time-"));
+  const driver = new TopologyTestDriver(createTopology({ partitions: 1 }), {
+    wallClockMs: now,
+    ...(backend === "lmdb" ? { state: openLmdbState({ path: dir }) } : {}),
   });
+  return {
+    driver,
+    close: () => {
+      driver.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
 
-  it("a payment stamped a year ahead is dead-lettered and does not time out the other orders", () => {
-    const now = Date.now();
-    const driver = new TopologyTestDriver(createTopology({ partitions: 1 }), { wallClockMs: now });
-    try {
-      driver.pipeInput(Topics.restocks, [{ key: "A", value: { qty: 100 }, timestamp: now - 1000 }]);
-      driver.pipeInput(Topics.orders, [
-        { key: "o1", value: order(now), timestamp: now },
-        { key: "o2", value: order(now + 1), timestamp: now + 1 },
-      ]);
-      driver.pipeInput(Topics.payments, [
-        { key: "stray", value: payment("p-stray"), timestamp: now + YEAR_MS },
-        { key: "o1", value: payment("p1"), timestamp: now + 100 },
-        { key: "o2", value: payment("p2"), timestamp: now + 200 },
-      ]);
-      const statuses = driver.readOutput(Topics.orderStatus).map((r) => r.value);
-      expect(statuses).toEqual([
-        { orderId: "o1", status: "CONFIRMED" },
-        { orderId: "o2", status: "CONFIRMED" },
-      ]);
-      expect(driver.deadLetters().map((l) => l.key?.toString())).toEqual(["stray"]);
-    } finally {
-      driver.close();
-    }
-  });
-});
+describe.each(["memory", "lmdb"] as const)(
+  "the source's future-skew guard in the order pipeline (%s)",
+  (backend) => {
+    it("an order stamped in 2100 is dead-lettered; a duplicate pair after it still yields one validated copy", () => {
+      const now = Date.now();
+      const { driver, close } = pipeline(backend, now);
+      try {
+        driver.pipeInput(Topics.orders, [{ key: "future", value: order(YEAR_2100), timestamp: YEAR_2100 }]);
+        driver.pipeInput(Topics.orders, [
+          { key: "o1", value: order(now), timestamp: now },
+          { key: "o1", value: order(now), timestamp: now + 10 },
+        ]);
+        expect(driver.readOutput(Topics.ordersValidated).map((r) => r.key)).toEqual(["o1"]);
+        const letters = driver.deadLetters();
+        expect(letters.map((l) => [l.key?.toString(), l.headers[DeadLetterHeader.errorClass]])).toEqual([
+          ["future", "InvalidTimestampError"],
+        ]);
+        expect(letters[0]!.headers[DeadLetterHeader.errorMessage]).toMatch(/ahead of wall-clock time/);
+      } finally {
+        close();
+      }
+    });
+
+    it("a payment stamped a year ahead is dead-lettered and does not time out the other orders", () => {
+      const now = Date.now();
+      const { driver, close } = pipeline(backend, now);
+      try {
+        driver.pipeInput(Topics.restocks, [{ key: "A", value: { qty: 100 }, timestamp: now - 1000 }]);
+        driver.pipeInput(Topics.orders, [
+          { key: "o1", value: order(now), timestamp: now },
+          { key: "o2", value: order(now + 1), timestamp: now + 1 },
+        ]);
+        driver.pipeInput(Topics.payments, [
+          { key: "stray", value: payment("p-stray"), timestamp: now + YEAR_MS },
+          { key: "o1", value: payment("p1"), timestamp: now + 100 },
+          { key: "o2", value: payment("p2"), timestamp: now + 200 },
+        ]);
+        const statuses = driver.readOutput(Topics.orderStatus).map((r) => r.value);
+        expect(statuses).toEqual([
+          { orderId: "o1", status: "CONFIRMED" },
+          { orderId: "o2", status: "CONFIRMED" },
+        ]);
+        expect(driver.deadLetters().map((l) => l.key?.toString())).toEqual(["stray"]);
+      } finally {
+        close();
+      }
+    });
+  },
+);
 
 describe("payments tied on time", () => {
   const now = Date.now();
