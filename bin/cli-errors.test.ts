@@ -5,25 +5,15 @@
  * get --url` tells a missing store, a missing key and a server that is not a weir worker apart (against the
  * worker's real HTTP handler, bin/http.ts, over a stand-in worker).
  */
-import { execFile } from "node:child_process";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { map } from "rxjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Serdes, Stores, TopologyBuilder, type WeirMetrics, type Worker } from "../topology/index.js";
 import { startHttpServer } from "./http.js";
+import { weirOffline } from "../test/helpers/cli.js";
 
-function weir(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ["--import", "tsx", "bin/weir.ts", ...args],
-      { env: { ...process.env, KAFKA_BROKERS: "127.0.0.1:1" }, timeout: 30_000 },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const weir = weirOffline;
 
 describe.concurrent("numeric flags out of range and inverted ranges: exit 2, the flag and its range", () => {
   const cases: Array<[string[], RegExp]> = [

@@ -118,6 +118,9 @@ export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): 
     const [value, from] = source(flag, envName, fileKey);
     return value === undefined ? undefined : intFlag(flag, value, 0, min, max, from);
   };
+  /** A record-level failure handler (topology/failures.ts): dead-letter (default) or fail. */
+  const handler = (flag: string, envName: string, fileKey: string) =>
+    choiceFlag(flag, pick(flag, envName, fileKey), ["dead-letter", "fail"] as const, "dead-letter");
   const kafka: Record<string, string> = {};
   for (const [k, v] of Object.entries((file.kafka as Record<string, unknown> | undefined) ?? {}))
     kafka[k] = String(v);
@@ -157,24 +160,13 @@ export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): 
     ),
     app: pick("app", "WEIR_APP", "app"),
     partitions: int("partitions", "WEIR_PARTITIONS", "partitions", 1, MAX_INT32) ?? 3,
-    processingErrors: choiceFlag(
-      "processing-errors",
-      pick("processing-errors", "WEIR_PROCESSING_ERRORS", "processingErrors"),
-      ["dead-letter", "fail"] as const,
-      "dead-letter",
-    ),
-    deserializationErrors: choiceFlag(
+    processingErrors: handler("processing-errors", "WEIR_PROCESSING_ERRORS", "processingErrors"),
+    deserializationErrors: handler(
       "deserialization-errors",
-      pick("deserialization-errors", "WEIR_DESERIALIZATION_ERRORS", "deserializationErrors"),
-      ["dead-letter", "fail"] as const,
-      "dead-letter",
+      "WEIR_DESERIALIZATION_ERRORS",
+      "deserializationErrors",
     ),
-    productionErrors: choiceFlag(
-      "production-errors",
-      pick("production-errors", "WEIR_PRODUCTION_ERRORS", "productionErrors"),
-      ["dead-letter", "fail"] as const,
-      "dead-letter",
-    ),
+    productionErrors: handler("production-errors", "WEIR_PRODUCTION_ERRORS", "productionErrors"),
     stallTimeoutMs: int("stall-timeout-ms", "WEIR_STALL_TIMEOUT_MS", "stallTimeoutMs", 1, MAX_TIMER_MS),
     kafka,
   };

@@ -2,7 +2,6 @@
  * The operator commands without a broker: usage errors (message + exit 2) by spawning the CLI, --help, and the
  * pure parts (positions, replay ids, dead-letter routing, progress rendering, DescribeConfigs encoding).
  */
-import { execFile } from "node:child_process";
 import type { Message } from "@confluentinc/kafka-javascript";
 import { map } from "rxjs";
 import { describe, expect, it } from "vitest";
@@ -14,18 +13,9 @@ import { replayId, routeDeadLetter, routeInto } from "./replay.js";
 import { parseDatetime } from "./reset.js";
 import { parseKey } from "./state.js";
 import { planTopics } from "./topics.js";
+import { weirOffline } from "../test/helpers/cli.js";
 
-function weir(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ["--import", "tsx", "bin/weir.ts", ...args],
-      { env: { ...process.env, KAFKA_BROKERS: "127.0.0.1:1" }, timeout: 30_000 },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const weir = weirOffline;
 
 describe.concurrent("usage errors exit 2 with a message and a pointer to --help", () => {
   const cases: Array<[string[], RegExp]> = [

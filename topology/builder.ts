@@ -108,19 +108,11 @@ export interface SourceNode {
 }
 
 /**
- * Event time from a decoded record (Kafka Streams' TimestampExtractor): e.g. `(r) => r.value.createdAt`. A result
- * that is not a non-negative integer, or a throw, sends the record to the dead-letter topic.
+ * Event time from a decoded record (Kafka Streams' TimestampExtractor): e.g. `(r) => r.value.createdAt`; the
+ * record's `timestamp` is its Kafka timestamp. A result that is not a non-negative integer, or a throw, sends the
+ * record to the dead-letter topic.
  */
-export type TimestampExtractor<K, V> = (record: {
-  readonly key: K;
-  readonly value: V;
-  /** The record's Kafka timestamp. */
-  readonly timestamp: number;
-  readonly headers: Headers;
-  readonly topic: string;
-  readonly partition: number;
-  readonly offset: number;
-}) => number;
+export type TimestampExtractor<K, V> = (record: StreamRecord<K, V>) => number;
 
 /**
  * How far ahead of wall-clock time an event time may be before the record is refused (dead-lettered as an

@@ -20,6 +20,7 @@ import {
 } from "./errors.js";
 import { classify, recordFailureKind } from "./failures.js";
 import { Serdes } from "./serdes.js";
+import { LISTS_STORE, appendToList, declareListsStore } from "../test/apps/lists.js";
 
 const s = Serdes.string();
 const LIMIT = 10_000;
@@ -27,20 +28,9 @@ const LIMIT = 10_000;
 /** Appends each value to a per-key list (a store value that grows with every record of the key). */
 function listApp() {
   const b = new TopologyBuilder("lists");
-  b.store("lists", Stores.keyValue(Serdes.string(), Serdes.json<string[]>()));
+  declareListsStore(b);
   b.stream("in", { key: s, value: s })
-    .process(
-      "append",
-      (ctx) => {
-        const lists = ctx.keyValueStore<string, string[]>("lists");
-        return map((r) => {
-          const list = [...(lists.get(r.key) ?? []), r.value];
-          lists.put(r.key, list);
-          return { key: r.key, value: String(list.length) };
-        });
-      },
-      { stores: ["lists"] },
-    )
+    .process("append", appendToList, { stores: [LISTS_STORE] })
     .to("out", { key: s, value: s });
   return b.build();
 }

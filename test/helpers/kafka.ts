@@ -677,3 +677,24 @@ export function alterTopicConfig(topic: string, config: Record<string, string>):
     { stdio: ["ignore", "pipe", "pipe"], timeout: 60_000 },
   );
 }
+
+/**
+ * Waits until `group` has committed every partition of `topic` up to its end offset now (every input processed
+ * and committed); returns those end offsets.
+ */
+export async function waitAllCommitted(
+  group: string,
+  topic: string,
+  { timeoutMs = 90_000 }: { timeoutMs?: number } = {},
+): Promise<Map<number, number>> {
+  const ends = await endOffsets(topic);
+  await waitFor(
+    `group ${group} to commit every record of ${topic}`,
+    async () => {
+      const committed = await committedOffsets(group, topic);
+      return [...ends].every(([partition, end]) => committed.get(partition) === end) ? true : undefined;
+    },
+    { timeoutMs, intervalMs: 500 },
+  );
+  return ends;
+}

@@ -12,12 +12,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Serdes, Stores, TopologyBuilder } from "../../topology/index.js";
 import { InProcessWorker } from "../helpers/in-process-worker.js";
 import {
-  committedOffsets,
   consumeAll,
   createTopic,
   endOffsets,
   produceAll,
   uniqueName,
+  waitAllCommitted,
   waitFor,
 } from "../helpers/kafka.js";
 import { REPO } from "../helpers/worker-process.js";
@@ -133,15 +133,7 @@ describe("a broker outage longer than the transaction and session timeouts", () 
           `${p}-in`,
           Array.from({ length: 1000 }, () => ({ key: `k${sent++ % 31}`, value: "v" })),
         );
-        const ends = await endOffsets(`${p}-in`);
-        await waitFor(
-          "the group to commit every input",
-          async () => {
-            const committed = await committedOffsets(`${p}-app`, `${p}-in`);
-            return [...ends].every(([part, end]) => committed.get(part) === end) ? true : undefined;
-          },
-          { timeoutMs: 120_000, intervalMs: 500 },
-        );
+        const ends = await waitAllCommitted(`${p}-app`, `${p}-in`, { timeoutMs: 120_000 });
         expect(w.worker.state).toBe("running");
         expect(w.logged("worker failed")).toEqual([]);
 

@@ -9,9 +9,9 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { map } from "rxjs";
 import { DeadLetterHeader, Serdes, Stores, TopologyBuilder } from "../../topology/index.js";
+import { LISTS_STORE, appendToList, declareListsStore } from "../apps/lists.js";
 import { InProcessWorker } from "../helpers/in-process-worker.js";
 import {
-  committedOffsets,
   consumeAll,
   createTopic,
   deleteTopic,
@@ -23,6 +23,7 @@ import {
   withAdmin,
   fromCallback,
   alterTopicConfig,
+  waitAllCommitted,
 } from "../helpers/kafka.js";
 import { createMetrics } from "../../topology/index.js";
 
@@ -38,20 +39,9 @@ const KB = 1024;
 function failuresTopology(p: string) {
   const b = new TopologyBuilder(`${p}-app`);
   // Case 1: a per-key list; five 300 KB values to one key outgrow the changelog's record limit.
-  b.store("lists", Stores.keyValue(s, Serdes.json<string[]>()));
+  declareListsStore(b);
   b.stream(`${p}-lists`, { key: s, value: s })
-    .process(
-      "append",
-      (ctx) => {
-        const lists = ctx.keyValueStore<string, string[]>("lists");
-        return map((r) => {
-          const list = [...(lists.get(r.key) ?? []), r.value];
-          lists.put(r.key, list);
-          return { key: r.key, value: String(list.length) };
-        });
-      },
-      { stores: ["lists"] },
-    )
+    .process("append", appendToList, { stores: [LISTS_STORE] })
     .to(`${p}-list-sizes`, { key: s, value: s });
   // Case 2: an output larger than the limit.
   b.stream(`${p}-echo`, { key: s, value: s })
@@ -250,15 +240,7 @@ describe("a sink topic deleted under load", () => {
     });
     producing = false;
     await producer;
-    const ends = await endOffsets(`${p}-in`);
-    await waitFor(
-      "the group to commit every input",
-      async () => {
-        const committed = await committedOffsets(`${p}-app`, `${p}-in`);
-        return [...ends].every(([part, end]) => committed.get(part) === end) ? true : undefined;
-      },
-      { timeoutMs: 90_000, intervalMs: 500 },
-    );
+    const ends = await waitAllCommitted(`${p}-app`, `${p}-in`, { timeoutMs: 90_000 });
     // The recreated sink holds, per input partition, a contiguous run of input offsets up to the end, each once.
     const out = await consumeAll(`${p}-out`, { timeoutMs: 60_000, isolation: "read_committed" });
     const byPartition = new Map<number, number[]>();
