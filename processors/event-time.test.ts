@@ -10,15 +10,10 @@ import { describe, expect, it } from "vitest";
 import { openLmdbState } from "../state/index.js";
 import { DeadLetterHeader, TopologyTestDriver } from "../topology/index.js";
 import { Topics, createTopology } from "./app.js";
-import type { Order, Payment } from "./orders.js";
+import type { Payment } from "./orders.js";
+import { oneLineOrder } from "./test-support.js";
 
-const order = (createdAt: number, total = 5): Order => ({
-  customerId: "c",
-  lines: [{ sku: "A", qty: 1, unitPrice: total }],
-  total,
-  currency: "EUR",
-  createdAt,
-});
+const order = oneLineOrder;
 const payment = (id: string, amount = 5): Payment => ({
   paymentId: id,
   amount,

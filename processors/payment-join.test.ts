@@ -3,9 +3,9 @@ import { TestScheduler } from "rxjs/testing";
 import { describe, expect, it } from "vitest";
 import { Serdes, Stores, TopologyTestDriver, type Emit } from "../topology/index.js";
 import { Topics, createTopology } from "./app.js";
-import type { Order, Payment, ValidatedOrder } from "./orders.js";
+import type { Payment, ValidatedOrder } from "./orders.js";
 import { paymentJoin, type JoinInput, type JoinOutput } from "./payment-join.js";
-import { record, testContext } from "./test-support.js";
+import { oneLineOrder, record, testContext } from "./test-support.js";
 
 const W = 10_000;
 const GRACE = 2_000;
@@ -139,13 +139,7 @@ describe("paymentJoin (marbles)", () => {
 });
 
 describe("payment join in the topology (TopologyTestDriver)", () => {
-  const order = (createdAt: number, total = 5): Order => ({
-    customerId: "c",
-    lines: [{ sku: "A", qty: 1, unitPrice: total }],
-    total,
-    currency: "EUR",
-    createdAt,
-  });
+  const order = oneLineOrder;
 
   it("joins payment-before-order, expires unpaid orders on stream-time punctuation, keeps one status per order", () => {
     const driver = new TopologyTestDriver(

@@ -2,6 +2,7 @@
  * For the processors' tests only: a ProcessorContext over in-memory stores, with punctuation driven by the test
  * (an observable of times, e.g. a TestScheduler hot observable) and counted metrics.
  */
+import type { Order } from "./orders.js";
 import { EMPTY, type Observable } from "rxjs";
 import { BufferedStore, keyValueStore, openMemoryState, windowStore } from "../state/index.js";
 import type {
@@ -68,3 +69,12 @@ export function record<K, V>(key: K, value: V, timestamp: number, topic = "test"
 
 /** An emitted record reduced to what tests compare. */
 export const emitted = <K, V>(e: Emit<K, V>) => ({ key: e.key, value: e.value });
+
+/** An order of one line of sku A (what the topology tests feed to `orders`). */
+export const oneLineOrder = (createdAt: number, total = 5): Order => ({
+  customerId: "c",
+  lines: [{ sku: "A", qty: 1, unitPrice: total }],
+  total,
+  currency: "EUR",
+  createdAt,
+});

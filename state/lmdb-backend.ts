@@ -15,7 +15,6 @@
  * Only lmdb-js's synchronous API is used (`transactionSync`, `putSync`, `removeSync`): a read right after `apply`
  * sees the data, and there is no async write queue to flush or lose. No object cache is enabled.
  */
-import { createHash } from "node:crypto";
 import { open, type Database, type RootDatabase } from "lmdb";
 import {
   checkOffset,
@@ -27,6 +26,7 @@ import {
   type StoreInventoryEntry,
 } from "./backend.js";
 import { InvalidStoreKeyError, StateError, StoreClosedError } from "./errors.js";
+import { DIGEST_BYTES, keyDigest, packWithKey, unpackWithKey } from "./long-keys.js";
 
 type BytesDb = Database<Buffer, Buffer>;
 
@@ -43,7 +43,6 @@ const BYTES = { keyEncoding: "binary", encoding: "binary" } as const;
 
 /** Keys up to this many bytes are stored as they are (LMDB's own limit is 1978); see the file comment. */
 export const MAX_INLINE_KEY_BYTES = 1900;
-const DIGEST_BYTES = 32;
 const MAX_PROBES = 256;
 /** Sorts after every physical key that starts with the same MAX_INLINE_KEY_BYTES bytes. */
 const AFTER_LONG = Buffer.alloc(DIGEST_BYTES + 2, 0xff);
@@ -54,22 +53,9 @@ const isLong = (physical: Buffer): boolean => physical.length > MAX_INLINE_KEY_B
 function longKey(key: Buffer, probe: number): Buffer {
   const physical = Buffer.allocUnsafe(MAX_INLINE_KEY_BYTES + DIGEST_BYTES + 1);
   key.copy(physical, 0, 0, MAX_INLINE_KEY_BYTES);
-  createHash("sha256").update(key).digest().copy(physical, MAX_INLINE_KEY_BYTES);
+  keyDigest(key).copy(physical, MAX_INLINE_KEY_BYTES);
   physical[MAX_INLINE_KEY_BYTES + DIGEST_BYTES] = probe;
   return physical;
-}
-
-function packLong(key: Buffer, value: Buffer): Buffer {
-  const packed = Buffer.allocUnsafe(4 + key.length + value.length);
-  packed.writeUInt32BE(key.length, 0);
-  key.copy(packed, 4);
-  value.copy(packed, 4 + key.length);
-  return packed;
-}
-
-function unpackLong(packed: Buffer): [Buffer, Buffer] {
-  const length = packed.readUInt32BE(0);
-  return [packed.subarray(4, 4 + length), packed.subarray(4 + length)];
 }
 
 /** The probe holding `key` (with its value), or the first empty probe. */
@@ -77,7 +63,7 @@ function findLong(db: BytesDb, key: Buffer): { probe: number; value: Buffer | un
   for (let probe = 0; probe < MAX_PROBES; probe++) {
     const stored = db.get(longKey(key, probe)) as Uint8Array | undefined;
     if (stored === undefined) return { probe, value: undefined };
-    const [storedKey, value] = unpackLong(asBuffer(stored));
+    const [storedKey, value] = unpackWithKey(asBuffer(stored));
     if (storedKey.equals(key)) return { probe, value };
   }
   throw new StateError(`${MAX_PROBES} long keys share one digest: cannot store another`);
@@ -85,7 +71,7 @@ function findLong(db: BytesDb, key: Buffer): { probe: number; value: Buffer | un
 
 function putKey(db: BytesDb, key: Buffer, value: Buffer): void {
   if (key.length <= MAX_INLINE_KEY_BYTES) db.putSync(key, value);
-  else db.putSync(longKey(key, findLong(db, key).probe), packLong(key, value));
+  else db.putSync(longKey(key, findLong(db, key).probe), packWithKey(key, value));
 }
 
 function removeKey(db: BytesDb, key: Buffer): void {
@@ -173,7 +159,7 @@ class LmdbStoreBackend implements StoreBackend {
         if (next.done === true) return;
         const physical = asBuffer(next.value.key);
         const [key, value] = isLong(physical)
-          ? unpackLong(asBuffer(next.value.value))
+          ? unpackWithKey(asBuffer(next.value.value))
           : [physical, asBuffer(next.value.value)];
         if (filter?.from !== undefined && Buffer.compare(key, filter.from) < 0) continue;
         if (filter?.to !== undefined && Buffer.compare(key, filter.to) >= 0) continue;

@@ -15,8 +15,8 @@
  * themselves and is always consistent with restored data. A put older than the retention is dropped and reported
  * (`options.onDrop`: the runtime counts it in `weir_dropped_records_total{reason="expired-window"}`).
  */
-import { createHash } from "node:crypto";
 import type { BufferedStore } from "./buffered-store.js";
+import { DIGEST_BYTES, keyDigest, packWithKey, unpackWithKey } from "./long-keys.js";
 import { StoreClosedError } from "./errors.js";
 import type { Serde, WindowedEntry, WindowStore } from "./types.js";
 
@@ -30,16 +30,12 @@ const SIGN_FLIP = 0x8000000000000000n;
  * A composite longer than MAX_INLINE_WINDOW_KEY_BYTES + 8 is therefore always of the long form.
  */
 export const MAX_INLINE_WINDOW_KEY_BYTES = 1000;
-const DIGEST_BYTES = 32;
 const LONG_COMPOSITE_BYTES = MAX_INLINE_WINDOW_KEY_BYTES + DIGEST_BYTES + TIMESTAMP_BYTES;
 
 /** The key part of a composite key: the key itself, or its long form. */
 function keyPart(key: Buffer): Buffer {
   if (key.length <= MAX_INLINE_WINDOW_KEY_BYTES) return key;
-  return Buffer.concat([
-    key.subarray(0, MAX_INLINE_WINDOW_KEY_BYTES),
-    createHash("sha256").update(key).digest(),
-  ]);
+  return Buffer.concat([key.subarray(0, MAX_INLINE_WINDOW_KEY_BYTES), keyDigest(key)]);
 }
 
 const isLongComposite = (composite: Buffer): boolean => composite.length === LONG_COMPOSITE_BYTES;
@@ -57,12 +53,7 @@ export function windowKey(key: Buffer, timestamp: number): Buffer {
 
 /** What is stored for a value: the value, or for a long key `u32 length ‖ key ‖ value`. */
 function storedValue(key: Buffer, value: Buffer): Buffer {
-  if (key.length <= MAX_INLINE_WINDOW_KEY_BYTES) return value;
-  const packed = Buffer.allocUnsafe(4 + key.length + value.length);
-  packed.writeUInt32BE(key.length, 0);
-  key.copy(packed, 4);
-  value.copy(packed, 4 + key.length);
-  return packed;
+  return key.length <= MAX_INLINE_WINDOW_KEY_BYTES ? value : packWithKey(key, value);
 }
 
 /** A stored entry's full key bytes, timestamp and value bytes (what `weir state` reads from a stopped worker). */
@@ -72,8 +63,8 @@ export function decodeWindowEntry(
 ): { key: Buffer; timestamp: number; value: Buffer } {
   const timestamp = windowKeyTimestamp(composite);
   if (!isLongComposite(composite)) return { key: windowKeyKey(composite), timestamp, value: stored };
-  const length = stored.readUInt32BE(0);
-  return { key: stored.subarray(4, 4 + length), timestamp, value: stored.subarray(4 + length) };
+  const [key, value] = unpackWithKey(stored);
+  return { key, timestamp, value };
 }
 
 export function windowKeyTimestamp(composite: Buffer): number {

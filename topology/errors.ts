@@ -91,13 +91,6 @@ export class RecordTooLargeError extends WeirError {
   }
 }
 
-/**
- * A topic the topology reads or writes does not exist (deleted under a running worker), or exists with another
- * partition count than the worker started with. A passing fault while the worker runs: processing waits, not
- * ready, until an operator recreates it as it was; refused at start.
- */
-export class MissingTopicError extends WeirError {}
-
 /** A state store failed (LMDB error, closed store, restore failure). */
 export class StateStoreError extends WeirError {}
 

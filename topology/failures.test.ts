@@ -6,13 +6,12 @@
  */
 import { map } from "rxjs";
 import { describe, expect, it } from "vitest";
-import { Stores, TopologyBuilder } from "./builder.js";
+import { TopologyBuilder } from "./builder.js";
 import { DeadLetterHeader } from "./dead-letter.js";
 import { TopologyTestDriver } from "./driver.js";
 import {
   ConfigError,
   DeserializationError,
-  MissingTopicError,
   ProducerError,
   ProducerFencedError,
   RecordTooLargeError,
@@ -20,7 +19,14 @@ import {
 } from "./errors.js";
 import { classify, recordFailureKind } from "./failures.js";
 import { Serdes } from "./serdes.js";
-import { LISTS_STORE, appendToList, declareListsStore } from "../test/apps/lists.js";
+import {
+  LEVELS_STORE,
+  LISTS_STORE,
+  addToLevel,
+  appendToList,
+  declareLevelsStore,
+  declareListsStore,
+} from "../test/apps/growing-stores.js";
 
 const s = Serdes.string();
 const LIMIT = 10_000;
@@ -83,20 +89,9 @@ describe("record-level production failures", () => {
 
   it("a value the serde cannot write back (Infinity as a number) dead-letters its input", () => {
     const b = new TopologyBuilder("stock");
-    b.store("levels", Stores.keyValue(Serdes.string(), Serdes.number()));
+    declareLevelsStore(b);
     b.stream("restocks", { key: s, value: Serdes.number() })
-      .process(
-        "restock",
-        (ctx) => {
-          const levels = ctx.keyValueStore<string, number>("levels");
-          return map((r) => {
-            const level = (levels.get(r.key) ?? 0) + r.value;
-            levels.put(r.key, level);
-            return { key: r.key, value: level };
-          });
-        },
-        { stores: ["levels"] },
-      )
+      .process("restock", addToLevel, { stores: [LEVELS_STORE] })
       .to("levels-out", { key: s, value: Serdes.number() });
     const driver = new TopologyTestDriver(b.build());
     driver.pipeInput("restocks", [
@@ -155,7 +150,6 @@ describe("classify", () => {
     expect(classify({ message: "Local: Timed out", code: -185, isRetriable: true })).toBe("transient");
     expect(classify({ message: "Local: All broker connections are down", code: -187 })).toBe("transient");
     expect(classify({ message: "abortable", code: 48, isTxnRequiresAbort: true })).toBe("transient");
-    expect(classify(new MissingTopicError("gone"))).toBe("transient");
     expect(classify({ message: "Local: Fatal error", code: -150, isFatal: true })).toBe("fatal");
     expect(classify({ message: "Broker: Topic authorization failed", code: 29 })).toBe("fatal");
     expect(classify(new ProducerFencedError("fenced"))).toBe("fatal");

@@ -20,7 +20,6 @@
 import {
   ConfigError,
   DeserializationError,
-  MissingTopicError,
   OffsetError,
   ProcessingError,
   ProducerError,
@@ -58,26 +57,6 @@ const AUTH_CODES = new Set([
   -169, // librdkafka: __AUTHENTICATION
 ]);
 
-/** librdkafka and broker codes of faults that pass (listed for the reader: unflagged codes are retried too). */
-const TRANSIENT_CODES = new Set([
-  -195, // __TRANSPORT
-  -187, // __ALL_BROKERS_DOWN
-  -185, // __TIMED_OUT
-  -192, // __MSG_TIMED_OUT
-  -188, // __UNKNOWN_TOPIC (a topic being recreated; the topic check tells a deleted one apart)
-  3, // UNKNOWN_TOPIC_OR_PART
-  5, // LEADER_NOT_AVAILABLE
-  6, // NOT_LEADER_OR_FOLLOWER
-  7, // REQUEST_TIMED_OUT
-  13, // NETWORK_EXCEPTION
-  14, // COORDINATOR_LOAD_IN_PROGRESS
-  15, // COORDINATOR_NOT_AVAILABLE
-  16, // NOT_COORDINATOR
-  19, // NOT_ENOUGH_REPLICAS
-  20, // NOT_ENOUGH_REPLICAS_AFTER_APPEND
-  51, // CONCURRENT_TRANSACTIONS
-]);
-
 /** The record-level kind of an error, or undefined if it is not a record-level error. */
 export function recordFailureKind(err: unknown): RecordFailureKind | undefined {
   if (err instanceof DeserializationError) return "deserialization";
@@ -92,7 +71,7 @@ export function recordFailureKind(err: unknown): RecordFailureKind | undefined {
 export function classify(err: unknown): FailureClass {
   if (err instanceof WeirError) {
     if (recordFailureKind(err) !== undefined) return "record";
-    if (err instanceof TransactionAbortedError || err instanceof MissingTopicError) return "transient";
+    if (err instanceof TransactionAbortedError) return "transient";
     if (
       err instanceof ProducerFencedError ||
       err instanceof ConfigError ||
@@ -111,9 +90,11 @@ export function classify(err: unknown): FailureClass {
   if (e && typeof e === "object" && typeof e.code === "number") {
     if (e.isFatal || e.code === -150) return "fatal";
     if (AUTH_CODES.has(e.code)) return "fatal";
-    if (e.isRetriable || e.isTxnRequiresAbort || TRANSIENT_CODES.has(e.code)) return "transient";
-    // Any other answer from Kafka that librdkafka does not call fatal: abort, rewind and try again. Should it keep
-    // failing, the worker's health says stalled (commits failing) rather than the worker dying on a guess.
+    // Everything else passes: transport failures, all brokers down, timeouts, unknown topics or partitions while
+    // leaders move or a topic is recreated (the topic watch tells a deleted one apart), coordinators loading or
+    // moving, concurrent transactions, what librdkafka flags retriable or abortable — and any other answer it does
+    // not call fatal: abort, rewind and try again. Should it keep failing, the worker's health says commits are
+    // failing, then stalled, rather than the worker dying on a guess.
     return "transient";
   }
   return "fatal";

@@ -18,9 +18,6 @@ export class InProcessWorker {
   readonly logs: Logged[] = [];
   readonly worker: Worker;
   readonly stateDir: string;
-  /** Sampled readiness: [ms since start, ready]. */
-  readonly readiness: Array<[number, boolean]> = [];
-  #sampler: NodeJS.Timeout | undefined;
 
   constructor(topology: Topology, options: Partial<WorkerOptions> = {}) {
     this.stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), "weir-inproc-"));
@@ -39,8 +36,6 @@ export class InProcessWorker {
   }
 
   async start(): Promise<this> {
-    const t0 = Date.now();
-    this.#sampler = setInterval(() => this.readiness.push([Date.now() - t0, this.worker.ready]), 250);
     await this.worker.start();
     return this;
   }
@@ -50,7 +45,6 @@ export class InProcessWorker {
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.#sampler);
     await this.worker.stop("test done");
   }
 }

@@ -8,8 +8,15 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { map } from "rxjs";
-import { DeadLetterHeader, Serdes, Stores, TopologyBuilder } from "../../topology/index.js";
-import { LISTS_STORE, appendToList, declareListsStore } from "../apps/lists.js";
+import { DeadLetterHeader, Serdes, TopologyBuilder } from "../../topology/index.js";
+import {
+  LEVELS_STORE,
+  LISTS_STORE,
+  addToLevel,
+  appendToList,
+  declareLevelsStore,
+  declareListsStore,
+} from "../apps/growing-stores.js";
 import { InProcessWorker } from "../helpers/in-process-worker.js";
 import {
   consumeAll,
@@ -54,20 +61,9 @@ function failuresTopology(p: string) {
     .process("parse", () => map((r) => ({ key: r.key, value: String(r.value.n) })))
     .to(`${p}-parsed`, { key: s, value: s });
   // Case 4: a level that becomes Infinity, which Serdes.number() cannot write and read back.
-  b.store("levels", Stores.keyValue(s, Serdes.number()));
+  declareLevelsStore(b);
   b.stream(`${p}-restocks`, { key: s, value: Serdes.number() })
-    .process(
-      "restock",
-      (ctx) => {
-        const levels = ctx.keyValueStore<string, number>("levels");
-        return map((r) => {
-          const level = (levels.get(r.key) ?? 0) + r.value;
-          levels.put(r.key, level);
-          return { key: r.key, value: level };
-        });
-      },
-      { stores: ["levels"] },
-    )
+    .process("restock", addToLevel, { stores: [LEVELS_STORE] })
     .to(`${p}-levels`, { key: s, value: Serdes.number() });
   return b.build();
 }

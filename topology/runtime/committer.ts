@@ -193,12 +193,8 @@ export class Committer {
         await sleep(delay);
       }
     }
-    this.d.metrics?.transactions.inc({ outcome: "aborted" });
-    const { collector } = this.d;
-    await collector.awaitDeliveries().catch(() => {});
-    collector.deliveryError = undefined;
-    collector.sinceCommit = 0;
-    this.lastCommit = Date.now();
+    await this.d.collector.awaitDeliveries().catch(() => {});
+    this.#aborted();
   }
 
   /**
@@ -207,11 +203,15 @@ export class Committer {
    */
   dropTransaction(): void {
     this.txnOpen = false;
+    this.d.collector.delivered = this.d.collector.produced;
+    this.#aborted();
+  }
+
+  /** After an abort (or a dropped transaction): count it and forget what the transaction produced. */
+  #aborted(): void {
     this.d.metrics?.transactions.inc({ outcome: "aborted" });
-    const { collector } = this.d;
-    collector.delivered = collector.produced;
-    collector.deliveryError = undefined;
-    collector.sinceCommit = 0;
+    this.d.collector.deliveryError = undefined;
+    this.d.collector.sinceCommit = 0;
     this.lastCommit = Date.now();
   }
 

@@ -13,7 +13,8 @@
  */
 import type { RuntimeContext } from "./context.js";
 
-export type HealthProblem = "brokers-unreachable" | "topic-missing" | "commits-failing" | "stalled";
+const PROBLEMS = ["brokers-unreachable", "topic-missing", "commits-failing", "stalled"] as const;
+export type HealthProblem = (typeof PROBLEMS)[number];
 
 export interface ProblemReport {
   /** "rebalancing" is the worker's own: partitions being assigned, restored or positioned. */
@@ -23,12 +24,12 @@ export interface ProblemReport {
 }
 
 /** Consecutive failed commits before the worker says its commits are failing. */
-export const FAILED_COMMITS_BEFORE_PROBLEM = 3;
+const FAILED_COMMITS_BEFORE_PROBLEM = 3;
 
 export class Health {
   readonly #problems = new Map<HealthProblem, { reason: string; since: number }>();
   /** The last successful commit, or the last moment there was nothing to commit. */
-  lastProgress = Date.now();
+  #lastProgress = Date.now();
   #failedCommits = 0;
 
   constructor(private readonly ctx: RuntimeContext) {}
@@ -73,7 +74,7 @@ export class Health {
 
   /** A commit stood, or there was nothing to commit with nothing waiting. */
   progressed(): void {
-    this.lastProgress = Date.now();
+    this.#lastProgress = Date.now();
     this.#failedCommits = 0;
     this.clear("commits-failing");
     this.clear("stalled");
@@ -94,12 +95,12 @@ export class Health {
     if (waiting === undefined && this.#failedCommits > 0)
       waiting = `the last ${this.#failedCommits} commits failed`;
     if (waiting === undefined) {
-      this.lastProgress = Date.now();
+      this.#lastProgress = Date.now();
       this.clear("stalled");
       return;
     }
     if (!settled) return;
-    const idleMs = Date.now() - this.lastProgress;
+    const idleMs = Date.now() - this.#lastProgress;
     if (idleMs >= this.ctx.options.stallTimeoutMs)
       this.raise("stalled", `nothing committed for ${Math.round(idleMs / 1000)} s while ${waiting}`);
   }
@@ -108,7 +109,6 @@ export class Health {
     const m = this.ctx.metrics;
     if (!m) return;
     m.workerStalled.set(this.#problems.has("stalled") ? 1 : 0);
-    for (const problem of ["brokers-unreachable", "topic-missing", "commits-failing", "stalled"] as const)
-      m.workerProblem.set({ problem }, this.#problems.has(problem) ? 1 : 0);
+    for (const problem of PROBLEMS) m.workerProblem.set({ problem }, this.#problems.has(problem) ? 1 : 0);
   }
 }

@@ -17,8 +17,13 @@ export interface InternalTopicsDeps {
   retry: <T>(what: string, fn: () => Promise<T>) => Promise<T>;
 }
 
-/** Returns the partition count of every sub-topology. */
-export async function prepareTopics(d: InternalTopicsDeps): Promise<Map<number, number>> {
+/**
+ * Returns the partition count of every sub-topology, and of every topic as the topology now finds it (inputs,
+ * outputs, internal topics including the ones just created): what the worker's topic watch starts from.
+ */
+export async function prepareTopics(
+  d: InternalTopicsDeps,
+): Promise<{ partitionsOf: Map<number, number>; topicPartitions: Map<string, number> }> {
   const { topology } = d;
   const isInternal = (topic: string) => topology.internalTopics.some((t) => t.name === topic);
   let counts = await d.retry("metadata", () => partitionCounts(d.producer));
@@ -53,5 +58,8 @@ export async function prepareTopics(d: InternalTopicsDeps): Promise<Map<number, 
       { topic: bad[0]!.name },
     );
   if (result.created.length > 0) d.log.info("internal topics created", { topics: result.created });
-  return partitionsOf;
+  const topicPartitions = new Map(counts);
+  for (const spec of specs)
+    if (result.created.includes(spec.name)) topicPartitions.set(spec.name, spec.partitions);
+  return { partitionsOf, topicPartitions };
 }

@@ -10,7 +10,6 @@ import {
 import {
   ErrorCode,
   Offset,
-  partitionCounts,
   Txn,
   consumeBatch,
   createAdmin,
@@ -23,6 +22,7 @@ import {
   type Producer,
   splitTp,
   sleep,
+  tpKey,
 } from "../kafka.js";
 import { silentLogger, type Logger } from "../log.js";
 import { consumerLag, metricsForApp } from "../metrics.js";
@@ -53,6 +53,9 @@ export type { TaskStatus };
 /** A producer is replaced at most this many times within the window; once more is fatal (an id twin). */
 const MAX_PRODUCER_REPLACEMENTS = 3;
 const PRODUCER_REPLACEMENT_WINDOW_MS = 10 * 60_000;
+
+/** The broker's PRODUCER_FENCED: a newer producer with the same transactional id. */
+const PRODUCER_FENCED = 90;
 
 /** FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH, NOT_LEADER_OR_FOLLOWER: answers to a client with stale metadata. */
 const STALE_METADATA_CODES = new Set<number | undefined>([74, 75, 6]);
@@ -258,7 +261,7 @@ export class Worker {
       this.#producer = await this.#connectProducer();
       this.#log.debug("producer connected");
       this.#admin = createAdmin(clientConfig(this.#ctx, "admin"));
-      this.#tm.partitionsOf = await prepareTopics({
+      const topics = await prepareTopics({
         topology: this.topology,
         log: this.#log,
         producer: this.#producer,
@@ -266,6 +269,8 @@ export class Worker {
         stopRequested: () => this.#stopRequested,
         retry: (what, fn) => this.#retry(what, fn),
       });
+      this.#tm.partitionsOf = topics.partitionsOf;
+      this.#topics.startWith(topics.topicPartitions);
       this.#log.debug("topics ready");
       if (o.guarantee === "exactly_once")
         await retry(this.#ctx, "initTransactions", () => Txn.init(this.#producer!, 30_000));
@@ -277,7 +282,6 @@ export class Worker {
       );
       await connectWithRetry(this.#ctx, this.#consumer, "consumer");
       this.#log.debug("consumers connected");
-      this.#topics.startWith(await retry(this.#ctx, "metadata", () => partitionCounts(this.#producer!)));
       this.#consumer.on("event.error", (err) => this.#onClientError(err));
       this.#consumer.subscribe(this.topology.sourceTopics);
       if (this.#stopRequested) throw new StopRequestedError("stopped during start");
@@ -344,13 +348,13 @@ export class Worker {
     // PRODUCER_FENCED is another producer with this transactional id (a restarted twin of this worker): stop. Any
     // other fatal answer replaces the producer only if the transaction had been open past the transaction timeout,
     // so the broker may have aborted it and bumped the epoch (KIP-588).
-    const kafkaError = (cause as { cause?: unknown }).cause ?? cause;
-    const text = describeKafkaError(kafkaError);
+    const kafkaError = ((cause as { cause?: unknown }).cause ?? cause) as Partial<LibrdKafkaError>;
+    const fencedByTwin = kafkaError.code === PRODUCER_FENCED || /fence/i.test(kafkaError.message ?? "");
     const timedOut = now - this.#committer.txnStartedAt > this.options.transactionTimeoutMs;
     if (
       this.options.guarantee !== "exactly_once" ||
       !timedOut ||
-      /fence|code 90\b/i.test(text) ||
+      fencedByTwin ||
       this.#replacements.length >= MAX_PRODUCER_REPLACEMENTS
     )
       throw cause;
@@ -394,25 +398,35 @@ export class Worker {
     let queued = 0;
     for (const active of this.#tm.tasks.values()) queued += active.queues.size;
     if (queued > 0) return `${queued} records wait in task queues`;
+    const lagging = [...this.#partitionLags()].filter((p) => p.lag > 0);
+    const total = lagging.reduce((sum, p) => sum + p.lag, 0);
+    return total > 0
+      ? `${total} records of lag on ${lagging
+          .slice(0, 5)
+          .map((p) => tpKey(p.topic, p.partition))
+          .join(", ")}`
+      : undefined;
+  }
+
+  /**
+   * Lag per assigned partition from the consumer's cached watermarks and position (no request to a broker);
+   * partitions whose lag is not known yet are left out.
+   */
+  *#partitionLags(): Generator<{ topic: string; partition: number; lag: number }> {
     const consumer = this.#consumer;
-    if (!consumer) return undefined;
-    const lagging: string[] = [];
-    let total = 0;
+    if (!consumer) return;
     for (const key of this.#tm.tasks.partitionKeys()) {
       const [topic, partition] = splitTp(key);
+      let lag: number | undefined;
       try {
         const { highOffset } = consumer.getWatermarkOffsets(topic, partition);
         const [pos] = consumer.position([{ topic, partition }]);
-        const lag = consumerLag(highOffset, pos?.offset ?? Offset.INVALID);
-        if (lag !== undefined && lag > 0) {
-          total += lag;
-          lagging.push(key);
-        }
+        lag = consumerLag(highOffset, pos?.offset ?? Offset.INVALID);
       } catch {
         // watermarks not known yet
       }
+      if (lag !== undefined) yield { topic, partition, lag };
     }
-    return total > 0 ? `${total} records of lag on ${lagging.slice(0, 5).join(", ")}` : undefined;
   }
 
   /** Graceful stop: stop fetching, finish and commit in-flight work, close stores, leave the group. */
@@ -532,17 +546,8 @@ export class Worker {
   /** Consumer lag per assigned partition from the consumer's cached watermarks. */
   refreshLagMetrics(): void {
     if (!this.#metrics || !this.#consumer || this.#state !== "running") return;
-    for (const key of this.#tm.tasks.partitionKeys()) {
-      const [topic, partition] = splitTp(key);
-      try {
-        const { highOffset } = this.#consumer.getWatermarkOffsets(topic, partition);
-        const [pos] = this.#consumer.position([{ topic, partition }]);
-        const lag = consumerLag(highOffset, pos?.offset ?? Offset.INVALID);
-        if (lag !== undefined) this.#metrics.consumerLag.set({ topic, partition: String(partition) }, lag);
-      } catch {
-        // watermarks not known yet
-      }
-    }
+    for (const { topic, partition, lag } of this.#partitionLags())
+      this.#metrics.consumerLag.set({ topic, partition: String(partition) }, lag);
     for (const active of this.#tm.tasks.values())
       for (const [store, buffer] of active.stores) {
         const labels = { store, partition: String(active.task.partition) };
