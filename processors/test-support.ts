@@ -51,6 +51,7 @@ export function testContext(
     wallClockTime: () => 0,
     punctuate: () => options.punctuations ?? EMPTY,
     currentRecord: () => undefined,
+    dropped: () => {},
     counter: () => ({
       inc: (labels) => {
         const label = labels?.status ?? "";

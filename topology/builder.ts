@@ -2,6 +2,9 @@ import type { Observable, OperatorFunction } from "rxjs";
 import type { KeyValueStore, WindowStore } from "../state/types.js";
 import { TopologyError } from "./errors.js";
 import { Topology, repartitionTopic } from "./topology.js";
+import { KStream } from "./dsl/kstream.js";
+import { GlobalKTable, KTable } from "./dsl/ktable.js";
+import { storeGetter, tableSource } from "./dsl/processors.js";
 import type { Emit, Headers, StreamRecord } from "./record.js";
 import type { Serde } from "./serdes.js";
 
@@ -33,6 +36,11 @@ export interface ProcessorContext {
    * and labels are the application's; the framework knows none of them.
    */
   counter(name: string, help: string, labelNames?: readonly string[]): AppCounter;
+  /**
+   * Count a record this processor discards on purpose (a null key in an aggregation, a late record) in
+   * `weir_dropped_records_total{reason,node}`; the test driver lists them (`droppedRecords()`).
+   */
+  dropped(reason: string): void;
 }
 
 export type PunctuationKind = "stream-time" | "wall-clock";
@@ -58,15 +66,36 @@ export interface StoreDefinition<K = unknown, V = unknown> {
   readonly retentionMs?: number;
   /** Back the store with a changelog topic (default true). Without one, state is lost with the machine. */
   readonly changelog: boolean;
+  /**
+   * Key-value stores only: an entry is deleted once stream time has passed its last write by this much. Deletions go
+   * through the write buffer and the changelog like any other, so a restored store equals the live one.
+   */
+  readonly ttlMs?: number;
+  /** A global table's store: filled from every partition of this topic on every worker, read-only to processors. */
+  readonly globalTopic?: string;
 }
 
 export const Stores = {
+  /**
+   * A key-value store. `ttlMs`: entries expire that long (in stream time) after their last write — a feature Kafka
+   * Streams does not have; expiry is a delete through the changelog, decided when a record moves stream time.
+   */
   keyValue<K, V>(
     key: Serde<K>,
     value: Serde<V>,
-    options: { changelog?: boolean } = {},
+    options: { changelog?: boolean; ttlMs?: number } = {},
   ): StoreDefinition<K, V> {
-    return { kind: "key-value", keySerde: key, valueSerde: value, changelog: options.changelog ?? true };
+    if (options.ttlMs !== undefined && !(Number.isSafeInteger(options.ttlMs) && options.ttlMs > 0))
+      throw new TopologyError(
+        `a key-value store's ttlMs must be a positive integer, got ${String(options.ttlMs)}`,
+      );
+    return {
+      kind: "key-value",
+      keySerde: key,
+      valueSerde: value,
+      changelog: options.changelog ?? true,
+      ...(options.ttlMs !== undefined ? { ttlMs: options.ttlMs } : {}),
+    };
   },
   window<K, V>(
     key: Serde<K>,
@@ -133,6 +162,8 @@ export interface SourceOptions<K, V> {
   timestampExtractor?: TimestampExtractor<K, V>;
   /** @default DEFAULT_MAX_FUTURE_SKEW_MS (one hour); Infinity turns the guard off */
   maxFutureSkewMs?: number;
+  /** Event time from a field of the record: the same as `timestampExtractor`. */
+  timestamp?: TimestampExtractor<K, V>;
 }
 export interface ProcessorNode {
   readonly type: "processor";
@@ -189,6 +220,9 @@ export interface InternalTopic {
 }
 
 export { Topology, changelogTopic, deadLetterTopic, repartitionTopic } from "./topology.js";
+export { KStream } from "./dsl/kstream.js";
+export { KTable, GlobalKTable } from "./dsl/ktable.js";
+export { KGroupedStream, KGroupedTable } from "./dsl/grouped.js";
 
 const NAME = /^[A-Za-z0-9._-]+$/;
 
@@ -227,6 +261,71 @@ export class TopologyBuilder {
     return this.#source(topic, serdes, false);
   }
 
+  /**
+   * A table from a topic (Kafka Streams' builder.table): the latest value per key, materialized in store
+   * `options.store` (default `<topic>-table`) with its own changelog; a null value (tombstone) deletes the row.
+   * Updates flow downstream as changes. The table node is named like the store.
+   */
+  table<K, V>(topic: string, options: SourceOptions<K, V> & { store?: string }): KTable<K, V> {
+    const store = options?.store ?? `${topic}-table`;
+    const source = this.#source(topic, options, false);
+    this.dslStore(store, options.key, options.value);
+    this.#add({
+      type: "processor",
+      name: store,
+      parents: [source.node],
+      factory: tableSource<K, V>(store) as ProcessorFactory<unknown, unknown, unknown, unknown>,
+      stores: [store],
+    });
+    return new KTable<K, V>(this, store, {
+      key: options.key,
+      value: options.value,
+      getter: storeGetter(store),
+      store,
+    });
+  }
+
+  /**
+   * A global table (Kafka Streams' builder.globalTable): every worker reads all partitions of `topic` into store
+   * `options.store` (default `<topic>-global`) without a consumer group, before it is ready and then continuously.
+   * The topic itself is the store's changelog. Streams join it with a key selector, without co-partitioning.
+   */
+  globalTable<K, V>(
+    topic: string,
+    options: { key: Serde<K>; value: Serde<V>; store?: string },
+  ): GlobalKTable<K, V> {
+    const store = options?.store ?? `${topic}-global`;
+    if (!options?.key || !options?.value)
+      throw new TopologyError(
+        `global table of topic ${topic} is missing a key or value serde; pass { key, value }`,
+        {
+          topic,
+        },
+      );
+    const earlier = this.#sourcedTopics.get(topic);
+    if (earlier)
+      throw new TopologyError(
+        `topic '${topic}' is already read by '${earlier}'; a global table needs a topic of its own`,
+        {
+          topic,
+        },
+      );
+    this.store(store, {
+      kind: "key-value",
+      keySerde: options.key,
+      valueSerde: options.value,
+      changelog: false,
+      globalTopic: topic,
+    });
+    this.#sourcedTopics.set(topic, `global table '${store}'`);
+    return new GlobalKTable<K, V>(topic, store, { key: options.key, value: options.value });
+  }
+
+  /** @internal a store the DSL declares for a method (aggregation, table). */
+  dslStore<K, V>(name: string, key: Serde<K>, value: Serde<V>, ttlMs?: number): void {
+    this.store(name, Stores.keyValue(key, value, ttlMs === undefined ? {} : { ttlMs }));
+  }
+
   #source<K, V>(topic: string, serdes: SourceOptions<K, V>, internal: boolean): KStream<K, V> {
     const maxFutureSkewMs = internal ? Infinity : (serdes?.maxFutureSkewMs ?? DEFAULT_MAX_FUTURE_SKEW_MS);
     if (typeof maxFutureSkewMs !== "number" || Number.isNaN(maxFutureSkewMs) || maxFutureSkewMs < 0)
@@ -258,6 +357,12 @@ export class TopologyBuilder {
           topic,
         },
       );
+    const timestampExtractor = serdes.timestampExtractor ?? serdes.timestamp;
+    if (timestampExtractor !== undefined && typeof timestampExtractor !== "function")
+      throw new TopologyError(`source '${name}': timestamp must be a function (record) => ms`, {
+        node: name,
+        topic,
+      });
     this.#add({
       type: "source",
       name,
@@ -267,8 +372,8 @@ export class TopologyBuilder {
       internal,
       offsetReset,
       maxFutureSkewMs,
-      ...(serdes.timestampExtractor
-        ? { timestampExtractor: serdes.timestampExtractor as TimestampExtractor<unknown, unknown> }
+      ...(timestampExtractor
+        ? { timestampExtractor: timestampExtractor as TimestampExtractor<unknown, unknown> }
         : {}),
     });
     this.#sourcedTopics.set(topic, name);
@@ -313,127 +418,4 @@ function checkName(name: string, what: string): void {
     throw new TopologyError(
       `${what} name '${String(name)}' must be non-empty and match ${NAME}: it names topics and metrics`,
     );
-}
-
-export class KStream<K, V> {
-  constructor(
-    private readonly builder: TopologyBuilder,
-    /** The node whose output this stream is. */
-    readonly node: string,
-  ) {}
-
-  /** Run records through a processor (an RxJS operator factory) that may use the named stores. */
-  process<KO, VO>(
-    name: string,
-    factory: ProcessorFactory<K, V, KO, VO>,
-    options: { stores?: string[] } = {},
-  ): KStream<KO, VO> {
-    if (typeof factory !== "function")
-      throw new TopologyError(`processor '${name}' needs a factory function (context) => OperatorFunction`, {
-        node: name,
-      });
-    this.builder.add({
-      type: "processor",
-      name,
-      parents: [this.node],
-      factory: factory as ProcessorFactory<unknown, unknown, unknown, unknown>,
-      stores: options.stores ?? [],
-    });
-    return new KStream<KO, VO>(this.builder, name);
-  }
-
-  /** Records for which `predicate` is false are dropped. */
-  filter(name: string, predicate: (record: StreamRecord<K, V>) => boolean): KStream<K, V> {
-    this.builder.add({
-      type: "branch",
-      name,
-      parents: [this.node],
-      predicate: predicate as (r: StreamRecord) => boolean,
-    });
-    return new KStream<K, V>(this.builder, name);
-  }
-
-  /**
-   * Split the stream: each record goes to the first branch whose predicate matches (records matching none are
-   * dropped). Branch nodes are named `<name>-<branch>`.
-   */
-  branch<B extends string>(
-    name: string,
-    predicates: Record<B, (record: StreamRecord<K, V>) => boolean>,
-  ): Record<B, KStream<K, V>> {
-    const entries = Object.entries(predicates) as Array<[B, (record: StreamRecord<K, V>) => boolean]>;
-    if (entries.length === 0) throw new TopologyError(`branch '${name}' has no branches`, { node: name });
-    const out = {} as Record<B, KStream<K, V>>;
-    entries.forEach(([branch, predicate], i) => {
-      const earlier = entries.slice(0, i).map(([, p]) => p);
-      const first = (r: StreamRecord) =>
-        predicate(r as StreamRecord<K, V>) && !earlier.some((p) => p(r as StreamRecord<K, V>));
-      this.builder.add({ type: "branch", name: `${name}-${branch}`, parents: [this.node], predicate: first });
-      out[branch] = new KStream<K, V>(this.builder, `${name}-${branch}`);
-    });
-    return out;
-  }
-
-  /** One stream of the records of this stream and the others, in processing order. */
-  merge(name: string, ...others: KStream<K, V>[]): KStream<K, V> {
-    this.builder.add({ type: "merge", name, parents: [this.node, ...others.map((o) => o.node)] });
-    return new KStream<K, V>(this.builder, name);
-  }
-
-  /**
-   * Write to a topic. The sink node is named `<topic>-sink` unless `name` is given. `feedback: true` declares an
-   * intended loop to a topic read upstream (e.g. compensation records); any other loop is a TopologyError.
-   */
-  to(
-    topic: string,
-    serdes: {
-      key: Serde<K>;
-      value: Serde<V>;
-      name?: string;
-      feedback?: boolean;
-      /** Configs for creating the topic (`weir topics create`), e.g. `{ "cleanup.policy": "compact" }`. */
-      topicConfig?: Record<string, string>;
-    },
-  ): void {
-    const name = serdes?.name ?? `${topic}-sink`;
-    if (!serdes?.key || !serdes?.value)
-      throw new TopologyError(
-        `sink '${name}' (topic ${topic}) is missing a key or value serde; pass { key, value }`,
-        { node: name, topic },
-      );
-    this.builder.add({
-      type: "sink",
-      name,
-      parents: [this.node],
-      topic,
-      keySerde: serdes.key as Serde<unknown>,
-      valueSerde: serdes.value as Serde<unknown>,
-      internal: false,
-      feedback: serdes.feedback ?? false,
-      ...(serdes.topicConfig ? { topicConfig: Object.freeze({ ...serdes.topicConfig }) } : {}),
-    });
-  }
-
-  /**
-   * Re-key through the internal topic `<app>-<name>-repartition`: records are written partitioned by their
-   * (new) key and read back by a new sub-topology, so that all records of a key meet in one task.
-   */
-  repartition(name: string, serdes: { key: Serde<K>; value: Serde<V> }): KStream<K, V> {
-    const topic = repartitionTopic(this.builder.appId, name);
-    if (!serdes?.key || !serdes?.value)
-      throw new TopologyError(`repartition '${name}' is missing a key or value serde; pass { key, value }`, {
-        node: name,
-      });
-    this.builder.add({
-      type: "sink",
-      name: `${name}-repartition-sink`,
-      parents: [this.node],
-      topic,
-      keySerde: serdes.key as Serde<unknown>,
-      valueSerde: serdes.value as Serde<unknown>,
-      internal: true,
-      feedback: false,
-    });
-    return this.builder.repartitionSource<K, V>(name, serdes);
-  }
 }

@@ -1,4 +1,5 @@
-import { BufferedStore, openMemoryState, type StateBackend } from "../state/index.js";
+import { BufferedStore, keyValueStore, openMemoryState, type StateBackend } from "../state/index.js";
+import { globalBatch, globalView } from "./runtime/global-tables.js";
 import type { KeyValueStore, WindowStore } from "../state/types.js";
 import type { Topology } from "./builder.js";
 import { WeirError } from "./errors.js";
@@ -96,7 +97,7 @@ export class TopologyTestDriver {
     },
   ): void {
     this.#source(topic);
-    this.#append({
+    const appended = this.#append({
       topic,
       partition: record.partition ?? this.#partitionOf(record.key),
       key: record.key,
@@ -104,6 +105,14 @@ export class TopologyTestDriver {
       timestamp: record.timestamp ?? this.#wallClock,
       headers: record.headers ?? {},
     });
+    const global = this.#topology.globalStores.find((g) => g.topic === topic);
+    if (global) {
+      // A global table's record updates its store at once, as the worker's global consumer would.
+      const batch = globalBatch(global.store, global.definition, appended.partition, [appended], () =>
+        this.#dropped.push({ reason: "global-table-invalid", node: global.store }),
+      );
+      if (batch) this.#state.apply([batch]);
+    }
     this.#drain();
   }
 
@@ -156,6 +165,12 @@ export class TopologyTestDriver {
   }
 
   keyValueStore<K, V>(name: string, partition = 0): KeyValueStore<K, V> {
+    const global = this.#topology.globalStores.find((g) => g.store === name);
+    if (global)
+      return keyValueStore(name, new BufferedStore(globalView(this.#state, name, this.#partitions)), {
+        key: global.definition.keySerde,
+        value: global.definition.valueSerde,
+      }) as KeyValueStore<K, V>;
     return this.#task(this.#subtopologyOfStore(name), partition).store(name) as unknown as KeyValueStore<
       K,
       V
@@ -175,7 +190,9 @@ export class TopologyTestDriver {
     this.#state.close();
   }
 
-  #source(topic: string) {
+  #source(topic: string): { keySerde: Serde<unknown>; valueSerde: Serde<unknown> } {
+    const global = this.#topology.globalStores.find((g) => g.topic === topic);
+    if (global) return global.definition;
     const node = this.#topology.subtopologies
       .flatMap((s) => s.nodes)
       .find((n) => n.type === "source" && n.topic === topic);
@@ -241,6 +258,7 @@ export class TopologyTestDriver {
       partition,
       wallClock: () => this.#wallClock,
       errorHandlers: this.#errorHandlers,
+      globalStore: (name) => globalView(this.#state, name, this.#partitions),
       hooks: { dropped: (reason, node) => this.#dropped.push({ reason, node }) },
       store: (name) => {
         let entry = this.#taskStores.get(id);

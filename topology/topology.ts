@@ -55,6 +55,13 @@ export class Topology {
     return "earliest";
   }
 
+  /** Global tables: store name and the topic every worker reads in full into it. */
+  get globalStores(): Array<{ store: string; topic: string; definition: StoreDefinition }> {
+    return [...this.stores]
+      .filter(([, d]) => d.globalTopic !== undefined)
+      .map(([store, definition]) => ({ store, topic: definition.globalTopic!, definition }));
+  }
+
   /** Every topic the application reads (inputs and internal). */
   get sourceTopics(): string[] {
     return this.subtopologies.flatMap((s) => [...s.sourceTopics]);
@@ -168,6 +175,21 @@ export class Topology {
     };
     const union = (a: string, b: string) => parent.set(find(a), find(b));
     for (const n of nodes) if ("parents" in n) for (const p of n.parents) union(n.name, p);
+    // Processors sharing a store run in one task, so they are one sub-topology (as Kafka Streams' node groups): a
+    // stream joined with a table reads the store the table's node writes. Global stores belong to no sub-topology.
+    const firstUser = new Map<string, string>();
+    const shared: Array<{ store: string; first: string; second: string }> = [];
+    for (const n of nodes)
+      if (n.type === "processor")
+        for (const s of n.stores) {
+          if (this.stores.get(s)?.globalTopic !== undefined) continue;
+          const user = firstUser.get(s);
+          if (user === undefined) firstUser.set(s, n.name);
+          else {
+            union(n.name, user);
+            shared.push({ store: s, first: user, second: n.name });
+          }
+        }
 
     const groups = new Map<string, TopologyNode[]>();
     for (const n of nodes) {
@@ -175,21 +197,20 @@ export class Topology {
       if (!groups.has(root)) groups.set(root, []);
       groups.get(root)!.push(n);
     }
-    const storeOwner = new Map<string, { group: string; node: string }>();
-    for (const [root, members] of groups)
-      for (const n of members)
-        if (n.type === "processor")
-          for (const s of n.stores) {
-            const owner = storeOwner.get(s);
-            if (owner && owner.group !== root)
-              throw new TopologyError(
-                `store '${s}' is used by '${owner.node}' and '${n.name}', which are in different sub-topologies ` +
-                  `(connected only through a topic); a store belongs to one sub-topology — use one store per side, ` +
-                  `or connect them without a topic`,
-                { node: n.name, store: s },
-              );
-            storeOwner.set(s, { group: root, node: n.name });
-          }
+
+    // Sharing a store must not fold a topic back into the task that writes it.
+    for (const { store, first, second } of shared) {
+      const members = groups.get(find(first))!;
+      const read = new Set(members.filter((n): n is SourceNode => n.type === "source").map((n) => n.topic));
+      const loop = members.find((n): n is SinkNode => n.type === "sink" && !n.feedback && read.has(n.topic));
+      if (loop)
+        throw new TopologyError(
+          `store '${store}' is used by '${first}' and '${second}', which are in different sub-topologies ` +
+            `(connected only through topic '${loop.topic}'); a store belongs to one sub-topology — use one store per ` +
+            `side, or connect them without a topic`,
+          { node: second, store },
+        );
+    }
 
     const subtopologies: SubTopology[] = [];
     for (const members of groups.values()) {
@@ -199,7 +220,9 @@ export class Topology {
           node: members[0]!.name,
         });
       const stores = new Set<string>();
-      for (const n of members) if (n.type === "processor") n.stores.forEach((s) => stores.add(s));
+      for (const n of members)
+        if (n.type === "processor")
+          for (const st of n.stores) if (this.stores.get(st)?.globalTopic === undefined) stores.add(st);
       subtopologies.push({
         id: subtopologies.length,
         nodes: members,

@@ -197,6 +197,30 @@ export function restoreConsumerConfig(ctx: ClientContext): KafkaConfig {
   };
 }
 
+/**
+ * The global-table consumer's configuration: assigned every partition of the global tables' topics after their
+ * restore, it tails them (read_committed) from the restored checkpoints; records deleted before it reads them are
+ * gone from the topic too, so a missing position starts at the earliest record left.
+ */
+export function globalConsumerConfig(ctx: ClientContext): KafkaConfig {
+  return {
+    ...restoreConsumerConfig(ctx),
+    ...clientConfig(ctx, "global"),
+    [RdKafka.groupId]: `${ctx.topology.appId}-global`,
+    [RdKafka.autoOffsetReset]: "earliest",
+    [RdKafka.fetchWaitMaxMs]: 100,
+    ...ctx.options.kafka,
+  };
+}
+
+export function createGlobalConsumer(ctx: ClientContext): KafkaConsumer {
+  const consumer = new Kafka.KafkaConsumer(globalConsumerConfig(ctx) as never);
+  consumer.setDefaultConsumeTimeout(200);
+  extras(consumer).setDefaultIsTimeoutOnlyForFirstMessage(true);
+  forwardLog(ctx, consumer, "global");
+  return consumer;
+}
+
 export function createRestoreConsumer(ctx: ClientContext): KafkaConsumer {
   const consumer = new Kafka.KafkaConsumer(restoreConsumerConfig(ctx) as never);
   consumer.setDefaultConsumeTimeout(200);
@@ -426,11 +450,13 @@ export async function closeClients(clients: {
   admin?: IAdminClient;
   consumer?: KafkaConsumer;
   restoreConsumer?: KafkaConsumer;
+  globalConsumer?: KafkaConsumer;
   producer?: Producer;
 }): Promise<void> {
   clients.admin?.disconnect();
   if (clients.consumer) await disconnect(clients.consumer, 10_000);
   if (clients.restoreConsumer) await disconnect(clients.restoreConsumer, 5000);
+  if (clients.globalConsumer) await disconnect(clients.globalConsumer, 5000);
   if (clients.producer) {
     await flush(clients.producer, 5000).catch(() => {});
     await disconnect(clients.producer, 5000);

@@ -29,7 +29,11 @@ export async function prepareTopics(
   let counts = await d.retry("metadata", () => partitionCounts(d.producer));
   for (let attempt = 1; ; attempt++) {
     // Outputs too: weir's producer never lets the broker auto-create a topic with its default partition count.
-    const missing = [...topology.inputTopics, ...topology.outputTopics].filter((t) => !counts.has(t));
+    const missing = [
+      ...topology.inputTopics,
+      ...topology.outputTopics,
+      ...topology.globalStores.map((g) => g.topic),
+    ].filter((t) => !counts.has(t));
     if (missing.length === 0) break;
     if (d.stopRequested()) throw new StopRequestedError("stopped while waiting for input and output topics");
     if (attempt === 1 || attempt % 30 === 0)

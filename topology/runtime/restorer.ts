@@ -23,6 +23,7 @@ import {
   sleep,
 } from "../kafka.js";
 import { RestoreProgress } from "../metrics.js";
+import { globalRecordCheck } from "./global-tables.js";
 import type { RuntimeContext } from "./context.js";
 
 export interface RestorerDeps extends RuntimeContext {
@@ -47,22 +48,32 @@ export class Restorer {
   async restoreTask(sub: number, partition: number): Promise<void> {
     for (const store of this.d.topology.subtopologies[sub]!.stores) {
       if (!this.d.topology.stores.get(store)!.changelog) continue;
-      for (let attempt = 1; ; attempt++)
-        try {
-          await this.#restoreStore(store, partition);
-          break;
-        } catch (err) {
-          if (!(err instanceof RestoreRestart) || attempt >= 5) throw err;
-          // Planned again from the local checkpoint and the changelog's new bounds: records deleted before they
-          // were applied make decideRestore wipe and rebuild from what is left.
-          this.d.log.warn("restore planned again", { store, partition, reason: err.message, attempt });
-          this.d.metrics?.restoreRestarts.inc({ store });
-        }
+      await this.restoreStore(store, partition);
     }
   }
 
+  /**
+   * Bring one store-partition up to the end of its changelog — for a global table's store, the partition of its
+   * topic — planning again (at most five times) when records are deleted under the restore.
+   */
+  async restoreStore(store: string, partition: number): Promise<void> {
+    for (let attempt = 1; ; attempt++)
+      try {
+        await this.#restoreStore(store, partition);
+        return;
+      } catch (err) {
+        if (!(err instanceof RestoreRestart) || attempt >= 5) throw err;
+        // Planned again from the local checkpoint and the changelog's new bounds: records deleted before they
+        // were applied make decideRestore wipe and rebuild from what is left.
+        this.d.log.warn("restore planned again", { store, partition, reason: err.message, attempt });
+        this.d.metrics?.restoreRestarts.inc({ store });
+      }
+  }
+
   async #restoreStore(store: string, partition: number): Promise<void> {
-    const topic = changelogTopic(this.d.topology.appId, store);
+    const definition = this.d.topology.stores.get(store)!;
+    const topic = definition.globalTopic ?? changelogTopic(this.d.topology.appId, store);
+    const refuse = globalRecordCheck(definition);
     const backend = this.d.store().open(store, partition);
     const consumer = this.d.consumer();
     // The end is the read_uncommitted end offset (high watermark), not the read_committed one (the last stable
@@ -142,6 +153,18 @@ export class Restorer {
         for (const m of messages) {
           if (m.topic !== topic || m.partition !== partition) continue;
           const k = messageKey(m);
+          const problem = refuse?.(k, m.value ?? null);
+          if (problem !== undefined) {
+            this.d.log.warn("global table record skipped", {
+              store,
+              topic,
+              partition,
+              offset: m.offset,
+              problem,
+            });
+            this.d.metrics?.droppedRecords.inc({ reason: "global-table-invalid", node: store });
+            continue;
+          }
           if (k === null) continue;
           writes.push([k, m.value ?? null]);
           last = m.offset;

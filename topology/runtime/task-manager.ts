@@ -4,7 +4,7 @@
  * backlog passes a bound, resume at half), processing what is queued, the positions to commit, and interactive
  * queries of the local stores.
  */
-import { BufferedStore, type StateBackend } from "../../state/index.js";
+import { BufferedStore, type StateBackend, type StoreBackend } from "../../state/index.js";
 import { changelogSizeCheck } from "./task-stores.js";
 import { StateStoreError } from "../errors.js";
 import {
@@ -42,6 +42,8 @@ export interface TaskStatus {
 
 export interface TaskManagerDeps extends RuntimeContext {
   store: () => StateBackend;
+  /** The read-only view of a global table's store (absent: the topology has none). */
+  globalStore?: (name: string) => StoreBackend;
   consumer: () => KafkaConsumer;
   collector: RecordCollector;
 }
@@ -116,6 +118,7 @@ export class TaskManager {
         partition,
         wallClock: Date.now,
         errorHandlers: options.errorHandlers,
+        ...(this.d.globalStore ? { globalStore: this.d.globalStore } : {}),
         store: (name) => {
           let buffer = stores.get(name);
           if (buffer) return buffer;

@@ -1,5 +1,6 @@
 import { Subject, type Observable, type Subscription } from "rxjs";
-import { keyValueStore, windowStore, type BufferedStore } from "../../state/index.js";
+import { BufferedStore, keyValueStore, windowStore, type StoreBackend } from "../../state/index.js";
+import { ttlKeyValueStore, type TtlKeyValueStore } from "../../state/ttl-store.js";
 import type { KeyValueStore, WindowStore } from "../../state/types.js";
 import type {
   ProcessorContext,
@@ -21,7 +22,7 @@ import {
 } from "../errors.js";
 import type { Emit, OutgoingRecord, RawRecord, StreamRecord } from "../record.js";
 import { recordFailureKind, type RecordFailureHandlers } from "../failures.js";
-import { decode, encode } from "../serdes.js";
+import { decode, encode, type Serde } from "../serdes.js";
 
 export type TaskId = string;
 export const taskId = (subtopology: number, partition: number): TaskId => `${subtopology}_${partition}`;
@@ -49,6 +50,8 @@ export interface TaskOptions {
   partition: number;
   /** The task's buffered store for a store name (the runtime wires the changelog hook). */
   store(name: string): BufferedStore;
+  /** A global table's store (all of its topic, kept up to date by the runtime); read-only here. */
+  globalStore?(name: string): StoreBackend;
   output: TaskOutput;
   wallClock(): number;
   /**
@@ -87,6 +90,8 @@ export class StreamTask {
   readonly #subscriptions: Subscription[] = [];
   readonly #punctuators = new Map<string, Punctuator>();
   readonly #stores = new Map<string, KeyValueStore<unknown, unknown> | WindowStore<unknown, unknown>>();
+  /** Stores with a time to live: expired entries are deleted when stream time moves. */
+  readonly #ttlStores: Array<TtlKeyValueStore<unknown, unknown>> = [];
   #current: StreamRecord | undefined;
   /** The processor node running now (what a dropped record is counted against). */
   #node: string | undefined;
@@ -113,17 +118,28 @@ export class StreamTask {
     let store = this.#stores.get(name);
     if (store) return store;
     const def: StoreDefinition | undefined = this.#options.topology.stores.get(name);
+    const serdes = { key: def?.keySerde, value: def?.valueSerde } as {
+      key: Serde<unknown>;
+      value: Serde<unknown>;
+    };
+    if (def?.globalTopic !== undefined && this.#options.globalStore) {
+      store = readOnly(keyValueStore(name, new BufferedStore(this.#options.globalStore(name)), serdes));
+      this.#stores.set(name, store);
+      return store;
+    }
     if (!def || !this.subtopology.stores.includes(name))
       throw new StateStoreError(`task ${this.id} has no store '${name}'`, { store: name, task: this.id });
     const inner = this.#options.store(name);
-    const serdes = { key: def.keySerde, value: def.valueSerde };
-    store =
-      def.kind === "window"
-        ? windowStore(name, inner, serdes, def.retentionMs!, {
-            streamTime: () => this.streamTime,
-            onDrop: (reason) => this.#options.hooks?.dropped?.(reason, this.#node ?? name),
-          })
-        : keyValueStore(name, inner, serdes);
+    if (def.kind === "window")
+      store = windowStore(name, inner, serdes, def.retentionMs!, {
+        streamTime: () => this.streamTime,
+        onDrop: (reason) => this.#options.hooks?.dropped?.(reason, this.#node ?? name),
+      });
+    else if (def.ttlMs !== undefined) {
+      const ttl = ttlKeyValueStore(name, inner, serdes, def.ttlMs, () => this.streamTime);
+      this.#ttlStores.push(ttl);
+      store = ttl;
+    } else store = keyValueStore(name, inner, serdes);
     this.#stores.set(name, store);
     return store;
   }
@@ -173,7 +189,10 @@ export class StreamTask {
       this.#options.output.deadLetter(raw, timestampError);
       return;
     }
-    if (record.timestamp > this.streamTime) this.streamTime = record.timestamp;
+    if (record.timestamp > this.streamTime) {
+      this.streamTime = record.timestamp;
+      for (const ttl of this.#ttlStores) ttl.expire(this.streamTime);
+    }
     this.#current = record;
     this.#currentRaw = raw;
     this.#run(() => this.#subjects.get(source.node)!.next(record));
@@ -275,6 +294,9 @@ export class StreamTask {
   }
 
   #build(): void {
+    // Stores with a time to live are opened at once: their expiry runs whether or not a processor touched them yet.
+    for (const name of this.subtopology.stores)
+      if (this.#options.topology.stores.get(name)?.ttlMs !== undefined) this.store(name);
     for (const node of this.subtopology.nodes) {
       const out = new Subject<StreamRecord>();
       this.#subjects.set(node.name, out);
@@ -451,11 +473,35 @@ export class StreamTask {
       currentRecord: () => this.#current,
       counter: (name, help, labelNames = []) =>
         this.#options.hooks?.counter?.(name, help, labelNames) ?? NO_COUNTER,
+      dropped: (reason) => this.#options.hooks?.dropped?.(reason, node.name),
     };
   }
 }
 
 const NO_COUNTER: AppCounter = { inc: () => {} };
+
+/** A global table's store as processors see it: reads only (the runtime alone writes it, from its topic). */
+function readOnly(store: KeyValueStore<unknown, unknown>): KeyValueStore<unknown, unknown> {
+  const refuse = (): never => {
+    throw new StateStoreError(
+      `store '${store.name}' is a global table: processors read it, its topic writes it`,
+      {
+        store: store.name,
+      },
+    );
+  };
+  return {
+    name: store.name,
+    get: (key) => store.get(key),
+    put: refuse,
+    delete: refuse,
+    range: (options) => store.range(options),
+    prefixScan: (prefix, limit) => store.prefixScan(prefix, limit),
+    approximateCount: () => store.approximateCount(),
+    flush: () => {},
+    close: () => store.close(),
+  };
+}
 
 function where(raw: RawRecord) {
   return { topic: raw.topic, partition: raw.partition, offset: raw.offset };

@@ -35,6 +35,7 @@ import {
   createConsumer,
   createProducer,
   createRestoreConsumer,
+  createGlobalConsumer,
   retry,
   validateClientConfigs,
   type ClientContext,
@@ -44,6 +45,7 @@ import { prepareTopics } from "./internal-topics.js";
 import { RecordCollector } from "./record-collector.js";
 import { OFFSET_RANGE_CHECK_MS, Rebalancer } from "./rebalances.js";
 import { Restorer } from "./restorer.js";
+import { GlobalTables } from "./global-tables.js";
 import { TaskManager, type TaskStatus } from "./task-manager.js";
 import { Health, type ProblemReport } from "./health.js";
 import { TOPIC_CHECK_INTERVAL_MS, TopicWatch } from "./topic-watch.js";
@@ -76,6 +78,7 @@ export class Worker {
   #store: StateBackend | undefined;
   #consumer: KafkaConsumer | undefined;
   #restoreConsumer: KafkaConsumer | undefined;
+  #globalConsumer: KafkaConsumer | undefined;
   #producer: Producer | undefined;
   readonly #tm: TaskManager;
   readonly #committer: Committer;
@@ -88,6 +91,7 @@ export class Worker {
   #resolveDone!: () => void;
   #rejectDone!: (e: unknown) => void;
   readonly #restorer: Restorer;
+  readonly #globals: GlobalTables;
   readonly #rebalancer: Rebalancer;
   readonly #collector: RecordCollector;
   readonly #ctx: ClientContext & { stopRequested: () => boolean };
@@ -130,6 +134,7 @@ export class Worker {
     this.#tm = new TaskManager({
       ...base,
       store: () => this.#store!,
+      globalStore: (name) => this.#globals.view(name),
       consumer: () => this.#consumer!,
       collector: this.#collector,
     });
@@ -151,6 +156,12 @@ export class Worker {
       admin: () => this.#admin!,
       stopRequested: () => this.#stopRequested,
       retry: (what, fn) => this.#retry(what, fn),
+    });
+    this.#globals = new GlobalTables({
+      ...base,
+      store: () => this.#store!,
+      restorer: this.#restorer,
+      stopRequested: () => this.#stopRequested,
     });
     this.#rebalancer = new Rebalancer({
       ...base,
@@ -277,6 +288,14 @@ export class Worker {
       this.#log.debug("transactions initialised");
       this.#restoreConsumer = createRestoreConsumer(this.#ctx);
       await connectWithRetry(this.#ctx, this.#restoreConsumer, "restore consumer");
+      if (this.#globals.stores.length > 0) {
+        // Global tables first, as Kafka Streams' global thread: no task runs before they are caught up.
+        await this.#globals.restore((t) => topics.topicPartitions.get(t));
+        this.#globalConsumer = createGlobalConsumer(this.#ctx);
+        await connectWithRetry(this.#ctx, this.#globalConsumer, "global table consumer");
+        this.#globals.start(this.#globalConsumer);
+        this.#log.info("global tables restored", { stores: this.#globals.stores.map((g) => g.store) });
+      }
       this.#consumer = createConsumer(this.#ctx, this.#clientErrors, (err, assignment) =>
         this.#rebalancer.onRebalance(err, assignment),
       );
@@ -579,6 +598,7 @@ export class Worker {
       this.#rebalancer.chain.catch(() => {}),
       new Promise<void>((r) => setTimeout(r, 15_000).unref()),
     ]);
+    await this.#globals.stop().catch(() => {});
     await this.#closeClients();
     await this.#rebalancer.chain.catch(() => {});
     this.#store?.close();
@@ -598,6 +618,7 @@ export class Worker {
       admin: this.#admin,
       consumer: this.#consumer,
       restoreConsumer: this.#restoreConsumer,
+      globalConsumer: this.#globalConsumer,
       producer: this.#producer,
     });
     this.#admin = undefined;

@@ -1,0 +1,177 @@
+/**
+ * A key-value store whose entries expire: each value is stored behind the stream time of its last write (8 bytes,
+ * big-endian), and `expire(now)` deletes, through the write buffer (and so the changelog), every entry written
+ * `ttlMs` or more before `now`. Because expiry is an ordinary delete committed with the record that moved the clock,
+ * a store restored from its changelog holds exactly what the live one held at that commit.
+ */
+import type { BufferedStore } from "./buffered-store.js";
+import { StoreClosedError } from "./errors.js";
+import { prefixUpperBound } from "./key-value-store.js";
+import type { KeyValue, KeyValueStore, RangeOptions, Serde } from "./types.js";
+
+export const TTL_STAMP_BYTES = 8;
+
+/** Splits a stored TTL value into the write's stream time and the value's bytes. */
+export function decodeTtlValue(stored: Buffer): { writtenAt: number; value: Buffer } {
+  if (stored.length < TTL_STAMP_BYTES)
+    throw new RangeError(`a TTL store value needs ${TTL_STAMP_BYTES} bytes`);
+  return { writtenAt: Number(stored.readBigInt64BE(0)), value: stored.subarray(TTL_STAMP_BYTES) };
+}
+
+function encodeTtlValue(writtenAt: number, value: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(TTL_STAMP_BYTES + value.length);
+  out.writeBigInt64BE(BigInt(writtenAt), 0);
+  value.copy(out, TTL_STAMP_BYTES);
+  return out;
+}
+
+interface Due {
+  at: number;
+  key: Buffer;
+}
+
+export interface TtlKeyValueStore<K, V> extends KeyValueStore<K, V> {
+  readonly ttlMs: number;
+  /** Delete every entry whose last write is `ttlMs` or more before `now`; returns how many were deleted. */
+  expire(now: number): number;
+}
+
+class TtlStore<K, V> implements TtlKeyValueStore<K, V> {
+  #closed = false;
+  /** Min-heap of (expiry time, key), built from the store on first use; stale entries are checked and skipped. */
+  #heap: Due[] | undefined;
+
+  constructor(
+    readonly name: string,
+    private readonly inner: BufferedStore,
+    private readonly serdes: { key: Serde<K>; value: Serde<V> },
+    readonly ttlMs: number,
+    private readonly clock: () => number,
+  ) {}
+
+  get(key: K): V | undefined {
+    this.#ensureOpen();
+    const stored = this.inner.get(this.serdes.key.serialize(key));
+    return stored === undefined ? undefined : this.serdes.value.deserialize(decodeTtlValue(stored).value);
+  }
+
+  put(key: K, value: V): void {
+    this.#ensureOpen();
+    const k = this.serdes.key.serialize(key);
+    const writtenAt = Math.max(this.clock(), 0);
+    this.inner.put(k, encodeTtlValue(writtenAt, this.serdes.value.serialize(value)));
+    if (this.#heap) push(this.#heap, { at: writtenAt + this.ttlMs, key: k });
+  }
+
+  delete(key: K): void {
+    this.#ensureOpen();
+    this.inner.delete(this.serdes.key.serialize(key));
+  }
+
+  expire(now: number): number {
+    this.#ensureOpen();
+    const heap = (this.#heap ??= this.#scan());
+    let deleted = 0;
+    while (heap.length > 0 && heap[0]!.at <= now) {
+      const due = pop(heap);
+      const stored = this.inner.get(due.key);
+      // Rewritten since (a later expiry is queued) or already deleted.
+      if (stored === undefined || decodeTtlValue(stored).writtenAt + this.ttlMs !== due.at) continue;
+      this.inner.delete(due.key);
+      deleted++;
+    }
+    return deleted;
+  }
+
+  range(options: RangeOptions<K> = {}): IterableIterator<KeyValue<K, V>> {
+    this.#ensureOpen();
+    return this.#decode(
+      this.inner.range({
+        from: options.from === undefined ? undefined : this.serdes.key.serialize(options.from),
+        to: options.to === undefined ? undefined : this.serdes.key.serialize(options.to),
+        limit: options.limit,
+        reverse: options.reverse,
+      }),
+    );
+  }
+
+  prefixScan(prefix: K, limit?: number): IterableIterator<KeyValue<K, V>> {
+    this.#ensureOpen();
+    const from = this.serdes.key.serialize(prefix);
+    return this.#decode(this.inner.range({ from, to: prefixUpperBound(from), limit }));
+  }
+
+  approximateCount(): number {
+    this.#ensureOpen();
+    return this.inner.approximateCount();
+  }
+
+  flush(): void {}
+
+  close(): void {
+    this.#closed = true;
+  }
+
+  #scan(): Due[] {
+    const heap: Due[] = [];
+    for (const [key, stored] of this.inner.range({}))
+      push(heap, { at: decodeTtlValue(stored).writtenAt + this.ttlMs, key: Buffer.from(key) });
+    return heap;
+  }
+
+  *#decode(entries: IterableIterator<[Buffer, Buffer]>): Generator<KeyValue<K, V>> {
+    for (const [key, stored] of entries) {
+      this.#ensureOpen();
+      yield {
+        key: this.serdes.key.deserialize(key),
+        value: this.serdes.value.deserialize(decodeTtlValue(stored).value),
+      };
+    }
+  }
+
+  #ensureOpen(): void {
+    if (this.#closed) throw new StoreClosedError(this.name, this.inner.backend.partition);
+  }
+}
+
+function push(heap: Due[], due: Due): void {
+  heap.push(due);
+  let i = heap.length - 1;
+  while (i > 0) {
+    const parent = (i - 1) >> 1;
+    if (heap[parent]!.at <= heap[i]!.at) break;
+    [heap[parent], heap[i]] = [heap[i]!, heap[parent]!];
+    i = parent;
+  }
+}
+
+function pop(heap: Due[]): Due {
+  const top = heap[0]!;
+  const last = heap.pop()!;
+  if (heap.length > 0) {
+    heap[0] = last;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < heap.length && heap[l]!.at < heap[m]!.at) m = l;
+      if (r < heap.length && heap[r]!.at < heap[m]!.at) m = r;
+      if (m === i) break;
+      [heap[m], heap[i]] = [heap[i]!, heap[m]!];
+      i = m;
+    }
+  }
+  return top;
+}
+
+/** A key-value store with a time to live over a task's write buffer; `clock` is the task's stream time. */
+export function ttlKeyValueStore<K, V>(
+  name: string,
+  inner: BufferedStore,
+  serdes: { key: Serde<K>; value: Serde<V> },
+  ttlMs: number,
+  clock: () => number,
+): TtlKeyValueStore<K, V> {
+  return new TtlStore(name, inner, serdes, ttlMs, clock);
+}

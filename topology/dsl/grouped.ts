@@ -1,0 +1,246 @@
+import type { TopologyBuilder } from "../builder.js";
+import { TopologyError } from "../errors.js";
+import { repartitionTopic } from "../topology.js";
+import { Serdes, type Serde } from "../serdes.js";
+import { changeSerde, type Change } from "./change.js";
+import type { KStream } from "./kstream.js";
+import { KTable } from "./ktable.js";
+import { regroup, storeGetter, streamAggregate, tableAggregate } from "./processors.js";
+
+/** Where an aggregation keeps its result. */
+export interface AggregateOptions {
+  /** The key-value store (and changelog `<app>-<store>-changelog`). @default the aggregation's name */
+  store?: string;
+  /** Groups not updated for this long (stream time) are deleted, through the changelog (see Stores.keyValue). */
+  ttlMs?: number;
+}
+
+/**
+ * A stream grouped by key (Kafka Streams' KGroupedStream), partitioned so that all records of a key meet in one
+ * task. Each aggregation materializes its result in a changelogged key-value store and returns it as a table.
+ * Records with a null key or value are skipped and counted (`weir_dropped_records_total`), as in Kafka Streams.
+ */
+export class KGroupedStream<K, V> {
+  constructor(
+    private readonly builder: TopologyBuilder,
+    readonly name: string,
+    private readonly stream: KStream<K, V>,
+    private readonly key: Serde<K> | undefined,
+  ) {}
+
+  /** The number of records per key. */
+  count(name: string, options: AggregateOptions = {}): KTable<K, number> {
+    return this.#aggregate(
+      name,
+      Serdes.number(),
+      () => 1,
+      (_k, _v, n) => n + 1,
+      options,
+    );
+  }
+
+  /** Combine the values of a key: the first value is the aggregate, each later one is `reducer(aggregate, value)`. */
+  reduce(
+    name: string,
+    reducer: (aggregate: V, value: V) => V,
+    options: AggregateOptions & { value?: Serde<V> } = {},
+  ): KTable<K, V> {
+    if (typeof reducer !== "function")
+      throw new TopologyError(`reduce '${name}' needs a reducer function`, { node: name });
+    const value = options.value ?? this.stream.meta.value;
+    if (!value)
+      throw new TopologyError(`reduce '${name}' needs a value serde for its store; pass { value }`, {
+        node: name,
+      });
+    return this.#aggregate(
+      name,
+      value,
+      (_k, v) => v,
+      (_k, v, a) => reducer(a, v),
+      options,
+    );
+  }
+
+  /** Fold the values of a key into an aggregate that starts at `initializer()`. */
+  aggregate<VA>(
+    name: string,
+    fns: { initializer: () => VA; aggregator: (key: K, value: V, aggregate: VA) => VA },
+    options: AggregateOptions & { value: Serde<VA> },
+  ): KTable<K, VA> {
+    if (typeof fns?.initializer !== "function" || typeof fns?.aggregator !== "function")
+      throw new TopologyError(`aggregate '${name}' needs { initializer, aggregator } functions`, {
+        node: name,
+      });
+    if (!options?.value)
+      throw new TopologyError(`aggregate '${name}' needs a value serde for its store; pass { value }`, {
+        node: name,
+      });
+    return this.#aggregate(
+      name,
+      options.value,
+      (k, v) => fns.aggregator(k, v, fns.initializer()),
+      fns.aggregator,
+      options,
+    );
+  }
+
+  #aggregate<VA>(
+    name: string,
+    value: Serde<VA>,
+    first: (key: K, value: V) => VA | null,
+    update: (key: K, value: V, aggregate: VA) => VA | null,
+    options: AggregateOptions,
+  ): KTable<K, VA> {
+    const key = this.key;
+    if (!key)
+      throw new TopologyError(
+        `'${name}' needs the key serde of its store; pass { key } to groupByKey or groupBy`,
+        {
+          node: name,
+        },
+      );
+    const store = options.store ?? name;
+    this.builder.dslStore(store, key, value, options.ttlMs);
+    this.builder.add({
+      type: "processor",
+      name,
+      parents: [this.stream.node],
+      factory: streamAggregate(store, first, update) as never,
+      stores: [store],
+    });
+    return new KTable<K, VA>(this.builder, name, { key, value, getter: storeGetter(store), store });
+  }
+}
+
+/**
+ * A table re-grouped under new keys (Kafka Streams' KGroupedTable): each update of a row arrives as the value it
+ * stops contributing (subtracted from its old group) and the value it now contributes (added to its new group).
+ */
+export class KGroupedTable<K, V> {
+  private constructor(
+    private readonly builder: TopologyBuilder,
+    readonly name: string,
+    /** The repartition source node: Change records keyed by group. */
+    private readonly node: string,
+    private readonly serdes: { key: Serde<K>; value: Serde<V> },
+  ) {}
+
+  /** @internal KTable.groupBy */
+  static create<KI, VI, K, V>(
+    builder: TopologyBuilder,
+    name: string,
+    parent: string,
+    selector: (key: KI, value: VI) => { key: K; value: V },
+    serdes: { key: Serde<K>; value: Serde<V> },
+  ): KGroupedTable<K, V> {
+    builder.add({
+      type: "processor",
+      name,
+      parents: [parent],
+      factory: regroup(selector) as never,
+      stores: [],
+    });
+    const changes = changeSerde(serdes.value) as Serde<unknown>;
+    builder.add({
+      type: "sink",
+      name: `${name}-repartition-sink`,
+      parents: [name],
+      topic: repartitionTopic(builder.appId, name),
+      keySerde: serdes.key as Serde<unknown>,
+      valueSerde: changes,
+      internal: true,
+      feedback: false,
+    });
+    const source = builder.repartitionSource<K, Change<V>>(name, {
+      key: serdes.key,
+      value: changes as Serde<Change<V>>,
+    });
+    return new KGroupedTable<K, V>(builder, name, source.node, serdes);
+  }
+
+  /** The number of rows per group (a group that loses its last row keeps the count 0, as in Kafka Streams). */
+  count(name: string, options: AggregateOptions = {}): KTable<K, number> {
+    return this.#aggregate(
+      name,
+      Serdes.number(),
+      (_k, _v, n) => (n ?? 0) + 1,
+      (_k, _v, n) => n - 1,
+      options,
+    );
+  }
+
+  /** Combine rows with `adder`, and take a row's old value out with `subtractor`. */
+  reduce(
+    name: string,
+    fns: { adder: (aggregate: V, value: V) => V; subtractor: (aggregate: V, value: V) => V },
+    options: AggregateOptions = {},
+  ): KTable<K, V> {
+    if (typeof fns?.adder !== "function" || typeof fns?.subtractor !== "function")
+      throw new TopologyError(`reduce '${name}' needs { adder, subtractor } functions`, { node: name });
+    return this.#aggregate(
+      name,
+      this.serdes.value,
+      (_k, v, a) => (a === null ? v : fns.adder(a, v)),
+      (_k, v, a) => fns.subtractor(a, v),
+      options,
+    );
+  }
+
+  /**
+   * Fold rows into a per-group aggregate: `adder` for a row's new value, `subtractor` for the value it replaces, so
+   * a row moving between groups leaves one aggregate and enters the other.
+   */
+  aggregate<VA>(
+    name: string,
+    fns: {
+      initializer: () => VA;
+      adder: (key: K, value: V, aggregate: VA) => VA;
+      subtractor: (key: K, value: V, aggregate: VA) => VA;
+    },
+    options: AggregateOptions & { value: Serde<VA> },
+  ): KTable<K, VA> {
+    if (
+      typeof fns?.initializer !== "function" ||
+      typeof fns?.adder !== "function" ||
+      typeof fns?.subtractor !== "function"
+    )
+      throw new TopologyError(`aggregate '${name}' needs { initializer, adder, subtractor } functions`, {
+        node: name,
+      });
+    if (!options?.value)
+      throw new TopologyError(`aggregate '${name}' needs a value serde for its store; pass { value }`, {
+        node: name,
+      });
+    return this.#aggregate(
+      name,
+      options.value,
+      (k, v, a) => fns.adder(k, v, a ?? fns.initializer()),
+      fns.subtractor,
+      options,
+    );
+  }
+
+  #aggregate<VA>(
+    name: string,
+    value: Serde<VA>,
+    add: (key: K, value: V, aggregate: VA | null) => VA | null,
+    subtract: (key: K, value: V, aggregate: VA) => VA | null,
+    options: AggregateOptions,
+  ): KTable<K, VA> {
+    const store = options.store ?? name;
+    this.builder.dslStore(store, this.serdes.key, value, options.ttlMs);
+    this.builder.add({
+      type: "processor",
+      name,
+      parents: [this.node],
+      factory: tableAggregate(store, add, subtract) as never,
+      stores: [store],
+    });
+    return new KTable<K, VA>(this.builder, name, {
+      key: this.serdes.key,
+      value,
+      getter: storeGetter(store),
+      store,
+    });
+  }
+}

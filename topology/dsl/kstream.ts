@@ -1,0 +1,380 @@
+import type { ProcessorFactory, TopologyBuilder } from "../builder.js";
+import { TopologyError } from "../errors.js";
+import { repartitionTopic } from "../topology.js";
+import type { Emit, Headers, StreamRecord } from "../record.js";
+import type { Serde } from "../serdes.js";
+import {
+  filterRecords,
+  flatMapRecords,
+  mapValues as mapValuesOp,
+  selectKey as selectKeyOp,
+} from "../operators.js";
+import { emitting, storeGetter, streamTableJoin, tableSource } from "./processors.js";
+import { KGroupedStream } from "./grouped.js";
+import { GlobalKTable, KTable } from "./ktable.js";
+
+/** What the DSL knows about a stream besides its node: its serdes (when known) and whether its key changed. */
+export interface StreamMeta<K, V> {
+  readonly key?: Serde<K>;
+  readonly value?: Serde<V>;
+  /**
+   * The key was changed since the stream was last partitioned by it (map, selectKey, flatMap, process): a grouping or
+   * join first repartitions it through an internal topic, as Kafka Streams does.
+   */
+  readonly repartitionRequired?: boolean;
+}
+
+export interface Serdes2<K, V> {
+  key: Serde<K>;
+  value: Serde<V>;
+}
+
+/**
+ * A record stream (Kafka Streams' KStream). Every method names the node it adds; names are stable identifiers of
+ * the topology (they name stores, internal topics and metrics), so renaming one is a topology change.
+ */
+export class KStream<K, V> {
+  constructor(
+    private readonly builder: TopologyBuilder,
+    /** The node whose output this stream is. */
+    readonly node: string,
+    readonly meta: StreamMeta<K, V> = {},
+  ) {}
+
+  /**
+   * Run records through a processor (an RxJS operator factory) that may use the named stores: the Processor API, the
+   * escape hatch under every other method. The processor may change keys, so a following grouping repartitions.
+   */
+  process<KO, VO>(
+    name: string,
+    factory: ProcessorFactory<K, V, KO, VO>,
+    options: { stores?: string[] } = {},
+  ): KStream<KO, VO> {
+    if (typeof factory !== "function")
+      throw new TopologyError(`processor '${name}' needs a factory function (context) => OperatorFunction`, {
+        node: name,
+      });
+    this.#processor(name, factory, options.stores ?? []);
+    return new KStream<KO, VO>(this.builder, name, { repartitionRequired: true });
+  }
+
+  /** Records for which `predicate` is false are dropped. */
+  filter(name: string, predicate: (record: StreamRecord<K, V>) => boolean): KStream<K, V> {
+    this.#function(name, predicate);
+    this.builder.add({
+      type: "branch",
+      name,
+      parents: [this.node],
+      predicate: predicate as (r: StreamRecord) => boolean,
+    });
+    return new KStream<K, V>(this.builder, name, this.meta);
+  }
+
+  /** Records for which `predicate` is true are dropped. */
+  filterNot(name: string, predicate: (record: StreamRecord<K, V>) => boolean): KStream<K, V> {
+    this.#function(name, predicate);
+    return this.filter(name, (r) => !predicate(r));
+  }
+
+  /** A new key and value per record. Marks the stream for repartitioning. */
+  map<KO, VO>(name: string, fn: (record: StreamRecord<K, V>) => { key: KO; value: VO }): KStream<KO, VO> {
+    this.#function(name, fn);
+    this.#processor(name, () => flatMapRecords((r: StreamRecord<K, V>) => [fn(r)]));
+    return new KStream<KO, VO>(this.builder, name, { repartitionRequired: true });
+  }
+
+  /** A new value per record; the key (and its partitioning) is kept. */
+  mapValues<VO>(name: string, fn: (value: V, record: StreamRecord<K, V>) => VO): KStream<K, VO> {
+    this.#function(name, fn);
+    this.#processor(name, () => mapValuesOp(fn));
+    return new KStream<K, VO>(this.builder, name, this.#sameKey());
+  }
+
+  /** Zero or more records per record. Marks the stream for repartitioning. */
+  flatMap<KO, VO>(
+    name: string,
+    fn: (record: StreamRecord<K, V>) => Iterable<{ key: KO; value: VO }>,
+  ): KStream<KO, VO> {
+    this.#function(name, fn);
+    this.#processor(name, () => flatMapRecords(fn));
+    return new KStream<KO, VO>(this.builder, name, { repartitionRequired: true });
+  }
+
+  /** Zero or more values per record, each under the record's key. */
+  flatMapValues<VO>(
+    name: string,
+    fn: (value: V, record: StreamRecord<K, V>) => Iterable<VO>,
+  ): KStream<K, VO> {
+    this.#function(name, fn);
+    this.#processor(name, () =>
+      flatMapRecords((r: StreamRecord<K, V>) =>
+        Array.from(fn(r.value, r), (value) => ({ key: r.key, value })),
+      ),
+    );
+    return new KStream<K, VO>(this.builder, name, this.#sameKey());
+  }
+
+  /** A new key per record, the value kept. Marks the stream for repartitioning. */
+  selectKey<KO>(name: string, fn: (record: StreamRecord<K, V>) => KO): KStream<KO, V> {
+    this.#function(name, fn);
+    this.#processor(name, () => selectKeyOp(fn));
+    return new KStream<KO, V>(this.builder, name, {
+      ...(this.meta.value ? { value: this.meta.value } : {}),
+      repartitionRequired: true,
+    });
+  }
+
+  /** Calls `fn` for each record and passes the record on unchanged (logging, metrics). */
+  peek(name: string, fn: (record: StreamRecord<K, V>) => void): KStream<K, V> {
+    this.#function(name, fn);
+    this.#processor(name, () => filterRecords((r: StreamRecord<K, V>) => (fn(r), true)));
+    return new KStream<K, V>(this.builder, name, this.meta);
+  }
+
+  /** Calls `fn` for each record; a terminal node (nothing flows on). */
+  foreach(name: string, fn: (record: StreamRecord<K, V>) => void): void {
+    this.#function(name, fn);
+    this.#processor(name, () => emitting((r: StreamRecord<K, V>) => (fn(r), [])));
+  }
+
+  /**
+   * Split the stream: each record goes to the first branch whose predicate matches (records matching none are
+   * dropped). Branch nodes are named `<name>-<branch>`.
+   */
+  branch<B extends string>(
+    name: string,
+    predicates: Record<B, (record: StreamRecord<K, V>) => boolean>,
+  ): Record<B, KStream<K, V>> {
+    const entries = Object.entries(predicates) as Array<[B, (record: StreamRecord<K, V>) => boolean]>;
+    if (entries.length === 0) throw new TopologyError(`branch '${name}' has no branches`, { node: name });
+    const out = {} as Record<B, KStream<K, V>>;
+    entries.forEach(([branch, predicate], i) => {
+      const earlier = entries.slice(0, i).map(([, p]) => p);
+      const first = (r: StreamRecord) =>
+        predicate(r as StreamRecord<K, V>) && !earlier.some((p) => p(r as StreamRecord<K, V>));
+      this.builder.add({ type: "branch", name: `${name}-${branch}`, parents: [this.node], predicate: first });
+      out[branch] = new KStream<K, V>(this.builder, `${name}-${branch}`, this.meta);
+    });
+    return out;
+  }
+
+  /** One stream of the records of this stream and the others, in processing order. */
+  merge(name: string, ...others: KStream<K, V>[]): KStream<K, V> {
+    this.builder.add({ type: "merge", name, parents: [this.node, ...others.map((o) => o.node)] });
+    const all = [this, ...others];
+    return new KStream<K, V>(this.builder, name, {
+      ...(all.every((s) => s.meta.key === this.meta.key) && this.meta.key ? { key: this.meta.key } : {}),
+      ...(all.every((s) => s.meta.value === this.meta.value) && this.meta.value
+        ? { value: this.meta.value }
+        : {}),
+      repartitionRequired: all.some((s) => s.meta.repartitionRequired),
+    });
+  }
+
+  /**
+   * Write to a topic. The sink node is named `<topic>-sink` unless `name` is given. `feedback: true` declares an
+   * intended loop to a topic read upstream (e.g. compensation records); any other loop is a TopologyError.
+   */
+  to(
+    topic: string,
+    serdes: {
+      key: Serde<K>;
+      value: Serde<V>;
+      name?: string;
+      feedback?: boolean;
+      /** Configs for creating the topic (`weir topics create`), e.g. `{ "cleanup.policy": "compact" }`. */
+      topicConfig?: Record<string, string>;
+      headers?: Headers;
+    },
+  ): void {
+    const name = serdes?.name ?? `${topic}-sink`;
+    if (!serdes?.key || !serdes?.value)
+      throw new TopologyError(
+        `sink '${name}' (topic ${topic}) is missing a key or value serde; pass { key, value }`,
+        { node: name, topic },
+      );
+    this.builder.add({
+      type: "sink",
+      name,
+      parents: [this.node],
+      topic,
+      keySerde: serdes.key as Serde<unknown>,
+      valueSerde: serdes.value as Serde<unknown>,
+      internal: false,
+      feedback: serdes.feedback ?? false,
+      ...(serdes.topicConfig ? { topicConfig: Object.freeze({ ...serdes.topicConfig }) } : {}),
+    });
+  }
+
+  /**
+   * Re-key through the internal topic `<app>-<name>-repartition`: records are written partitioned by their
+   * (new) key and read back by a new sub-topology, so that all records of a key meet in one task.
+   */
+  repartition(name: string, serdes: Serdes2<K, V>): KStream<K, V> {
+    const topic = repartitionTopic(this.builder.appId, name);
+    if (!serdes?.key || !serdes?.value)
+      throw new TopologyError(`repartition '${name}' is missing a key or value serde; pass { key, value }`, {
+        node: name,
+      });
+    this.builder.add({
+      type: "sink",
+      name: `${name}-repartition-sink`,
+      parents: [this.node],
+      topic,
+      keySerde: serdes.key as Serde<unknown>,
+      valueSerde: serdes.value as Serde<unknown>,
+      internal: true,
+      feedback: false,
+    });
+    return this.builder.repartitionSource<K, V>(name, serdes);
+  }
+
+  /**
+   * Group by the current key (Kafka Streams' groupByKey). If the key was changed upstream, the records are first
+   * repartitioned through `<app>-<name>-repartition`, which needs both serdes (given here, or known from the source).
+   */
+  groupByKey(name: string, serdes: Partial<Serdes2<K, V>> = {}): KGroupedStream<K, V> {
+    const key = serdes.key ?? this.meta.key;
+    const value = serdes.value ?? this.meta.value;
+    const stream = this.#partitioned(name, key, value);
+    return new KGroupedStream<K, V>(this.builder, name, stream, key);
+  }
+
+  /** Group by a new key: `keySelector` picks it, and the records go through `<app>-<name>-repartition`. */
+  groupBy<KG>(
+    name: string,
+    keySelector: (record: StreamRecord<K, V>) => KG,
+    serdes: Serdes2<KG, V>,
+  ): KGroupedStream<KG, V> {
+    return this.selectKey(`${name}-key`, keySelector).groupByKey(name, serdes);
+  }
+
+  /**
+   * The stream as a table (KStream.toTable): each record upserts its key's row in store `options.store` (default
+   * `name`), a null value deletes it. Needs the serdes of the store.
+   */
+  toTable(name: string, options: Partial<Serdes2<K, V>> & { store?: string } = {}): KTable<K, V> {
+    const key = options.key ?? this.meta.key;
+    const value = options.value ?? this.meta.value;
+    if (!key || !value)
+      throw new TopologyError(
+        `toTable '${name}' needs key and value serdes for its store; pass { key, value }`,
+        {
+          node: name,
+        },
+      );
+    const stream = this.#partitioned(name, key, value);
+    const store = options.store ?? name;
+    this.builder.dslStore(store, key, value);
+    stream.#processor(name, tableSource<K, V>(store), [store]);
+    return new KTable<K, V>(this.builder, name, { key, value, getter: storeGetter(store), store });
+  }
+
+  /**
+   * Join each record with the table's current row for its key (KStream.join(KTable)): no row, no output. The table
+   * must be co-partitioned with this stream (checked at start); only stream records trigger output.
+   */
+  join<VT, VO>(
+    name: string,
+    table: KTable<K, VT>,
+    joiner: (value: V, row: VT, record: StreamRecord<K, V>) => VO,
+  ): KStream<K, VO>;
+  /** Join with a global table (every worker has all of it): `keySelector` picks the row; no co-partitioning needed. */
+  join<KT, VT, VO>(
+    name: string,
+    table: GlobalKTable<KT, VT>,
+    keySelector: (record: StreamRecord<K, V>) => KT,
+    joiner: (value: V, row: VT, record: StreamRecord<K, V>) => VO,
+  ): KStream<K, VO>;
+  join(name: string, table: object, ...rest: unknown[]): unknown {
+    return this.#tableJoin("inner", name, table, rest);
+  }
+
+  /** As `join`, but a record without a row is joined with null (KStream.leftJoin(KTable)). */
+  leftJoin<VT, VO>(
+    name: string,
+    table: KTable<K, VT>,
+    joiner: (value: V, row: VT | null, record: StreamRecord<K, V>) => VO,
+  ): KStream<K, VO>;
+  leftJoin<KT, VT, VO>(
+    name: string,
+    table: GlobalKTable<KT, VT>,
+    keySelector: (record: StreamRecord<K, V>) => KT,
+    joiner: (value: V, row: VT | null, record: StreamRecord<K, V>) => VO,
+  ): KStream<K, VO>;
+  leftJoin(name: string, table: object, ...rest: unknown[]): unknown {
+    return this.#tableJoin("left", name, table, rest);
+  }
+
+  #tableJoin(
+    kind: "inner" | "left",
+    name: string,
+    table: object,
+    rest: unknown[],
+  ): KStream<unknown, unknown> {
+    type J = (value: unknown, row: unknown, record: StreamRecord) => unknown;
+    if (!(table instanceof KTable) && !(table instanceof GlobalKTable))
+      throw new TopologyError(`join '${name}' needs a KTable or a GlobalKTable`, { node: name });
+    if (table instanceof KTable) {
+      const joiner = rest[0] as J;
+      this.#function(name, joiner);
+      const stream = this.meta.repartitionRequired
+        ? this.#partitioned(`${name}-left`, this.meta.key, this.meta.value)
+        : this;
+      stream.#processor(
+        name,
+        streamTableJoin(kind, table.getter, (r) => r.key, false, joiner as never),
+        [...table.getter.stores],
+      );
+      return new KStream<unknown, unknown>(this.builder, name, {
+        ...(this.meta.key ? { key: this.meta.key as Serde<unknown> } : {}),
+      });
+    }
+    const [keySelector, joiner] = rest as [(r: StreamRecord) => unknown, J];
+    this.#function(name, keySelector);
+    this.#function(name, joiner);
+    this.#processor(name, streamTableJoin(kind, table.getter, keySelector as never, true, joiner as never), [
+      ...table.getter.stores,
+    ]);
+    return new KStream<unknown, unknown>(this.builder, name, this.#sameKey() as StreamMeta<unknown, unknown>);
+  }
+
+  /** This stream, repartitioned by its key first when the key was changed upstream. */
+  #partitioned(name: string, key: Serde<K> | undefined, value: Serde<V> | undefined): KStream<K, V> {
+    if (!this.meta.repartitionRequired) return this;
+    if (!key || !value)
+      throw new TopologyError(
+        `'${name}' needs to repartition the stream (its key was changed upstream), which needs key and value serdes; pass { key, value }`,
+        { node: name },
+      );
+    return this.repartition(name, { key, value });
+  }
+
+  #sameKey(): StreamMeta<K, never> {
+    return {
+      ...(this.meta.key ? { key: this.meta.key } : {}),
+      ...(this.meta.repartitionRequired ? { repartitionRequired: true } : {}),
+    };
+  }
+
+  #processor(
+    name: string,
+    factory: ProcessorFactory<never, never, unknown, unknown>,
+    stores: string[] = [],
+  ): void {
+    this.builder.add({
+      type: "processor",
+      name,
+      parents: [this.node],
+      factory: factory as ProcessorFactory<unknown, unknown, unknown, unknown>,
+      stores,
+    });
+  }
+
+  #function(name: string, fn: unknown): void {
+    if (typeof fn !== "function")
+      throw new TopologyError(`'${name}' needs a function, got ${typeof fn}`, { node: name });
+  }
+}
+
+export type { Emit };

@@ -1,0 +1,73 @@
+import { describe, expect, it } from "vitest";
+import { Serdes, TopologyBuilder, TopologyTestDriver } from "../index.js";
+
+const s = Serdes.string();
+describe("smoke", () => {
+  it("word count, table join, global join, table groupBy", () => {
+    const b = new TopologyBuilder("smoke");
+    const counts = b
+      .stream("lines", { key: s, value: s })
+      .flatMapValues("split", (line) => line.split(" "))
+      .groupBy("by-word", (r) => r.value, { key: s, value: s })
+      .count("word-counts");
+    counts.toStream("counts-stream").to("counts", { key: s, value: Serdes.json<number | null>() });
+    const users = b.table("users", { key: s, value: s, store: "users" });
+    b.stream("clicks", { key: s, value: s })
+      .join("click-user", users, (click, user) => `${click}@${user}`)
+      .to("enriched", { key: s, value: s });
+    const regions = b.globalTable("regions", { key: s, value: s });
+    b.stream("visits", { key: s, value: s })
+      .leftJoin(
+        "visit-region",
+        regions,
+        (r) => r.value,
+        (v, region) => `${v}:${region ?? "?"}`,
+      )
+      .to("visits-out", { key: s, value: s });
+    users
+      .groupBy("by-city", (_k, city) => ({ key: city, value: city }), { key: s, value: s })
+      .count("users-per-city")
+      .toStream("per-city")
+      .to("per-city", { key: s, value: Serdes.json<number | null>() });
+    const t = b.build();
+    const d = new TopologyTestDriver(t, { partitions: 2 });
+    d.pipeInput("lines", [{ key: "1", value: "a b a" }]);
+    const out = d.readOutput<string, number>("counts").map((r) => [r.key, r.value]);
+    expect(out).toEqual(
+      expect.arrayContaining([
+        ["a", 1],
+        ["b", 1],
+        ["a", 2],
+      ]),
+    );
+    d.pipeInput("users", [
+      { key: "u1", value: "oslo" },
+      { key: "u2", value: "oslo" },
+    ]);
+    d.pipeInput("clicks", [
+      { key: "u1", value: "c1" },
+      { key: "u3", value: "c2" },
+    ]);
+    expect(d.readOutput("enriched").map((r) => r.value)).toEqual(["c1@oslo"]);
+    d.pipeInput("regions", [{ key: "eu", value: "Europe" }]);
+    d.pipeInput("visits", [
+      { key: "v1", value: "eu" },
+      { key: "v2", value: "us" },
+    ]);
+    expect(
+      d
+        .readOutput("visits-out")
+        .map((r) => r.value)
+        .sort(),
+    ).toEqual(["eu:Europe", "us:?"]);
+    d.pipeInput("users", [{ key: "u1", value: "rome" }]);
+    const perCity = d.readOutput<string, number>("per-city").map((r) => [r.key, r.value]);
+    expect(perCity).toEqual([
+      ["oslo", 1],
+      ["oslo", 2],
+      ["oslo", 1],
+      ["rome", 1],
+    ]);
+    d.close();
+  });
+});
