@@ -8,7 +8,7 @@ export default defineConfig({
       {
         test: {
           name: "unit",
-          include: ["{topology,state,processors,bin}/**/*.test.ts", "test/unit/**/*.test.ts"],
+          include: ["{topology,state,processors,bin,examples}/**/*.test.ts", "test/unit/**/*.test.ts"],
           testTimeout: 20_000,
         },
       },

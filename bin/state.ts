@@ -12,6 +12,7 @@ import type { StoreDefinition, Topology } from "../topology/index.js";
 import { openLmdbState, type StateBackend } from "../state/index.js";
 import { prefixUpperBound } from "../state/key-value-store.js";
 import { decodeWindowEntry } from "../state/window-store.js";
+import { decodeTtlValue } from "../state/ttl-store.js";
 import { loadTopology } from "./app.js";
 import { UsageError, intFlag, parse, renderHelp, runCommand, type CommandHelp } from "./args.js";
 import type { Command } from "./command.js";
@@ -158,7 +159,9 @@ function decodeEntry(def: StoreDefinition, key: Buffer, value: Buffer, partition
       partition,
     };
   }
-  return { key: def.keySerde.deserialize(key), value: def.valueSerde.deserialize(value), partition };
+  // A store with a time to live keeps the stream time of the last write before the value.
+  const stored = def.ttlMs === undefined ? value : decodeTtlValue(value).value;
+  return { key: def.keySerde.deserialize(key), value: def.valueSerde.deserialize(stored), partition };
 }
 
 async function stateCommand(argv: string[]): Promise<number> {

@@ -24,7 +24,7 @@ import { loadConfig, type WeirConfig } from "./config.js";
 import { printJson, table } from "./output.js";
 import { describeTopicConfigs } from "./topic-configs.js";
 
-export type TopicRole = "input" | "output" | "repartition" | "changelog" | "dead-letter";
+export type TopicRole = "input" | "output" | "global" | "repartition" | "changelog" | "dead-letter";
 
 export interface PlannedTopic {
   name: string;
@@ -64,6 +64,18 @@ export function planTopics(
         partitions,
         createPartitions: partitions,
         config: { ...outputConfigs.get(name) },
+      });
+    }
+  // A global table's topic holds the table: compacted, so that every worker can rebuild it from the topic alone.
+  for (const { topic } of topology.globalStores)
+    if (!seen.has(topic)) {
+      seen.add(topic);
+      planned.push({
+        name: topic,
+        role: "global",
+        partitions: undefined,
+        createPartitions: partitions,
+        config: { "cleanup.policy": "compact" },
       });
     }
   const projected = (t: string) => (internal.has(t) ? undefined : (existing.get(t) ?? partitions));

@@ -377,7 +377,7 @@ export class TopologyBuilder {
         : {}),
     });
     this.#sourcedTopics.set(topic, name);
-    return new KStream<K, V>(this, name);
+    return new KStream<K, V>(this, name, { key: serdes.key, value: serdes.value });
   }
 
   /** @internal used by KStream */

@@ -21,12 +21,17 @@ export interface TopologyDescription {
     kind: string;
     changelog: string | null;
     retentionMs?: number;
+    ttlMs?: number;
+    /** A global table's store: the topic every worker reads in full into it (subtopology is -1). */
+    globalTopic?: string;
     subtopology: number;
   }>;
   topics: {
     inputs: string[];
     outputs: string[];
     internal: Array<{ name: string; kind: string; config: Record<string, string> }>;
+    /** Topics read in full by every worker into global tables. */
+    global: string[];
     deadLetter: string;
   };
 }
@@ -61,12 +66,15 @@ export function describeJson(topology: Topology): TopologyDescription {
       kind: def.kind,
       changelog: def.changelog ? changelogTopic(topology.appId, name) : null,
       ...(def.retentionMs !== undefined ? { retentionMs: def.retentionMs } : {}),
+      ...(def.ttlMs !== undefined ? { ttlMs: def.ttlMs } : {}),
+      ...(def.globalTopic !== undefined ? { globalTopic: def.globalTopic } : {}),
       subtopology: topology.subtopologies.find((s) => s.stores.includes(name))?.id ?? -1,
     })),
     topics: {
       inputs: topology.inputTopics,
       outputs: topology.outputTopics,
       internal: topology.internalTopics.map((t) => ({ name: t.name, kind: t.kind, config: { ...t.config } })),
+      global: topology.globalStores.map((g) => g.topic),
       deadLetter: topology.deadLetterTopic,
     },
   };
@@ -96,12 +104,15 @@ export function describeText(topology: Topology): string {
     lines.push("  Stores:");
     for (const s of d.stores)
       lines.push(
-        `    ${s.name}: ${s.kind}${s.retentionMs ? `, retention ${s.retentionMs} ms` : ""}, sub-topology ${s.subtopology}, changelog ${s.changelog ?? "none"}`,
+        s.globalTopic !== undefined
+          ? `    ${s.name}: global table of ${s.globalTopic} (every worker, all partitions; the topic is its changelog)`
+          : `    ${s.name}: ${s.kind}${s.retentionMs ? `, retention ${s.retentionMs} ms` : ""}${s.ttlMs ? `, ttl ${s.ttlMs} ms` : ""}, sub-topology ${s.subtopology}, changelog ${s.changelog ?? "none"}`,
       );
   }
   lines.push("  Topics:");
   lines.push(`    inputs:      ${d.topics.inputs.join(", ") || "-"}`);
   lines.push(`    outputs:     ${d.topics.outputs.join(", ") || "-"}`);
+  if (d.topics.global.length) lines.push(`    global:      ${d.topics.global.join(", ")}`);
   for (const t of d.topics.internal)
     lines.push(`    ${t.kind.padEnd(12)} ${t.name} (${t.config["cleanup.policy"]})`);
   lines.push(`    dead letter: ${d.topics.deadLetter}`);

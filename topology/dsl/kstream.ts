@@ -318,16 +318,22 @@ export class KStream<K, V> {
     if (table instanceof KTable) {
       const joiner = rest[0] as J;
       this.#function(name, joiner);
+      // Keys changed upstream: repartition by the table's key serde (the stream's key is the table's key type).
       const stream = this.meta.repartitionRequired
-        ? this.#partitioned(`${name}-left`, this.meta.key, this.meta.value)
+        ? this.#partitioned(
+            `${name}-left`,
+            this.meta.key ?? (table.meta.key as Serde<K> | undefined),
+            this.meta.value,
+          )
         : this;
       stream.#processor(
         name,
         streamTableJoin(kind, table.getter, (r) => r.key, false, joiner as never),
         [...table.getter.stores],
       );
+      const key = this.meta.key ?? table.meta.key;
       return new KStream<unknown, unknown>(this.builder, name, {
-        ...(this.meta.key ? { key: this.meta.key as Serde<unknown> } : {}),
+        ...(key ? { key: key as Serde<unknown> } : {}),
       });
     }
     const [keySelector, joiner] = rest as [(r: StreamRecord) => unknown, J];
