@@ -128,10 +128,12 @@ export class Restorer {
       let position = plan.fromOffset;
       let writes: Array<readonly [Buffer, Buffer | null]> = [];
       let last = -1;
+      let applied = -1;
       const applyBatch = () => {
-        if (writes.length === 0) return;
+        if (last === applied) return;
         this.d.store().apply([{ store, partition, writes, checkpoint: last }]);
         writes = [];
+        applied = last;
       };
       while (position < highOffset) {
         if (this.d.stopRequested())
@@ -163,6 +165,8 @@ export class Restorer {
               problem,
             });
             this.d.metrics?.droppedRecords.inc({ reason: "global-table-invalid", node: store });
+            last = m.offset; // past it: the checkpoint says the record was read, so the tail does not read it again
+            position = m.offset + 1;
             continue;
           }
           if (k === null) continue;
