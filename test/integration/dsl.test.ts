@@ -26,14 +26,14 @@ afterEach(async () => {
   await Promise.all(running.splice(0).map((w) => w.stop()));
 });
 
-const json = (r: ConsumedRecord): unknown => (r.value === null ? null : JSON.parse(r.value.toString("utf8")));
+const json = (r: ConsumedRecord): unknown => (r.value === null ? null : JSON.parse(r.value));
 const sum = (m: Map<number, number>) => [...m.values()].reduce((a, b) => a + b, 0);
 
 /** The table an output topic carries: the last value per key. */
 async function table(topic: string): Promise<Map<string, unknown>> {
   const records = await consumeAll(topic, { isolation: "read_committed", timeoutMs: 60_000 });
   const out = new Map<string, unknown>();
-  for (const r of records) out.set(r.key!.toString("utf8"), json(r));
+  for (const r of records) out.set(r.key!, json(r));
   return out;
 }
 
