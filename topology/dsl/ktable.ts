@@ -22,7 +22,28 @@ export interface TableMeta<K, V> {
   readonly getter: ValueGetter<K, V>;
   /** The store that materializes the table, if it has one. */
   readonly store?: string;
+  /** Whether the table's changes carry old values (see OldValues); absent: always (they come from a store). */
+  readonly oldValues?: OldValues;
 }
+
+/**
+ * Whether a table computed from other tables (a filter, mapValues or join without a store) computes the old value
+ * of each change: only once something downstream needs it (a re-grouping, a left or outer join), as Kafka Streams'
+ * `enableSendingOldValues`, so user functions run no more often than needed. Turning it on turns it on upstream.
+ */
+export interface OldValues {
+  on: boolean;
+  readonly upstream: readonly OldValues[];
+}
+
+function enableOldValues(flags: OldValues | undefined): void {
+  if (!flags || flags.on) return;
+  flags.on = true;
+  flags.upstream.forEach(enableOldValues);
+}
+
+const upstreamOf = (...tables: Array<KTable<unknown, unknown>>): OldValues[] =>
+  tables.map((t) => t.meta.oldValues).filter((f): f is OldValues => f !== undefined);
 
 /** Options of a table method that may materialize its result in a store of its own. */
 export interface MaterializeOptions<V> {
@@ -102,6 +123,8 @@ export class KTable<K, V> {
       throw new TopologyError(`groupBy '${name}' needs key and value serdes for its repartition topic`, {
         node: name,
       });
+    // A row's old value is what its old group subtracts.
+    enableOldValues(this.meta.oldValues);
     return KGroupedTable.create(this.builder, name, this.node, selector, serdes);
   }
 
@@ -146,6 +169,13 @@ export class KTable<K, V> {
     if (!(other instanceof KTable))
       throw new TopologyError(`table join '${name}' needs a KTable to join with`, { node: name });
     const stores = [...new Set([...this.getter.stores, ...other.getter.stores])];
+    // A left (outer) join must see the old value of a deleted left (either) row to delete the joined row.
+    if (kind !== "inner") enableOldValues(this.meta.oldValues);
+    if (kind === "outer") enableOldValues(other.meta.oldValues);
+    const oldValues: OldValues = {
+      on: false,
+      upstream: upstreamOf(this as KTable<unknown, unknown>, other as KTable<unknown, unknown>),
+    };
     for (const [side, table, thisIsLeft, opposite] of [
       ["left", this as KTable<K, unknown>, true, other as KTable<K, unknown>],
       ["right", other as KTable<K, unknown>, false, this as KTable<K, unknown>],
@@ -154,12 +184,12 @@ export class KTable<K, V> {
         type: "processor",
         name: `${name}-${side}`,
         parents: [table.node],
-        factory: tableTableJoin(kind, thisIsLeft, opposite.getter, joiner) as never,
+        factory: tableTableJoin(kind, thisIsLeft, opposite.getter, joiner, () => oldValues.on) as never,
         stores,
       });
     this.builder.add({ type: "merge", name: `${name}-merge`, parents: [`${name}-left`, `${name}-right`] });
     const getter = joinGetter(kind, this.getter, other.getter, joiner);
-    return this.#materialized(name, `${name}-merge`, getter, options, options.value);
+    return this.#materialized(name, `${name}-merge`, getter, options, options.value, oldValues);
   }
 
   #transform<VO>(
@@ -169,16 +199,26 @@ export class KTable<K, V> {
     sameSerde: Serde<VO> | undefined,
   ): KTable<K, VO> {
     if (options.store === undefined) {
-      this.#processor(name, tableTransform(fn), []);
+      const oldValues: OldValues = { on: false, upstream: upstreamOf(this as KTable<unknown, unknown>) };
+      this.#processor(
+        name,
+        tableTransform(fn, undefined, () => oldValues.on),
+        [],
+      );
       return new KTable<K, VO>(this.builder, name, {
         ...(this.meta.key ? { key: this.meta.key } : {}),
         ...((options.value ?? sameSerde) ? { value: options.value ?? sameSerde } : {}),
         getter: transformGetter(this.getter, fn),
+        oldValues,
       });
     }
     const value = this.#storeSerdes(name, options.value ?? sameSerde);
     this.builder.dslStore(options.store, value.key, value.value, options.ttlMs);
-    this.#processor(name, tableTransform(fn, options.store), [options.store]);
+    this.#processor(
+      name,
+      tableTransform(fn, options.store, () => true),
+      [options.store],
+    );
     return new KTable<K, VO>(this.builder, name, {
       ...value,
       getter: storeGetter(options.store),
@@ -193,12 +233,14 @@ export class KTable<K, V> {
     getter: ValueGetter<K, VO>,
     options: MaterializeOptions<VO>,
     valueSerde: Serde<VO> | undefined,
+    oldValues: OldValues,
   ): KTable<K, VO> {
     if (options.store === undefined)
       return new KTable<K, VO>(this.builder, parent, {
         ...(this.meta.key ? { key: this.meta.key } : {}),
         ...(valueSerde ? { value: valueSerde } : {}),
         getter,
+        oldValues,
       });
     const serdes = this.#storeSerdes(name, valueSerde);
     this.builder.dslStore(options.store, serdes.key, serdes.value, options.ttlMs);
@@ -206,7 +248,11 @@ export class KTable<K, V> {
       type: "processor",
       name,
       parents: [parent],
-      factory: tableTransform((v: VO) => v, options.store) as never,
+      factory: tableTransform(
+        (v: VO) => v,
+        options.store,
+        () => true,
+      ) as never,
       stores: [options.store],
     });
     return new KTable<K, VO>(this.builder, name, {

@@ -90,19 +90,27 @@ export function tableSource<K, V>(store: string): ProcessorFactory<K, V | null, 
 
 /**
  * A change rewritten value by value (KTableMapValues, KTableFilter): `fn` maps a present value to a value or null
- * (filtered out). A change that is null on both sides afterwards is not forwarded. With a store, the result is
- * materialized (null deletes the row).
+ * (filtered out). The old value is computed only when something downstream needs it (`sendOld`: a re-grouping, a
+ * left or outer join), so `fn` runs once per update otherwise, as in Kafka Streams; then the change goes on as
+ * (new, null) — a filtered-out update becomes a tombstone downstream. With old values, or with a store (the result
+ * materialized, its old value read from there), a change null on both sides changes nothing and is not forwarded.
  */
 export function tableTransform<K, V, VO>(
   fn: (value: V, key: K) => VO | null,
-  store?: string,
+  store: string | undefined,
+  sendOld: () => boolean,
 ): ProcessorFactory<K, Change<V>, K, Change<VO>> {
   return (ctx) => {
     const s = store === undefined ? undefined : ctx.keyValueStore<K, VO>(store);
+    const withOld = s !== undefined || sendOld();
     return emitting((r) => {
       const newValue = r.value.newValue === null ? null : fn(r.value.newValue, r.key);
-      const oldValue = r.value.oldValue === null ? null : fn(r.value.oldValue, r.key);
-      if (newValue === null && oldValue === null) return [];
+      const oldValue = s
+        ? (s.get(r.key) ?? null)
+        : withOld && r.value.oldValue !== null
+          ? fn(r.value.oldValue, r.key)
+          : null;
+      if (withOld && newValue === null && oldValue === null) return [];
       if (s) {
         if (newValue === null) s.delete(r.key);
         else s.put(r.key, newValue);
@@ -216,35 +224,55 @@ export function streamTableJoin<K, V, KT, VT, VO>(
 }
 
 /**
- * One side of a table–table join (KTableKTableInnerJoin / LeftJoin / OuterJoin): a change on this side is joined
- * with the other side's current row. `left` says whether this is the join's left table (the joiner's first
- * argument). Inner joins need both rows, left joins the left row, outer joins either; a side that has no row for a
- * value gives null (no output row) for it, and a change null on both sides is not forwarded.
+ * One side of a table–table join, as Kafka Streams' KTableKTableInnerJoin / LeftJoin / RightJoin / OuterJoin: a
+ * change (new, old) on this side is joined with the other side's current row `o`.
+ *
+ * - inner: nothing when `o` is null; else new = J(new, o) when new is present, else null (a tombstone).
+ * - left join, left side: nothing when `o`, new and old are all null; new = J(new, o) when new is present.
+ * - left join, right side: nothing when the left row is null; new = J(left, new) even when new is null.
+ * - outer: nothing when `o`, new and old are all null; new = J(new, o) when either is present.
+ *
+ * The old value is joined the same way, only when something downstream needs it (`sendOld`); the joiner is called
+ * for nothing else.
  */
 export function tableTableJoin<K, VL, VR, VO>(
   kind: JoinKind,
   thisIsLeft: boolean,
   other: ValueGetter<K, unknown>,
   joiner: (left: VL | null, right: VR | null) => VO,
+  sendOld: () => boolean,
 ): ProcessorFactory<K, Change<unknown>, K, Change<VO>> {
-  const needsLeft = kind !== "outer";
-  const needsRight = kind === "inner";
   return (ctx) => {
     const get = other.make(ctx);
-    const join = (mine: unknown, theirs: unknown): VO | null => {
-      const l = (thisIsLeft ? mine : theirs) as VL | null;
-      const r = (thisIsLeft ? theirs : mine) as VR | null;
-      if (l === null && r === null) return null;
-      if (needsLeft && l === null) return null;
-      if (needsRight && r === null) return null;
-      return joiner(l, r);
-    };
+    const withOld = sendOld();
+    const J = (mine: unknown, theirs: unknown): VO =>
+      thisIsLeft
+        ? joiner(mine as VL | null, theirs as VR | null)
+        : joiner(theirs as VL | null, mine as VR | null);
+    /** The joined value for one side of the change, or null (no row). */
+    const side: (mine: unknown, theirs: unknown) => VO | null =
+      kind === "inner"
+        ? (mine, theirs) => (mine === null ? null : J(mine, theirs))
+        : kind === "outer"
+          ? (mine, theirs) => (mine === null && theirs === null ? null : J(mine, theirs))
+          : thisIsLeft
+            ? (mine, theirs) => (mine === null ? null : J(mine, theirs))
+            : (mine, theirs) => J(mine, theirs);
     return emitting((r) => {
+      if (isNull(r.key)) {
+        ctx.dropped("null-key");
+        return [];
+      }
       const theirs = get(r.key);
-      const newValue = join(r.value.newValue, theirs);
-      const oldValue = join(r.value.oldValue, theirs);
-      if (newValue === null && oldValue === null) return [];
-      return [{ key: r.key, value: { newValue, oldValue } }];
+      const { newValue: n, oldValue: o } = r.value;
+      const skip =
+        kind === "inner" || (kind === "left" && !thisIsLeft)
+          ? theirs === null
+          : theirs === null && n === null && o === null;
+      if (skip) return [];
+      return [
+        { key: r.key, value: { newValue: side(n, theirs), oldValue: withOld ? side(o, theirs) : null } },
+      ];
     });
   };
 }
