@@ -133,5 +133,18 @@ describe("the DSL on a real broker", () => {
     );
     expect(result).toEqual(expected);
     expect(result.ordersPerRegion.get("unknown")).toBeGreaterThan(0);
+
+    // The tables are stores `weir state` reads: here from the running workers, each answering for its partitions.
+    const fromState = new Map<string, number>();
+    for (const w of [again, b]) {
+      const scan = await runWeir(
+        ["state", "scan", "customers-per-region", ...app, "--url", w.url, "--limit", "1000", "--json"],
+        env,
+      );
+      expect(scan.code, scan.stderr).toBe(0);
+      for (const e of (JSON.parse(scan.stdout) as { entries: Array<{ key: string; value: number }> }).entries)
+        fromState.set(e.key, e.value);
+    }
+    expect(fromState).toEqual(expected.customersPerRegion);
   });
 });

@@ -78,6 +78,17 @@ describe("global tables", () => {
       { timeoutMs: 60_000, intervalMs: 1000 },
     );
 
+    // Interactive queries answer from the whole table on any worker.
+    const row = await first.json<{ found: boolean; value?: { label: string } }>("/state/refs/r1");
+    expect(row.body).toMatchObject({ found: true, value: { label: "second-1" } });
+    expect((await first.json("/state/refs/r399")).status).toBe(404);
+    const scan = await first.json<{ entries: Array<{ key: string }> }>("/state/refs?prefix=r1&limit=1000");
+    expect(scan.body.entries.map((e) => e.key).sort()).toEqual(
+      Array.from({ length: 400 }, (_, i) => `r${i}`)
+        .filter((k) => k.startsWith("r1"))
+        .sort(),
+    );
+
     // A clean restart resumes every partition from its checkpoint: nothing read again.
     await first.stop();
     const second = worker(first.stateDir).start();

@@ -5,6 +5,7 @@
  * queries of the local stores.
  */
 import { BufferedStore, type StateBackend, type StoreBackend } from "../../state/index.js";
+import { prefixUpperBound } from "../../state/key-value-store.js";
 import { changelogSizeCheck } from "./task-stores.js";
 import { StateStoreError } from "../errors.js";
 import {
@@ -277,6 +278,13 @@ export class TaskManager {
   ): { found: boolean; value?: unknown; partition: number; local: boolean } {
     const { topology } = this.d;
     const def = topology.stores.get(store);
+    if (def?.globalTopic !== undefined && this.d.globalStore) {
+      // A global table: every worker holds all of it.
+      const bytes = this.d.globalStore(store).get(def.keySerde.serialize(key));
+      return bytes === undefined
+        ? { found: false, partition: -1, local: true }
+        : { found: true, value: def.valueSerde.deserialize(bytes), partition: -1, local: true };
+    }
     const sub = topology.subtopologies.find((s) => s.stores.includes(store));
     if (!def || !sub) throw new StateStoreError(`no store named '${store}'`, { store });
     const partitions = this.partitionsOf.get(sub.id) ?? 1;
@@ -305,6 +313,16 @@ export class TaskManager {
     limit = 100,
   ): Generator<{ key: unknown; value: unknown; partition: number }> {
     let n = 0;
+    const def = this.d.topology.stores.get(store);
+    if (def?.globalTopic !== undefined && this.d.globalStore) {
+      const view = this.d.globalStore(store);
+      const from = prefix === undefined ? undefined : def.keySerde.serialize(prefix);
+      for (const [k, v] of view.range(from ? { from, to: prefixUpperBound(from) } : {})) {
+        if (n++ >= limit) return;
+        yield { key: def.keySerde.deserialize(k), value: def.valueSerde.deserialize(v), partition: -1 };
+      }
+      return;
+    }
     for (const active of this.tasks.values()) {
       if (!active.task.subtopology.stores.includes(store)) continue;
       const s = active.task.store(store);

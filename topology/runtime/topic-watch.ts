@@ -41,6 +41,7 @@ export class TopicWatch {
       ...topology.sourceTopics,
       ...topology.outputTopics,
       ...topology.internalTopics.map((t) => t.name),
+      ...topology.globalStores.map((g) => g.topic),
       topology.deadLetterTopic,
     ]);
     for (const t of topics) {
