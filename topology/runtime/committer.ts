@@ -22,6 +22,7 @@ import {
 import type { RecordCollector } from "./record-collector.js";
 import type { TaskManager } from "./task-manager.js";
 import { applyStaged, stageChangelogs } from "./task-stores.js";
+import { encodeCommitMetadata } from "./start-offsets.js";
 import { faultPoint } from "./test-faults.js";
 import type { RuntimeContext } from "./context.js";
 import type { Health } from "./health.js";
@@ -85,7 +86,11 @@ export class Committer {
   async commit(): Promise<void> {
     const { tasks, collector } = this.d;
     const started = process.hrtime.bigint();
-    const offsets = [...tasks.positions.values()];
+    // Each offset carries its task's stream time, which a task resuming from it starts with.
+    const offsets = [...tasks.positions.values()].map((o) => {
+      const task = tasks.tasks.ofPartition(tpKey(o.topic, o.partition))?.task;
+      return task ? { ...o, metadata: encodeCommitMetadata(task.streamTime) } : o;
+    });
     if (offsets.length === 0 && collector.sinceCommit === 0 && !tasks.hasPendingWrites()) {
       // Nothing to commit; an open, empty transaction stays open for the next records.
       this.lastCommit = Date.now();
@@ -126,6 +131,7 @@ export class Committer {
     if (this.#purgeable.size > 0 && Date.now() - this.#lastPurge >= REPARTITION_PURGE_INTERVAL_MS)
       this.#purgeRepartitions();
     tasks.positions.clear();
+    for (const a of tasks.tasks.values()) tasks.committedStreamTime.set(a.task.id, a.task.streamTime);
     tasks.uncommitted = 0;
     collector.sinceCommit = 0;
     this.lastCommit = Date.now();

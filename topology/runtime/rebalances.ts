@@ -27,6 +27,7 @@ import type { Committer } from "./committer.js";
 import type { Restorer } from "./restorer.js";
 import { resolveStartOffsets, type OffsetSource, type StartOffset } from "./start-offsets.js";
 import type { ActiveTask, TaskManager } from "./task-manager.js";
+import { taskId } from "./task.js";
 import type { RuntimeContext } from "./context.js";
 
 export interface RebalancerDeps extends RuntimeContext {
@@ -300,6 +301,15 @@ export class Rebalancer {
     // transaction that last wrote these tasks' changelogs together with these offsets is decided.
     const starts = await this.#startOffsets(assignment);
     for (const s of starts) this.#startedAt.set(tpKey(s.topic, s.partition), s.offset);
+    // Each task resumes at the stream time it committed (the largest over its partitions).
+    const startOf = new Map(starts.map((s) => [tpKey(s.topic, s.partition), s]));
+    for (const { sub, partition, tps } of byTask.values()) {
+      const times = tps
+        .map((tp) => startOf.get(tpKey(tp.topic, tp.partition))?.streamTime)
+        .filter((t): t is number => t !== undefined);
+      if (times.length > 0) this.d.tasks.committedStreamTime.set(taskId(sub, partition), Math.max(...times));
+      else this.d.tasks.committedStreamTime.delete(taskId(sub, partition));
+    }
     for (const { sub, partition } of byTask.values()) await this.d.restorer.restoreTask(sub, partition);
     await this.d.exclusive(() => {
       for (const { sub, partition, tps } of byTask.values()) this.d.tasks.open(sub, partition, tps);

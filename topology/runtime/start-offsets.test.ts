@@ -6,6 +6,8 @@ import {
   decideStartOffset,
   fetchStableCommitted,
   resolveStartOffsets,
+  encodeCommitMetadata,
+  decodeStreamTime,
   type OffsetSource,
 } from "./start-offsets.js";
 
@@ -208,5 +210,38 @@ describe("resolveStartOffsets", () => {
       [2, Offset.END, "no-committed-offset"],
     ]);
     expect(log.lines.find((l) => l.level === "error")?.fields).toMatchObject({ partition: "t/1" });
+  });
+
+  it("carries the stream time committed with an offset, only for an offset it starts from", async () => {
+    const metadata = encodeCommitMetadata(5000);
+    const source: OffsetSource = {
+      committed: async () => [
+        { topic: "t", partition: 0, offset: 50, metadata },
+        { topic: "t", partition: 1, offset: 2, metadata },
+        { topic: "t", partition: 2, offset: 5, metadata: "written by another client" },
+      ],
+      bounds: async () => ({
+        start: new Map([
+          ["t/0", 0],
+          ["t/1", 7],
+          ["t/2", 0],
+        ]),
+        end: new Map([
+          ["t/0", 80],
+          ["t/1", 90],
+          ["t/2", 10],
+        ]),
+      }),
+    };
+    const starts = await resolveStartOffsets(
+      source,
+      [0, 1, 2].map((partition) => ({ topic: "t", partition })),
+      { log: recordingLogger(), taskTimeoutMs: 1000, stopRequested: () => false, policyOf: () => "earliest" },
+    );
+    // Partition 1's offset is lost: its stream time belongs to records it will not start after.
+    expect(starts.map((s) => s.streamTime)).toEqual([5000, undefined, undefined]);
+    expect(decodeStreamTime(encodeCommitMetadata(0))).toBe(0);
+    expect(decodeStreamTime('{"streamTime":1.5}')).toBeUndefined();
+    expect(decodeStreamTime(null)).toBeUndefined();
   });
 });

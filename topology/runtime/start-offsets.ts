@@ -82,7 +82,7 @@ export interface OffsetSource {
   committed(
     partitions: TopicPartition[],
     timeoutMs: number,
-  ): Promise<Array<{ topic: string; partition: number; offset?: number } | Error>>;
+  ): Promise<Array<{ topic: string; partition: number; offset?: number; metadata?: string | null } | Error>>;
   /** First offset and read_uncommitted end offset of each partition, by `tpKey`. */
   bounds(partitions: TopicPartition[]): Promise<{ start: Map<string, number>; end: Map<string, number> }>;
   /**
@@ -111,6 +111,30 @@ export interface StartOffset {
   partition: number;
   offset: number;
   decision: StartDecision;
+  /** The stream time of the task when it committed this offset (from the commit's metadata), if known. */
+  streamTime?: number;
+}
+
+/**
+ * The metadata weir commits with each offset: the task's stream time (Kafka Streams commits its partition time the
+ * same way), so that a task resumed after a restart or a move has the stream time it had, and decides expiry (TTL
+ * stores, window retention) as it would have without the interruption.
+ */
+export function encodeCommitMetadata(streamTime: number): string {
+  return JSON.stringify({ streamTime });
+}
+
+/** The stream time in a commit's metadata; undefined for metadata weir did not write. */
+export function decodeStreamTime(metadata: string | null | undefined): number | undefined {
+  if (!metadata) return undefined;
+  try {
+    const parsed = JSON.parse(metadata) as { streamTime?: unknown };
+    return typeof parsed?.streamTime === "number" && Number.isSafeInteger(parsed.streamTime)
+      ? parsed.streamTime
+      : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 const key = (tp: { topic: string; partition: number }) => tpKey(tp.topic, tp.partition);
@@ -125,6 +149,14 @@ export async function fetchStableCommitted(
   partitions: TopicPartition[],
   o: LookupOptions,
 ): Promise<Map<string, number | undefined>> {
+  return (await fetchCommitted(source, partitions, o)).offsets;
+}
+
+async function fetchCommitted(
+  source: OffsetSource,
+  partitions: TopicPartition[],
+  o: LookupOptions,
+): Promise<{ offsets: Map<string, number | undefined>; metadata: Map<string, string> }> {
   const now = o.now ?? Date.now;
   const started = now();
   const attemptTimeoutMs = o.attemptTimeoutMs ?? 5000;
@@ -146,12 +178,20 @@ export async function fetchStableCommitted(
               partitions: names,
               waitedMs: now() - started,
             });
-          return new Map(
-            result.map((r) => {
-              const tp = r as { topic: string; partition: number; offset?: number };
-              return [key(tp), tp.offset !== undefined && tp.offset >= 0 ? tp.offset : undefined];
-            }),
-          );
+          const found = result as Array<{
+            topic: string;
+            partition: number;
+            offset?: number;
+            metadata?: string | null;
+          }>;
+          return {
+            offsets: new Map(
+              found.map((tp) => [key(tp), tp.offset !== undefined && tp.offset >= 0 ? tp.offset : undefined]),
+            ),
+            metadata: new Map(
+              found.filter((tp) => typeof tp.metadata === "string").map((tp) => [key(tp), tp.metadata!]),
+            ),
+          };
         }
         problem = failed.message;
       } catch (err) {
@@ -193,7 +233,7 @@ export async function resolveStartOffsets(
   o: LookupOptions,
 ): Promise<StartOffset[]> {
   if (partitions.length === 0) return [];
-  const committed = await fetchStableCommitted(source, partitions, o);
+  const { offsets: committed, metadata } = await fetchCommitted(source, partitions, o);
   const { start: starts, end: ends } = await source.bounds(partitions);
   return partitions.map((tp) => {
     const k = key(tp);
@@ -209,6 +249,13 @@ export async function resolveStartOffsets(
       o.log.error("committed offset lost: not resetting silently", { partition: k, reason: decision.reason });
     else if (decision.kind === "no-committed-offset")
       o.log.info("no committed offset", { partition: k, reason: decision.reason });
-    return { topic: tp.topic, partition: tp.partition, offset: decision.offset, decision };
+    const streamTime = decision.kind === "committed" ? decodeStreamTime(metadata.get(k)) : undefined;
+    return {
+      topic: tp.topic,
+      partition: tp.partition,
+      offset: decision.offset,
+      decision,
+      ...(streamTime !== undefined ? { streamTime } : {}),
+    };
   });
 }

@@ -55,6 +55,8 @@ export class TaskManager {
   readonly positions = new Map<string, TopicPartitionOffset>();
   /** Records processed since the last commit. */
   uncommitted = 0;
+  /** Task id → stream time as of its last commit: what a (re)opened task starts from. */
+  readonly committedStreamTime = new Map<string, number>();
   /** Partitions paused by backpressure. */
   readonly paused = new Set<string>();
   /** Partition count of each sub-topology (set once the topics are known). */
@@ -154,6 +156,8 @@ export class TaskManager {
         },
       }),
     };
+    const resumed = this.committedStreamTime.get(active.task.id);
+    if (resumed !== undefined) active.task.streamTime = resumed;
     this.tasks.add(active);
     // Open every store now so that a store's first write is not the moment its LMDB database is created.
     for (const s of subtopology.stores) active.task.store(s);
