@@ -51,6 +51,13 @@ export function planTopics(
   const planned: PlannedTopic[] = [];
   const seen = new Set<string>();
   const outputConfigs = topology.outputTopicConfigs;
+  // A table whose changelog is its source topic needs that topic compacted, as a changelog is.
+  for (const def of topology.stores.values())
+    if (def.sourceTopic !== undefined)
+      outputConfigs.set(def.sourceTopic, {
+        ...outputConfigs.get(def.sourceTopic),
+        "cleanup.policy": "compact",
+      });
   for (const [role, names] of [
     ["input", topology.inputTopics],
     ["output", topology.outputTopics],

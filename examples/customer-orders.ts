@@ -33,6 +33,8 @@ export interface CustomerOrdersOptions {
   appId?: string;
   /** Prefix of every topic name (tests run the app on topics of their own). */
   prefix?: string;
+  /** Use the customers topic as the customers table's changelog (Kafka Streams' source-topic optimization). */
+  sourceChangelog?: boolean;
 }
 
 export function customerOrdersTopics(prefix = "") {
@@ -57,6 +59,7 @@ export function customerOrders(options: CustomerOrdersOptions = {}): Topology {
     key,
     value: Serdes.json<Customer>(),
     store: "customers",
+    sourceChangelog: options.sourceChangelog ?? false,
   });
   const regions = builder.globalTable(topics.regions, {
     key,

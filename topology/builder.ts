@@ -73,6 +73,11 @@ export interface StoreDefinition<K = unknown, V = unknown> {
   readonly ttlMs?: number;
   /** A global table's store: filled from every partition of this topic on every worker, read-only to processors. */
   readonly globalTopic?: string;
+  /**
+   * A table's store whose changelog is the table's source topic (`builder.table(topic, { sourceChangelog: true })`):
+   * no changelog topic of its own; restored from the source topic up to the group's committed offset.
+   */
+  readonly sourceTopic?: string;
 }
 
 export const Stores = {
@@ -266,10 +271,29 @@ export class TopologyBuilder {
    * `options.store` (default `<topic>-table`) with its own changelog; a null value (tombstone) deletes the row.
    * Updates flow downstream as changes. The table node is named like the store.
    */
-  table<K, V>(topic: string, options: SourceOptions<K, V> & { store?: string }): KTable<K, V> {
+  table<K, V>(
+    topic: string,
+    options: SourceOptions<K, V> & {
+      store?: string;
+      /**
+       * Use the topic itself as the store's changelog (Kafka Streams' source-topic optimization): no second copy of
+       * the table in a changelog topic. The topic must be compacted (`weir topics create` makes it so), and only
+       * the table writes the store.
+       */
+      sourceChangelog?: boolean;
+    },
+  ): KTable<K, V> {
     const store = options?.store ?? `${topic}-table`;
     const source = this.#source(topic, options, false);
-    this.dslStore(store, options.key, options.value);
+    if (options.sourceChangelog)
+      this.store(store, {
+        kind: "key-value",
+        keySerde: options.key,
+        valueSerde: options.value,
+        changelog: false,
+        sourceTopic: topic,
+      });
+    else this.dslStore(store, options.key, options.value);
     this.#add({
       type: "processor",
       name: store,

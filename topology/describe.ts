@@ -24,6 +24,8 @@ export interface TopologyDescription {
     ttlMs?: number;
     /** A global table's store: the topic every worker reads in full into it (subtopology is -1). */
     globalTopic?: string;
+    /** A table's store whose changelog is this source topic. */
+    sourceTopic?: string;
     subtopology: number;
   }>;
   topics: {
@@ -68,6 +70,7 @@ export function describeJson(topology: Topology): TopologyDescription {
       ...(def.retentionMs !== undefined ? { retentionMs: def.retentionMs } : {}),
       ...(def.ttlMs !== undefined ? { ttlMs: def.ttlMs } : {}),
       ...(def.globalTopic !== undefined ? { globalTopic: def.globalTopic } : {}),
+      ...(def.sourceTopic !== undefined ? { sourceTopic: def.sourceTopic } : {}),
       subtopology: topology.subtopologies.find((s) => s.stores.includes(name))?.id ?? -1,
     })),
     topics: {
@@ -106,7 +109,7 @@ export function describeText(topology: Topology): string {
       lines.push(
         s.globalTopic !== undefined
           ? `    ${s.name}: global table of ${s.globalTopic} (every worker, all partitions; the topic is its changelog)`
-          : `    ${s.name}: ${s.kind}${s.retentionMs ? `, retention ${s.retentionMs} ms` : ""}${s.ttlMs ? `, ttl ${s.ttlMs} ms` : ""}, sub-topology ${s.subtopology}, changelog ${s.changelog ?? "none"}`,
+          : `    ${s.name}: ${s.kind}${s.retentionMs ? `, retention ${s.retentionMs} ms` : ""}${s.ttlMs ? `, ttl ${s.ttlMs} ms` : ""}, sub-topology ${s.subtopology}, changelog ${s.changelog ?? (s.sourceTopic ? `${s.sourceTopic} (its source topic)` : "none")}`,
       );
   }
   lines.push("  Topics:");

@@ -108,7 +108,7 @@ export class TopologyTestDriver {
     const global = this.#topology.globalStores.find((g) => g.topic === topic);
     if (global) {
       // A global table's record updates its store at once, as the worker's global consumer would.
-      const batch = globalBatch(global.store, global.definition, appended.partition, [appended], () =>
+      const batch = globalBatch(this.#topology, global.store, appended.partition, [appended], () =>
         this.#dropped.push({ reason: "global-table-invalid", node: global.store }),
       );
       if (batch) this.#state.apply([batch]);

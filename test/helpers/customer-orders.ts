@@ -25,7 +25,13 @@ export function random(seed: number): () => number {
   };
 }
 
-export function customerOrdersInputs(seed: number, customers: number, orders: number): CustomerOrdersInputs {
+/** `rounds`: how many times a third of the customers change (move region, or are deleted and later come back). */
+export function customerOrdersInputs(
+  seed: number,
+  customers: number,
+  orders: number,
+  rounds = 1,
+): CustomerOrdersInputs {
   const rnd = random(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
   const regionCodes = ["eu", "us", "apac", "latam"];
@@ -44,11 +50,12 @@ export function customerOrdersInputs(seed: number, customers: number, orders: nu
     const customerId = rnd() < 0.1 ? `ghost${o % 7}` : `c${Math.floor(rnd() * customers)}`;
     result.orders.push([`o${o}`, { orderId: `o${o}`, customerId, amount: 1 + Math.floor(rnd() * 100) }]);
   }
-  for (let c = 0; c < customers; c += 3)
-    result.changes.push([
-      `c${c}`,
-      rnd() < 0.3 ? null : { name: `customer ${c}`, region: pick(customerRegions) },
-    ]);
+  for (let r = 0; r < rounds; r++)
+    for (let c = r % 3; c < customers; c += 3)
+      result.changes.push([
+        `c${c}`,
+        rnd() < 0.3 ? null : { name: `customer ${c}`, region: pick(customerRegions) },
+      ]);
   return result;
 }
 

@@ -122,7 +122,13 @@ export class Committer {
       if (collector.deliveryError) throw collector.producerError(collector.deliveryError, "(flush)");
       if (offsets.length > 0) this.d.consumer().commitSync(offsets);
     }
-    applyStaged(this.d.store(), staged, (changelog) => collector.changelogOffsets.get(changelog));
+    // Source-topic changelogs: the last offset consumed (the committed position − 1).
+    const consumed = new Map(offsets.map((o) => [tpKey(o.topic, o.partition), o.offset - 1]));
+    applyStaged(
+      this.d.store(),
+      staged,
+      (changelog) => collector.changelogOffsets.get(changelog) ?? consumed.get(changelog),
+    );
     const metrics = this.d.metrics;
     for (const o of offsets) {
       metrics?.committedOffset.set({ topic: o.topic, partition: String(o.partition) }, o.offset);

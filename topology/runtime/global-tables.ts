@@ -9,47 +9,26 @@
  * with whatever the table holds when it is processed, so reprocessing after a crash may see a newer row.
  */
 import type { ApplyBatch, BytesRange, StateBackend, StoreBackend } from "../../state/index.js";
-import type { StoreDefinition, Topology } from "../builder.js";
+import type { Topology } from "../builder.js";
 import { describeKafkaError, consumeBatch, messageKey, sleep, type KafkaConsumer } from "../kafka.js";
 import type { RawRecord } from "../record.js";
-import { decode } from "../serdes.js";
+import { sourceRecordCheck } from "./source-stores.js";
 import type { RuntimeContext } from "./context.js";
 import type { Restorer } from "./restorer.js";
 
-/**
- * For a global table's store, what makes a record of its topic unusable (a null key, a key or value its serdes
- * cannot read); undefined for any other store. An unusable record is skipped and counted, not dead-lettered: every
- * worker reads it, and each would dead-letter it again.
- */
-export function globalRecordCheck(
-  definition: StoreDefinition,
-): ((key: Buffer | null, value: Buffer | null) => string | undefined) | undefined {
-  if (definition.globalTopic === undefined) return undefined;
-  return (key, value) => {
-    if (key === null) return "null key";
-    try {
-      decode(definition.keySerde, key, "key");
-      if (value !== null) decode(definition.valueSerde, value, "value");
-      return undefined;
-    } catch (err) {
-      return err instanceof Error ? err.message : String(err);
-    }
-  };
-}
-
 /** The writes of a batch of a global table's records for one partition, with the partition's new checkpoint. */
 export function globalBatch(
+  topology: Topology,
   store: string,
-  definition: StoreDefinition,
   partition: number,
-  records: ReadonlyArray<Pick<RawRecord, "key" | "value" | "offset">>,
+  records: ReadonlyArray<Pick<RawRecord, "key" | "value" | "offset" | "timestamp">>,
   skipped: (offset: number, problem: string) => void,
 ): ApplyBatch | undefined {
   if (records.length === 0) return undefined;
-  const check = globalRecordCheck(definition)!;
+  const check = sourceRecordCheck(topology, store)!;
   const writes: Array<readonly [Buffer, Buffer | null]> = [];
   for (const r of records) {
-    const problem = check(r.key, r.value);
+    const problem = check(r.key, r.value, r.timestamp);
     if (problem !== undefined) skipped(r.offset, problem);
     else writes.push([r.key!, r.value]);
   }
@@ -154,7 +133,11 @@ export class GlobalTables {
       }
       const byPartition = new Map<
         string,
-        { store: string; partition: number; records: Array<Pick<RawRecord, "key" | "value" | "offset">> }
+        {
+          store: string;
+          partition: number;
+          records: Array<Pick<RawRecord, "key" | "value" | "offset" | "timestamp">>;
+        }
       >();
       for (const m of messages) {
         const g = storeOf.get(m.topic);
@@ -162,20 +145,19 @@ export class GlobalTables {
         const k = `${g.store}/${m.partition}`;
         let entry = byPartition.get(k);
         if (!entry) byPartition.set(k, (entry = { store: g.store, partition: m.partition, records: [] }));
-        entry.records.push({ key: messageKey(m), value: m.value ?? null, offset: m.offset });
+        entry.records.push({
+          key: messageKey(m),
+          value: m.value ?? null,
+          offset: m.offset,
+          timestamp: m.timestamp ?? 0,
+        });
       }
       const batches: ApplyBatch[] = [];
       for (const { store, partition, records } of byPartition.values()) {
-        const batch = globalBatch(
-          store,
-          this.d.topology.stores.get(store)!,
-          partition,
-          records,
-          (offset, problem) => {
-            this.d.log.warn("global table record skipped", { store, partition, offset, problem });
-            this.d.metrics?.droppedRecords.inc({ reason: "global-table-invalid", node: store });
-          },
-        );
+        const batch = globalBatch(this.d.topology, store, partition, records, (offset, problem) => {
+          this.d.log.warn("global table record skipped", { store, partition, offset, problem });
+          this.d.metrics?.droppedRecords.inc({ reason: "global-table-invalid", node: store });
+        });
         if (batch) batches.push(batch);
       }
       if (batches.length > 0) this.d.store().apply(batches);

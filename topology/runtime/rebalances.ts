@@ -310,7 +310,12 @@ export class Rebalancer {
       if (times.length > 0) this.d.tasks.committedStreamTime.set(taskId(sub, partition), Math.max(...times));
       else this.d.tasks.committedStreamTime.delete(taskId(sub, partition));
     }
-    for (const { sub, partition } of byTask.values()) await this.d.restorer.restoreTask(sub, partition);
+    const committedOf = (topic: string, partition: number) => {
+      const s = startOf.get(tpKey(topic, partition));
+      return s?.decision.kind === "committed" ? s.offset : undefined;
+    };
+    for (const { sub, partition } of byTask.values())
+      await this.d.restorer.restoreTask(sub, partition, committedOf);
     await this.d.exclusive(() => {
       for (const { sub, partition, tps } of byTask.values()) this.d.tasks.open(sub, partition, tps);
     });

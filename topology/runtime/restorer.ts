@@ -23,7 +23,7 @@ import {
   sleep,
 } from "../kafka.js";
 import { RestoreProgress } from "../metrics.js";
-import { globalRecordCheck } from "./global-tables.js";
+import { sourceChangelogOf, sourceRecordCheck } from "./source-stores.js";
 import type { RuntimeContext } from "./context.js";
 
 export interface RestorerDeps extends RuntimeContext {
@@ -45,9 +45,33 @@ export class Restorer {
   constructor(private readonly d: RestorerDeps) {}
 
   /** Bring every changelogged store of a task up to its changelog's end before the task processes anything. */
-  async restoreTask(sub: number, partition: number): Promise<void> {
+  /**
+   * `committedOf` gives the group's committed offset of a source partition (undefined: none, nothing processed): a
+   * store whose changelog is its source topic is restored up to there, not to the topic's end — the records after
+   * it are processed, and change the store, next.
+   */
+  async restoreTask(
+    sub: number,
+    partition: number,
+    committedOf: (topic: string, partition: number) => number | undefined = () => undefined,
+  ): Promise<void> {
     for (const store of this.d.topology.subtopologies[sub]!.stores) {
-      if (!this.d.topology.stores.get(store)!.changelog) continue;
+      const definition = this.d.topology.stores.get(store)!;
+      if (definition.sourceTopic !== undefined) {
+        const committed = committedOf(definition.sourceTopic, partition);
+        if (committed === undefined) {
+          // Nothing of the source processed yet: the table is built by processing it from its start.
+          this.d.store().wipe(store, partition);
+          this.d.log.info("store up to date", {
+            store,
+            partition,
+            reason: "source not processed yet: empty",
+          });
+          this.restoredRecords.set(`${store}/${partition}`, 0);
+        } else await this.restoreStore(store, partition, committed);
+        continue;
+      }
+      if (!definition.changelog) continue;
       await this.restoreStore(store, partition);
     }
   }
@@ -56,10 +80,10 @@ export class Restorer {
    * Bring one store-partition up to the end of its changelog — for a global table's store, the partition of its
    * topic — planning again (at most five times) when records are deleted under the restore.
    */
-  async restoreStore(store: string, partition: number): Promise<void> {
+  async restoreStore(store: string, partition: number, end?: number): Promise<void> {
     for (let attempt = 1; ; attempt++)
       try {
-        await this.#restoreStore(store, partition);
+        await this.#restoreStore(store, partition, end);
         return;
       } catch (err) {
         if (!(err instanceof RestoreRestart) || attempt >= 5) throw err;
@@ -70,10 +94,10 @@ export class Restorer {
       }
   }
 
-  async #restoreStore(store: string, partition: number): Promise<void> {
+  async #restoreStore(store: string, partition: number, end?: number): Promise<void> {
     const definition = this.d.topology.stores.get(store)!;
-    const topic = definition.globalTopic ?? changelogTopic(this.d.topology.appId, store);
-    const refuse = globalRecordCheck(definition);
+    const topic = sourceChangelogOf(definition) ?? changelogTopic(this.d.topology.appId, store);
+    const refuse = sourceRecordCheck(this.d.topology, store);
     const backend = this.d.store().open(store, partition);
     const consumer = this.d.consumer();
     // The end is the read_uncommitted end offset (high watermark), not the read_committed one (the last stable
@@ -83,7 +107,9 @@ export class Restorer {
     const tp = [{ topic, partition }];
     const bounds = await this.d.retry("changelog offsets", () => partitionBounds(this.d.admin(), tp));
     const lowOffset = bounds.start.get(tpKey(topic, partition))!;
-    const highOffset = bounds.end.get(tpKey(topic, partition))!;
+    // A store restored from its source topic ends at the group's committed offset (within the partition's bounds).
+    const topicEnd = bounds.end.get(tpKey(topic, partition))!;
+    const highOffset = end === undefined ? topicEnd : Math.min(Math.max(end, lowOffset), topicEnd);
     const plan = decideRestore({
       checkpoint: backend.checkpoint(),
       lowWatermark: lowOffset,
@@ -153,18 +179,28 @@ export class Restorer {
           return sleep(500).then(() => [] as Message[]);
         });
         for (const m of messages) {
-          if (m.topic !== topic || m.partition !== partition) continue;
+          if (m.topic !== topic || m.partition !== partition || m.offset >= highOffset) continue;
           const k = messageKey(m);
-          const problem = refuse?.(k, m.value ?? null);
+          const problem = refuse?.(k, m.value ?? null, m.timestamp ?? 0);
           if (problem !== undefined) {
-            this.d.log.warn("global table record skipped", {
-              store,
-              topic,
-              partition,
-              offset: m.offset,
-              problem,
-            });
-            this.d.metrics?.droppedRecords.inc({ reason: "global-table-invalid", node: store });
+            if (definition.globalTopic !== undefined) {
+              this.d.log.warn("global table record skipped", {
+                store,
+                topic,
+                partition,
+                offset: m.offset,
+                problem,
+              });
+              this.d.metrics?.droppedRecords.inc({ reason: "global-table-invalid", node: store });
+            } else
+              // Processing dead-lettered this record when it first read it; the restore leaves it out as well.
+              this.d.log.debug("source record skipped in restore", {
+                store,
+                topic,
+                partition,
+                offset: m.offset,
+                problem,
+              });
             last = m.offset; // past it: the checkpoint says the record was read, so the tail does not read it again
             position = m.offset + 1;
             continue;

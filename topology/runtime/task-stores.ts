@@ -19,7 +19,10 @@ export interface StagedWrites {
   store: string;
   partition: number;
   writes: Array<readonly [Buffer, Buffer | null]>;
-  /** `<changelog topic>/<partition>`, to look up the offset its last record got. */
+  /**
+   * `<changelog topic>/<partition>`, to look up the offset its last record got; for a store whose changelog is its
+   * source topic, `<source topic>/<partition>`, checkpointed at the last source offset the commit covers.
+   */
   changelog: string;
 }
 
@@ -39,11 +42,13 @@ export function stageChangelogs(
     for (const [store, buffer] of stores) {
       if (buffer.pendingWrites === 0) continue;
       const writes = buffer.drain();
+      const definition = topology.stores.get(store)!;
       const topic = changelogTopic(topology.appId, store);
-      if (topology.stores.get(store)!.changelog)
+      if (definition.changelog)
         for (const [key, value] of writes)
           send({ topic, partition, key, value, timestamp: now, headers: {} });
-      staged.push({ store, partition, writes, changelog: tpKey(topic, partition) });
+      // A store whose changelog is its source topic is checkpointed at the source offset the commit stores.
+      staged.push({ store, partition, writes, changelog: tpKey(definition.sourceTopic ?? topic, partition) });
     }
   return staged;
 }

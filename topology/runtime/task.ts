@@ -444,7 +444,13 @@ export class StreamTask {
             node: node.name,
           },
         );
-      return this.store(name);
+      // A table whose changelog is its source topic is written by its table node only: anything else would be
+      // lost at the next restore.
+      const def = this.#options.topology.stores.get(name);
+      const store = this.store(name);
+      return def?.sourceTopic !== undefined && node.name !== name && "prefixScan" in store
+        ? readOnly(store)
+        : store;
     };
     return {
       appId: this.#options.appId,
@@ -480,7 +486,10 @@ export class StreamTask {
 
 const NO_COUNTER: AppCounter = { inc: () => {} };
 
-/** A global table's store as processors see it: reads only (the runtime alone writes it, from its topic). */
+/**
+ * A store as processors other than its writer see it: reads only. A global table's store (the runtime alone writes
+ * it, from its topic), or a table's whose changelog is its source topic (its table node alone writes it).
+ */
 function readOnly(store: KeyValueStore<unknown, unknown>): KeyValueStore<unknown, unknown> {
   const refuse = (): never => {
     throw new StateStoreError(
