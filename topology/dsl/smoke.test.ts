@@ -1,3 +1,4 @@
+import { map } from "rxjs";
 import { describe, expect, it } from "vitest";
 import { Serdes, TopologyBuilder, TopologyTestDriver } from "../index.js";
 
@@ -68,6 +69,37 @@ describe("smoke", () => {
       ["oslo", 1],
       ["rome", 1],
     ]);
+    d.close();
+  });
+});
+
+describe("a table with its source topic as changelog", () => {
+  it("has no changelog topic, works as a table, and is read-only to other processors", () => {
+    const b = new TopologyBuilder("src");
+    const users = b.table("users", { key: s, value: s, store: "users", sourceChangelog: true });
+    b.stream("clicks", { key: s, value: s })
+      .join("click-user", users, (click, user) => `${click}@${user}`)
+      .to("enriched", { key: s, value: s });
+    b.stream("evil", { key: s, value: s })
+      .process(
+        "writer",
+        (ctx) => {
+          const store = ctx.keyValueStore<string, string>("users");
+          return map((r) => (store.put(r.key, r.value), { key: r.key, value: r.value }));
+        },
+        { stores: ["users"] },
+      )
+      .to("evil-out", { key: s, value: s });
+    const t = b.build();
+    expect(t.internalTopics.map((x) => x.name)).not.toContain("src-users-changelog");
+    expect(t.stores.get("users")?.sourceTopic).toBe("users");
+    const d = new TopologyTestDriver(t);
+    d.pipeInput("users", [{ key: "u1", value: "oslo" }]);
+    d.pipeInput("clicks", [{ key: "u1", value: "c1" }]);
+    expect(d.readOutput("enriched").map((r) => r.value)).toEqual(["c1@oslo"]);
+    // Another processor's write is a programming error that fails the task: the restore would not know it.
+    expect(() => d.pipeInput("evil", [{ key: "u1", value: "rome" }])).toThrow(/read-only here/);
+    expect(d.keyValueStore<string, string>("users").get("u1")).toBe("oslo");
     d.close();
   });
 });

@@ -493,7 +493,7 @@ const NO_COUNTER: AppCounter = { inc: () => {} };
 function readOnly(store: KeyValueStore<unknown, unknown>): KeyValueStore<unknown, unknown> {
   const refuse = (): never => {
     throw new StateStoreError(
-      `store '${store.name}' is a global table: processors read it, its topic writes it`,
+      `store '${store.name}' is read-only here: its topic writes it (a global table, or a table whose changelog is its source topic)`,
       {
         store: store.name,
       },
