@@ -239,7 +239,7 @@ async function stateCommand(argv: string[]): Promise<number> {
       for (const p of partitions) {
         const v = backend.open(store!, p).get(k);
         if (v !== undefined) {
-          const value = def.valueSerde.deserialize(v);
+          const { value } = decodeEntry(def, k, v, p);
           if (json) printJson({ store, key: parseKey(def, key!), found: true, value, partition: p });
           else process.stdout.write(render(value) + "\n");
           return 0;

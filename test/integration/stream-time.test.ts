@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { TopologyTestDriver } from "../../topology/index.js";
 import { ttlCount } from "../apps/ttl-count.js";
 import { consumeAll, createTopic, produceAll, uniqueName } from "../helpers/kafka.js";
-import { WorkerProcess } from "../helpers/worker-process.js";
+import { WorkerProcess, cliJson, runWeir } from "../helpers/worker-process.js";
 
 const running: WorkerProcess[] = [];
 afterEach(async () => {
@@ -58,5 +58,19 @@ describe("stream time across a restart", () => {
     await second.waitReady(120_000);
     await produceAll(`${prefix}-in`, AFTER);
     expect(await read(4)).toEqual(expected);
+
+    // A store with a time to live keeps the write's stream time beside each value; weir state shows the value.
+    const app = ["--app", "test/apps/ttl-count.ts"];
+    const env = { WEIR_TEST_PREFIX: prefix };
+    const live = await runWeir(["state", "get", "counts", "k", ...app, "--url", second.url, "--json"], env);
+    expect(live.code, live.stderr).toBe(0);
+    expect(cliJson(live)).toMatchObject({ found: true, value: 2 });
+    await second.stop();
+    const offline = await runWeir(
+      ["state", "get", "counts", "k", ...app, "--state-dir", second.stateDir, "--json"],
+      env,
+    );
+    expect(offline.code, offline.stderr).toBe(0);
+    expect(cliJson(offline)).toMatchObject({ found: true, value: 2 });
   });
 });

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { Serdes, TopologyBuilder, TopologyTestDriver } from "../index.js";
 
 const s = Serdes.string();
-describe("smoke", () => {
+describe("the DSL end to end in the driver", () => {
   it("word count, table join, global join, table groupBy", () => {
     const b = new TopologyBuilder("smoke");
     const counts = b
@@ -100,6 +100,35 @@ describe("a table with its source topic as changelog", () => {
     // Another processor's write is a programming error that fails the task: the restore would not know it.
     expect(() => d.pipeInput("evil", [{ key: "u1", value: "rome" }])).toThrow(/read-only here/);
     expect(d.keyValueStore<string, string>("users").get("u1")).toBe("oslo");
+    d.close();
+  });
+});
+
+describe("event time from a field (builder.stream's timestamp option)", () => {
+  it("stamps records with the field; an unusable value dead-letters the record with the reason", () => {
+    const b = new TopologyBuilder("ts");
+    b.stream("events", {
+      key: s,
+      value: Serdes.json<{ at: unknown }>(),
+      timestamp: (r) => r.value.at as number,
+    })
+      .groupByKey("by-key")
+      .count("events-per-key")
+      .toStream("counts")
+      .to("counts", { key: s, value: Serdes.json<number | null>() });
+    const d = new TopologyTestDriver(b.build(), { wallClockMs: 1_000_000 });
+    d.pipeInput("events", [
+      { key: "a", value: { at: 500 }, timestamp: 1 },
+      { key: "a", value: { at: "noon" }, timestamp: 2 },
+      { key: "a", value: { at: 700 }, timestamp: 3 },
+    ]);
+    expect(d.readOutput<string, number>("counts").map((r) => [r.value, r.timestamp])).toEqual([
+      [1, 500],
+      [2, 700],
+    ]);
+    const [letter] = d.deadLetters();
+    expect(letter?.headers["weir.error.class"]).toBe("InvalidTimestampError");
+    expect(letter?.headers["weir.error.message"]).toMatch(/invalid timestamp noon/);
     d.close();
   });
 });
