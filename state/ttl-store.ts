@@ -6,7 +6,7 @@
  */
 import type { BufferedStore } from "./buffered-store.js";
 import { StoreClosedError } from "./errors.js";
-import { prefixUpperBound } from "./key-value-store.js";
+import { keyValueStore } from "./key-value-store.js";
 import type { KeyValue, KeyValueStore, RangeOptions, Serde } from "./types.js";
 
 export const TTL_STAMP_BYTES = 8;
@@ -36,7 +36,20 @@ export interface TtlKeyValueStore<K, V> extends KeyValueStore<K, V> {
   expire(now: number): number;
 }
 
+/**
+ * The value serde of a TTL store: the stream time of the write (8 bytes, big-endian) before the value's bytes. Reads
+ * drop it, so everything but expiry is the plain typed store over this serde.
+ */
+function stampedSerde<V>(value: Serde<V>, clock: () => number): Serde<V> {
+  return {
+    name: `ttl(${value.name})`,
+    serialize: (v) => encodeTtlValue(Math.max(clock(), 0), value.serialize(v)),
+    deserialize: (bytes) => value.deserialize(decodeTtlValue(bytes).value),
+  };
+}
+
 class TtlStore<K, V> implements TtlKeyValueStore<K, V> {
+  readonly #typed: KeyValueStore<K, V>;
   #closed = false;
   /** Min-heap of (expiry time, key), built from the store on first use; stale entries are checked and skipped. */
   #heap: Due[] | undefined;
@@ -47,29 +60,26 @@ class TtlStore<K, V> implements TtlKeyValueStore<K, V> {
     private readonly serdes: { key: Serde<K>; value: Serde<V> },
     readonly ttlMs: number,
     private readonly clock: () => number,
-  ) {}
+  ) {
+    this.#typed = keyValueStore(name, inner, { key: serdes.key, value: stampedSerde(serdes.value, clock) });
+  }
 
   get(key: K): V | undefined {
-    this.#ensureOpen();
-    const stored = this.inner.get(this.serdes.key.serialize(key));
-    return stored === undefined ? undefined : this.serdes.value.deserialize(decodeTtlValue(stored).value);
+    return this.#typed.get(key);
   }
 
   put(key: K, value: V): void {
-    this.#ensureOpen();
-    const k = this.serdes.key.serialize(key);
-    const writtenAt = Math.max(this.clock(), 0);
-    this.inner.put(k, encodeTtlValue(writtenAt, this.serdes.value.serialize(value)));
-    if (this.#heap) push(this.#heap, { at: writtenAt + this.ttlMs, key: k });
+    this.#typed.put(key, value);
+    if (this.#heap)
+      push(this.#heap, { at: Math.max(this.clock(), 0) + this.ttlMs, key: this.serdes.key.serialize(key) });
   }
 
   delete(key: K): void {
-    this.#ensureOpen();
-    this.inner.delete(this.serdes.key.serialize(key));
+    this.#typed.delete(key);
   }
 
   expire(now: number): number {
-    this.#ensureOpen();
+    if (this.#closed) throw new StoreClosedError(this.name, this.inner.backend.partition);
     const heap = (this.#heap ??= this.#scan());
     let deleted = 0;
     while (heap.length > 0 && heap[0]!.at <= now) {
@@ -83,33 +93,23 @@ class TtlStore<K, V> implements TtlKeyValueStore<K, V> {
     return deleted;
   }
 
-  range(options: RangeOptions<K> = {}): IterableIterator<KeyValue<K, V>> {
-    this.#ensureOpen();
-    return this.#decode(
-      this.inner.range({
-        from: options.from === undefined ? undefined : this.serdes.key.serialize(options.from),
-        to: options.to === undefined ? undefined : this.serdes.key.serialize(options.to),
-        limit: options.limit,
-        reverse: options.reverse,
-      }),
-    );
+  range(options?: RangeOptions<K>): IterableIterator<KeyValue<K, V>> {
+    return this.#typed.range(options);
   }
 
   prefixScan(prefix: K, limit?: number): IterableIterator<KeyValue<K, V>> {
-    this.#ensureOpen();
-    const from = this.serdes.key.serialize(prefix);
-    return this.#decode(this.inner.range({ from, to: prefixUpperBound(from), limit }));
+    return this.#typed.prefixScan(prefix, limit);
   }
 
   approximateCount(): number {
-    this.#ensureOpen();
-    return this.inner.approximateCount();
+    return this.#typed.approximateCount();
   }
 
   flush(): void {}
 
   close(): void {
     this.#closed = true;
+    this.#typed.close();
   }
 
   #scan(): Due[] {
@@ -117,20 +117,6 @@ class TtlStore<K, V> implements TtlKeyValueStore<K, V> {
     for (const [key, stored] of this.inner.range({}))
       push(heap, { at: decodeTtlValue(stored).writtenAt + this.ttlMs, key: Buffer.from(key) });
     return heap;
-  }
-
-  *#decode(entries: IterableIterator<[Buffer, Buffer]>): Generator<KeyValue<K, V>> {
-    for (const [key, stored] of entries) {
-      this.#ensureOpen();
-      yield {
-        key: this.serdes.key.deserialize(key),
-        value: this.serdes.value.deserialize(decodeTtlValue(stored).value),
-      };
-    }
-  }
-
-  #ensureOpen(): void {
-    if (this.#closed) throw new StoreClosedError(this.name, this.inner.backend.partition);
   }
 }
 

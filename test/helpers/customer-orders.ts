@@ -3,6 +3,7 @@
  * (plain maps and loops, no weir code), for the driver test and the real-broker test.
  */
 import type { Customer, Order, Region } from "../../examples/customer-orders.js";
+import { prng } from "../../processors/workload.js";
 
 export interface CustomerOrdersInputs {
   regions: Array<[string, Region]>;
@@ -13,18 +14,6 @@ export interface CustomerOrdersInputs {
   changes: Array<[string, Customer | null]>;
 }
 
-/** A seeded generator (mulberry32), so a failing run can be repeated. */
-export function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** `rounds`: how many times a third of the customers change (move region, or are deleted and later come back). */
 export function customerOrdersInputs(
   seed: number,
@@ -32,7 +21,7 @@ export function customerOrdersInputs(
   orders: number,
   rounds = 1,
 ): CustomerOrdersInputs {
-  const rnd = random(seed);
+  const rnd = prng(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
   const regionCodes = ["eu", "us", "apac", "latam"];
   // "mars" has no row in the regions table: its orders are enriched with region "unknown" (the left join).

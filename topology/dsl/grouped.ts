@@ -1,4 +1,4 @@
-import type { TopologyBuilder } from "../builder.js";
+import type { ProcessorFactory, TopologyBuilder } from "../builder.js";
 import { TopologyError } from "../errors.js";
 import { repartitionTopic } from "../topology.js";
 import { Serdes, type Serde } from "../serdes.js";
@@ -13,6 +13,47 @@ export interface AggregateOptions {
   store?: string;
   /** Groups not updated for this long (stream time) are deleted, through the changelog (see Stores.keyValue). */
   ttlMs?: number;
+}
+
+/** Throws a TopologyError naming the aggregation unless every named member of `fns` is a function. */
+function requireFunctions(name: string, fns: Record<string, unknown> | undefined, names: string[]): void {
+  if (names.some((n) => typeof fns?.[n] !== "function"))
+    throw new TopologyError(`'${name}' needs { ${names.join(", ")} } functions`, { node: name });
+}
+
+function requireValueSerde<VA>(name: string, value: Serde<VA> | undefined): Serde<VA> {
+  if (!value)
+    throw new TopologyError(`'${name}' needs a value serde for its store; pass { value }`, { node: name });
+  return value;
+}
+
+/** An aggregation node over `parent`, materialized in its changelogged store, as a table. */
+function aggregation<K, VA>(
+  builder: TopologyBuilder,
+  name: string,
+  parent: string,
+  serdes: { key: Serde<K> | undefined; value: Serde<VA> },
+  options: AggregateOptions,
+  factory: (store: string) => ProcessorFactory<never, never, K, Change<VA>>,
+): KTable<K, VA> {
+  const { key, value } = serdes;
+  if (!key)
+    throw new TopologyError(
+      `'${name}' needs the key serde of its store; pass { key } to groupByKey or groupBy`,
+      {
+        node: name,
+      },
+    );
+  const store = options.store ?? name;
+  builder.dslStore(store, key, value, options.ttlMs);
+  builder.add({
+    type: "processor",
+    name,
+    parents: [parent],
+    factory: factory(store) as never,
+    stores: [store],
+  });
+  return new KTable<K, VA>(builder, name, { key, value, getter: storeGetter(store), store });
 }
 
 /**
@@ -45,16 +86,10 @@ export class KGroupedStream<K, V> {
     reducer: (aggregate: V, value: V) => V,
     options: AggregateOptions & { value?: Serde<V> } = {},
   ): KTable<K, V> {
-    if (typeof reducer !== "function")
-      throw new TopologyError(`reduce '${name}' needs a reducer function`, { node: name });
-    const value = options.value ?? this.stream.meta.value;
-    if (!value)
-      throw new TopologyError(`reduce '${name}' needs a value serde for its store; pass { value }`, {
-        node: name,
-      });
+    requireFunctions(name, { reducer }, ["reducer"]);
     return this.#aggregate(
       name,
-      value,
+      requireValueSerde(name, options.value ?? this.stream.meta.value),
       (_k, v) => v,
       (_k, v, a) => reducer(a, v),
       options,
@@ -67,17 +102,10 @@ export class KGroupedStream<K, V> {
     fns: { initializer: () => VA; aggregator: (key: K, value: V, aggregate: VA) => VA },
     options: AggregateOptions & { value: Serde<VA> },
   ): KTable<K, VA> {
-    if (typeof fns?.initializer !== "function" || typeof fns?.aggregator !== "function")
-      throw new TopologyError(`aggregate '${name}' needs { initializer, aggregator } functions`, {
-        node: name,
-      });
-    if (!options?.value)
-      throw new TopologyError(`aggregate '${name}' needs a value serde for its store; pass { value }`, {
-        node: name,
-      });
+    requireFunctions(name, fns, ["initializer", "aggregator"]);
     return this.#aggregate(
       name,
-      options.value,
+      requireValueSerde(name, options?.value),
       (k, v) => fns.aggregator(k, v, fns.initializer()),
       fns.aggregator,
       options,
@@ -91,24 +119,9 @@ export class KGroupedStream<K, V> {
     update: (key: K, value: V, aggregate: VA) => VA | null,
     options: AggregateOptions,
   ): KTable<K, VA> {
-    const key = this.key;
-    if (!key)
-      throw new TopologyError(
-        `'${name}' needs the key serde of its store; pass { key } to groupByKey or groupBy`,
-        {
-          node: name,
-        },
-      );
-    const store = options.store ?? name;
-    this.builder.dslStore(store, key, value, options.ttlMs);
-    this.builder.add({
-      type: "processor",
-      name,
-      parents: [this.stream.node],
-      factory: streamAggregate(store, first, update) as never,
-      stores: [store],
-    });
-    return new KTable<K, VA>(this.builder, name, { key, value, getter: storeGetter(store), store });
+    return aggregation(this.builder, name, this.stream.node, { key: this.key, value }, options, (store) =>
+      streamAggregate(store, first, update),
+    );
   }
 }
 
@@ -175,8 +188,7 @@ export class KGroupedTable<K, V> {
     fns: { adder: (aggregate: V, value: V) => V; subtractor: (aggregate: V, value: V) => V },
     options: AggregateOptions = {},
   ): KTable<K, V> {
-    if (typeof fns?.adder !== "function" || typeof fns?.subtractor !== "function")
-      throw new TopologyError(`reduce '${name}' needs { adder, subtractor } functions`, { node: name });
+    requireFunctions(name, fns, ["adder", "subtractor"]);
     return this.#aggregate(
       name,
       this.serdes.value,
@@ -199,21 +211,10 @@ export class KGroupedTable<K, V> {
     },
     options: AggregateOptions & { value: Serde<VA> },
   ): KTable<K, VA> {
-    if (
-      typeof fns?.initializer !== "function" ||
-      typeof fns?.adder !== "function" ||
-      typeof fns?.subtractor !== "function"
-    )
-      throw new TopologyError(`aggregate '${name}' needs { initializer, adder, subtractor } functions`, {
-        node: name,
-      });
-    if (!options?.value)
-      throw new TopologyError(`aggregate '${name}' needs a value serde for its store; pass { value }`, {
-        node: name,
-      });
+    requireFunctions(name, fns, ["initializer", "adder", "subtractor"]);
     return this.#aggregate(
       name,
-      options.value,
+      requireValueSerde(name, options?.value),
       (k, v, a) => fns.adder(k, v, a ?? fns.initializer()),
       fns.subtractor,
       options,
@@ -227,20 +228,8 @@ export class KGroupedTable<K, V> {
     subtract: (key: K, value: V, aggregate: VA) => VA | null,
     options: AggregateOptions,
   ): KTable<K, VA> {
-    const store = options.store ?? name;
-    this.builder.dslStore(store, this.serdes.key, value, options.ttlMs);
-    this.builder.add({
-      type: "processor",
-      name,
-      parents: [this.node],
-      factory: tableAggregate(store, add, subtract) as never,
-      stores: [store],
-    });
-    return new KTable<K, VA>(this.builder, name, {
-      key: this.serdes.key,
-      value,
-      getter: storeGetter(store),
-      store,
-    });
+    return aggregation(this.builder, name, this.node, { key: this.serdes.key, value }, options, (store) =>
+      tableAggregate(store, add, subtract),
+    );
   }
 }
