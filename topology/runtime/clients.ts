@@ -213,20 +213,21 @@ export function globalConsumerConfig(ctx: ClientContext): KafkaConfig {
   };
 }
 
-export function createGlobalConsumer(ctx: ClientContext): KafkaConsumer {
-  const consumer = new Kafka.KafkaConsumer(globalConsumerConfig(ctx) as never);
+/** A consumer that is only ever assigned partitions (never subscribes): the restore and global-table consumers. */
+function assignedConsumer(ctx: ClientContext, config: KafkaConfig, role: string): KafkaConsumer {
+  const consumer = new Kafka.KafkaConsumer(config as never);
   consumer.setDefaultConsumeTimeout(200);
   extras(consumer).setDefaultIsTimeoutOnlyForFirstMessage(true);
-  forwardLog(ctx, consumer, "global");
+  forwardLog(ctx, consumer, role);
   return consumer;
 }
 
+export function createGlobalConsumer(ctx: ClientContext): KafkaConsumer {
+  return assignedConsumer(ctx, globalConsumerConfig(ctx), "global");
+}
+
 export function createRestoreConsumer(ctx: ClientContext): KafkaConsumer {
-  const consumer = new Kafka.KafkaConsumer(restoreConsumerConfig(ctx) as never);
-  consumer.setDefaultConsumeTimeout(200);
-  extras(consumer).setDefaultIsTimeoutOnlyForFirstMessage(true);
-  forwardLog(ctx, consumer, "restore");
-  return consumer;
+  return assignedConsumer(ctx, restoreConsumerConfig(ctx), "restore");
 }
 
 // ---- configuration that can never work -------------------------------------------------------------------------

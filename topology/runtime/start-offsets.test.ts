@@ -177,6 +177,20 @@ describe("fetchStableCommitted", () => {
   });
 });
 
+/** Partition bounds: t/1's first offset is 7, so a committed 2 there is lost. */
+const BOUNDS = {
+  start: new Map([
+    ["t/0", 0],
+    ["t/1", 7],
+    ["t/2", 0],
+  ]),
+  end: new Map([
+    ["t/0", 80],
+    ["t/1", 90],
+    ["t/2", 10],
+  ]),
+};
+
 describe("resolveStartOffsets", () => {
   it("checks committed offsets against the partition's bounds and logs a lost offset as an error", async () => {
     const log = recordingLogger();
@@ -186,18 +200,7 @@ describe("resolveStartOffsets", () => {
         { topic: "t", partition: 1, offset: 2 },
         { topic: "t", partition: 2 },
       ],
-      bounds: async () => ({
-        start: new Map([
-          ["t/0", 0],
-          ["t/1", 7],
-          ["t/2", 0],
-        ]),
-        end: new Map([
-          ["t/0", 80],
-          ["t/1", 90],
-          ["t/2", 10],
-        ]),
-      }),
+      bounds: async () => BOUNDS,
     };
     const starts = await resolveStartOffsets(
       source,
@@ -220,18 +223,7 @@ describe("resolveStartOffsets", () => {
         { topic: "t", partition: 1, offset: 2, metadata },
         { topic: "t", partition: 2, offset: 5, metadata: "written by another client" },
       ],
-      bounds: async () => ({
-        start: new Map([
-          ["t/0", 0],
-          ["t/1", 7],
-          ["t/2", 0],
-        ]),
-        end: new Map([
-          ["t/0", 80],
-          ["t/1", 90],
-          ["t/2", 10],
-        ]),
-      }),
+      bounds: async () => BOUNDS,
     };
     const starts = await resolveStartOffsets(
       source,
