@@ -33,3 +33,23 @@ export function countTopology(appId: string, input: string, output: string): Top
     .to(output, { key: Serdes.string(), value: Serdes.string() });
   return builder.build();
 }
+
+/**
+ * The same per-key count in the DSL: `groupByKey().count()` into store "counts", its updates mapped to
+ * `<value>:<n>` — what the DSL's nodes (an aggregation forwarding changes, toStream, mapValues) cost over the
+ * hand-written processor of countTopology. The current record's value is read from the context, as countTopology's
+ * output carries it.
+ */
+export function dslCountTopology(appId: string, input: string, output: string): Topology {
+  const builder = new TopologyBuilder(appId);
+  builder
+    .stream(input, { key: Serdes.string(), value: Serdes.string() })
+    .groupByKey("by-key")
+    .count(COUNT_STORE)
+    .toStream("count-updates")
+    .process<string, string>("format", (ctx) =>
+      map((r) => ({ key: r.key, value: `${String(ctx.currentRecord()?.value)}:${String(r.value)}` })),
+    )
+    .to(output, { key: Serdes.string(), value: Serdes.string() });
+  return builder.build();
+}

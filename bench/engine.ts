@@ -9,7 +9,7 @@ import { createWriteStream, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Worker, jsonLogger, type ProcessingGuarantee } from "../topology/index.js";
-import { countTopology, passthroughTopology } from "./apps.js";
+import { countTopology, dslCountTopology, passthroughTopology } from "./apps.js";
 import { installTrace, resetTrace, traceReport } from "./trace.js";
 import {
   REPO_DIR,
@@ -44,6 +44,7 @@ const HELP = `usage: npm run bench:engine -- [flags]
   --value-bytes N            value size (default 100)
   --rounds N                 repeat every scenario (default 1)
   --scenarios a,b            subset of: passthrough-eos,passthrough-alos,count-eos,count-alos (default: these four),
+                             dsl-count-eos,dsl-count-alos (the count written with groupByKey().count()),
                              kstreams-count-eos,kstreams-count-alos
   --with-kafka-streams       add the Kafka Streams peer's scenarios (built with Maven from bench/peers/kafka-streams)
   --commit-interval-ms N     commit interval of weir and of the peer (default: weir's, 100 ms EOS / 1000 ms ALOS)
@@ -80,7 +81,7 @@ const flags = parseFlags(
 type Scenario = {
   name: string;
   engine: "weir" | "kafka-streams";
-  topology: "passthrough" | "count";
+  topology: "passthrough" | "count" | "dsl-count";
   guarantee: ProcessingGuarantee;
 };
 const WEIR_SCENARIOS: Scenario[] = [
@@ -88,6 +89,8 @@ const WEIR_SCENARIOS: Scenario[] = [
   { name: "passthrough-alos", engine: "weir", topology: "passthrough", guarantee: "at_least_once" },
   { name: "count-eos", engine: "weir", topology: "count", guarantee: "exactly_once" },
   { name: "count-alos", engine: "weir", topology: "count", guarantee: "at_least_once" },
+  { name: "dsl-count-eos", engine: "weir", topology: "dsl-count", guarantee: "exactly_once" },
+  { name: "dsl-count-alos", engine: "weir", topology: "dsl-count", guarantee: "at_least_once" },
 ];
 const KS_SCENARIOS: Scenario[] = [
   { name: "kstreams-count-eos", engine: "kafka-streams", topology: "count", guarantee: "exactly_once" },
@@ -249,7 +252,9 @@ async function runWeir(scenario: Scenario, input: string, ends: Map<number, numb
   const topology =
     scenario.topology === "count"
       ? countTopology(appId, input, output)
-      : passthroughTopology(appId, input, output);
+      : scenario.topology === "dsl-count"
+        ? dslCountTopology(appId, input, output)
+        : passthroughTopology(appId, input, output);
   const worker = new Worker(topology, {
     brokers: flags.brokers,
     stateDir,

@@ -32,8 +32,8 @@ interface Due {
 
 export interface TtlKeyValueStore<K, V> extends KeyValueStore<K, V> {
   readonly ttlMs: number;
-  /** Delete every entry whose last write is `ttlMs` or more before `now`; returns how many were deleted. */
-  expire(now: number): number;
+  /** Delete every entry whose last write is `ttlMs` or more before `now`; returns the entries deleted. */
+  expire(now: number): Array<KeyValue<K, V>>;
 }
 
 /**
@@ -51,8 +51,14 @@ function stampedSerde<V>(value: Serde<V>, clock: () => number): Serde<V> {
 class TtlStore<K, V> implements TtlKeyValueStore<K, V> {
   readonly #typed: KeyValueStore<K, V>;
   #closed = false;
-  /** Min-heap of (expiry time, key), built from the store on first use; stale entries are checked and skipped. */
+  /**
+   * Min-heap of (expiry time, key) with at most one entry per key (memory stays one entry per live key, not per
+   * write), built from the store on first use. An entry may be early (the key was rewritten since): it is checked
+   * when it comes due and pushed back with the key's real expiry time.
+   */
   #heap: Due[] | undefined;
+  /** Keys (latin1) that have an entry in the heap. */
+  readonly #queued = new Set<string>();
 
   constructor(
     readonly name: string,
@@ -71,26 +77,38 @@ class TtlStore<K, V> implements TtlKeyValueStore<K, V> {
   put(key: K, value: V): void {
     this.#typed.put(key, value);
     if (this.#heap)
-      push(this.#heap, { at: Math.max(this.clock(), 0) + this.ttlMs, key: this.serdes.key.serialize(key) });
+      this.#queue(this.#heap, this.serdes.key.serialize(key), Math.max(this.clock(), 0) + this.ttlMs);
   }
 
   delete(key: K): void {
     this.#typed.delete(key);
   }
 
-  expire(now: number): number {
+  expire(now: number): Array<KeyValue<K, V>> {
     if (this.#closed) throw new StoreClosedError(this.name, this.inner.backend.partition);
     const heap = (this.#heap ??= this.#scan());
-    let deleted = 0;
+    const expired: Array<KeyValue<K, V>> = [];
     while (heap.length > 0 && heap[0]!.at <= now) {
       const due = pop(heap);
+      const id = due.key.toString("latin1");
       const stored = this.inner.get(due.key);
-      // Rewritten since (a later expiry is queued) or already deleted.
-      if (stored === undefined || decodeTtlValue(stored).writtenAt + this.ttlMs !== due.at) continue;
+      if (stored === undefined) {
+        this.#queued.delete(id); // deleted since
+        continue;
+      }
+      const { writtenAt, value } = decodeTtlValue(stored);
+      if (writtenAt + this.ttlMs > now) {
+        push(heap, { at: writtenAt + this.ttlMs, key: due.key }); // rewritten since: due later
+        continue;
+      }
+      this.#queued.delete(id);
       this.inner.delete(due.key);
-      deleted++;
+      expired.push({
+        key: this.serdes.key.deserialize(due.key),
+        value: this.serdes.value.deserialize(value),
+      });
     }
-    return deleted;
+    return expired;
   }
 
   range(options?: RangeOptions<K>): IterableIterator<KeyValue<K, V>> {
@@ -112,10 +130,17 @@ class TtlStore<K, V> implements TtlKeyValueStore<K, V> {
     this.#typed.close();
   }
 
+  #queue(heap: Due[], key: Buffer, at: number): void {
+    const id = key.toString("latin1");
+    if (this.#queued.has(id)) return;
+    this.#queued.add(id);
+    push(heap, { at, key });
+  }
+
   #scan(): Due[] {
     const heap: Due[] = [];
     for (const [key, stored] of this.inner.range({}))
-      push(heap, { at: decodeTtlValue(stored).writtenAt + this.ttlMs, key: Buffer.from(key) });
+      this.#queue(heap, Buffer.from(key), decodeTtlValue(stored).writtenAt + this.ttlMs);
     return heap;
   }
 }

@@ -71,6 +71,11 @@ export interface StoreDefinition<K = unknown, V = unknown> {
    * through the write buffer and the changelog like any other, so a restored store equals the live one.
    */
   readonly ttlMs?: number;
+  /**
+   * The DSL node whose table this store materializes: an entry that expires (ttlMs) is forwarded from it as a
+   * deletion. Absent for stores of the Processor API, whose expiry is silent.
+   */
+  readonly changeNode?: string;
   /** A global table's store: filled from every partition of this topic on every worker, read-only to processors. */
   readonly globalTopic?: string;
   /**
@@ -293,7 +298,7 @@ export class TopologyBuilder {
         changelog: false,
         sourceTopic: topic,
       });
-    else this.dslStore(store, options.key, options.value);
+    else this.dslStore(store, options.key, options.value, undefined, store);
     this.#add({
       type: "processor",
       name: store,
@@ -345,9 +350,10 @@ export class TopologyBuilder {
     return new GlobalKTable<K, V>(topic, store, { key: options.key, value: options.value });
   }
 
-  /** @internal a store the DSL declares for a method (aggregation, table). */
-  dslStore<K, V>(name: string, key: Serde<K>, value: Serde<V>, ttlMs?: number): void {
-    this.store(name, Stores.keyValue(key, value, ttlMs === undefined ? {} : { ttlMs }));
+  /** @internal a store the DSL declares for a method (aggregation, table) whose node is `node`. */
+  dslStore<K, V>(name: string, key: Serde<K>, value: Serde<V>, ttlMs: number | undefined, node: string): void {
+    if (ttlMs === undefined) this.store(name, Stores.keyValue(key, value));
+    else this.store(name, { ...Stores.keyValue(key, value, { ttlMs }), changeNode: node });
   }
 
   #source<K, V>(topic: string, serdes: SourceOptions<K, V>, internal: boolean): KStream<K, V> {

@@ -182,8 +182,9 @@ function defineInstruments(registry: Registry) {
       name: "weir_dropped_records_total",
       help:
         "Records a store or operator discarded instead of processing them (Kafka Streams' dropped-records " +
-        "sensor), by reason (expired-window: a window-store put older than the retention behind stream time) and " +
-        "processor node.",
+        "sensor), by reason (expired-window: a window-store put older than the retention behind stream time; " +
+        "null-key, null-value: a record an aggregation or join skips; global-table-invalid: a global table's " +
+        "record its serdes cannot read; or what a processor passes to ctx.dropped) and processor node.",
       labelNames: ["reason", "node", "app"] as const,
       registers,
     }),

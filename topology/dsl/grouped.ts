@@ -45,7 +45,7 @@ function aggregation<K, VA>(
       },
     );
   const store = options.store ?? name;
-  builder.dslStore(store, key, value, options.ttlMs);
+  builder.dslStore(store, key, value, options.ttlMs, name);
   builder.add({
     type: "processor",
     name,

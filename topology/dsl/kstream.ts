@@ -265,7 +265,7 @@ export class KStream<K, V> {
       );
     const stream = this.#partitioned(name, key, value);
     const store = options.store ?? name;
-    this.builder.dslStore(store, key, value);
+    this.builder.dslStore(store, key, value, undefined, name);
     stream.#processor(name, tableSource<K, V>(store), [store]);
     return new KTable<K, V>(this.builder, name, { key, value, getter: storeGetter(store), store });
   }

@@ -213,7 +213,7 @@ export class KTable<K, V> {
       });
     }
     const value = this.#storeSerdes(name, options.value ?? sameSerde);
-    this.builder.dslStore(options.store, value.key, value.value, options.ttlMs);
+    this.builder.dslStore(options.store, value.key, value.value, options.ttlMs, name);
     this.#processor(
       name,
       tableTransform(fn, options.store, () => true),
@@ -243,7 +243,7 @@ export class KTable<K, V> {
         oldValues,
       });
     const serdes = this.#storeSerdes(name, valueSerde);
-    this.builder.dslStore(options.store, serdes.key, serdes.value, options.ttlMs);
+    this.builder.dslStore(options.store, serdes.key, serdes.value, options.ttlMs, name);
     this.builder.add({
       type: "processor",
       name,

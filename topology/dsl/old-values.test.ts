@@ -88,3 +88,32 @@ describe("old values on demand", () => {
     d.close();
   });
 });
+
+describe("rows that expire (ttlMs) leave downstream tables as deletions", () => {
+  it("a mapValues table with a TTL store, re-grouped: an expired row is subtracted from its group", () => {
+    const b = new TopologyBuilder("app");
+    b.table("in", { key: s, value: s })
+      .mapValues("team", (v) => v, { store: "teams", value: s, ttlMs: 100 })
+      .groupBy("by-team", (_k, team) => ({ key: team, value: team }), { key: s, value: s })
+      .count("members")
+      .toStream("out")
+      .to("members", { key: s, value: n });
+    const d = new TopologyTestDriver(b.build(), { wallClockMs: WALL });
+    d.pipeInput("in", [
+      { key: "p1", value: "red", timestamp: 1000 },
+      { key: "p2", value: "red", timestamp: 1050 },
+      { key: "p2", value: "red", timestamp: 1120 }, // p1 (written at 1000) expires at 1100 → red 1; p2 rewritten
+      { key: "p3", value: "blue", timestamp: 1300 }, // p2 (written at 1120) expires at 1220 → red 0
+    ]);
+    expect(d.readOutput<string, number>("members").map((r) => [r.key, r.value, r.timestamp])).toEqual([
+      ["red", 1, 1000],
+      ["red", 2, 1050],
+      ["red", 1, 1120],
+      ["red", 1, 1120],
+      ["red", 0, 1300],
+      ["blue", 1, 1300],
+    ]);
+    expect(d.keyValueStore("teams").get("p1")).toBeUndefined();
+    d.close();
+  });
+});

@@ -69,12 +69,16 @@ describe("key-value store with ttlMs, through an aggregation", () => {
     // An expired key starts afresh.
     d.pipeInput("in", [{ key: "a", value: "2", timestamp: 1200 }]);
     expect(store.get("a")).toBe(1);
+    // An expired row goes downstream as a deletion, at the stream time that expired it, before the record that
+    // moved stream time is processed.
     expect(d.readOutput("out").map((r) => [r.key, r.value, r.timestamp])).toEqual([
       ["a", 1, 1000],
       ["b", 1, 1050],
       ["b", 2, 1099],
+      ["a", null, 1100],
       ["x", 1, 1100],
       ["x", 2, 1198],
+      ["b", null, 1199],
       ["x", 3, 1199],
       ["a", 1, 1200],
     ]);

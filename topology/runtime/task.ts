@@ -91,7 +91,7 @@ export class StreamTask {
   readonly #punctuators = new Map<string, Punctuator>();
   readonly #stores = new Map<string, KeyValueStore<unknown, unknown> | WindowStore<unknown, unknown>>();
   /** Stores with a time to live: expired entries are deleted when stream time moves. */
-  readonly #ttlStores: Array<TtlKeyValueStore<unknown, unknown>> = [];
+  readonly #ttlStores: Array<{ store: TtlKeyValueStore<unknown, unknown>; changeNode?: string }> = [];
   #current: StreamRecord | undefined;
   /** The processor node running now (what a dropped record is counted against). */
   #node: string | undefined;
@@ -137,7 +137,7 @@ export class StreamTask {
       });
     else if (def.ttlMs !== undefined) {
       const ttl = ttlKeyValueStore(name, inner, serdes, def.ttlMs, () => this.streamTime);
-      this.#ttlStores.push(ttl);
+      this.#ttlStores.push({ store: ttl, ...(def.changeNode !== undefined ? { changeNode: def.changeNode } : {}) });
       store = ttl;
     } else store = keyValueStore(name, inner, serdes);
     this.#stores.set(name, store);
@@ -189,12 +189,12 @@ export class StreamTask {
       this.#options.output.deadLetter(raw, timestampError);
       return;
     }
-    if (record.timestamp > this.streamTime) {
-      this.streamTime = record.timestamp;
-      for (const ttl of this.#ttlStores) ttl.expire(this.streamTime);
-    }
+    const advanced = record.timestamp > this.streamTime;
+    if (advanced) this.streamTime = record.timestamp;
     this.#current = record;
     this.#currentRaw = raw;
+    // Expiry is part of processing the record that moved stream time: committed with it, failing with it.
+    if (advanced && this.#ttlStores.length > 0) this.#expire();
     this.#run(() => this.#subjects.get(source.node)!.next(record));
     this.#current = undefined;
     this.#currentRaw = undefined;
@@ -239,6 +239,24 @@ export class StreamTask {
       );
     (record as { timestamp: number }).timestamp = timestamp;
     return undefined;
+  }
+
+  /**
+   * Delete the entries of stores with a time to live that stream time has passed. A store that materializes a DSL
+   * table forwards each expired row from its node as a deletion (new value null, old value the row), so downstream
+   * tables, re-groupings and `toStream` see it go as they would see a tombstone.
+   */
+  #expire(): void {
+    for (const { store, changeNode } of this.#ttlStores) {
+      const expired = store.expire(this.streamTime);
+      if (expired.length === 0 || changeNode === undefined) continue;
+      const out = this.#subjects.get(changeNode)!;
+      const origin = this.#current!;
+      this.#run(() => {
+        for (const { key, value } of expired)
+          out.next({ ...origin, key, value: { newValue: null, oldValue: value }, timestamp: this.streamTime });
+      });
+    }
   }
 
   /** Fire wall-clock punctuators that are due. */
