@@ -351,7 +351,13 @@ export class TopologyBuilder {
   }
 
   /** @internal a store the DSL declares for a method (aggregation, table) whose node is `node`. */
-  dslStore<K, V>(name: string, key: Serde<K>, value: Serde<V>, ttlMs: number | undefined, node: string): void {
+  dslStore<K, V>(
+    name: string,
+    key: Serde<K>,
+    value: Serde<V>,
+    ttlMs: number | undefined,
+    node: string,
+  ): void {
     if (ttlMs === undefined) this.store(name, Stores.keyValue(key, value));
     else this.store(name, { ...Stores.keyValue(key, value, { ttlMs }), changeNode: node });
   }

@@ -137,7 +137,10 @@ export class StreamTask {
       });
     else if (def.ttlMs !== undefined) {
       const ttl = ttlKeyValueStore(name, inner, serdes, def.ttlMs, () => this.streamTime);
-      this.#ttlStores.push({ store: ttl, ...(def.changeNode !== undefined ? { changeNode: def.changeNode } : {}) });
+      this.#ttlStores.push({
+        store: ttl,
+        ...(def.changeNode !== undefined ? { changeNode: def.changeNode } : {}),
+      });
       store = ttl;
     } else store = keyValueStore(name, inner, serdes);
     this.#stores.set(name, store);
@@ -254,7 +257,12 @@ export class StreamTask {
       const origin = this.#current!;
       this.#run(() => {
         for (const { key, value } of expired)
-          out.next({ ...origin, key, value: { newValue: null, oldValue: value }, timestamp: this.streamTime });
+          out.next({
+            ...origin,
+            key,
+            value: { newValue: null, oldValue: value },
+            timestamp: this.streamTime,
+          });
       });
     }
   }
