@@ -206,10 +206,14 @@ export function globalConsumerConfig(ctx: ClientContext): KafkaConfig {
   return {
     ...restoreConsumerConfig(ctx),
     ...clientConfig(ctx, "global"),
-    [RdKafka.groupId]: `${ctx.topology.appId}-global`,
-    [RdKafka.autoOffsetReset]: "earliest",
     [RdKafka.fetchWaitMaxMs]: 100,
     ...ctx.options.kafka,
+    // What the tail depends on, after the user's settings (meant for the main consumer): never a group of its own,
+    // committed data only, and the earliest record left when a checkpoint's position is gone.
+    [RdKafka.groupId]: `${ctx.topology.appId}-global`,
+    [RdKafka.enableAutoCommit]: false,
+    [RdKafka.isolationLevel]: "read_committed",
+    [RdKafka.autoOffsetReset]: "earliest",
   };
 }
 

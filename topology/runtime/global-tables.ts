@@ -10,7 +10,8 @@
  */
 import type { ApplyBatch, BytesRange, StateBackend, StoreBackend } from "../../state/index.js";
 import type { Topology } from "../builder.js";
-import { describeKafkaError, consumeBatch, messageKey, sleep, type KafkaConsumer } from "../kafka.js";
+import { StateStoreError, errorMessage } from "../errors.js";
+import { describeKafkaError, consumeBatch, sleep, toRawRecord, type KafkaConsumer } from "../kafka.js";
 import type { RawRecord } from "../record.js";
 import { sourceRecordCheck } from "./source-stores.js";
 import type { RuntimeContext } from "./context.js";
@@ -21,14 +22,14 @@ export function globalBatch(
   topology: Topology,
   store: string,
   partition: number,
-  records: ReadonlyArray<Pick<RawRecord, "key" | "value" | "offset" | "timestamp">>,
+  records: readonly RawRecord[],
   skipped: (offset: number, problem: string) => void,
 ): ApplyBatch | undefined {
   if (records.length === 0) return undefined;
   const check = sourceRecordCheck(topology, store)!;
   const writes: Array<readonly [Buffer, Buffer | null]> = [];
   for (const r of records) {
-    const problem = check(r.key, r.value, r.timestamp);
+    const problem = check(r);
     if (problem !== undefined) skipped(r.offset, problem);
     else writes.push([r.key!, r.value]);
   }
@@ -63,6 +64,8 @@ export interface GlobalTablesDeps extends RuntimeContext {
   store: () => StateBackend;
   restorer: Restorer;
   stopRequested: () => boolean;
+  /** Stop the worker: the tail cannot go on (the state store refused a write). */
+  fail: (error: unknown) => void;
 }
 
 /** Restores the global tables, then keeps them up to date from their topics while the worker runs. */
@@ -81,7 +84,8 @@ export class GlobalTables {
   /** The read-only view of a global table's store for tasks. */
   view(store: string): StoreBackend {
     const partitions = this.#partitions.get(store);
-    if (partitions === undefined) throw new Error(`global table '${store}' is not restored`);
+    if (partitions === undefined)
+      throw new StateStoreError(`global table '${store}' is not restored yet`, { store });
     return globalView(this.d.store(), store, partitions);
   }
 
@@ -108,7 +112,12 @@ export class GlobalTables {
     );
     consumer.assign(assignment);
     this.d.log.info("global tables tailing", { partitions: assignment.length });
-    this.#loop = this.#tail(consumer);
+    // A consume error is retried inside; anything else (the store refused the write) stops the worker, which must
+    // not go on joining streams with a table that no longer follows its topic.
+    this.#loop = this.#tail(consumer).catch((err: unknown) => {
+      this.d.log.error("global table tail failed", { error: errorMessage(err) });
+      this.d.fail(err);
+    });
   }
 
   async stop(): Promise<void> {
@@ -136,7 +145,7 @@ export class GlobalTables {
         {
           store: string;
           partition: number;
-          records: Array<Pick<RawRecord, "key" | "value" | "offset" | "timestamp">>;
+          records: RawRecord[];
         }
       >();
       for (const m of messages) {
@@ -145,12 +154,7 @@ export class GlobalTables {
         const k = `${g.store}/${m.partition}`;
         let entry = byPartition.get(k);
         if (!entry) byPartition.set(k, (entry = { store: g.store, partition: m.partition, records: [] }));
-        entry.records.push({
-          key: messageKey(m),
-          value: m.value ?? null,
-          offset: m.offset,
-          timestamp: m.timestamp ?? 0,
-        });
+        entry.records.push(toRawRecord(m));
       }
       const batches: ApplyBatch[] = [];
       for (const { store, partition, records } of byPartition.values()) {

@@ -310,12 +310,18 @@ export class Rebalancer {
       if (times.length > 0) this.d.tasks.committedStreamTime.set(taskId(sub, partition), Math.max(...times));
       else this.d.tasks.committedStreamTime.delete(taskId(sub, partition));
     }
-    const committedOf = (topic: string, partition: number) => {
-      const s = startOf.get(tpKey(topic, partition));
-      return s?.decision.kind === "committed" ? s.offset : undefined;
-    };
+    // A table restored from its source topic needs where its source partition starts, even when that partition
+    // comes in another assignment than the task's first partitions (an incremental assignor).
+    const missing = [...byTask.values()].flatMap(({ sub, partition }) =>
+      this.d.topology.subtopologies[sub]!.stores.flatMap((store) => {
+        const topic = this.d.topology.stores.get(store)?.sourceTopic;
+        return topic !== undefined && !startOf.has(tpKey(topic, partition)) ? [{ topic, partition }] : [];
+      }),
+    );
+    for (const s of await this.#startOffsets(missing)) startOf.set(tpKey(s.topic, s.partition), s);
+    const sourceStart = (topic: string, partition: number) => startOf.get(tpKey(topic, partition))?.offset;
     for (const { sub, partition } of byTask.values())
-      await this.d.restorer.restoreTask(sub, partition, committedOf);
+      await this.d.restorer.restoreTask(sub, partition, sourceStart);
     await this.d.exclusive(() => {
       for (const { sub, partition, tps } of byTask.values()) this.d.tasks.open(sub, partition, tps);
     });

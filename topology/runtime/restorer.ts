@@ -14,6 +14,8 @@ import {
   listOffsets,
   partitionBounds,
   messageKey,
+  Offset,
+  toRawRecord,
   watermarks,
   type IAdminClient,
   type KafkaConsumer,
@@ -46,29 +48,33 @@ export class Restorer {
 
   /** Bring every changelogged store of a task up to its changelog's end before the task processes anything. */
   /**
-   * `committedOf` gives the group's committed offset of a source partition (undefined: none, nothing processed): a
+   * `sourceStart` gives where a source partition starts processing (an offset, or Offset.BEGINNING / Offset.END): a
    * store whose changelog is its source topic is restored up to there, not to the topic's end — the records after
-   * it are processed, and change the store, next.
+   * it are processed, and change the store, next. From the beginning: nothing to restore, the store starts empty.
    */
   async restoreTask(
     sub: number,
     partition: number,
-    committedOf: (topic: string, partition: number) => number | undefined = () => undefined,
+    sourceStart: (topic: string, partition: number) => number | undefined = () => undefined,
   ): Promise<void> {
     for (const store of this.d.topology.subtopologies[sub]!.stores) {
       const definition = this.d.topology.stores.get(store)!;
       if (definition.sourceTopic !== undefined) {
-        const committed = committedOf(definition.sourceTopic, partition);
-        if (committed === undefined) {
-          // Nothing of the source processed yet: the table is built by processing it from its start.
+        const start = sourceStart(definition.sourceTopic, partition);
+        if (start === undefined)
+          throw new StateStoreError(
+            `no start offset for ${definition.sourceTopic}/${partition}, which store '${store}' is restored from`,
+            { store, partition },
+          );
+        if (start === Offset.BEGINNING) {
           this.d.store().wipe(store, partition);
           this.d.log.info("store up to date", {
             store,
             partition,
-            reason: "source not processed yet: empty",
+            reason: "its source is processed from the start",
           });
           this.restoredRecords.set(`${store}/${partition}`, 0);
-        } else await this.restoreStore(store, partition, committed);
+        } else await this.restoreStore(store, partition, start === Offset.END ? undefined : start);
         continue;
       }
       if (!definition.changelog) continue;
@@ -181,7 +187,7 @@ export class Restorer {
         for (const m of messages) {
           if (m.topic !== topic || m.partition !== partition || m.offset >= highOffset) continue;
           const k = messageKey(m);
-          const problem = refuse?.(k, m.value ?? null, m.timestamp ?? 0);
+          const problem = refuse?.(toRawRecord(m));
           if (problem !== undefined) {
             if (definition.globalTopic !== undefined) {
               this.d.log.warn("global table record skipped", {
@@ -194,7 +200,7 @@ export class Restorer {
               this.d.metrics?.droppedRecords.inc({ reason: "global-table-invalid", node: store });
             } else
               // Processing dead-lettered this record when it first read it; the restore leaves it out as well.
-              this.d.log.debug("source record skipped in restore", {
+              this.d.log.warn("source record left out of the restore, as processing left it out", {
                 store,
                 topic,
                 partition,

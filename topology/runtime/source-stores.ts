@@ -7,6 +7,7 @@
  */
 import type { SourceNode, StoreDefinition, Topology } from "../builder.js";
 import { errorMessage } from "../errors.js";
+import type { RawRecord, StreamRecord } from "../record.js";
 import { decode } from "../serdes.js";
 
 /** The topic a store restores from when it is not its own changelog, or undefined. */
@@ -15,13 +16,36 @@ export function sourceChangelogOf(definition: StoreDefinition): string | undefin
 }
 
 /**
- * For a store restored from a source topic, what makes a record of it unusable (undefined: usable); undefined for
- * any other store.
+ * A record's event time as its source gives it: the extractor's result, or the Kafka timestamp; a problem when it is
+ * unusable (the extractor throws, or the result is not a non-negative integer). The future-skew guard, which
+ * depends on the wall clock, is the task's own.
+ */
+export function eventTimeOf(
+  source: SourceNode,
+  record: StreamRecord,
+): { timestamp: number } | { problem: string; cause?: unknown } {
+  let timestamp = record.timestamp;
+  if (source.timestampExtractor)
+    try {
+      timestamp = source.timestampExtractor(record);
+    } catch (cause) {
+      return { problem: `timestamp extractor failed: ${errorMessage(cause)}`, cause };
+    }
+  if (!Number.isSafeInteger(timestamp) || timestamp < 0)
+    return {
+      problem: `invalid timestamp ${String(timestamp)}: event time must be a non-negative integer (ms since the epoch)`,
+    };
+  return { timestamp };
+}
+
+/**
+ * For a store restored from a source topic, what makes a record of it unusable (undefined: usable) — the checks
+ * processing makes before a record reaches the store; undefined for any other store.
  */
 export function sourceRecordCheck(
   topology: Topology,
   store: string,
-): ((key: Buffer | null, value: Buffer | null, timestamp: number) => string | undefined) | undefined {
+): ((record: RawRecord) => string | undefined) | undefined {
   const definition = topology.stores.get(store);
   if (!definition) return undefined;
   const topic = sourceChangelogOf(definition);
@@ -29,30 +53,24 @@ export function sourceRecordCheck(
   const source = topology
     .subtopologyOf(topic)
     ?.nodes.find((n): n is SourceNode => n.type === "source" && n.topic === topic);
-  return (key, value, timestamp) => {
-    if (key === null) return "null key";
-    let decodedKey: unknown;
-    let decodedValue: unknown;
+  return (raw) => {
+    if (raw.key === null) return "null key";
+    let record: StreamRecord;
     try {
-      decodedKey = decode(definition.keySerde, key, "key");
-      decodedValue = value === null ? null : decode(definition.valueSerde, value, "value");
+      record = {
+        key: decode(definition.keySerde, raw.key, "key"),
+        value: decode(definition.valueSerde, raw.value, "value"),
+        timestamp: raw.timestamp,
+        headers: raw.headers,
+        topic: raw.topic,
+        partition: raw.partition,
+        offset: raw.offset,
+      };
     } catch (err) {
       return errorMessage(err);
     }
-    if (!source?.timestampExtractor) return undefined;
-    try {
-      const t = source.timestampExtractor({
-        key: decodedKey,
-        value: decodedValue,
-        timestamp,
-        headers: {},
-        topic,
-        partition: -1,
-        offset: -1,
-      });
-      return Number.isSafeInteger(t) && t >= 0 ? undefined : `invalid timestamp ${String(t)}`;
-    } catch (err) {
-      return `timestamp extractor failed: ${errorMessage(err)}`;
-    }
+    if (!source) return undefined;
+    const time = eventTimeOf(source, record);
+    return "problem" in time ? time.problem : undefined;
   };
 }

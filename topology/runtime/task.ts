@@ -23,6 +23,7 @@ import {
 import type { Emit, OutgoingRecord, RawRecord, StreamRecord } from "../record.js";
 import { recordFailureKind, type RecordFailureHandlers } from "../failures.js";
 import { decode, encode, type Serde } from "../serdes.js";
+import { eventTimeOf } from "./source-stores.js";
 
 export type TaskId = string;
 export const taskId = (subtopology: number, partition: number): TaskId => `${subtopology}_${partition}`;
@@ -218,21 +219,13 @@ export class StreamTask {
       task: this.id,
       node: source.name,
     };
-    let timestamp = record.timestamp;
-    if (source.timestampExtractor)
-      try {
-        timestamp = source.timestampExtractor(record);
-      } catch (err) {
-        return new InvalidTimestampError(`timestamp extractor failed: ${errorMessage(err)}`, {
-          ...context,
-          cause: err,
-        });
-      }
-    if (!Number.isSafeInteger(timestamp) || timestamp < 0)
-      return new InvalidTimestampError(
-        `invalid timestamp ${String(timestamp)}: event time must be a non-negative integer (ms since the epoch)`,
-        context,
-      );
+    const time = eventTimeOf(source, record);
+    if ("problem" in time)
+      return new InvalidTimestampError(time.problem, {
+        ...context,
+        ...(time.cause !== undefined ? { cause: time.cause } : {}),
+      });
+    const { timestamp } = time;
     const ahead = timestamp - this.#options.wallClock();
     if (ahead > source.maxFutureSkewMs)
       return new InvalidTimestampError(

@@ -162,6 +162,9 @@ export class Worker {
       store: () => this.#store!,
       restorer: this.#restorer,
       stopRequested: () => this.#stopRequested,
+      fail: (e) => {
+        this.#fatal ??= e;
+      },
     });
     this.#rebalancer = new Rebalancer({
       ...base,
