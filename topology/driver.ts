@@ -1,5 +1,5 @@
 import { BufferedStore, keyValueStore, openMemoryState, type StateBackend } from "../state/index.js";
-import { globalBatch, globalView } from "./runtime/global-tables.js";
+import { globalBatch } from "./runtime/global-tables.js";
 import type { KeyValueStore, WindowStore } from "../state/types.js";
 import type { Topology } from "./builder.js";
 import { WeirError } from "./errors.js";
@@ -111,7 +111,7 @@ export class TopologyTestDriver {
       const batch = globalBatch(this.#topology, global.store, appended.partition, [appended], () =>
         this.#dropped.push({ reason: "global-table-invalid", node: global.store }),
       );
-      if (batch) this.#state.apply([batch]);
+      this.#state.apply(batch);
     }
     this.#drain();
   }
@@ -167,7 +167,7 @@ export class TopologyTestDriver {
   keyValueStore<K, V>(name: string, partition = 0): KeyValueStore<K, V> {
     const global = this.#topology.globalStores.find((g) => g.store === name);
     if (global)
-      return keyValueStore(name, new BufferedStore(globalView(this.#state, name, this.#partitions)), {
+      return keyValueStore(name, new BufferedStore(this.#state.open(name, 0)), {
         key: global.definition.keySerde,
         value: global.definition.valueSerde,
       }) as KeyValueStore<K, V>;
@@ -258,7 +258,7 @@ export class TopologyTestDriver {
       partition,
       wallClock: () => this.#wallClock,
       errorHandlers: this.#errorHandlers,
-      globalStore: (name) => globalView(this.#state, name, this.#partitions),
+      globalStore: (name) => this.#state.open(name, 0),
       hooks: { dropped: (reason, node) => this.#dropped.push({ reason, node }) },
       store: (name) => {
         let entry = this.#taskStores.get(id);

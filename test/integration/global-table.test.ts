@@ -78,6 +78,25 @@ describe("global tables", () => {
       { timeoutMs: 60_000, intervalMs: 1000 },
     );
 
+    // A key that moves to another partition (its producer changed partitioner, or partitions were added) has one
+    // row: the later record replaces it, and a tombstone on the new partition deletes it.
+    await produceAll(refs, [{ ...ref("moved", "on-0"), partition: 0 }]);
+    await produceAll(refs, [{ ...ref("moved", "on-2"), partition: 2 }]);
+    await waitFor(
+      "the moved key's newer row",
+      async () =>
+        (await first.json<{ value?: { label: string } }>("/state/refs/moved")).body.value?.label === "on-2"
+          ? true
+          : undefined,
+      { timeoutMs: 30_000, intervalMs: 200 },
+    );
+    await produceAll(refs, [{ ...ref("moved", null), partition: 2 }]);
+    await waitFor(
+      "the moved key's tombstone",
+      async () => ((await first.json("/state/refs/moved")).status === 404 ? true : undefined),
+      { timeoutMs: 30_000, intervalMs: 200 },
+    );
+
     // Interactive queries answer from the whole table on any worker.
     const row = await first.json<{ found: boolean; value?: { label: string } }>("/state/refs/r1");
     expect(row.body).toMatchObject({ found: true, value: { label: "second-1" } });

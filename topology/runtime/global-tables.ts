@@ -1,14 +1,16 @@
 /**
- * Global tables (Kafka Streams' GlobalKTable): every worker keeps the whole of a topic in a store of its own. At start
- * each partition of the topic is restored into store-partition (store, p) by the Restorer, the topic acting as the
- * store's changelog (its checkpoint is the last offset applied); the worker is not ready before that. Then this
- * class tails the topic and applies new records with their offsets as they arrive. Processors read the table
- * through one read-only view over all its partitions.
+ * Global tables (Kafka Streams' GlobalKTable): every worker keeps the whole of a topic in a store of its own. Its
+ * rows live in one store-partition, (store, 0), whatever topic partition they came from, so a key has one row even
+ * when it moved between partitions; each topic partition's checkpoint (the last offset applied) is kept in
+ * (`<store>@offsets`, p). At start the Restorer brings every partition up to the topic's end, the topic acting as the
+ * store's changelog; the worker is not ready before that. A partition that cannot continue from its checkpoint
+ * (records deleted under it, a recreated topic) makes the whole table rebuilt. Then this class tails the topic and
+ * applies new records with their offsets as they arrive. Processors read the store, read-only.
  *
  * Like Kafka Streams' global tables, updates are not synchronized with stream processing: a stream record is joined
  * with whatever the table holds when it is processed, so reprocessing after a crash may see a newer row.
  */
-import type { ApplyBatch, BytesRange, StateBackend, StoreBackend } from "../../state/index.js";
+import type { ApplyBatch, StateBackend, StoreBackend } from "../../state/index.js";
 import type { Topology } from "../builder.js";
 import { StateStoreError, errorMessage } from "../errors.js";
 import { describeKafkaError, consumeBatch, sleep, toRawRecord, type KafkaConsumer } from "../kafka.js";
@@ -17,6 +19,25 @@ import { sourceRecordCheck } from "./source-stores.js";
 import type { RuntimeContext } from "./context.js";
 import type { Restorer } from "./restorer.js";
 
+/** Where the checkpoints of a global table's topic partitions are kept (one store-partition each, no rows). */
+export const globalPositions = (store: string): string => `${store}@offsets`;
+
+/** A partition of a global table cannot go on from its checkpoint: the whole table must be rebuilt. */
+export class GlobalTableRebuild extends Error {}
+
+/** The rows written from one topic partition, and that partition's new checkpoint, as one atomic apply. */
+export function globalBatches(
+  store: string,
+  partition: number,
+  writes: Array<readonly [Buffer, Buffer | null]>,
+  checkpoint: number,
+): ApplyBatch[] {
+  return [
+    { store, partition: 0, writes },
+    { store: globalPositions(store), partition, writes: [], checkpoint },
+  ];
+}
+
 /** The writes of a batch of a global table's records for one partition, with the partition's new checkpoint. */
 export function globalBatch(
   topology: Topology,
@@ -24,8 +45,8 @@ export function globalBatch(
   partition: number,
   records: readonly RawRecord[],
   skipped: (offset: number, problem: string) => void,
-): ApplyBatch | undefined {
-  if (records.length === 0) return undefined;
+): ApplyBatch[] {
+  if (records.length === 0) return [];
   const check = sourceRecordCheck(topology, store)!;
   const writes: Array<readonly [Buffer, Buffer | null]> = [];
   for (const r of records) {
@@ -33,31 +54,7 @@ export function globalBatch(
     if (problem !== undefined) skipped(r.offset, problem);
     else writes.push([r.key!, r.value]);
   }
-  return { store, partition, writes, checkpoint: records[records.length - 1]!.offset };
-}
-
-/** One read-only view over a global table's store-partitions (a key is looked up in each; rows are few places). */
-export function globalView(state: StateBackend, store: string, partitions: number): StoreBackend {
-  const parts = Array.from({ length: partitions }, (_, p) => state.open(store, p));
-  return {
-    store,
-    partition: 0,
-    get: (key) => {
-      for (const part of parts) {
-        const value = part.get(key);
-        if (value !== undefined) return value;
-      }
-      return undefined;
-    },
-    range: (options: BytesRange = {}) => {
-      const all = parts.flatMap((part) => [...part.range({ ...options, limit: undefined })]);
-      all.sort(([a], [b]) => Buffer.compare(a, b) * (options.reverse ? -1 : 1));
-      return all.slice(0, options.limit ?? all.length)[Symbol.iterator]();
-    },
-    approximateCount: () => parts.reduce((n, part) => n + part.approximateCount(), 0),
-    approximateBytes: () => parts.reduce((n, part) => n + part.approximateBytes(), 0),
-    checkpoint: () => undefined,
-  };
+  return globalBatches(store, partition, writes, records[records.length - 1]!.offset);
 }
 
 export interface GlobalTablesDeps extends RuntimeContext {
@@ -81,12 +78,11 @@ export class GlobalTables {
     return this.d.topology.globalStores;
   }
 
-  /** The read-only view of a global table's store for tasks. */
+  /** A global table's store (all its rows), for tasks to read. */
   view(store: string): StoreBackend {
-    const partitions = this.#partitions.get(store);
-    if (partitions === undefined)
+    if (!this.#partitions.has(store))
       throw new StateStoreError(`global table '${store}' is not restored yet`, { store });
-    return globalView(this.d.store(), store, partitions);
+    return this.d.store().open(store, 0);
   }
 
   /** Restore every partition of every global table (before the worker joins its group). */
@@ -95,8 +91,30 @@ export class GlobalTables {
       const partitions = partitionsOf(topic);
       if (partitions === undefined) throw new Error(`global table topic ${topic} does not exist`);
       this.#partitions.set(store, partitions);
-      for (let p = 0; p < partitions; p++) await this.d.restorer.restoreStore(store, p);
+      const state = this.d.store();
+      const checkpoints = state.list().filter((e) => e.store === globalPositions(store));
+      const rows = state.open(store, 0).approximateCount();
+      // Rows whose partitions' checkpoints are gone, or a topic with another partition count than before: which rows
+      // came from where is unknown, so the table is rebuilt from the topic.
+      const known = checkpoints.filter((e) => e.checkpoint !== undefined).length;
+      if ((rows > 0 && known < partitions) || checkpoints.some((e) => e.partition >= partitions))
+        this.#wipe(store, "rows without a checkpoint for every partition, or the topic's partitions changed");
+      for (let attempt = 1; ; attempt++)
+        try {
+          for (let p = 0; p < partitions; p++) await this.d.restorer.restoreStore(store, p);
+          break;
+        } catch (err) {
+          if (!(err instanceof GlobalTableRebuild) || attempt >= 3) throw err;
+          this.#wipe(store, err.message);
+        }
     }
+  }
+
+  #wipe(store: string, reason: string): void {
+    const state = this.d.store();
+    this.d.log.warn("global table rebuilt from its topic", { store, reason });
+    state.wipe(store, 0);
+    for (const e of state.list()) if (e.store === globalPositions(store)) state.wipe(e.store, e.partition);
   }
 
   /** Tail the topics from where the restore ended; runs until `stop`. */
@@ -107,7 +125,7 @@ export class GlobalTables {
       Array.from({ length: this.#partitions.get(store)! }, (_, partition) => ({
         topic,
         partition,
-        offset: (this.d.store().open(store, partition).checkpoint() ?? -1) + 1,
+        offset: (this.d.store().open(globalPositions(store), partition).checkpoint() ?? -1) + 1,
       })),
     );
     consumer.assign(assignment);
@@ -162,7 +180,7 @@ export class GlobalTables {
           this.d.log.warn("global table record skipped", { store, partition, offset, problem });
           this.d.metrics?.droppedRecords.inc({ reason: "global-table-invalid", node: store });
         });
-        if (batch) batches.push(batch);
+        batches.push(...batch);
       }
       if (batches.length > 0) this.d.store().apply(batches);
       if (messages.length === 0) await sleep(50);

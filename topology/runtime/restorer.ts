@@ -26,6 +26,7 @@ import {
 } from "../kafka.js";
 import { RestoreProgress } from "../metrics.js";
 import { sourceChangelogOf, sourceRecordCheck } from "./source-stores.js";
+import { GlobalTableRebuild, globalBatches, globalPositions } from "./global-tables.js";
 import type { RuntimeContext } from "./context.js";
 
 export interface RestorerDeps extends RuntimeContext {
@@ -104,7 +105,9 @@ export class Restorer {
     const definition = this.d.topology.stores.get(store)!;
     const topic = sourceChangelogOf(definition) ?? changelogTopic(this.d.topology.appId, store);
     const refuse = sourceRecordCheck(this.d.topology, store);
-    const backend = this.d.store().open(store, partition);
+    const global = definition.globalTopic !== undefined;
+    // A global table keeps all its rows in one store-partition and each topic partition's checkpoint apart.
+    const backend = this.d.store().open(global ? globalPositions(store) : store, partition);
     const consumer = this.d.consumer();
     // The end is the read_uncommitted end offset (high watermark), not the read_committed one (the last stable
     // offset): records committed after an undecided transaction are part of the state, and a checkpoint past the
@@ -127,7 +130,15 @@ export class Restorer {
       this.d.log.info("store up to date", { store, partition, reason: plan.reason });
       return;
     }
-    if (plan.action === "replay" && backend.checkpoint() === undefined && backend.approximateCount() > 0) {
+    if (global && plan.action === "wipe-and-rebuild")
+      // One partition's rows cannot be told from the others': the whole table is rebuilt (GlobalTables.restore).
+      throw new GlobalTableRebuild(plan.reason);
+    if (
+      !global &&
+      plan.action === "replay" &&
+      backend.checkpoint() === undefined &&
+      backend.approximateCount() > 0
+    ) {
       // Data without a checkpoint cannot be trusted: compaction may have removed tombstones for keys it holds.
       this.d.log.warn("store-partition has data but no checkpoint: wiping before a full rebuild", {
         store,
@@ -163,7 +174,13 @@ export class Restorer {
       let applied = -1;
       const applyBatch = () => {
         if (last === applied) return;
-        this.d.store().apply([{ store, partition, writes, checkpoint: last }]);
+        this.d
+          .store()
+          .apply(
+            global
+              ? globalBatches(store, partition, writes, last)
+              : [{ store, partition, writes, checkpoint: last }],
+          );
         writes = [];
         applied = last;
       };
