@@ -233,6 +233,7 @@ export { Topology, changelogTopic, deadLetterTopic, repartitionTopic } from "./t
 export { KStream } from "./dsl/kstream.js";
 export { KTable, GlobalKTable } from "./dsl/ktable.js";
 export { KGroupedStream, KGroupedTable } from "./dsl/grouped.js";
+export { TimeWindows, TimeWindowedKStream, type Windowed, type EmitStrategy } from "./dsl/windows.js";
 
 const NAME = /^[A-Za-z0-9._-]+$/;
 

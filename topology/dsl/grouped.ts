@@ -6,6 +6,7 @@ import { changeSerde, type Change } from "./change.js";
 import type { KStream } from "./kstream.js";
 import { KTable } from "./ktable.js";
 import { regroup, storeGetter, streamAggregate, tableAggregate } from "./processors.js";
+import { TimeWindowedKStream, TimeWindows } from "./windows.js";
 
 /** Where an aggregation keeps its result. */
 export interface AggregateOptions {
@@ -68,6 +69,18 @@ export class KGroupedStream<K, V> {
     private readonly stream: KStream<K, V>,
     private readonly key: Serde<K> | undefined,
   ) {}
+
+  /** Cut each key's records into time windows (tumbling or hopping) before aggregating them. */
+  windowedBy(windows: TimeWindows): TimeWindowedKStream<K, V> {
+    if (!(windows instanceof TimeWindows))
+      throw new TopologyError(
+        `windowedBy '${this.name}' needs TimeWindows (TimeWindows.ofSizeAndGrace(...))`,
+        {
+          node: this.name,
+        },
+      );
+    return new TimeWindowedKStream(this.builder, this.stream, this.key, windows);
+  }
 
   /** The number of records per key. */
   count(name: string, options: AggregateOptions = {}): KTable<K, number> {

@@ -26,11 +26,14 @@ export function storeGetter<K, V>(store: string): ValueGetter<K, V> {
   };
 }
 
-/** Zero or more outputs per input, synchronously. */
+/**
+ * Zero or more outputs per input, synchronously, each with the input's timestamp and headers unless it sets its
+ * own (an update forwarded from a punctuation keeps the time it was given, not that of the record being processed).
+ */
 export function emitting<KI, VI, KO, VO>(
   fn: (record: StreamRecord<KI, VI>) => Array<Emit<KO, VO>>,
 ): OperatorFunction<StreamRecord<KI, VI>, Emit<KO, VO>> {
-  return mergeMap(fn);
+  return mergeMap((r) => fn(r).map((e) => ({ timestamp: r.timestamp, headers: r.headers, ...e })));
 }
 
 const isNull = (x: unknown): x is null | undefined => x === null || x === undefined;

@@ -1,0 +1,248 @@
+/**
+ * Windowed aggregation (Kafka Streams' TimeWindows and TimeWindowedKStream): tumbling and hopping windows with a
+ * grace period, counted, reduced or aggregated per key and window into a window store, with results emitted on
+ * every update (Kafka Streams' default) or once, when the window closes (its `emitStrategy(onWindowClose)` /
+ * `suppress(untilWindowCloses)`).
+ */
+import { merge, mergeMap } from "rxjs";
+import type { ProcessorFactory, TopologyBuilder } from "../builder.js";
+import { TopologyError } from "../errors.js";
+import type { Emit } from "../record.js";
+import { Serdes, type Serde } from "../serdes.js";
+import type { Change } from "./change.js";
+import type { KStream } from "./kstream.js";
+import { KTable } from "./ktable.js";
+import { emitting } from "./processors.js";
+
+/** A key and the window it was aggregated in: [start, end), epoch milliseconds. */
+export interface Windowed<K> {
+  readonly key: K;
+  readonly start: number;
+  readonly end: number;
+}
+
+const positive = (ms: number, what: string) => {
+  if (!Number.isSafeInteger(ms) || ms <= 0)
+    throw new TopologyError(`${what} must be a positive integer, got ${ms}`);
+};
+
+/**
+ * Fixed-size windows aligned to the epoch (Kafka Streams' TimeWindows): tumbling (`advance` = size, the default) or
+ * hopping (`advanceBy`). A record at time t belongs to every window with start ≤ t < start + size. A record for a
+ * window whose end + grace is at or behind stream time is too late: dropped and counted (`expired-window`).
+ */
+export class TimeWindows {
+  private constructor(
+    readonly sizeMs: number,
+    readonly advanceMs: number,
+    readonly graceMs: number,
+  ) {}
+
+  /** Tumbling windows of `sizeMs`, no grace: a window closes as soon as stream time reaches its end. */
+  static ofSizeWithNoGrace(sizeMs: number): TimeWindows {
+    return TimeWindows.ofSizeAndGrace(sizeMs, 0);
+  }
+
+  /** Tumbling windows of `sizeMs` that accept records up to `graceMs` after their end (in stream time). */
+  static ofSizeAndGrace(sizeMs: number, graceMs: number): TimeWindows {
+    positive(sizeMs, "window size");
+    if (!Number.isSafeInteger(graceMs) || graceMs < 0)
+      throw new TopologyError(`window grace must be a non-negative integer, got ${graceMs}`);
+    return new TimeWindows(sizeMs, sizeMs, graceMs);
+  }
+
+  /** Hopping windows: a new window every `advanceMs` (0 < advance ≤ size). */
+  advanceBy(advanceMs: number): TimeWindows {
+    positive(advanceMs, "window advance");
+    if (advanceMs > this.sizeMs)
+      throw new TopologyError(`window advance ${advanceMs} must not exceed the window size ${this.sizeMs}`);
+    return new TimeWindows(this.sizeMs, advanceMs, this.graceMs);
+  }
+
+  /** Start times of the windows a record at `timestamp` belongs to, oldest first. */
+  windowsFor(timestamp: number): number[] {
+    const starts: number[] = [];
+    let start =
+      Math.floor(Math.max(0, timestamp - this.sizeMs + this.advanceMs) / this.advanceMs) * this.advanceMs;
+    for (; start <= timestamp; start += this.advanceMs) starts.push(start);
+    return starts;
+  }
+}
+
+/** When a windowed aggregation forwards its results. */
+export type EmitStrategy = "onUpdate" | "onWindowClose";
+
+export interface WindowedAggregateOptions {
+  /** The window store. @default the aggregation's name */
+  store?: string;
+  /**
+   * `onUpdate` (default, as Kafka Streams): every update of a window's aggregate. `onWindowClose`: only its final
+   * value, once, when stream time reaches the window's end + grace; the window is then deleted from the store, in
+   * the same commit as the result, so a restart never emits it again.
+   */
+  emit?: EmitStrategy;
+}
+
+/** Long enough that no window waiting for its close expires first, however far stream time jumps. */
+const UNTIL_EMITTED_MS = 100 * 365 * 24 * 3_600_000;
+
+/** A grouped stream cut into windows (Kafka Streams' TimeWindowedKStream). */
+export class TimeWindowedKStream<K, V> {
+  constructor(
+    private readonly builder: TopologyBuilder,
+    private readonly stream: KStream<K, V>,
+    private readonly key: Serde<K> | undefined,
+    readonly windows: TimeWindows,
+  ) {}
+
+  /** The number of records per key and window. */
+  count(name: string, options: WindowedAggregateOptions = {}): KTable<Windowed<K>, number> {
+    return this.#aggregate(
+      name,
+      Serdes.number(),
+      () => 1,
+      (_k, _v, n) => n + 1,
+      options,
+    );
+  }
+
+  /** The first value of a key in a window, then `reducer(aggregate, value)` for each later one. */
+  reduce(
+    name: string,
+    reducer: (aggregate: V, value: V) => V,
+    options: WindowedAggregateOptions & { value?: Serde<V> } = {},
+  ): KTable<Windowed<K>, V> {
+    const value = options.value ?? this.stream.meta.value;
+    if (typeof reducer !== "function" || !value)
+      throw new TopologyError(`reduce '${name}' needs a reducer and a value serde`, { node: name });
+    return this.#aggregate(
+      name,
+      value,
+      (_k, v) => v,
+      (_k, v, a) => reducer(a, v),
+      options,
+    );
+  }
+
+  /** Fold the values of a key in a window into an aggregate that starts at `initializer()`. */
+  aggregate<VA>(
+    name: string,
+    fns: { initializer: () => VA; aggregator: (key: K, value: V, aggregate: VA) => VA },
+    options: WindowedAggregateOptions & { value: Serde<VA> },
+  ): KTable<Windowed<K>, VA> {
+    if (typeof fns?.initializer !== "function" || typeof fns?.aggregator !== "function" || !options?.value)
+      throw new TopologyError(`aggregate '${name}' needs { initializer, aggregator } and a value serde`, {
+        node: name,
+      });
+    return this.#aggregate(
+      name,
+      options.value,
+      (k, v) => fns.aggregator(k, v, fns.initializer()),
+      fns.aggregator,
+      options,
+    );
+  }
+
+  #aggregate<VA>(
+    name: string,
+    value: Serde<VA>,
+    first: (key: K, value: V) => VA,
+    update: (key: K, value: V, aggregate: VA) => VA,
+    options: WindowedAggregateOptions,
+  ): KTable<Windowed<K>, VA> {
+    const key = this.key;
+    if (!key)
+      throw new TopologyError(
+        `'${name}' needs the key serde of its store; pass { key } to groupByKey or groupBy`,
+        {
+          node: name,
+        },
+      );
+    const emit = options.emit ?? "onUpdate";
+    if (emit !== "onUpdate" && emit !== "onWindowClose")
+      throw new TopologyError(`'${name}': emit must be "onUpdate" or "onWindowClose", got ${String(emit)}`, {
+        node: name,
+      });
+    const store = options.store ?? name;
+    const { sizeMs, graceMs } = this.windows;
+    const retentionMs = emit === "onWindowClose" ? UNTIL_EMITTED_MS : sizeMs + graceMs;
+    this.builder.store(store, {
+      kind: "window",
+      keySerde: key,
+      valueSerde: value,
+      retentionMs,
+      changelog: true,
+    });
+    this.builder.add({
+      type: "processor",
+      name,
+      parents: [this.stream.node],
+      factory: windowAggregate(store, this.windows, emit, first, update) as never,
+      stores: [store],
+    });
+    // A windowed table is read through its store by window, not by key: no value getter for joins.
+    return new KTable<Windowed<K>, VA>(this.builder, name, {
+      getter: {
+        stores: [store],
+        make: () => () => {
+          throw new TopologyError(`windowed table '${name}' cannot be joined by key`, { node: name });
+        },
+      },
+    });
+  }
+}
+
+/**
+ * KStreamWindowAggregate: each record updates the aggregate of every window it belongs to that is not closed
+ * (window end + grace > stream time); a record only for closed windows is dropped and counted. With `onWindowClose`
+ * nothing is forwarded on update; after each advance of stream time, every window it closed is forwarded once
+ * (new value its aggregate, old value null, at the window's last millisecond) and deleted.
+ */
+export function windowAggregate<K, V, VA>(
+  store: string,
+  windows: TimeWindows,
+  emit: EmitStrategy,
+  first: (key: K, value: V) => VA,
+  update: (key: K, value: V, aggregate: VA) => VA,
+): ProcessorFactory<K, V, Windowed<K>, Change<VA>> {
+  const { sizeMs, graceMs } = windows;
+  return (ctx) => {
+    const s = ctx.windowStore<K, VA>(store);
+    const records = emitting<K, V, Windowed<K>, Change<VA>>((r) => {
+      if (r.key === null || r.key === undefined || r.value === null || r.value === undefined) {
+        ctx.dropped(r.key === null || r.key === undefined ? "null-key" : "null-value");
+        return [];
+      }
+      const closeTime = ctx.streamTime() - graceMs;
+      const out: Array<Emit<Windowed<K>, Change<VA>>> = [];
+      let late = true;
+      for (const start of windows.windowsFor(r.timestamp)) {
+        const end = start + sizeMs;
+        if (end <= closeTime) continue;
+        late = false;
+        const old = s.get(r.key, start) ?? null;
+        const next = old === null ? first(r.key, r.value) : update(r.key, r.value, old);
+        s.put(r.key, next, start);
+        if (emit === "onUpdate")
+          out.push({ key: { key: r.key, start, end }, value: { newValue: next, oldValue: old } });
+      }
+      if (late) ctx.dropped("expired-window");
+      return out;
+    });
+    if (emit === "onUpdate") return records;
+    const closes = ctx.punctuate("stream-time", 1).pipe(
+      mergeMap((now) => {
+        const lastStart = now - graceMs - sizeMs; // windows with start + size <= now - grace are closed
+        if (lastStart < 0) return [];
+        const closed = [...s.fetchAll(0, lastStart)];
+        for (const e of closed) s.delete(e.key, e.timestamp);
+        return closed.map((e): Emit<Windowed<K>, Change<VA>> => ({
+          key: { key: e.key, start: e.timestamp, end: e.timestamp + sizeMs },
+          value: { newValue: e.value, oldValue: null },
+          timestamp: e.timestamp + sizeMs - 1,
+        }));
+      }),
+    );
+    return (source) => merge(records(source), closes);
+  };
+}
