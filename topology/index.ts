@@ -8,6 +8,7 @@ export {
   KGroupedTable,
   TimeWindows,
   TimeWindowedKStream,
+  JoinWindows,
   type Windowed,
   type EmitStrategy,
   Topology,

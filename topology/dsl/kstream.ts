@@ -12,6 +12,23 @@ import {
 import { emitting, storeGetter, streamTableJoin, tableSource } from "./processors.js";
 import { KGroupedStream } from "./grouped.js";
 import { GlobalKTable, KTable } from "./ktable.js";
+import {
+  JoinWindows,
+  listSerde,
+  streamStreamJoin,
+  type StreamJoinKind,
+  type StreamJoinStores,
+} from "./stream-join.js";
+
+/** The serdes a windowed stream join stores its records with, when the streams do not carry them. */
+export interface StreamJoinSerdes<K, V, VO> {
+  key?: Serde<K>;
+  value?: Serde<V>;
+  otherValue?: Serde<VO>;
+}
+
+/** Long enough that an unmatched record waits for its window to close, however far stream time jumps. */
+const UNTIL_CLOSED_MS = 100 * 365 * 24 * 3_600_000;
 
 /** What the DSL knows about a stream besides its node: its serdes (when known) and whether its key changed. */
 export interface StreamMeta<K, V> {
@@ -286,7 +303,20 @@ export class KStream<K, V> {
     keySelector: (record: StreamRecord<K, V>) => KT,
     joiner: (value: V, row: VT, record: StreamRecord<K, V>) => VO,
   ): KStream<K, VO>;
+  /**
+   * Join with another stream within a time window (KStream.join(KStream, JoinWindows)): records of the same key at
+   * most `windows` apart join, whichever arrives first. Both streams must be co-partitioned (a changed key is
+   * repartitioned first).
+   */
+  join<VO2, VO>(
+    name: string,
+    other: KStream<K, VO2>,
+    joiner: (value: V, otherValue: VO2, record: StreamRecord) => VO,
+    windows: JoinWindows,
+    serdes?: StreamJoinSerdes<K, V, VO2>,
+  ): KStream<K, VO>;
   join(name: string, table: object, ...rest: unknown[]): unknown {
+    if (table instanceof KStream) return this.#streamJoin("inner", name, table, rest);
     return this.#tableJoin("inner", name, table, rest);
   }
 
@@ -302,8 +332,98 @@ export class KStream<K, V> {
     keySelector: (record: StreamRecord<K, V>) => KT,
     joiner: (value: V, row: VT | null, record: StreamRecord<K, V>) => VO,
   ): KStream<K, VO>;
+  /**
+   * As the windowed `join`, and a record of this stream that found no partner is joined with null once its window
+   * has closed (never before).
+   */
+  leftJoin<VO2, VO>(
+    name: string,
+    other: KStream<K, VO2>,
+    joiner: (value: V, otherValue: VO2 | null, record: StreamRecord) => VO,
+    windows: JoinWindows,
+    serdes?: StreamJoinSerdes<K, V, VO2>,
+  ): KStream<K, VO>;
   leftJoin(name: string, table: object, ...rest: unknown[]): unknown {
+    if (table instanceof KStream) return this.#streamJoin("left", name, table, rest);
     return this.#tableJoin("left", name, table, rest);
+  }
+
+  /** As the windowed `leftJoin`, for the records of both streams (KStream.outerJoin). */
+  outerJoin<VO2, VO>(
+    name: string,
+    other: KStream<K, VO2>,
+    joiner: (value: V | null, otherValue: VO2 | null, record: StreamRecord) => VO,
+    windows: JoinWindows,
+    serdes?: StreamJoinSerdes<K, V, VO2>,
+  ): KStream<K, VO> {
+    return this.#streamJoin("outer", name, other as KStream<unknown, unknown>, [
+      joiner,
+      windows,
+      serdes,
+    ]) as never;
+  }
+
+  #streamJoin(
+    kind: StreamJoinKind,
+    name: string,
+    other: KStream<unknown, unknown>,
+    rest: unknown[],
+  ): KStream<unknown, unknown> {
+    const [joiner, windows, serdes = {}] = rest as [
+      (l: unknown, r: unknown, record: StreamRecord) => unknown,
+      JoinWindows,
+      StreamJoinSerdes<unknown, unknown, unknown> | undefined,
+    ];
+    this.#function(name, joiner);
+    if (!(windows instanceof JoinWindows))
+      throw new TopologyError(
+        `stream join '${name}' needs JoinWindows (JoinWindows.ofTimeDifferenceAndGrace(...))`,
+        {
+          node: name,
+        },
+      );
+    const key = (serdes.key ?? this.meta.key ?? other.meta.key) as Serde<unknown> | undefined;
+    const value = (serdes.value ?? this.meta.value) as Serde<unknown> | undefined;
+    const otherValue = (serdes.otherValue ?? other.meta.value) as Serde<unknown> | undefined;
+    if (!key || !value || !otherValue)
+      throw new TopologyError(
+        `stream join '${name}' needs the key serde and both value serdes for its stores; pass { key, value, otherValue }`,
+        { node: name },
+      );
+    const self = this as unknown as KStream<unknown, unknown>;
+    const left = self.meta.repartitionRequired ? self.repartition(`${name}-left`, { key, value }) : self;
+    const right = other.meta.repartitionRequired
+      ? other.repartition(`${name}-right`, { key, value: otherValue })
+      : other;
+    const { beforeMs, afterMs, graceMs } = windows;
+    const stores: StreamJoinStores = { left: `${name}-left-store`, right: `${name}-right-store` };
+    const window = (store: string, v: Serde<unknown>, retentionMs: number) =>
+      this.builder.store(store, {
+        kind: "window",
+        keySerde: key,
+        valueSerde: listSerde(v),
+        retentionMs,
+        changelog: true,
+      });
+    window(stores.left, value, beforeMs + afterMs + graceMs + 1);
+    window(stores.right, otherValue, beforeMs + afterMs + graceMs + 1);
+    if (kind !== "inner") window((stores.leftUnmatched = `${name}-left-unmatched`), value, UNTIL_CLOSED_MS);
+    if (kind === "outer")
+      window((stores.rightUnmatched = `${name}-right-unmatched`), otherValue, UNTIL_CLOSED_MS);
+    const all = Object.values(stores) as string[];
+    for (const [side, stream, thisIsLeft] of [
+      ["this", left, true],
+      ["other", right, false],
+    ] as const)
+      this.builder.add({
+        type: "processor",
+        name: `${name}-${side}`,
+        parents: [stream.node],
+        factory: streamStreamJoin(kind, thisIsLeft, windows, stores, joiner) as never,
+        stores: all,
+      });
+    this.builder.add({ type: "merge", name, parents: [`${name}-this`, `${name}-other`] });
+    return new KStream<unknown, unknown>(this.builder, name, { key });
   }
 
   #tableJoin(

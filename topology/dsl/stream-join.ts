@@ -1,0 +1,187 @@
+/**
+ * Windowed stream–stream joins (Kafka Streams' KStream.join/leftJoin/outerJoin with JoinWindows): two records of
+ * the same key join when their times are at most `before` / `after` apart. Each side's records wait in a window
+ * store of their own; either side may arrive first. A record whose own window has closed (its time + after, or +
+ * before for a right record, + grace is behind stream time) is dropped and counted. A left (outer) join emits a
+ * record that found no partner with null on the other side only once no partner can come any more — stream time
+ * past its time + before + after + grace — never early (Kafka Streams since 3.1 does not emit early either; weir
+ * waits the whole window, both sides, so that no partner accepted later meets a record already emitted alone).
+ */
+import { merge, mergeMap } from "rxjs";
+import type { ProcessorFactory } from "../builder.js";
+import { DeserializationError, TopologyError } from "../errors.js";
+import type { Emit, StreamRecord } from "../record.js";
+import type { Serde } from "../serdes.js";
+import { emitting } from "./processors.js";
+
+/** How far apart in time two records of a key may be to join (Kafka Streams' JoinWindows). */
+export class JoinWindows {
+  private constructor(
+    /** How much earlier than a left record a right record may be. */
+    readonly beforeMs: number,
+    /** How much later than a left record a right record may be. */
+    readonly afterMs: number,
+    readonly graceMs: number,
+  ) {}
+
+  /** Records at most `differenceMs` apart join; no grace. */
+  static ofTimeDifferenceWithNoGrace(differenceMs: number): JoinWindows {
+    return JoinWindows.ofTimeDifferenceAndGrace(differenceMs, 0);
+  }
+
+  /** Records at most `differenceMs` apart join; records up to `graceMs` late (in stream time) still do. */
+  static ofTimeDifferenceAndGrace(differenceMs: number, graceMs: number): JoinWindows {
+    for (const [v, what] of [
+      [differenceMs, "time difference"],
+      [graceMs, "grace"],
+    ] as const)
+      if (!Number.isSafeInteger(v) || v < 0)
+        throw new TopologyError(`join window ${what} must be a non-negative integer, got ${v}`);
+    return new JoinWindows(differenceMs, differenceMs, graceMs);
+  }
+
+  /** Right records up to `ms` before a left record join it. */
+  before(ms: number): JoinWindows {
+    if (!Number.isSafeInteger(ms) || ms < 0)
+      throw new TopologyError(`join window before must be ≥ 0, got ${ms}`);
+    return new JoinWindows(ms, this.afterMs, this.graceMs);
+  }
+
+  /** Right records up to `ms` after a left record join it. */
+  after(ms: number): JoinWindows {
+    if (!Number.isSafeInteger(ms) || ms < 0)
+      throw new TopologyError(`join window after must be ≥ 0, got ${ms}`);
+    return new JoinWindows(this.beforeMs, ms, this.graceMs);
+  }
+}
+
+export type StreamJoinKind = "inner" | "left" | "outer";
+
+/** Several values under one (key, time): the records of a side that share a key and a timestamp. */
+export function listSerde<V>(inner: Serde<V>): Serde<V[]> {
+  return {
+    name: `list(${inner.name})`,
+    nullable: false,
+    serialize: (values) => {
+      const parts = values.map((v) => inner.serialize(v));
+      const out = Buffer.allocUnsafe(4 + parts.reduce((n, p) => n + 4 + p.length, 0));
+      let at = out.writeUInt32BE(parts.length, 0);
+      for (const p of parts) {
+        at = out.writeUInt32BE(p.length, at);
+        at += p.copy(out, at);
+      }
+      return out;
+    },
+    deserialize: (bytes) => {
+      if (bytes.length < 4) throw new DeserializationError("not a list");
+      const n = bytes.readUInt32BE(0);
+      const values: V[] = [];
+      let at = 4;
+      for (let i = 0; i < n; i++) {
+        const length = bytes.readUInt32BE(at);
+        values.push(inner.deserialize(bytes.subarray(at + 4, at + 4 + length)));
+        at += 4 + length;
+      }
+      return values;
+    },
+  };
+}
+
+export interface StreamJoinStores {
+  /** Each side's buffered records: (key, time) → values. */
+  left: string;
+  right: string;
+  /** Left/outer joins: records that found no partner yet, per side, until their window closes. */
+  leftUnmatched?: string;
+  rightUnmatched?: string;
+}
+
+/**
+ * One side of a stream–stream join. `thisIsLeft`: the joiner's first argument. A record is buffered, joined with
+ * every buffered record of the other side in its window, and, for the sides a left or outer join completes,
+ * remembered as unmatched until a partner arrives or its window closes.
+ */
+export function streamStreamJoin<K>(
+  kind: StreamJoinKind,
+  thisIsLeft: boolean,
+  windows: JoinWindows,
+  stores: StreamJoinStores,
+  joiner: (left: unknown, right: unknown, record: StreamRecord) => unknown,
+): ProcessorFactory<K, unknown, K, unknown> {
+  // For a left record at t, right records in [t − before, t + after] join; for a right one, the mirror image.
+  const earlier = thisIsLeft ? windows.beforeMs : windows.afterMs;
+  const later = thisIsLeft ? windows.afterMs : windows.beforeMs;
+  const emitsThisUnmatched = kind === "outer" || (kind === "left" && thisIsLeft);
+  const otherEmitsUnmatched = kind === "outer" || (kind === "left" && !thisIsLeft);
+  return (ctx) => {
+    const mine = ctx.windowStore<K, unknown[]>(thisIsLeft ? stores.left : stores.right);
+    const theirs = ctx.windowStore<K, unknown[]>(thisIsLeft ? stores.right : stores.left);
+    const myUnmatched = emitsThisUnmatched
+      ? ctx.windowStore<K, unknown[]>((thisIsLeft ? stores.leftUnmatched : stores.rightUnmatched)!)
+      : undefined;
+    const theirUnmatched = otherEmitsUnmatched
+      ? ctx.windowStore<K, unknown[]>((thisIsLeft ? stores.rightUnmatched : stores.leftUnmatched)!)
+      : undefined;
+    const J = (mineValue: unknown, theirValue: unknown, r: StreamRecord) =>
+      thisIsLeft ? joiner(mineValue, theirValue, r) : joiner(theirValue, mineValue, r);
+    const append = (store: typeof mine, key: K, t: number, value: unknown) =>
+      store.put(key, [...(store.get(key, t) ?? []), value], t);
+
+    const records = emitting<K, unknown, K, unknown>((r) => {
+      if (r.value === null || r.value === undefined) {
+        ctx.dropped("null-value");
+        return [];
+      }
+      if (r.key === null || r.key === undefined) {
+        // No key, no partner: a left (outer) join passes it on with null at once (Kafka Streams 3.7+, KIP-962).
+        if (emitsThisUnmatched) return [{ key: r.key, value: J(r.value, null, r) }];
+        ctx.dropped("null-key");
+        return [];
+      }
+      const t = r.timestamp;
+      if (t + later + windows.graceMs < ctx.streamTime()) {
+        ctx.dropped("expired-window");
+        return [];
+      }
+      append(mine, r.key, t, r.value);
+      const out: Array<Emit<K, unknown>> = [];
+      for (const match of theirs.fetch(r.key, t - earlier, t + later)) {
+        for (const value of match.value)
+          out.push({ key: r.key, value: J(r.value, value, r), timestamp: Math.max(t, match.timestamp) });
+        // The other side's records here have a partner now: not emitted with null when their window closes.
+        theirUnmatched?.delete(r.key, match.timestamp);
+      }
+      if (out.length === 0 && myUnmatched) append(myUnmatched, r.key, t, r.value);
+      return out;
+    });
+    if (!myUnmatched) return records;
+    // This side's records that never found a partner, once no partner can come: joined with null.
+    const closes = ctx.punctuate("stream-time", 1).pipe(
+      mergeMap((now) => {
+        // A partner of a record at t lies in [t − earlier, t + later]; the latest one is accepted while
+        // (t + later) + earlier + grace ≥ stream time. Past that, no partner can come.
+        const lastOpen = now - later - earlier - windows.graceMs;
+        if (lastOpen <= 0) return [];
+        const closed = [...myUnmatched.fetchAll(0, lastOpen - 1)];
+        const out: Array<Emit<K, unknown>> = [];
+        for (const e of closed) {
+          myUnmatched.delete(e.key, e.timestamp);
+          for (const value of e.value) {
+            const r: StreamRecord = {
+              key: e.key,
+              value,
+              timestamp: e.timestamp,
+              headers: {},
+              topic: "",
+              partition: ctx.partition,
+              offset: -1,
+            };
+            out.push({ key: e.key, value: J(value, null, r), timestamp: e.timestamp });
+          }
+        }
+        return out;
+      }),
+    );
+    return (source) => merge(records(source), closes);
+  };
+}
