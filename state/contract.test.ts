@@ -11,6 +11,8 @@ import {
   openLmdbState,
   openMemoryState,
   StoreClosedError,
+  sessionStore,
+  sessionValueSerde,
   windowStore,
   type StateBackend,
 } from "./index.js";
@@ -657,6 +659,38 @@ function stateBackendContract(kind: "memory" | "lmdb", makeFactory: () => Backen
       store.put("k", "far-future", 100_000);
       buffered.discard();
       expect(show(store.fetch("k", 0, 10_000))).toEqual(["k@1000=kept"]);
+    });
+
+    it("session store over it: put, find overlapping sessions, fetch, remove, sessions ended by a time", () => {
+      const sessions = sessionStore(
+        windowStore(
+          "sessions",
+          new BufferedStore(state.open("sessions", 0)),
+          {
+            key: stringSerde,
+            value: sessionValueSerde(stringSerde),
+          },
+          Number.MAX_SAFE_INTEGER,
+        ),
+      );
+      sessions.put("a", 100, 150, "a1");
+      sessions.put("a", 300, 300, "a2");
+      sessions.put("b", 120, 400, "b1");
+      const found = (k: string, earliestEnd: number, latestStart: number) =>
+        sessions
+          .findSessions(k, earliestEnd, latestStart)
+          .map((e) => `${e.key}[${e.start},${e.end}]=${e.value}`);
+      expect(found("a", 140, 310)).toEqual(["a[100,150]=a1", "a[300,300]=a2"]);
+      expect(found("a", 151, 310)).toEqual(["a[300,300]=a2"]);
+      expect(found("a", 0, 299)).toEqual(["a[100,150]=a1"]);
+      expect(sessions.fetchSession("a", 100, 150)).toBe("a1");
+      expect(sessions.fetchSession("a", 100, 151)).toBeUndefined();
+      expect(sessions.endedBy(300).map((e) => `${e.key}@${e.start}`)).toEqual(["a@100", "a@300"]);
+      sessions.remove("a", 100, 149); // not that session: kept
+      expect(sessions.fetchSession("a", 100, 150)).toBe("a1");
+      sessions.remove("a", 100, 150);
+      expect(found("a", 0, 1_000)).toEqual(["a[300,300]=a2"]);
+      expect(() => sessions.put("a", 10, 5, "x")).toThrow(/cannot end/);
     });
 
     it("close is safe twice; later use throws naming the store", () => {

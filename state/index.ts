@@ -18,5 +18,12 @@ export { openMemoryState } from "./memory-backend.js";
 export { BufferedStore } from "./buffered-store.js";
 export { keyValueStore } from "./key-value-store.js";
 export { windowStore } from "./window-store.js";
+export {
+  sessionStore,
+  sessionValueSerde,
+  type SessionStore,
+  type SessionEntry,
+  type SessionValue,
+} from "./session-store.js";
 export { decideRestore, type RestorePlan, type RestoreInput } from "./restore.js";
 export { StateError, StoreClosedError, InvalidStoreKeyError } from "./errors.js";

@@ -233,7 +233,14 @@ export { Topology, changelogTopic, deadLetterTopic, repartitionTopic } from "./t
 export { KStream } from "./dsl/kstream.js";
 export { KTable, GlobalKTable } from "./dsl/ktable.js";
 export { KGroupedStream, KGroupedTable } from "./dsl/grouped.js";
-export { TimeWindows, TimeWindowedKStream, type Windowed, type EmitStrategy } from "./dsl/windows.js";
+export {
+  TimeWindows,
+  TimeWindowedKStream,
+  SessionWindows,
+  SessionWindowedKStream,
+  type Windowed,
+  type EmitStrategy,
+} from "./dsl/windows.js";
 export { JoinWindows } from "./dsl/stream-join.js";
 
 const NAME = /^[A-Za-z0-9._-]+$/;

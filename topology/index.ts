@@ -8,6 +8,8 @@ export {
   KGroupedTable,
   TimeWindows,
   TimeWindowedKStream,
+  SessionWindows,
+  SessionWindowedKStream,
   JoinWindows,
   type Windowed,
   type EmitStrategy,

@@ -6,7 +6,7 @@ import { changeSerde, type Change } from "./change.js";
 import type { KStream } from "./kstream.js";
 import { KTable } from "./ktable.js";
 import { regroup, storeGetter, streamAggregate, tableAggregate } from "./processors.js";
-import { TimeWindowedKStream, TimeWindows } from "./windows.js";
+import { SessionWindowedKStream, SessionWindows, TimeWindowedKStream, TimeWindows } from "./windows.js";
 
 /** Where an aggregation keeps its result. */
 export interface AggregateOptions {
@@ -71,15 +71,19 @@ export class KGroupedStream<K, V> {
   ) {}
 
   /** Cut each key's records into time windows (tumbling or hopping) before aggregating them. */
-  windowedBy(windows: TimeWindows): TimeWindowedKStream<K, V> {
-    if (!(windows instanceof TimeWindows))
-      throw new TopologyError(
-        `windowedBy '${this.name}' needs TimeWindows (TimeWindows.ofSizeAndGrace(...))`,
-        {
-          node: this.name,
-        },
-      );
-    return new TimeWindowedKStream(this.builder, this.stream, this.key, windows);
+  windowedBy(windows: TimeWindows): TimeWindowedKStream<K, V>;
+  /** Cut each key's records into sessions separated by an inactivity gap before aggregating them. */
+  windowedBy(windows: SessionWindows): SessionWindowedKStream<K, V>;
+  windowedBy(
+    windows: TimeWindows | SessionWindows,
+  ): TimeWindowedKStream<K, V> | SessionWindowedKStream<K, V> {
+    if (windows instanceof TimeWindows)
+      return new TimeWindowedKStream(this.builder, this.stream, this.key, windows);
+    if (windows instanceof SessionWindows)
+      return new SessionWindowedKStream(this.builder, this.stream, this.key, windows);
+    throw new TopologyError(`windowedBy '${this.name}' needs TimeWindows or SessionWindows`, {
+      node: this.name,
+    });
   }
 
   /** The number of records per key. */

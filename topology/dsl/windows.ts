@@ -13,6 +13,7 @@ import type { Change } from "./change.js";
 import type { KStream } from "./kstream.js";
 import { KTable } from "./ktable.js";
 import { emitting } from "./processors.js";
+import { sessionStore, sessionValueSerde, type SessionValue } from "../../state/session-store.js";
 
 /** A key and the window it was aggregated in: [start, end), epoch milliseconds. */
 export interface Windowed<K> {
@@ -240,6 +241,207 @@ export function windowAggregate<K, V, VA>(
           key: { key: e.key, start: e.timestamp, end: e.timestamp + sizeMs },
           value: { newValue: e.value, oldValue: null },
           timestamp: e.timestamp + sizeMs - 1,
+        }));
+      }),
+    );
+    return (source) => merge(records(source), closes);
+  };
+}
+
+/**
+ * Session windows (Kafka Streams' SessionWindows): a key's records closer than `gap` to each other form one
+ * session [first record time, last record time]; a record that falls between two sessions merges them. A record
+ * whose session would end before stream time − grace is too late: dropped and counted.
+ */
+export class SessionWindows {
+  private constructor(
+    readonly gapMs: number,
+    readonly graceMs: number,
+  ) {}
+
+  static ofInactivityGapWithNoGrace(gapMs: number): SessionWindows {
+    return SessionWindows.ofInactivityGapAndGrace(gapMs, 0);
+  }
+
+  static ofInactivityGapAndGrace(gapMs: number, graceMs: number): SessionWindows {
+    positive(gapMs, "session inactivity gap");
+    if (!Number.isSafeInteger(graceMs) || graceMs < 0)
+      throw new TopologyError(`session grace must be a non-negative integer, got ${graceMs}`);
+    return new SessionWindows(gapMs, graceMs);
+  }
+}
+
+/** A grouped stream cut into sessions (Kafka Streams' SessionWindowedKStream). */
+export class SessionWindowedKStream<K, V> {
+  constructor(
+    private readonly builder: TopologyBuilder,
+    private readonly stream: KStream<K, V>,
+    private readonly key: Serde<K> | undefined,
+    readonly windows: SessionWindows,
+  ) {}
+
+  /** The number of records per key and session (merged sessions add up). */
+  count(name: string, options: WindowedAggregateOptions = {}): KTable<Windowed<K>, number> {
+    return this.#aggregate(
+      name,
+      Serdes.number(),
+      () => 0,
+      (_k, _v, n) => n + 1,
+      (_k, a, b) => a + b,
+      options,
+    );
+  }
+
+  /** Combine a session's values with `reducer`, which also combines two sessions that merge. */
+  reduce(
+    name: string,
+    reducer: (aggregate: V, value: V) => V,
+    options: WindowedAggregateOptions & { value?: Serde<V> } = {},
+  ): KTable<Windowed<K>, V> {
+    const value = options.value ?? this.stream.meta.value;
+    if (typeof reducer !== "function" || !value)
+      throw new TopologyError(`reduce '${name}' needs a reducer and a value serde`, { node: name });
+    const none = Symbol("none");
+    return this.#aggregate(
+      name,
+      value,
+      () => none as unknown as V,
+      (_k, v, a) => (a === (none as unknown) ? v : reducer(a, v)),
+      (_k, a, b) => (a === (none as unknown) ? b : b === (none as unknown) ? a : reducer(a, b)),
+      options,
+    );
+  }
+
+  /** Fold a session's values from `initializer()`; `merger` combines the aggregates of two sessions that merge. */
+  aggregate<VA>(
+    name: string,
+    fns: {
+      initializer: () => VA;
+      aggregator: (key: K, value: V, aggregate: VA) => VA;
+      merger: (key: K, left: VA, right: VA) => VA;
+    },
+    options: WindowedAggregateOptions & { value: Serde<VA> },
+  ): KTable<Windowed<K>, VA> {
+    if (
+      typeof fns?.initializer !== "function" ||
+      typeof fns?.aggregator !== "function" ||
+      typeof fns?.merger !== "function" ||
+      !options?.value
+    )
+      throw new TopologyError(
+        `aggregate '${name}' needs { initializer, aggregator, merger } and a value serde`,
+        {
+          node: name,
+        },
+      );
+    return this.#aggregate(name, options.value, fns.initializer, fns.aggregator, fns.merger, options);
+  }
+
+  #aggregate<VA>(
+    name: string,
+    value: Serde<VA>,
+    initializer: () => VA,
+    aggregator: (key: K, value: V, aggregate: VA) => VA,
+    merger: (key: K, left: VA, right: VA) => VA,
+    options: WindowedAggregateOptions,
+  ): KTable<Windowed<K>, VA> {
+    const key = this.key;
+    if (!key)
+      throw new TopologyError(
+        `'${name}' needs the key serde of its store; pass { key } to groupByKey or groupBy`,
+        {
+          node: name,
+        },
+      );
+    const emit = options.emit ?? "onUpdate";
+    if (emit !== "onUpdate" && emit !== "onWindowClose")
+      throw new TopologyError(`'${name}': emit must be "onUpdate" or "onWindowClose", got ${String(emit)}`, {
+        node: name,
+      });
+    const store = options.store ?? name;
+    this.builder.store(store, {
+      kind: "window",
+      keySerde: key,
+      valueSerde: sessionValueSerde(value),
+      retentionMs: UNTIL_EMITTED_MS,
+      changelog: true,
+    });
+    this.builder.add({
+      type: "processor",
+      name,
+      parents: [this.stream.node],
+      factory: sessionAggregate(store, this.windows, emit, initializer, aggregator, merger) as never,
+      stores: [store],
+    });
+    return new KTable<Windowed<K>, VA>(this.builder, name, {
+      getter: {
+        stores: [store],
+        make: () => () => {
+          throw new TopologyError(`session table '${name}' cannot be joined by key`, { node: name });
+        },
+      },
+    });
+  }
+}
+
+/**
+ * KStreamSessionWindowAggregate: a record finds the key's sessions within `gap` of it, merges them with itself into
+ * one session (the merger combines their aggregates, then the aggregator adds the record), removes the merged ones
+ * and stores the new one. On update it forwards a deletion for each merged session and the new session's value.
+ * A session is final once stream time − grace passes its end + gap (no record can extend it any more): then it is
+ * removed from the store — forwarded once first, with emit onWindowClose.
+ */
+export function sessionAggregate<K, V, VA>(
+  store: string,
+  windows: SessionWindows,
+  emit: EmitStrategy,
+  initializer: () => VA,
+  aggregator: (key: K, value: V, aggregate: VA) => VA,
+  merger: (key: K, left: VA, right: VA) => VA,
+): ProcessorFactory<K, V, Windowed<K>, Change<VA>> {
+  const { gapMs, graceMs } = windows;
+  return (ctx) => {
+    const sessions = sessionStore(ctx.windowStore<K, SessionValue<VA>>(store));
+    const records = emitting<K, V, Windowed<K>, Change<VA>>((r) => {
+      if (r.key === null || r.key === undefined || r.value === null || r.value === undefined) {
+        ctx.dropped(r.key === null || r.key === undefined ? "null-key" : "null-value");
+        return [];
+      }
+      const t = r.timestamp;
+      const merged = sessions.findSessions(r.key, t - gapMs, t + gapMs);
+      const start = Math.min(t, ...merged.map((s) => s.start));
+      const end = Math.max(t, ...merged.map((s) => s.end));
+      if (end < ctx.streamTime() - graceMs) {
+        ctx.dropped("expired-window");
+        return [];
+      }
+      let aggregate = initializer();
+      for (const s of merged) aggregate = merger(r.key, aggregate, s.value);
+      aggregate = aggregator(r.key, r.value, aggregate);
+      const out: Array<Emit<Windowed<K>, Change<VA>>> = [];
+      for (const s of merged) {
+        sessions.remove(r.key, s.start, s.end);
+        if (emit === "onUpdate")
+          out.push({
+            key: { key: r.key, start: s.start, end: s.end },
+            value: { newValue: null, oldValue: s.value },
+          });
+      }
+      sessions.put(r.key, start, end, aggregate);
+      if (emit === "onUpdate")
+        out.push({ key: { key: r.key, start, end }, value: { newValue: aggregate, oldValue: null } });
+      return out;
+    });
+    // Closed sessions leave the store (and, with onWindowClose, are forwarded once). Checked as stream time moves.
+    const closes = ctx.punctuate("stream-time", emit === "onWindowClose" ? 1 : gapMs).pipe(
+      mergeMap((now) => {
+        const closed = sessions.endedBy(now - graceMs - gapMs - 1);
+        for (const s of closed) sessions.remove(s.key, s.start, s.end);
+        if (emit === "onUpdate") return [];
+        return closed.map((s): Emit<Windowed<K>, Change<VA>> => ({
+          key: { key: s.key, start: s.start, end: s.end },
+          value: { newValue: s.value, oldValue: null },
+          timestamp: s.end,
         }));
       }),
     );
