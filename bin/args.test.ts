@@ -109,6 +109,10 @@ describe("the worker's numeric settings are range-checked wherever they come fro
     expect(() => config(["--task-timeout-ms", String(MAX_TASK_TIMEOUT_MS + 1)])).toThrow(
       `--task-timeout-ms must be an integer between 1 and ${MAX_TASK_TIMEOUT_MS}`,
     );
+    expect(config([]).droppedRecords).toBe("drop");
+    expect(config(["--dropped-records", "dead-letter"]).droppedRecords).toBe("dead-letter");
+    expect(() => config(["--dropped-records", "keep"])).toThrow(/--dropped-records/);
+    expect(loadConfig({}, { WEIR_DROPPED_RECORDS: "dead-letter" }).droppedRecords).toBe("dead-letter");
   });
 
   it("the environment and the config file, named in the message", () => {

@@ -24,6 +24,7 @@ export interface WeirConfig {
   processingErrors: "dead-letter" | "fail";
   deserializationErrors: "dead-letter" | "fail";
   productionErrors: "dead-letter" | "fail";
+  droppedRecords: "drop" | "dead-letter";
   stallTimeoutMs?: number;
   kafka: Record<string, string>;
 }
@@ -52,6 +53,7 @@ export const workerFlagSpec = {
   "processing-errors": { type: "string" },
   "deserialization-errors": { type: "string" },
   "production-errors": { type: "string" },
+  "dropped-records": { type: "string" },
   "stall-timeout-ms": { type: "string" },
   config: { type: "string" },
   kafka: { type: "string", multiple: true },
@@ -85,6 +87,10 @@ export const workerFlagHelp: Array<[string, string]> = [
   [
     "--production-errors M",
     "dead-letter (default) or fail, when what a record produces cannot be written: too large, or a value its serde cannot write (env WEIR_PRODUCTION_ERRORS)",
+  ],
+  [
+    "--dropped-records M",
+    "drop (default: counted in weir_dropped_records_total) or dead-letter (also sent to the dead-letter topic with weir.drop.reason, for weir replay --dead-letters), for records an operator drops on purpose: too late for a window, a null key (env WEIR_DROPPED_RECORDS)",
   ],
   [
     "--stall-timeout-ms N",
@@ -167,6 +173,12 @@ export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): 
       "deserializationErrors",
     ),
     productionErrors: handler("production-errors", "WEIR_PRODUCTION_ERRORS", "productionErrors"),
+    droppedRecords: choiceFlag(
+      "dropped-records",
+      pick("dropped-records", "WEIR_DROPPED_RECORDS", "droppedRecords"),
+      ["drop", "dead-letter"] as const,
+      "drop",
+    ),
     stallTimeoutMs: int("stall-timeout-ms", "WEIR_STALL_TIMEOUT_MS", "stallTimeoutMs", 1, MAX_TIMER_MS),
     kafka,
   };

@@ -48,6 +48,7 @@ export const workerCommand: Command = {
         processingErrors: config.processingErrors,
         deserializationErrors: config.deserializationErrors,
         productionErrors: config.productionErrors,
+        droppedRecords: config.droppedRecords,
         stallTimeoutMs: config.stallTimeoutMs,
         kafka: config.kafka,
         logger: log,

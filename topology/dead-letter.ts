@@ -1,4 +1,4 @@
-import { RecordTooLargeError, type WeirError } from "./errors.js";
+import { DroppedRecordError, RecordTooLargeError, type WeirError } from "./errors.js";
 import type { Headers, RawRecord } from "./record.js";
 
 /** Header names on dead-letter records. `weir replay --dead-letters` reads them to re-drive records. */
@@ -19,6 +19,8 @@ export const DeadLetterHeader = {
    * e.g. `value 1020000->998000`. The original is still at the source coordinates (weir.source.*).
    */
   truncated: "weir.dead-letter.truncated",
+  /** DroppedRecordError: why the record was dropped (expired-window, null-key, ...), as in weir_dropped_records_total. */
+  dropReason: "weir.drop.reason",
 } as const;
 
 /** The reason label for metrics: the error class, a bounded set. */
@@ -34,6 +36,7 @@ export function deadLetterHeaders(record: RawRecord, error: WeirError): Headers 
     [DeadLetterHeader.timestamp]: String(record.timestamp),
   };
   if (error.node !== undefined) headers[DeadLetterHeader.node] = error.node;
+  if (error instanceof DroppedRecordError) headers[DeadLetterHeader.dropReason] = error.reason;
   if (error instanceof RecordTooLargeError) {
     headers[DeadLetterHeader.size] = String(error.size);
     headers[DeadLetterHeader.limit] = String(error.limit);

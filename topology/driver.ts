@@ -34,6 +34,8 @@ export interface DriverOptions {
   state?: StateBackend;
   /** The producer's message.max.bytes the worker would check records against (default 1000000). */
   maxRecordBytes?: number;
+  /** Dropped records are also dead-lettered (the worker's `droppedRecords`). @default "drop" */
+  droppedRecords?: "drop" | "dead-letter";
 }
 
 /**
@@ -53,6 +55,7 @@ export class TopologyTestDriver {
   readonly #errorHandlers: RecordFailureHandlers;
   readonly #dropped: Array<{ reason: string; node: string }> = [];
   readonly #maxRecordBytes: number;
+  readonly #droppedAction: "drop" | "dead-letter";
   #wallClock: number;
 
   constructor(topology: Topology, options: DriverOptions = {}) {
@@ -66,6 +69,7 @@ export class TopologyTestDriver {
       production: options.errorHandlers?.production ?? "dead-letter",
     };
     this.#maxRecordBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+    this.#droppedAction = options.droppedRecords ?? "drop";
     this.#state = options.state ?? openMemoryState();
   }
 
@@ -258,6 +262,7 @@ export class TopologyTestDriver {
       partition,
       wallClock: () => this.#wallClock,
       errorHandlers: this.#errorHandlers,
+      droppedRecords: this.#droppedAction,
       globalStore: (name) => this.#state.open(name, 0),
       hooks: { dropped: (reason, node) => this.#dropped.push({ reason, node }) },
       store: (name) => {

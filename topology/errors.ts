@@ -63,6 +63,20 @@ export class InvalidTimestampError extends DeserializationError {}
 /** A processor threw while handling a record. Dead-lettered or fatal, by configuration. */
 export class ProcessingError extends WeirError {}
 
+/**
+ * A record an operator discarded on purpose (too late for its window, a null key an aggregation skips), sent to the
+ * dead-letter topic instead of only being counted when the worker runs with `droppedRecords: "dead-letter"`.
+ */
+export class DroppedRecordError extends WeirError {
+  constructor(
+    readonly reason: string,
+    message: string,
+    context: ConstructorParameters<typeof WeirError>[1] = {},
+  ) {
+    super(message, context);
+  }
+}
+
 /** A record could not be produced (after the client's retries). Never silently dropped: the open transaction is
  *  aborted and rewound (a passing fault) or the worker stops (a fatal one); see topology/failures.ts. */
 export class ProducerError extends WeirError {}

@@ -32,6 +32,12 @@ export interface WorkerOptions {
    */
   productionErrors?: RecordFailureAction;
   /**
+   * What becomes of a record an operator drops on purpose (too late for its window, a null key an aggregation
+   * skips): counted in weir_dropped_records_total only (`drop`), or also sent to the dead-letter topic with header
+   * `weir.drop.reason`, for `weir replay --dead-letters` to re-drive (`dead-letter`). @default "drop"
+   */
+  droppedRecords?: "drop" | "dead-letter";
+  /**
    * A worker with work waiting (lag or queued records) that has not committed for this long is stalled: not ready,
    * `weir_worker_stalled` 1, an error log naming the cause. @default 60000
    */
@@ -79,6 +85,7 @@ export interface CompiledWorkerOptions {
   readonly commitIntervalMs: number;
   readonly maxUncommittedRecords: number;
   readonly errorHandlers: RecordFailureHandlers;
+  readonly droppedRecords: "drop" | "dead-letter";
   readonly stallTimeoutMs: number;
   readonly maxPollRecords: number;
   readonly maxBufferedRecordsPerPartition: number;
@@ -132,6 +139,7 @@ export function compileWorkerOptions(topology: Topology, o: WorkerOptions): Comp
       processing: action("processingErrors", o.processingErrors),
       production: action("productionErrors", o.productionErrors),
     }),
+    droppedRecords: dropAction(o.droppedRecords),
     stallTimeoutMs: positive("stallTimeoutMs", o.stallTimeoutMs, 60_000),
     maxPollRecords: positive("maxPollRecords", o.maxPollRecords, 2000),
     maxBufferedRecordsPerPartition: positive(
@@ -163,4 +171,10 @@ function persistedWorkerId(dir: string): string {
   const id = randomUUID();
   writeFileSync(file, id + "\n");
   return id;
+}
+
+function dropAction(value: unknown): "drop" | "dead-letter" {
+  if (value === undefined) return "drop";
+  if (value === "drop" || value === "dead-letter") return value;
+  throw new ConfigError(`droppedRecords must be "drop" or "dead-letter", got ${JSON.stringify(value)}`);
 }

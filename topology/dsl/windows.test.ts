@@ -108,6 +108,29 @@ describe("windowed count, emit on update", () => {
   });
 });
 
+describe("dropped records to the dead-letter topic", () => {
+  it("with droppedRecords: dead-letter, a record too late for its window is dead-lettered with weir.drop.reason", () => {
+    const d = new TopologyTestDriver(windowedCount(TimeWindows.ofSizeWithNoGrace(10)), {
+      wallClockMs: WALL,
+      droppedRecords: "dead-letter",
+    });
+    pipe(d, [
+      ["a", 25],
+      ["a", 3], // window [0,10) closed at 10
+    ]);
+    const [letter, ...more] = d.deadLetters();
+    expect(more).toEqual([]);
+    expect(letter?.headers).toMatchObject({
+      "weir.error.class": "DroppedRecordError",
+      "weir.drop.reason": "expired-window",
+      "weir.error.node": "counts",
+      "weir.source.offset": "1",
+    });
+    expect(d.droppedRecords()).toEqual([{ reason: "expired-window", node: "counts" }]);
+    d.close();
+  });
+});
+
 describe("windowed count, emit on window close", () => {
   const dirs: string[] = [];
   afterEach(() => {

@@ -121,6 +121,7 @@ export class TaskManager {
         partition,
         wallClock: Date.now,
         errorHandlers: options.errorHandlers,
+        droppedRecords: options.droppedRecords,
         ...(this.d.globalStore ? { globalStore: this.d.globalStore } : {}),
         store: (name) => {
           let buffer = stores.get(name);

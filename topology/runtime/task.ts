@@ -14,6 +14,7 @@ import type {
 } from "../builder.js";
 import {
   DeserializationError,
+  DroppedRecordError,
   InvalidTimestampError,
   ProcessingError,
   StateStoreError,
@@ -60,6 +61,8 @@ export interface TaskOptions {
    * topic and go on, or fail the task.
    */
   errorHandlers: RecordFailureHandlers;
+  /** A dropped record is also dead-lettered (with weir.drop.reason) when "dead-letter". @default "drop" */
+  droppedRecords?: "drop" | "dead-letter";
   hooks?: TaskHooks;
 }
 
@@ -134,7 +137,7 @@ export class StreamTask {
     if (def.kind === "window")
       store = windowStore(name, inner, serdes, def.retentionMs!, {
         streamTime: () => this.streamTime,
-        onDrop: (reason) => this.#options.hooks?.dropped?.(reason, this.#node ?? name),
+        onDrop: (reason) => this.#dropped(reason, this.#node ?? name),
       });
     else if (def.ttlMs !== undefined) {
       const ttl = ttlKeyValueStore(name, inner, serdes, def.ttlMs, () => this.streamTime);
@@ -258,6 +261,21 @@ export class StreamTask {
           });
       });
     }
+  }
+
+  /** A record an operator dropped on purpose: counted, and dead-lettered when the worker is told to. */
+  #dropped(reason: string, node: string): void {
+    this.#options.hooks?.dropped?.(reason, node);
+    const raw = this.#currentRaw;
+    if (this.#options.droppedRecords !== "dead-letter" || !raw) return;
+    this.#options.output.deadLetter(
+      raw,
+      new DroppedRecordError(reason, `record dropped by '${node}': ${reason}`, {
+        ...where(raw),
+        node,
+        task: this.id,
+      }),
+    );
   }
 
   /** Fire wall-clock punctuators that are due. */
@@ -498,7 +516,7 @@ export class StreamTask {
       currentRecord: () => this.#current,
       counter: (name, help, labelNames = []) =>
         this.#options.hooks?.counter?.(name, help, labelNames) ?? NO_COUNTER,
-      dropped: (reason) => this.#options.hooks?.dropped?.(reason, node.name),
+      dropped: (reason) => this.#dropped(reason, node.name),
     };
   }
 }
