@@ -40,7 +40,7 @@ export interface ProcessorContext {
    * Count a record this processor discards on purpose (a null key in an aggregation, a late record) in
    * `weir_dropped_records_total{reason,node}`; the test driver lists them (`droppedRecords()`).
    */
-  dropped(reason: string): void;
+  dropped(reason: string, options?: { deadLetter?: boolean }): void;
 }
 
 export type PunctuationKind = "stream-time" | "wall-clock";

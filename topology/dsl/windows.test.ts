@@ -166,6 +166,44 @@ describe("windowed count, emit on window close", () => {
     d.close();
   });
 
+  it("closeIdleAfterMs: a quiet task closes its windows on wall-clock time; a record for one then goes to the DLQ as late", () => {
+    const b = new TopologyBuilder("app");
+    b.stream("in", { key: s, value: s })
+      .groupByKey("by-key")
+      .windowedBy(TimeWindows.ofSizeWithNoGrace(10))
+      .count("counts", { emit: "onWindowClose", closeIdleAfterMs: 5_000 })
+      .toStream("updates")
+      .map("flat", (r) => ({ key: `${r.key.key}@${r.key.start}-${r.key.end}`, value: r.value }))
+      .to("out", { key: s, value: Serdes.json<number | null>() });
+    const d = new TopologyTestDriver(b.build(), { wallClockMs: WALL });
+    pipe(d, [
+      ["a", 1],
+      ["b", 12],
+    ]);
+    d.advanceWallClock(4_000);
+    expect(out(d)).toEqual([["a@0-10", 1, 9]]); // closed by stream time (12 ≥ 10)
+    d.advanceWallClock(1_000); // five seconds without a record
+    expect(out(d)).toEqual([["b@10-20", 1, 19]]);
+    pipe(d, [["a", 15]]); // for [10,20), closed by the idle close
+    expect(out(d)).toEqual([]);
+    const [letter] = d.deadLetters();
+    expect(letter?.headers).toMatchObject({
+      "weir.drop.reason": "late",
+      "weir.error.class": "DroppedRecordError",
+    });
+    pipe(d, [["a", 25]]);
+    d.advanceWallClock(5_000);
+    expect(out(d)).toEqual([["a@20-30", 1, 29]]);
+    expect(() =>
+      new TopologyBuilder("x")
+        .stream("in", { key: s, value: s })
+        .groupByKey("g")
+        .windowedBy(TimeWindows.ofSizeWithNoGrace(10))
+        .count("c", { closeIdleAfterMs: 5 }),
+    ).toThrow(/closeIdleAfterMs needs emit/);
+    d.close();
+  });
+
   it("a window emitted before a restart is not emitted again after it", () => {
     const dir = mkdtempSync(join(tmpdir(), "weir-windows-"));
     dirs.push(dir);

@@ -9,6 +9,7 @@ import type { ProcessorFactory, TopologyBuilder } from "../builder.js";
 import { TopologyError } from "../errors.js";
 import type { Emit } from "../record.js";
 import { Serdes, type Serde } from "../serdes.js";
+import { Stores } from "../builder.js";
 import type { Change } from "./change.js";
 import type { KStream } from "./kstream.js";
 import { KTable } from "./ktable.js";
@@ -82,6 +83,14 @@ export interface WindowedAggregateOptions {
    * the same commit as the result, so a restart never emits it again.
    */
   emit?: EmitStrategy;
+  /**
+   * With `emit: "onWindowClose"` on time windows: when the task has had no record for this long (wall-clock time),
+   * close every window it holds and forward their results, instead of waiting for stream time to move (a key or a
+   * partition gone quiet would otherwise hold its last windows back indefinitely). The trade-off: windows up to
+   * the latest one closed this way are closed for every key, and a record arriving for one of them later goes to
+   * the dead-letter topic with `weir.drop.reason: late`. Off by default.
+   */
+  closeIdleAfterMs?: number;
 }
 
 /** Long enough that no window waiting for its close expires first, however far stream time jumps. */
@@ -174,12 +183,19 @@ export class TimeWindowedKStream<K, V> {
       retentionMs,
       changelog: true,
     });
+    const idle = options.closeIdleAfterMs;
+    if (idle !== undefined) {
+      if (emit !== "onWindowClose")
+        throw new TopologyError(`'${name}': closeIdleAfterMs needs emit: "onWindowClose"`, { node: name });
+      positive(idle, "closeIdleAfterMs");
+      this.builder.store(`${store}-closed`, Stores.keyValue(Serdes.string(), Serdes.number()));
+    }
     this.builder.add({
       type: "processor",
       name,
       parents: [this.stream.node],
-      factory: windowAggregate(store, this.windows, emit, first, update) as never,
-      stores: [store],
+      factory: windowAggregate(store, this.windows, emit, first, update, idle) as never,
+      stores: idle === undefined ? [store] : [store, `${store}-closed`],
     });
     // A windowed table is read through its store by window, not by key: no value getter for joins.
     return new KTable<Windowed<K>, VA>(this.builder, name, {
@@ -205,21 +221,39 @@ export function windowAggregate<K, V, VA>(
   emit: EmitStrategy,
   first: (key: K, value: V) => VA,
   update: (key: K, value: V, aggregate: VA) => VA,
+  closeIdleAfterMs?: number,
 ): ProcessorFactory<K, V, Windowed<K>, Change<VA>> {
   const { sizeMs, graceMs } = windows;
   return (ctx) => {
     const s = ctx.windowStore<K, VA>(store);
+    // Idle close: the latest window start closed by it (persisted, so a restart keeps those windows closed).
+    const closed =
+      closeIdleAfterMs === undefined ? undefined : ctx.keyValueStore<string, number>(`${store}-closed`);
+    const horizon = () => closed?.get("horizon") ?? -Infinity;
+    let lastRecordAt = ctx.wallClockTime();
+    const final = (e: { key: K; timestamp: number; value: VA }): Emit<Windowed<K>, Change<VA>> => ({
+      key: { key: e.key, start: e.timestamp, end: e.timestamp + sizeMs },
+      value: { newValue: e.value, oldValue: null },
+      timestamp: e.timestamp + sizeMs - 1,
+    });
     const records = emitting<K, V, Windowed<K>, Change<VA>>((r) => {
       if (r.key === null || r.key === undefined || r.value === null || r.value === undefined) {
         ctx.dropped(r.key === null || r.key === undefined ? "null-key" : "null-value");
         return [];
       }
+      lastRecordAt = ctx.wallClockTime();
       const closeTime = ctx.streamTime() - graceMs;
+      const closedUpTo = horizon();
       const out: Array<Emit<Windowed<K>, Change<VA>>> = [];
       let late = true;
+      let closedIdle = false;
       for (const start of windows.windowsFor(r.timestamp)) {
         const end = start + sizeMs;
         if (end <= closeTime) continue;
+        if (start <= closedUpTo) {
+          closedIdle = true;
+          continue;
+        }
         late = false;
         const old = s.get(r.key, start) ?? null;
         const next = old === null ? first(r.key, r.value) : update(r.key, r.value, old);
@@ -227,24 +261,37 @@ export function windowAggregate<K, V, VA>(
         if (emit === "onUpdate")
           out.push({ key: { key: r.key, start, end }, value: { newValue: next, oldValue: old } });
       }
-      if (late) ctx.dropped("expired-window");
+      if (late) {
+        if (closedIdle) ctx.dropped("late", { deadLetter: true });
+        else ctx.dropped("expired-window");
+      }
       return out;
     });
     if (emit === "onUpdate") return records;
+    const idleCloses =
+      closeIdleAfterMs === undefined
+        ? []
+        : ctx.punctuate("wall-clock", Math.max(1, Math.min(closeIdleAfterMs, 1000))).pipe(
+            mergeMap((now) => {
+              if (now - lastRecordAt < closeIdleAfterMs) return [];
+              lastRecordAt = now;
+              const open = [...s.fetchAll(0, Number.MAX_SAFE_INTEGER)];
+              if (open.length === 0) return [];
+              for (const e of open) s.delete(e.key, e.timestamp);
+              closed!.put("horizon", Math.max(horizon(), ...open.map((e) => e.timestamp)));
+              return open.map(final);
+            }),
+          );
     const closes = ctx.punctuate("stream-time", 1).pipe(
       mergeMap((now) => {
         const lastStart = now - graceMs - sizeMs; // windows with start + size <= now - grace are closed
         if (lastStart < 0) return [];
-        const closed = [...s.fetchAll(0, lastStart)];
-        for (const e of closed) s.delete(e.key, e.timestamp);
-        return closed.map((e): Emit<Windowed<K>, Change<VA>> => ({
-          key: { key: e.key, start: e.timestamp, end: e.timestamp + sizeMs },
-          value: { newValue: e.value, oldValue: null },
-          timestamp: e.timestamp + sizeMs - 1,
-        }));
+        const ended = [...s.fetchAll(0, lastStart)];
+        for (const e of ended) s.delete(e.key, e.timestamp);
+        return ended.map(final);
       }),
     );
-    return (source) => merge(records(source), closes);
+    return (source) => merge(records(source), closes, idleCloses);
   };
 }
 

@@ -264,10 +264,10 @@ export class StreamTask {
   }
 
   /** A record an operator dropped on purpose: counted, and dead-lettered when the worker is told to. */
-  #dropped(reason: string, node: string): void {
+  #dropped(reason: string, node: string, deadLetter = false): void {
     this.#options.hooks?.dropped?.(reason, node);
     const raw = this.#currentRaw;
-    if (this.#options.droppedRecords !== "dead-letter" || !raw) return;
+    if ((!deadLetter && this.#options.droppedRecords !== "dead-letter") || !raw) return;
     this.#options.output.deadLetter(
       raw,
       new DroppedRecordError(reason, `record dropped by '${node}': ${reason}`, {
@@ -516,7 +516,7 @@ export class StreamTask {
       currentRecord: () => this.#current,
       counter: (name, help, labelNames = []) =>
         this.#options.hooks?.counter?.(name, help, labelNames) ?? NO_COUNTER,
-      dropped: (reason) => this.#dropped(reason, node.name),
+      dropped: (reason, options) => this.#dropped(reason, node.name, options?.deadLetter ?? false),
     };
   }
 }
