@@ -124,6 +124,8 @@ export function streamStreamJoin<K>(
       : undefined;
     const J = (mineValue: unknown, theirValue: unknown, r: StreamRecord) =>
       thisIsLeft ? joiner(mineValue, theirValue, r) : joiner(theirValue, mineValue, r);
+    /** No unmatched record of this side is older than this (unknown after a restart: the first check scans). */
+    let earliestUnmatched = -Infinity;
     const append = (store: typeof mine, key: K, t: number, value: unknown) =>
       store.put(key, [...(store.get(key, t) ?? []), value], t);
 
@@ -151,18 +153,28 @@ export function streamStreamJoin<K>(
         // The other side's records here have a partner now: not emitted with null when their window closes.
         theirUnmatched?.delete(r.key, match.timestamp);
       }
-      if (out.length === 0 && myUnmatched) append(myUnmatched, r.key, t, r.value);
+      if (out.length === 0 && myUnmatched) {
+        append(myUnmatched, r.key, t, r.value);
+        if (t < earliestUnmatched) earliestUnmatched = t;
+      }
       return out;
     });
-    if (!myUnmatched) return records;
+    // Buffered records past the window's retention are invisible; delete them (through the changelog) as stream
+    // time moves on, once per window length.
+    const retention = windows.beforeMs + windows.afterMs + windows.graceMs + 1;
+    const expiry = ctx
+      .punctuate("stream-time", Math.max(1, windows.beforeMs + windows.afterMs))
+      .pipe(mergeMap((now) => (mine.expire(now - retention), [] as Array<Emit<K, unknown>>)));
+    if (!myUnmatched) return (source) => merge(records(source), expiry);
     // This side's records that never found a partner, once no partner can come: joined with null.
     const closes = ctx.punctuate("stream-time", 1).pipe(
       mergeMap((now) => {
         // A partner of a record at t lies in [t − earlier, t + later]; the latest one is accepted while
         // (t + later) + earlier + grace ≥ stream time. Past that, no partner can come.
         const lastOpen = now - later - earlier - windows.graceMs;
-        if (lastOpen <= 0) return [];
+        if (lastOpen <= 0 || lastOpen <= earliestUnmatched) return [];
         const closed = [...myUnmatched.fetchAll(0, lastOpen - 1)];
+        earliestUnmatched = lastOpen;
         const out: Array<Emit<K, unknown>> = [];
         for (const e of closed) {
           myUnmatched.delete(e.key, e.timestamp);
@@ -182,6 +194,6 @@ export function streamStreamJoin<K>(
         return out;
       }),
     );
-    return (source) => merge(records(source), closes);
+    return (source) => merge(records(source), closes, expiry);
   };
 }

@@ -71,6 +71,19 @@ describe("windowed count, emit on update", () => {
     d.close();
   });
 
+  it("windows past retention (size + grace) are deleted from the store, with changelog tombstones", () => {
+    const d = new TopologyTestDriver(windowedCount(TimeWindows.ofSizeWithNoGrace(10)), { wallClockMs: WALL });
+    pipe(d, [
+      ["a", 0],
+      ["b", 3],
+      ["a", 15], // stream time 15: windows starting before 5 are past retention
+    ]);
+    expect(d.windowStore<string, number>("counts").approximateCount()).toBe(1);
+    const tombstones = d.records("app-counts-changelog").filter((r) => r.value === null);
+    expect(tombstones).toHaveLength(2);
+    d.close();
+  });
+
   it("hopping: a record counts in each window it falls in", () => {
     const d = new TopologyTestDriver(windowedCount(TimeWindows.ofSizeAndGrace(10, 100).advanceBy(5)), {
       wallClockMs: WALL,
@@ -127,6 +140,25 @@ describe("dropped records to the dead-letter topic", () => {
       "weir.source.offset": "1",
     });
     expect(d.droppedRecords()).toEqual([{ reason: "expired-window", node: "counts" }]);
+    d.close();
+  });
+
+  it("a record two branches drop is dead-lettered once (counted by each)", () => {
+    const b = new TopologyBuilder("app");
+    const grouped = b.stream("in", { key: s, value: s }).groupByKey("by-key");
+    for (const name of ["c1", "c2"])
+      grouped
+        .windowedBy(TimeWindows.ofSizeWithNoGrace(10))
+        .count(name)
+        .toStream(`${name}-out`)
+        .foreach(`${name}-sink`, () => {});
+    const d = new TopologyTestDriver(b.build(), { wallClockMs: WALL, droppedRecords: "dead-letter" });
+    pipe(d, [
+      ["a", 25],
+      ["a", 3],
+    ]);
+    expect(d.deadLetters()).toHaveLength(1);
+    expect(d.droppedRecords().map((r) => r.node)).toEqual(["c1", "c2"]);
     d.close();
   });
 });

@@ -231,6 +231,8 @@ export function windowAggregate<K, V, VA>(
       closeIdleAfterMs === undefined ? undefined : ctx.keyValueStore<string, number>(`${store}-closed`);
     const horizon = () => closed?.get("horizon") ?? -Infinity;
     let lastRecordAt = ctx.wallClockTime();
+    /** No window starts before this (unknown after a restart: the first close check scans). */
+    let earliestOpen = -Infinity;
     const final = (e: { key: K; timestamp: number; value: VA }): Emit<Windowed<K>, Change<VA>> => ({
       key: { key: e.key, start: e.timestamp, end: e.timestamp + sizeMs },
       value: { newValue: e.value, oldValue: null },
@@ -258,6 +260,7 @@ export function windowAggregate<K, V, VA>(
         const old = s.get(r.key, start) ?? null;
         const next = old === null ? first(r.key, r.value) : update(r.key, r.value, old);
         s.put(r.key, next, start);
+        if (start < earliestOpen) earliestOpen = start;
         if (emit === "onUpdate")
           out.push({ key: { key: r.key, start, end }, value: { newValue: next, oldValue: old } });
       }
@@ -267,7 +270,14 @@ export function windowAggregate<K, V, VA>(
       }
       return out;
     });
-    if (emit === "onUpdate") return records;
+    if (emit === "onUpdate") {
+      // Windows past retention are invisible; delete them (through the changelog) once per window size.
+      const retention = sizeMs + graceMs;
+      const expiry = ctx
+        .punctuate("stream-time", sizeMs)
+        .pipe(mergeMap((now) => (s.expire(now - retention), [] as Array<Emit<Windowed<K>, Change<VA>>>)));
+      return (source) => merge(records(source), expiry);
+    }
     const idleCloses =
       closeIdleAfterMs === undefined
         ? []
@@ -278,15 +288,19 @@ export function windowAggregate<K, V, VA>(
               const open = [...s.fetchAll(0, Number.MAX_SAFE_INTEGER)];
               if (open.length === 0) return [];
               for (const e of open) s.delete(e.key, e.timestamp);
-              closed!.put("horizon", Math.max(horizon(), ...open.map((e) => e.timestamp)));
+              let latest = horizon();
+              for (const e of open) if (e.timestamp > latest) latest = e.timestamp;
+              closed!.put("horizon", latest);
               return open.map(final);
             }),
           );
     const closes = ctx.punctuate("stream-time", 1).pipe(
       mergeMap((now) => {
         const lastStart = now - graceMs - sizeMs; // windows with start + size <= now - grace are closed
-        if (lastStart < 0) return [];
+        // Scan the store only when a window can have closed since the last scan.
+        if (lastStart < 0 || lastStart < earliestOpen) return [];
         const ended = [...s.fetchAll(0, lastStart)];
+        earliestOpen = lastStart + 1;
         for (const e of ended) s.delete(e.key, e.timestamp);
         return ended.map(final);
       }),
@@ -449,6 +463,8 @@ export function sessionAggregate<K, V, VA>(
   const { gapMs, graceMs } = windows;
   return (ctx) => {
     const sessions = sessionStore(ctx.windowStore<K, SessionValue<VA>>(store));
+    /** No session ends before this (unknown after a restart: the first close check scans). */
+    let earliestEnd = -Infinity;
     const records = emitting<K, V, Windowed<K>, Change<VA>>((r) => {
       if (r.key === null || r.key === undefined || r.value === null || r.value === undefined) {
         ctx.dropped(r.key === null || r.key === undefined ? "null-key" : "null-value");
@@ -475,6 +491,7 @@ export function sessionAggregate<K, V, VA>(
           });
       }
       sessions.put(r.key, start, end, aggregate);
+      if (end < earliestEnd) earliestEnd = end;
       if (emit === "onUpdate")
         out.push({ key: { key: r.key, start, end }, value: { newValue: aggregate, oldValue: null } });
       return out;
@@ -482,7 +499,11 @@ export function sessionAggregate<K, V, VA>(
     // Closed sessions leave the store (and, with onWindowClose, are forwarded once). Checked as stream time moves.
     const closes = ctx.punctuate("stream-time", emit === "onWindowClose" ? 1 : gapMs).pipe(
       mergeMap((now) => {
-        const closed = sessions.endedBy(now - graceMs - gapMs - 1);
+        const latestEnd = now - graceMs - gapMs - 1;
+        // Scan only when a session can have closed since the last scan.
+        if (latestEnd < earliestEnd) return [];
+        const closed = sessions.endedBy(latestEnd);
+        earliestEnd = latestEnd + 1;
         for (const s of closed) sessions.remove(s.key, s.start, s.end);
         if (emit === "onUpdate") return [];
         return closed.map((s): Emit<Windowed<K>, Change<VA>> => ({

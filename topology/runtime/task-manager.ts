@@ -158,7 +158,7 @@ export class TaskManager {
       }),
     };
     const resumed = this.committedStreamTime.get(active.task.id);
-    if (resumed !== undefined) active.task.streamTime = resumed;
+    if (resumed !== undefined) active.task.resumeStreamTime(resumed);
     this.tasks.add(active);
     // Open every store now so that a store's first write is not the moment its LMDB database is created.
     for (const s of subtopology.stores) active.task.store(s);

@@ -100,6 +100,8 @@ export class StreamTask {
   /** The processor node running now (what a dropped record is counted against). */
   #node: string | undefined;
   #currentRaw: RawRecord | undefined;
+  /** The input record last dead-lettered as dropped (at most once each). */
+  #letteredDrop: RawRecord | undefined;
   #inside = false;
   #failure: WeirError | undefined;
   #closed = false;
@@ -110,6 +112,15 @@ export class StreamTask {
     this.partition = options.partition;
     this.id = taskId(options.subtopology.id, options.partition);
     this.#build();
+  }
+
+  /**
+   * Start from the stream time this task had when it last committed (restart, rebalance): stream-time punctuators
+   * count from it, so the first record that moves stream time past what the stores hold fires them.
+   */
+  resumeStreamTime(streamTime: number): void {
+    this.streamTime = streamTime;
+    for (const p of this.#punctuators.values()) if (p.kind === "stream-time") p.last = streamTime;
   }
 
   get hasWallClockPunctuators(): boolean {
@@ -268,6 +279,9 @@ export class StreamTask {
     this.#options.hooks?.dropped?.(reason, node);
     const raw = this.#currentRaw;
     if ((!deadLetter && this.#options.droppedRecords !== "dead-letter") || !raw) return;
+    // One dead letter per input record, however many branches dropped it.
+    if (this.#letteredDrop === raw) return;
+    this.#letteredDrop = raw;
     this.#options.output.deadLetter(
       raw,
       new DroppedRecordError(reason, `record dropped by '${node}': ${reason}`, {
