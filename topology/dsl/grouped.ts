@@ -6,6 +6,7 @@ import { changeSerde, type Change } from "./change.js";
 import type { KStream } from "./kstream.js";
 import { KTable } from "./ktable.js";
 import { regroup, storeGetter, streamAggregate, tableAggregate } from "./processors.js";
+import { requireFunctions, requireValueSerde } from "./checks.js";
 import { SessionWindowedKStream, SessionWindows, TimeWindowedKStream, TimeWindows } from "./windows.js";
 
 /** Where an aggregation keeps its result. */
@@ -14,18 +15,6 @@ export interface AggregateOptions {
   store?: string;
   /** Groups not updated for this long (stream time) are deleted, through the changelog (see Stores.keyValue). */
   ttlMs?: number;
-}
-
-/** Throws a TopologyError naming the aggregation unless every named member of `fns` is a function. */
-function requireFunctions(name: string, fns: Record<string, unknown> | undefined, names: string[]): void {
-  if (names.some((n) => typeof fns?.[n] !== "function"))
-    throw new TopologyError(`'${name}' needs { ${names.join(", ")} } functions`, { node: name });
-}
-
-function requireValueSerde<VA>(name: string, value: Serde<VA> | undefined): Serde<VA> {
-  if (!value)
-    throw new TopologyError(`'${name}' needs a value serde for its store; pass { value }`, { node: name });
-  return value;
 }
 
 /** An aggregation node over `parent`, materialized in its changelogged store, as a table. */

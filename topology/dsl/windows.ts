@@ -14,6 +14,7 @@ import type { Change } from "./change.js";
 import type { KStream } from "./kstream.js";
 import { KTable } from "./ktable.js";
 import { emitting } from "./processors.js";
+import { requireFunctions, requireValueSerde } from "./checks.js";
 import { sessionStore, sessionValueSerde, type SessionValue } from "../../state/session-store.js";
 
 /** A key and the window it was aggregated in: [start, end), epoch milliseconds. */
@@ -96,6 +97,43 @@ export interface WindowedAggregateOptions {
 /** Long enough that no window waiting for its close expires first, however far stream time jumps. */
 const UNTIL_EMITTED_MS = 100 * 365 * 24 * 3_600_000;
 
+/** The checks every windowed aggregation makes of its arguments: its store's key serde and the emit strategy. */
+function windowedChecks<K>(
+  name: string,
+  key: Serde<K> | undefined,
+  options: WindowedAggregateOptions,
+): { key: Serde<K>; emit: EmitStrategy } {
+  if (!key)
+    throw new TopologyError(
+      `'${name}' needs the key serde of its store; pass { key } to groupByKey or groupBy`,
+      {
+        node: name,
+      },
+    );
+  const emit = options.emit ?? "onUpdate";
+  if (emit !== "onUpdate" && emit !== "onWindowClose")
+    throw new TopologyError(`'${name}': emit must be "onUpdate" or "onWindowClose", got ${String(emit)}`, {
+      node: name,
+    });
+  return { key, emit };
+}
+
+/** A windowed aggregation's result: read through its store by window, not by key, so it has no value getter. */
+function windowedTable<K, VA>(
+  builder: TopologyBuilder,
+  name: string,
+  store: string,
+): KTable<Windowed<K>, VA> {
+  return new KTable<Windowed<K>, VA>(builder, name, {
+    getter: {
+      stores: [store],
+      make: () => () => {
+        throw new TopologyError(`windowed table '${name}' cannot be joined by key`, { node: name });
+      },
+    },
+  });
+}
+
 /** A grouped stream cut into windows (Kafka Streams' TimeWindowedKStream). */
 export class TimeWindowedKStream<K, V> {
   constructor(
@@ -122,9 +160,8 @@ export class TimeWindowedKStream<K, V> {
     reducer: (aggregate: V, value: V) => V,
     options: WindowedAggregateOptions & { value?: Serde<V> } = {},
   ): KTable<Windowed<K>, V> {
-    const value = options.value ?? this.stream.meta.value;
-    if (typeof reducer !== "function" || !value)
-      throw new TopologyError(`reduce '${name}' needs a reducer and a value serde`, { node: name });
+    requireFunctions(name, { reducer }, ["reducer"]);
+    const value = requireValueSerde(name, options.value ?? this.stream.meta.value);
     return this.#aggregate(
       name,
       value,
@@ -140,10 +177,8 @@ export class TimeWindowedKStream<K, V> {
     fns: { initializer: () => VA; aggregator: (key: K, value: V, aggregate: VA) => VA },
     options: WindowedAggregateOptions & { value: Serde<VA> },
   ): KTable<Windowed<K>, VA> {
-    if (typeof fns?.initializer !== "function" || typeof fns?.aggregator !== "function" || !options?.value)
-      throw new TopologyError(`aggregate '${name}' needs { initializer, aggregator } and a value serde`, {
-        node: name,
-      });
+    requireFunctions(name, fns, ["initializer", "aggregator"]);
+    requireValueSerde(name, options?.value);
     return this.#aggregate(
       name,
       options.value,
@@ -160,19 +195,7 @@ export class TimeWindowedKStream<K, V> {
     update: (key: K, value: V, aggregate: VA) => VA,
     options: WindowedAggregateOptions,
   ): KTable<Windowed<K>, VA> {
-    const key = this.key;
-    if (!key)
-      throw new TopologyError(
-        `'${name}' needs the key serde of its store; pass { key } to groupByKey or groupBy`,
-        {
-          node: name,
-        },
-      );
-    const emit = options.emit ?? "onUpdate";
-    if (emit !== "onUpdate" && emit !== "onWindowClose")
-      throw new TopologyError(`'${name}': emit must be "onUpdate" or "onWindowClose", got ${String(emit)}`, {
-        node: name,
-      });
+    const { key, emit } = windowedChecks(name, this.key, options);
     const store = options.store ?? name;
     const { sizeMs, graceMs } = this.windows;
     const retentionMs = emit === "onWindowClose" ? UNTIL_EMITTED_MS : sizeMs + graceMs;
@@ -197,15 +220,7 @@ export class TimeWindowedKStream<K, V> {
       factory: windowAggregate(store, this.windows, emit, first, update, idle) as never,
       stores: idle === undefined ? [store] : [store, `${store}-closed`],
     });
-    // A windowed table is read through its store by window, not by key: no value getter for joins.
-    return new KTable<Windowed<K>, VA>(this.builder, name, {
-      getter: {
-        stores: [store],
-        make: () => () => {
-          throw new TopologyError(`windowed table '${name}' cannot be joined by key`, { node: name });
-        },
-      },
-    });
+    return windowedTable(this.builder, name, store);
   }
 }
 
@@ -359,9 +374,8 @@ export class SessionWindowedKStream<K, V> {
     reducer: (aggregate: V, value: V) => V,
     options: WindowedAggregateOptions & { value?: Serde<V> } = {},
   ): KTable<Windowed<K>, V> {
-    const value = options.value ?? this.stream.meta.value;
-    if (typeof reducer !== "function" || !value)
-      throw new TopologyError(`reduce '${name}' needs a reducer and a value serde`, { node: name });
+    requireFunctions(name, { reducer }, ["reducer"]);
+    const value = requireValueSerde(name, options.value ?? this.stream.meta.value);
     const none = Symbol("none");
     return this.#aggregate(
       name,
@@ -383,18 +397,8 @@ export class SessionWindowedKStream<K, V> {
     },
     options: WindowedAggregateOptions & { value: Serde<VA> },
   ): KTable<Windowed<K>, VA> {
-    if (
-      typeof fns?.initializer !== "function" ||
-      typeof fns?.aggregator !== "function" ||
-      typeof fns?.merger !== "function" ||
-      !options?.value
-    )
-      throw new TopologyError(
-        `aggregate '${name}' needs { initializer, aggregator, merger } and a value serde`,
-        {
-          node: name,
-        },
-      );
+    requireFunctions(name, fns, ["initializer", "aggregator", "merger"]);
+    requireValueSerde(name, options?.value);
     return this.#aggregate(name, options.value, fns.initializer, fns.aggregator, fns.merger, options);
   }
 
@@ -406,19 +410,7 @@ export class SessionWindowedKStream<K, V> {
     merger: (key: K, left: VA, right: VA) => VA,
     options: WindowedAggregateOptions,
   ): KTable<Windowed<K>, VA> {
-    const key = this.key;
-    if (!key)
-      throw new TopologyError(
-        `'${name}' needs the key serde of its store; pass { key } to groupByKey or groupBy`,
-        {
-          node: name,
-        },
-      );
-    const emit = options.emit ?? "onUpdate";
-    if (emit !== "onUpdate" && emit !== "onWindowClose")
-      throw new TopologyError(`'${name}': emit must be "onUpdate" or "onWindowClose", got ${String(emit)}`, {
-        node: name,
-      });
+    const { key, emit } = windowedChecks(name, this.key, options);
     const store = options.store ?? name;
     this.builder.store(store, {
       kind: "window",
@@ -434,14 +426,7 @@ export class SessionWindowedKStream<K, V> {
       factory: sessionAggregate(store, this.windows, emit, initializer, aggregator, merger) as never,
       stores: [store],
     });
-    return new KTable<Windowed<K>, VA>(this.builder, name, {
-      getter: {
-        stores: [store],
-        make: () => () => {
-          throw new TopologyError(`session table '${name}' cannot be joined by key`, { node: name });
-        },
-      },
-    });
+    return windowedTable(this.builder, name, store);
   }
 }
 

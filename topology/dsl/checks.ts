@@ -1,0 +1,20 @@
+/** Argument checks the DSL's aggregations share: each a TopologyError naming the node. */
+import { TopologyError } from "../errors.js";
+import type { Serde } from "../serdes.js";
+
+/** Throws unless every named member of `fns` is a function. */
+export function requireFunctions(
+  name: string,
+  fns: Record<string, unknown> | undefined,
+  names: string[],
+): void {
+  if (names.some((n) => typeof fns?.[n] !== "function"))
+    throw new TopologyError(`'${name}' needs { ${names.join(", ")} } functions`, { node: name });
+}
+
+/** The value serde of an aggregation's store, or a TopologyError asking for it. */
+export function requireValueSerde<VA>(name: string, value: Serde<VA> | undefined): Serde<VA> {
+  if (!value)
+    throw new TopologyError(`'${name}' needs a value serde for its store; pass { value }`, { node: name });
+  return value;
+}
