@@ -3,7 +3,7 @@
  * Streams' SessionStore). Kept in a window store keyed by the session's start, each value stored behind its end
  * (8 bytes), so it shares the window store's byte layout, long-key handling, changelog and restore.
  */
-import type { KeyValue, Serde, WindowStore } from "./types.js";
+import type { Serde, WindowStore } from "./types.js";
 
 export interface SessionEntry<K, V> {
   key: K;
@@ -74,5 +74,3 @@ export function sessionStore<K, V>(windows: WindowStore<K, SessionValue<V>>): Se
       [...windows.fetchAll(0, latestEnd)].filter((e) => e.value.end <= latestEnd).map(entry),
   };
 }
-
-export type { KeyValue };

@@ -1,5 +1,6 @@
 import type { Serde as StoreSerde } from "../state/types.js";
 import { DeserializationError, SchemaError, SerializationError } from "./errors.js";
+import type { RawRecord, StreamRecord } from "./record.js";
 
 /** A serde; `nullable: false` makes a null (tombstone) payload a deserialization error. */
 export interface Serde<T> extends StoreSerde<T> {
@@ -124,6 +125,19 @@ export function decode<T>(serde: Serde<T>, bytes: Buffer | null, what: "key" | "
     return null as T;
   }
   return serde.deserialize(bytes);
+}
+
+/** A record off Kafka as processors see it: key and value decoded (throws what the serdes throw). */
+export function decodeRecord<K, V>(key: Serde<K>, value: Serde<V>, raw: RawRecord): StreamRecord<K, V> {
+  return {
+    key: decode(key, raw.key, "key"),
+    value: decode(value, raw.value, "value"),
+    timestamp: raw.timestamp,
+    headers: raw.headers,
+    topic: raw.topic,
+    partition: raw.partition,
+    offset: raw.offset,
+  };
 }
 
 export function encode<T>(serde: Serde<T>, value: T): Buffer | null {

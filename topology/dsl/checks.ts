@@ -18,3 +18,9 @@ export function requireValueSerde<VA>(name: string, value: Serde<VA> | undefined
     throw new TopologyError(`'${name}' needs a value serde for its store; pass { value }`, { node: name });
   return value;
 }
+
+/** A window's length in milliseconds: an integer, positive or (`zero: true`) at least 0; else a TopologyError. */
+export function requireMs(ms: number, what: string, { zero = false }: { zero?: boolean } = {}): void {
+  if (!Number.isSafeInteger(ms) || ms < 0 || (ms === 0 && !zero))
+    throw new TopologyError(`${what} must be a ${zero ? "non-negative" : "positive"} integer, got ${ms}`);
+}

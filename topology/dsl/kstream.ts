@@ -1,7 +1,7 @@
 import type { ProcessorFactory, TopologyBuilder } from "../builder.js";
 import { TopologyError } from "../errors.js";
 import { repartitionTopic } from "../topology.js";
-import type { Emit, Headers, StreamRecord } from "../record.js";
+import type { Headers, StreamRecord } from "../record.js";
 import type { Serde } from "../serdes.js";
 import {
   filterRecords,
@@ -502,5 +502,3 @@ export class KStream<K, V> {
       throw new TopologyError(`'${name}' needs a function, got ${typeof fn}`, { node: name });
   }
 }
-
-export type { Emit };

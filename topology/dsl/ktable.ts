@@ -1,7 +1,6 @@
 import type { TopologyBuilder } from "../builder.js";
 import { TopologyError } from "../errors.js";
 import type { Serde } from "../serdes.js";
-import type { Change } from "./change.js";
 import { KStream } from "./kstream.js";
 import { KGroupedTable } from "./grouped.js";
 import {
@@ -306,5 +305,3 @@ export class GlobalKTable<K, V> {
     return storeGetter(this.store);
   }
 }
-
-export type { Change };

@@ -9,10 +9,11 @@
  */
 import { merge, mergeMap } from "rxjs";
 import type { ProcessorFactory } from "../builder.js";
-import { DeserializationError, TopologyError } from "../errors.js";
+import { DeserializationError } from "../errors.js";
 import type { Emit, StreamRecord } from "../record.js";
 import type { Serde } from "../serdes.js";
 import { emitting } from "./processors.js";
+import { requireMs } from "./checks.js";
 
 /** How far apart in time two records of a key may be to join (Kafka Streams' JoinWindows). */
 export class JoinWindows {
@@ -31,26 +32,20 @@ export class JoinWindows {
 
   /** Records at most `differenceMs` apart join; records up to `graceMs` late (in stream time) still do. */
   static ofTimeDifferenceAndGrace(differenceMs: number, graceMs: number): JoinWindows {
-    for (const [v, what] of [
-      [differenceMs, "time difference"],
-      [graceMs, "grace"],
-    ] as const)
-      if (!Number.isSafeInteger(v) || v < 0)
-        throw new TopologyError(`join window ${what} must be a non-negative integer, got ${v}`);
+    requireMs(differenceMs, "join window time difference", { zero: true });
+    requireMs(graceMs, "join window grace", { zero: true });
     return new JoinWindows(differenceMs, differenceMs, graceMs);
   }
 
   /** Right records up to `ms` before a left record join it. */
   before(ms: number): JoinWindows {
-    if (!Number.isSafeInteger(ms) || ms < 0)
-      throw new TopologyError(`join window before must be ≥ 0, got ${ms}`);
+    requireMs(ms, "join window before", { zero: true });
     return new JoinWindows(ms, this.afterMs, this.graceMs);
   }
 
   /** Right records up to `ms` after a left record join it. */
   after(ms: number): JoinWindows {
-    if (!Number.isSafeInteger(ms) || ms < 0)
-      throw new TopologyError(`join window after must be ≥ 0, got ${ms}`);
+    requireMs(ms, "join window after", { zero: true });
     return new JoinWindows(this.beforeMs, ms, this.graceMs);
   }
 }

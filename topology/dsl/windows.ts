@@ -14,7 +14,7 @@ import type { Change } from "./change.js";
 import type { KStream } from "./kstream.js";
 import { KTable } from "./ktable.js";
 import { emitting } from "./processors.js";
-import { requireFunctions, requireValueSerde } from "./checks.js";
+import { requireFunctions, requireMs, requireValueSerde } from "./checks.js";
 import { sessionStore, sessionValueSerde, type SessionValue } from "../../state/session-store.js";
 
 /** A key and the window it was aggregated in: [start, end), epoch milliseconds. */
@@ -23,11 +23,6 @@ export interface Windowed<K> {
   readonly start: number;
   readonly end: number;
 }
-
-const positive = (ms: number, what: string) => {
-  if (!Number.isSafeInteger(ms) || ms <= 0)
-    throw new TopologyError(`${what} must be a positive integer, got ${ms}`);
-};
 
 /**
  * Fixed-size windows aligned to the epoch (Kafka Streams' TimeWindows): tumbling (`advance` = size, the default) or
@@ -48,15 +43,14 @@ export class TimeWindows {
 
   /** Tumbling windows of `sizeMs` that accept records up to `graceMs` after their end (in stream time). */
   static ofSizeAndGrace(sizeMs: number, graceMs: number): TimeWindows {
-    positive(sizeMs, "window size");
-    if (!Number.isSafeInteger(graceMs) || graceMs < 0)
-      throw new TopologyError(`window grace must be a non-negative integer, got ${graceMs}`);
+    requireMs(sizeMs, "window size");
+    requireMs(graceMs, "window grace", { zero: true });
     return new TimeWindows(sizeMs, sizeMs, graceMs);
   }
 
   /** Hopping windows: a new window every `advanceMs` (0 < advance ≤ size). */
   advanceBy(advanceMs: number): TimeWindows {
-    positive(advanceMs, "window advance");
+    requireMs(advanceMs, "window advance");
     if (advanceMs > this.sizeMs)
       throw new TopologyError(`window advance ${advanceMs} must not exceed the window size ${this.sizeMs}`);
     return new TimeWindows(this.sizeMs, advanceMs, this.graceMs);
@@ -210,7 +204,7 @@ export class TimeWindowedKStream<K, V> {
     if (idle !== undefined) {
       if (emit !== "onWindowClose")
         throw new TopologyError(`'${name}': closeIdleAfterMs needs emit: "onWindowClose"`, { node: name });
-      positive(idle, "closeIdleAfterMs");
+      requireMs(idle, "closeIdleAfterMs");
       this.builder.store(`${store}-closed`, Stores.keyValue(Serdes.string(), Serdes.number()));
     }
     this.builder.add({
@@ -340,9 +334,8 @@ export class SessionWindows {
   }
 
   static ofInactivityGapAndGrace(gapMs: number, graceMs: number): SessionWindows {
-    positive(gapMs, "session inactivity gap");
-    if (!Number.isSafeInteger(graceMs) || graceMs < 0)
-      throw new TopologyError(`session grace must be a non-negative integer, got ${graceMs}`);
+    requireMs(gapMs, "session inactivity gap");
+    requireMs(graceMs, "session grace", { zero: true });
     return new SessionWindows(gapMs, graceMs);
   }
 }

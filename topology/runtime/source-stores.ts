@@ -8,7 +8,7 @@
 import type { SourceNode, StoreDefinition, Topology } from "../builder.js";
 import { errorMessage } from "../errors.js";
 import type { RawRecord, StreamRecord } from "../record.js";
-import { decode } from "../serdes.js";
+import { decodeRecord } from "../serdes.js";
 
 /** The topic a store restores from when it is not its own changelog, or undefined. */
 export function sourceChangelogOf(definition: StoreDefinition): string | undefined {
@@ -57,15 +57,7 @@ export function sourceRecordCheck(
     if (raw.key === null) return "null key";
     let record: StreamRecord;
     try {
-      record = {
-        key: decode(definition.keySerde, raw.key, "key"),
-        value: decode(definition.valueSerde, raw.value, "value"),
-        timestamp: raw.timestamp,
-        headers: raw.headers,
-        topic: raw.topic,
-        partition: raw.partition,
-        offset: raw.offset,
-      };
+      record = decodeRecord(definition.keySerde, definition.valueSerde, raw);
     } catch (err) {
       return errorMessage(err);
     }

@@ -23,7 +23,7 @@ import {
 } from "../errors.js";
 import type { Emit, OutgoingRecord, RawRecord, StreamRecord } from "../record.js";
 import { recordFailureKind, type RecordFailureHandlers } from "../failures.js";
-import { decode, encode, type Serde } from "../serdes.js";
+import { decodeRecord, encode, type Serde } from "../serdes.js";
 import { eventTimeOf } from "./source-stores.js";
 
 export type TaskId = string;
@@ -173,15 +173,7 @@ export class StreamTask {
       });
     let record: StreamRecord;
     try {
-      record = {
-        key: decode(source.key.keySerde, raw.key, "key"),
-        value: decode(source.key.valueSerde, raw.value, "value"),
-        timestamp: raw.timestamp,
-        headers: raw.headers,
-        topic: raw.topic,
-        partition: raw.partition,
-        offset: raw.offset,
-      };
+      record = decodeRecord(source.key.keySerde, source.key.valueSerde, raw);
     } catch (err) {
       const error =
         err instanceof DeserializationError
