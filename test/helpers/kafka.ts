@@ -555,8 +555,21 @@ export async function consumeAll(topic: string, opts: ConsumeAllOptions): Promis
   const earlyEofs: string[] = [];
   // 'data' and 'partition.eof' are emitted in the order librdkafka delivered them, so a record that arrives on
   // a partition after its end-of-partition event takes that partition out of `atEnd` again.
+  // partition → offsets read. This reader commits nothing, so a rebalance of its own group (a coordinator that
+  // moved or was still loading, a broker just restarted) starts its partitions at the earliest offset again and
+  // delivers what it already read: that is not a second record on the topic. Such re-deliveries are dropped and
+  // counted; a duplicate output of the code under test has an offset of its own and is kept.
+  const read = new Map<number, Set<number>>();
+  let redelivered = 0;
   const onData = (message: Message): void => {
     atEnd.delete(message.partition);
+    let offsets = read.get(message.partition);
+    if (!offsets) read.set(message.partition, (offsets = new Set()));
+    if (offsets.has(message.offset)) {
+      redelivered++;
+      return;
+    }
+    offsets.add(message.offset);
     records.push(toConsumedRecord(message));
   };
   const onEof = (eof: { topic: string; partition: number; offset: number }): void => {
@@ -614,6 +627,10 @@ export async function consumeAll(topic: string, opts: ConsumeAllOptions): Promis
       // Not a failure of the read (it recovered), but a client behaviour worth seeing in the test log.
       console.warn(`consumeAll(${topic}): ${earlyEofs.join("; ")}`);
     }
+    if (redelivered > 0)
+      console.warn(
+        `consumeAll(${topic}): ${redelivered} record(s) delivered again to this reader, read once`,
+      );
     return records;
   } finally {
     consumer.removeListener("data", onData);

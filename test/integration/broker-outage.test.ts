@@ -3,9 +3,14 @@
  * broker keeps serving the other test files). The worker waits it out: it never fails, `/readyz` turns 503 naming
  * brokers-unreachable within seconds while `/healthz` stays 200, the open transaction's abort is retried until the
  * broker is back, and then every input is in the output exactly once with the right running counts.
+ *
+ * And the broker frozen (SIGSTOP) between sendOffsetsToTransaction and commitTransaction: the commit gets no answer,
+ * its outcome is undecided, and the worker repeats it (not ready meanwhile) until it stands — it does not abort and
+ * redo what a commit that did stand already wrote.
  */
 import { execFileSync } from "node:child_process";
-import { rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { map } from "rxjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -51,31 +56,64 @@ afterAll(() => {
   process.env.KAFKA_BROKERS = shared;
 }, 60_000);
 
+/** Counts per key; each output names its input (`partition:offset:count`). */
+async function countingApp(p: string) {
+  const b = new TopologyBuilder(`${p}-app`);
+  b.store("counts", Stores.keyValue(Serdes.string(), Serdes.number()));
+  b.stream(`${p}-in`, { key: Serdes.string(), value: Serdes.string() })
+    .process(
+      "count",
+      (ctx) => {
+        const counts = ctx.keyValueStore<string, number>("counts");
+        return map((r) => {
+          const n = (counts.get(r.key) ?? 0) + 1;
+          counts.put(r.key, n);
+          return { key: r.key, value: `${r.partition}:${r.offset}:${n}` };
+        });
+      },
+      { stores: ["counts"] },
+    )
+    .to(`${p}-out`, { key: Serdes.string(), value: Serdes.string() });
+  await createTopic(`${p}-in`, 2);
+  await createTopic(`${p}-out`, 2);
+  return b.build();
+}
+
+/** Exactly once: every committed input offset has one output, and each key's counts are 1..n in order. */
+async function expectExactlyOnce(p: string, ends: Map<number, number>): Promise<void> {
+  const out = await consumeAll(`${p}-out`, { timeoutMs: 60_000, isolation: "read_committed" });
+  const total = [...ends.values()].reduce((a, c) => a + c, 0);
+  // An input seen twice is named with both outputs' places, so a failure tells a replay from a misread.
+  const firstOut = new Map<string, string>();
+  const doubled: string[] = [];
+  for (const r of out) {
+    const input = r.value!.split(":").slice(0, 2).join(":");
+    const place = `${r.partition}@${r.offset}=${r.value}`;
+    if (firstOut.has(input)) doubled.push(`input ${input}: ${firstOut.get(input)} and ${place}`);
+    else firstOut.set(input, place);
+  }
+  expect(doubled.slice(0, 10), `${doubled.length} input(s) with two outputs`).toEqual([]);
+  expect(out.length).toBe(total);
+  const counts = new Map<string, number[]>();
+  for (const r of out) {
+    if (!counts.has(r.key!)) counts.set(r.key!, []);
+    counts.get(r.key!)!.push(Number(r.value!.split(":")[2]));
+  }
+  for (const [key, ns] of counts) expect(ns, key).toEqual(ns.map((_, i) => i + 1));
+}
+
+const produceKeys = (p: string, from: number, n: number) =>
+  produceAll(
+    `${p}-in`,
+    Array.from({ length: n }, (_, i) => ({ key: `k${(from + i) % 31}`, value: "v" })),
+  );
+
 describe("a broker outage longer than the transaction and session timeouts", () => {
   it(
     "is waited out: not ready while it lasts, never failed, exact output after",
     async () => {
       const p = uniqueName("outage");
-      const b = new TopologyBuilder(`${p}-app`);
-      b.store("counts", Stores.keyValue(Serdes.string(), Serdes.number()));
-      b.stream(`${p}-in`, { key: Serdes.string(), value: Serdes.string() })
-        .process(
-          "count",
-          (ctx) => {
-            const counts = ctx.keyValueStore<string, number>("counts");
-            return map((r) => {
-              const n = (counts.get(r.key) ?? 0) + 1;
-              counts.put(r.key, n);
-              return { key: r.key, value: `${r.partition}:${r.offset}:${n}` };
-            });
-          },
-          { stores: ["counts"] },
-        )
-        .to(`${p}-out`, { key: Serdes.string(), value: Serdes.string() });
-      await createTopic(`${p}-in`, 2);
-      await createTopic(`${p}-out`, 2);
-
-      const w = new InProcessWorker(b.build(), { stallTimeoutMs: 15_000 });
+      const w = new InProcessWorker(await countingApp(p), { stallTimeoutMs: 15_000 });
       await w.start();
       try {
         let sent = 0;
@@ -137,22 +175,75 @@ describe("a broker outage longer than the transaction and session timeouts", () 
         expect(w.worker.state).toBe("running");
         expect(w.logged("worker failed")).toEqual([]);
 
-        // Exactly once: every input offset once, and each key's counts 1..n in order.
-        const out = await consumeAll(`${p}-out`, { timeoutMs: 60_000, isolation: "read_committed" });
-        const total = [...ends.values()].reduce((a, c) => a + c, 0);
-        const seen = new Set(out.map((r) => r.value!.split(":").slice(0, 2).join(":")));
-        expect(seen.size).toBe(out.length);
-        expect(out.length).toBe(total);
-        const counts = new Map<string, number[]>();
-        for (const r of out) {
-          if (!counts.has(r.key!)) counts.set(r.key!, []);
-          counts.get(r.key!)!.push(Number(r.value!.split(":")[2]));
-        }
-        for (const [key, ns] of counts) expect(ns, key).toEqual(ns.map((_, i) => i + 1));
+        await expectExactlyOnce(p, ends);
       } finally {
         await w.stop();
       }
     },
     { timeout: 420_000 },
+  );
+
+  it(
+    "a commit the broker does not answer is repeated until it stands: not ready meanwhile, nothing redone",
+    async () => {
+      const p = uniqueName("undecided-commit");
+      const faultFile = join(tmpdir(), `${p}.fault`);
+      // The transaction outlives the freeze, so Kafka's decision is the commit the worker asked for.
+      const w = new InProcessWorker(await countingApp(p), {
+        testFaultFile: faultFile,
+        transactionTimeoutMs: 60_000,
+      });
+      await w.start();
+      try {
+        await produceKeys(p, 0, 500);
+        await waitFor("the worker to commit output", async () =>
+          [...(await endOffsets(`${p}-out`, "read_committed")).values()].reduce((a, c) => a + c, 0) >= 500
+            ? true
+            : undefined,
+        );
+        // The next commit stops after adding its offsets to the transaction; the broker is frozen (SIGSTOP: its
+        // sockets stay open, nothing answers) before commitTransaction is sent.
+        writeFileSync(faultFile, "hold-after-send-offsets");
+        await produceKeys(p, 500, 200);
+        await waitFor("the commit to reach the fault point", async () =>
+          existsSync(`${faultFile}.held`) ? true : undefined,
+        );
+        const pid = Number(readFileSync(join(REPO, ".weir", `broker-${PORT}`, "broker.pid"), "utf8").trim());
+        process.kill(pid, "SIGSTOP");
+        let frozenProblems: string[] = [];
+        try {
+          unlinkSync(`${faultFile}.held`);
+          const frozenAt = Date.now();
+          let wasReady = false;
+          while (Date.now() - frozenAt < 25_000) {
+            await new Promise((r) => setTimeout(r, 500));
+            frozenProblems = [...new Set([...frozenProblems, ...w.worker.problems().map((x) => x.problem)])];
+            if (Date.now() - frozenAt > 12_000 && w.worker.ready) wasReady = true;
+          }
+          expect(wasReady, "ready while its commit was undecided").toBe(false);
+        } finally {
+          process.kill(pid, "SIGCONT");
+        }
+        console.log(`broker frozen 25 s during commitTransaction: problems ${frozenProblems.join(", ")}`);
+        expect(frozenProblems).toContain("commit-undecided");
+
+        await waitFor("the worker to be ready again", async () => (w.worker.ready ? true : undefined), {
+          timeoutMs: 120_000,
+          intervalMs: 500,
+        });
+        expect(w.logged("commitTransaction completed after retrying").length).toBeGreaterThan(0);
+        await produceKeys(p, 700, 300);
+        const ends = await waitAllCommitted(`${p}-app`, `${p}-in`, { timeoutMs: 120_000 });
+        expect([...ends.values()].reduce((a, c) => a + c, 0)).toBe(1000);
+        expect(w.worker.state).toBe("running");
+        expect(w.logged("worker failed")).toEqual([]);
+        await expectExactlyOnce(p, ends);
+      } finally {
+        await w.stop();
+        rmSync(faultFile, { force: true });
+        rmSync(`${faultFile}.held`, { force: true });
+      }
+    },
+    { timeout: 300_000 },
   );
 });

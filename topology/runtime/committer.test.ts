@@ -36,13 +36,21 @@ function topology() {
 }
 
 type Call = string;
+/** What the fake producer answers: `commit` one error for every call, or one per call in order (then success). */
+interface Failures {
+  commit?: object | object[];
+  abort?: object[];
+}
+const timedOut = { message: "Local: Timed out", code: -185, isRetriable: true, isFatal: false };
+const abortable = {
+  message: "Broker: Producer attempted an operation with an old epoch",
+  code: 47,
+  isTxnRequiresAbort: true,
+  isFatal: false,
+};
 
 /** A producer whose transactional calls are recorded and answered as the test says; delivery reports at once. */
-function fakeProducer(
-  calls: Call[],
-  collector: () => RecordCollector,
-  fail: { commit?: object; abort?: object[] } = {},
-) {
+function fakeProducer(calls: Call[], collector: () => RecordCollector, fail: Failures = {}) {
   let offset = 0;
   return {
     beginTransaction: (cb: (e: unknown) => void) => (calls.push("begin"), cb(null)),
@@ -57,7 +65,7 @@ function fakeProducer(
     },
     commitTransaction: (_t: number, cb: (e: unknown) => void) => {
       calls.push("commit");
-      cb(fail.commit ?? null);
+      cb((Array.isArray(fail.commit) ? fail.commit.shift() : fail.commit) ?? null);
     },
     abortTransaction: (_t: number, cb: (e: unknown) => void) => (
       calls.push("abort"),
@@ -71,7 +79,7 @@ function fakeProducer(
   };
 }
 
-function setup(fail: { commit?: object; abort?: object[] } = {}) {
+function setup(fail: Failures = {}) {
   const topo = topology();
   const options = compileWorkerOptions(topo, { brokers: "x:1", stateDir: "/tmp/unused", workerId: "w1" });
   const calls: Call[] = [];
@@ -90,6 +98,10 @@ function setup(fail: { commit?: object; abort?: object[] } = {}) {
   const common = { topology: topo, options, log: silentLogger, metrics: undefined };
   const collector = (collectorRef.current = new RecordCollector({ ...common, producer: () => producer }));
   const tasks = new TaskManager({ ...common, store: () => store, consumer: () => consumer, collector });
+  const health = new Health(common);
+  const raised: string[] = [];
+  const raise = health.raise.bind(health);
+  health.raise = (problem, reason, fields) => (raised.push(problem), raise(problem, reason, fields));
   const committer = new Committer({
     ...common,
     store: () => store,
@@ -98,7 +110,7 @@ function setup(fail: { commit?: object; abort?: object[] } = {}) {
     admin: () => undefined,
     collector,
     tasks,
-    health: new Health(common),
+    health,
     stopRequested: () => false,
   });
   tasks.open(0, 0, [{ topic: "in", partition: 0 }]);
@@ -122,7 +134,7 @@ function setup(fail: { commit?: object; abort?: object[] } = {}) {
     tasks.processQueued(Date.now());
   };
   const countOf = (k: string) => tasks.queryStore("counts", k).value;
-  return { calls, committer, tasks, collector, feed, countOf, memory };
+  return { calls, committer, tasks, collector, feed, countOf, memory, health, raised };
 }
 
 describe("Committer", () => {
@@ -162,15 +174,36 @@ describe("Committer", () => {
     expect(s.collector.sinceCommit).toBe(0);
   });
 
+  it("a commit that times out is repeated until Kafka decides: it stood, so nothing is aborted or redone", async () => {
+    const s = setup({ commit: [timedOut, timedOut] });
+    await s.feed("a", "a");
+    await s.committer.commit();
+    expect(s.calls.filter((c) => c === "commit")).toHaveLength(3);
+    expect(s.calls).not.toContain("abort");
+    expect(s.calls.at(-1)).toBe("lmdb apply counts/0@2"); // the changelog record after the 2 outputs
+    expect(s.committer.txnOpen).toBe(false);
+    expect(s.countOf("a")).toBe(2);
+    // Not ready while undecided, ready again once decided.
+    expect(s.raised).toContain("commit-undecided");
+    expect(s.health.has("commit-undecided")).toBe(false);
+  }, 15_000);
+
+  it("a commit that times out and then must be aborted is thrown to the abort path, the problem cleared", async () => {
+    const s = setup({ commit: [timedOut, abortable] });
+    await s.feed("a");
+    await expect(s.committer.commit()).rejects.toMatchObject({ code: 47 });
+    expect(s.calls.filter((c) => c === "commit")).toHaveLength(2);
+    expect(s.calls.some((c) => c.startsWith("lmdb apply"))).toBe(false);
+    expect(s.health.has("commit-undecided")).toBe(false);
+    await s.committer.abort();
+    expect(s.committer.txnOpen).toBe(false);
+  }, 15_000);
+
   it("an abort that times out (brokers unreachable) is retried until it stands, never turned fatal", async () => {
-    const timedOut = { message: "Local: Timed out", code: -185, isRetriable: true, isFatal: false };
-    const failing = {
-      commit: { message: "Local: Timed out", code: -185, isRetriable: true, isFatal: false },
-      abort: [timedOut, timedOut],
-    };
+    const failing = { commit: abortable, abort: [timedOut, timedOut] };
     const s = setup(failing);
     await s.feed("a");
-    await expect(s.committer.commit()).rejects.toMatchObject({ code: -185 });
+    await expect(s.committer.commit()).rejects.toMatchObject({ code: 47 });
     expect(() => s.committer.classifyFailure(failing.commit)).not.toThrow();
     await s.committer.abort();
     expect(s.calls.filter((c) => c === "abort")).toHaveLength(3);
@@ -179,11 +212,11 @@ describe("Committer", () => {
 
   it("a fatal answer to an abort is fatal", async () => {
     const s = setup({
-      commit: { message: "Local: Timed out", code: -185, isRetriable: true },
+      commit: abortable,
       abort: [{ message: "Local: Fatal error", code: -150, isFatal: true }],
     });
     await s.feed("a");
-    await expect(s.committer.commit()).rejects.toMatchObject({ code: -185 });
+    await expect(s.committer.commit()).rejects.toMatchObject({ code: 47 });
     await expect(s.committer.abort()).rejects.toThrow(ProducerFencedError);
   });
 

@@ -15,6 +15,7 @@ import {
   flush,
   type IAdminClient,
   type KafkaConsumer,
+  type LibrdKafkaError,
   type Producer,
   type TopicPartitionOffset,
   tpKey,
@@ -39,6 +40,17 @@ export interface CommitterDeps extends RuntimeContext {
 }
 
 const REPARTITION_PURGE_INTERVAL_MS = 30_000;
+/**
+ * How long one sendOffsetsToTransaction or commitTransaction call waits before it returns a timeout. Not a
+ * correctness setting: a call that times out is repeated (see Committer.#untilDecided), never given up.
+ */
+const TXN_CALL_TIMEOUT_MS = 10_000;
+
+/** A transactional call's retriable error: the request is still under way and the same call resumes it. */
+function undecided(err: unknown): boolean {
+  const e = err as Partial<LibrdKafkaError> | undefined;
+  return !!e && typeof e === "object" && e.isRetriable === true && !e.isFatal && !e.isTxnRequiresAbort;
+}
 
 export class Committer {
   /** A Kafka transaction is open (exactly-once). */
@@ -100,7 +112,6 @@ export class Committer {
       await Txn.begin(this.d.producer());
       this.txnOpen = true;
       this.txnStartedAt = Date.now();
-      this.txnStartedAt = Date.now();
     }
     const staged = stageChangelogs(
       this.d.topology,
@@ -110,10 +121,12 @@ export class Committer {
     );
     if (this.#eos) {
       if (offsets.length > 0) {
-        await Txn.sendOffsets(this.d.producer(), offsets, this.d.consumer(), 30_000);
-        faultPoint(this.d.options.testFaultFile, "after-send-offsets");
+        await this.#untilDecided("sendOffsetsToTransaction", () =>
+          Txn.sendOffsets(this.d.producer(), offsets, this.d.consumer(), TXN_CALL_TIMEOUT_MS),
+        );
+        await faultPoint(this.d.options.testFaultFile, "after-send-offsets");
       }
-      await Txn.commit(this.d.producer(), 60_000);
+      await this.#untilDecided("commitTransaction", () => Txn.commit(this.d.producer(), TXN_CALL_TIMEOUT_MS));
       this.txnOpen = false;
       await collector.awaitDeliveries();
     } else {
@@ -144,6 +157,41 @@ export class Committer {
     this.d.health.progressed();
     metrics?.transactions.inc({ outcome: "committed" });
     metrics?.commitDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
+  }
+
+  /**
+   * A transactional call that ends in a retriable error (it timed out: the brokers did not answer in time) has not
+   * failed: librdkafka keeps the request going, the transaction's outcome is undecided — a commit may stand in
+   * Kafka already — and the only call it accepts next is the same one again (an abort is refused as conflicting).
+   * So the call is repeated, with back-off, the worker not ready ("commit-undecided"), until Kafka decides: it
+   * stands (carry on, nothing is redone), it must be aborted or it is fatal (thrown: the caller's failure path).
+   * Aborting instead, and rewinding, would process again what a commit that did stand already wrote.
+   * A stop requested meanwhile ends the wait: the transaction stays undecided, and whoever owns the partitions next
+   * waits for Kafka's decision before reading the committed offsets.
+   */
+  async #untilDecided(call: string, attempt: () => Promise<void>): Promise<void> {
+    for (let n = 1; ; n++) {
+      try {
+        await attempt();
+        if (n > 1) {
+          this.d.health.clear("commit-undecided");
+          this.d.log.info(`${call} completed after retrying`, { attempts: n });
+        }
+        return;
+      } catch (err) {
+        if (!undecided(err) || this.d.stopRequested()) {
+          if (n > 1) this.d.health.clear("commit-undecided");
+          throw err;
+        }
+        const retryInMs = Math.min(500 * n, 5000);
+        this.d.health.raise(
+          "commit-undecided",
+          `${call} got no answer (${describeKafkaError(err)}); repeating it until Kafka decides the transaction`,
+          { attempt: n, retryInMs },
+        );
+        await sleep(retryInMs);
+      }
+    }
   }
 
   /**

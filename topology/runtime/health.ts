@@ -6,6 +6,7 @@
  *   brokers-unreachable  no broker answers (librdkafka reports all brokers down, or the metadata probe fails)
  *   topic-missing        a topic the topology reads or writes is gone, or came back with another partition count
  *   commits-failing      the last commits failed (aborted and rewound) — e.g. a broker refusing records
+ *   commit-undecided     a commit got no answer; it is repeated until Kafka decides the transaction (committer.ts)
  *   stalled              there is work (lag or queued records) and nothing was committed for `stallTimeoutMs`
  *
  * `weir_worker_stalled` is 1 while the worker is stalled (whatever the cause), `weir_worker_problem{problem}` is 1
@@ -13,7 +14,13 @@
  */
 import type { RuntimeContext } from "./context.js";
 
-const PROBLEMS = ["brokers-unreachable", "topic-missing", "commits-failing", "stalled"] as const;
+const PROBLEMS = [
+  "brokers-unreachable",
+  "topic-missing",
+  "commits-failing",
+  "commit-undecided",
+  "stalled",
+] as const;
 export type HealthProblem = (typeof PROBLEMS)[number];
 
 export interface ProblemReport {

@@ -8,14 +8,16 @@
  *   kill-after-send-offsets    SIGKILL this process after the offsets were added to the transaction, before the
  *                              commit: the transaction stays undecided until fenced or timed out.
  *   abort-after-send-offsets   fail the commit as an abortable Kafka error would: abort, discard, rewind.
+ *   hold-after-send-offsets    create `<file>.held` and wait (without blocking the process) until the harness
+ *                              deletes it: the harness acts on the broker (e.g. freezes it) before the commit.
  */
-import { existsSync, readFileSync, unlinkSync } from "node:fs";
+import { existsSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { TransactionAbortedError } from "../errors.js";
 
 export type FaultPoint = "after-send-offsets";
 
 /** `file`: the worker's `testFaultFile` option (bin/worker.ts passes WEIR_TEST_FAULT_FILE). */
-export function faultPoint(file: string | undefined, point: FaultPoint): void {
+export async function faultPoint(file: string | undefined, point: FaultPoint): Promise<void> {
   if (!file || !existsSync(file)) return;
   let action: string;
   try {
@@ -36,4 +38,10 @@ export function faultPoint(file: string | undefined, point: FaultPoint): void {
   }
   if (action === `abort-${point}`)
     throw new TransactionAbortedError(`test fault: ${action} (WEIR_TEST_FAULT_FILE)`);
+  if (action === `hold-${point}`) {
+    const held = `${file}.held`;
+    writeFileSync(held, `${process.pid}\n`);
+    const until = Date.now() + 120_000;
+    while (existsSync(held) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+  }
 }

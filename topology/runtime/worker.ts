@@ -229,7 +229,8 @@ export class Worker {
     return (
       Date.now() - this.#loopTurn < bound ||
       this.#health.has("brokers-unreachable") ||
-      this.#health.has("topic-missing")
+      this.#health.has("topic-missing") ||
+      this.#health.has("commit-undecided")
     );
   }
 
