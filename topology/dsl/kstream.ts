@@ -1,8 +1,8 @@
-import type { ProcessorFactory, TopologyBuilder } from "../builder.js";
+import { Stores, type ProcessorFactory, type TopologyBuilder } from "../builder.js";
 import { TopologyError } from "../errors.js";
 import { repartitionTopic } from "../topology.js";
 import type { Headers, StreamRecord } from "../record.js";
-import type { Serde } from "../serdes.js";
+import { Serdes, type Serde } from "../serdes.js";
 import {
   filterRecords,
   flatMapRecords,
@@ -405,8 +405,11 @@ export class KStream<K, V> {
         retentionMs,
         changelog: true,
       });
-    window(stores.left, value, beforeMs + afterMs + graceMs + 1);
-    window(stores.right, otherValue, beforeMs + afterMs + graceMs + 1);
+    const buffered = windows.partnerTime?.retentionMs ?? beforeMs + afterMs + graceMs + 1;
+    window(stores.left, value, buffered);
+    window(stores.right, otherValue, buffered);
+    if (windows.partnerTime)
+      this.builder.store((stores.times = `${name}-times`), Stores.keyValue(Serdes.string(), Serdes.number()));
     if (kind !== "inner") window((stores.leftUnmatched = `${name}-left-unmatched`), value, UNTIL_CLOSED_MS);
     if (kind === "outer")
       window((stores.rightUnmatched = `${name}-right-unmatched`), otherValue, UNTIL_CLOSED_MS);

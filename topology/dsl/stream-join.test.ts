@@ -211,4 +211,120 @@ describe("KStream-KStream join", () => {
     ).toEqual([["k", "B+b", 33]]);
     second.close();
   });
+
+  describe("closeOnPartnerTime (weir's own mode)", () => {
+    const W = 20;
+    const GRACE = 5;
+    const windows = () => JoinWindows.ofTimeDifferenceAndGrace(W, GRACE).closeOnPartnerTime(1000);
+    const lefts: Array<["left", string, string, number]> = [
+      ["left", "k1", "A", 10],
+      ["left", "k2", "B", 100],
+      ["left", "k3", "C", 200],
+    ];
+    const rights: Array<["right", string, string, number]> = [
+      ["right", "k1", "a", 15],
+      ["right", "k2", "b", 130], // 30 after B: outside the window
+      ["right", "k3", "c", 205],
+      ["right", "k9", "tick", 400],
+    ];
+    const interleavings = {
+      "left first": [...lefts, ...rights],
+      "right first": [...rights, ...lefts],
+      alternating: [lefts[0]!, rights[0]!, lefts[1]!, rights[1]!, lefts[2]!, rights[2]!, rights[3]!],
+    };
+    const sorted = (rows: unknown[][]) => rows.map((r) => JSON.stringify(r)).sort();
+
+    it("gives the same results however the two inputs interleave (Kafka Streams' stream time does not)", () => {
+      for (const [name, steps] of Object.entries(interleavings)) {
+        const d = new TopologyTestDriver(joined("leftJoin", windows()), { wallClockMs: WALL });
+        expect(sorted(run(d, steps)), name).toEqual(
+          sorted([
+            ["k1", "A+a", 15],
+            ["k2", "B+null", 100],
+            ["k3", "C+c", 205],
+          ]),
+        );
+        d.close();
+      }
+      // The same join on stream time, lefts read first: C moves stream time to 200, A is emitted alone and a is
+      // dropped as late. That is the dependence on interleaving this mode removes.
+      const ks = new TopologyTestDriver(joined("leftJoin", JoinWindows.ofTimeDifferenceAndGrace(W, GRACE)), {
+        wallClockMs: WALL,
+      });
+      expect(run(ks, interleavings["left first"])).toContainEqual(["k1", "A+null", 10]);
+      ks.close();
+    });
+
+    it("a record whose window the partner side has passed joins buffered partners, and is alone at once without one", () => {
+      const d = new TopologyTestDriver(joined("leftJoin", windows()), { wallClockMs: WALL });
+      expect(
+        run(d, [
+          ["right", "k1", "a", 15],
+          ["right", "k9", "tick", 400],
+          ["left", "k1", "A", 10], // a is buffered: joins, not late
+          ["left", "k2", "B", 100], // 100 + 20 + 5 < 400: no partner can come
+        ]),
+      ).toEqual([
+        ["k1", "A+a", 15],
+        ["k2", "B+null", 100],
+      ]);
+      expect(d.droppedRecords()).toEqual([]);
+      d.close();
+    });
+
+    it("an unmatched record is closed by the partner side's time passing its window end + grace, not by its own side", () => {
+      const d = new TopologyTestDriver(joined("leftJoin", windows()), { wallClockMs: WALL });
+      expect(
+        run(d, [
+          ["left", "k1", "A", 10],
+          ["left", "k2", "Z", 1000], // the left side's own time moves far ahead: A still waits
+          ["right", "k3", "x", 35], // 35 = 10 + 20 + 5: a partner at 30 could still come within grace
+        ]),
+      ).toEqual([]);
+      expect(run(d, [["right", "k3", "y", 36]])).toEqual([["k1", "A+null", 10]]);
+      d.close();
+    });
+
+    it("a record more than grace behind its own side's time is dropped and counted", () => {
+      const d = new TopologyTestDriver(joined("leftJoin", windows()), { wallClockMs: WALL });
+      run(d, [
+        ["right", "k", "a", 100],
+        ["right", "k", "b", 95], // 5 behind: accepted
+        ["right", "k", "c", 94], // 6 behind: dropped
+        ["left", "k", "A", 90],
+      ]);
+      expect(d.droppedRecords()).toEqual([{ reason: "expired-window", node: "j-other" }]);
+      d.close();
+    });
+
+    it("each side's time survives a restart", () => {
+      const dir = mkdtempSync(join(tmpdir(), "weir-join-"));
+      dirs.push(dir);
+      const topology = joined("leftJoin", windows());
+      const first = new TopologyTestDriver(topology, {
+        wallClockMs: WALL,
+        state: openLmdbState({ path: dir }),
+      });
+      expect(
+        run(first, [
+          ["left", "k1", "A", 10],
+          ["right", "k9", "tick", 100],
+        ]),
+      ).toEqual([["k1", "A+null", 10]]);
+      first.close();
+      const second = new TopologyTestDriver(topology, {
+        wallClockMs: WALL,
+        state: openLmdbState({ path: dir }),
+      });
+      // The right side's time (100) is remembered: B's window (50 + 25) has passed, B is alone at once.
+      expect(run(second, [["left", "k2", "B", 50]])).toEqual([["k2", "B+null", 50]]);
+      second.close();
+    });
+
+    it("refuses a retention shorter than the window", () => {
+      expect(() => JoinWindows.ofTimeDifferenceAndGrace(W, GRACE).closeOnPartnerTime(44)).toThrow(
+        /join retention 44 must be at least before \+ after \+ grace \(45 ms\)/,
+      );
+    });
+  });
 });

@@ -6,10 +6,14 @@
  * record that found no partner with null on the other side only once no partner can come any more — stream time
  * past its time + before + after + grace — never early (Kafka Streams since 3.1 does not emit early either; weir
  * waits the whole window, both sides, so that no partner accepted later meets a record already emitted alone).
+ *
+ * weir adds one mode Kafka Streams does not have, `JoinWindows.closeOnPartnerTime(retentionMs)`: windows close on
+ * the partner stream's own time instead of the task's stream time, so that what a record joins with does not depend
+ * on how the two inputs interleave (see there).
  */
 import { merge, mergeMap } from "rxjs";
 import type { ProcessorFactory } from "../builder.js";
-import { DeserializationError } from "../errors.js";
+import { DeserializationError, TopologyError } from "../errors.js";
 import type { Emit, StreamRecord } from "../record.js";
 import type { Serde } from "../serdes.js";
 import { emitting } from "./processors.js";
@@ -23,6 +27,8 @@ export class JoinWindows {
     /** How much later than a left record a right record may be. */
     readonly afterMs: number,
     readonly graceMs: number,
+    /** Set by closeOnPartnerTime: windows close on the partner side's own time; buffers kept this long. */
+    readonly partnerTime?: { readonly retentionMs: number },
   ) {}
 
   /** Records at most `differenceMs` apart join; no grace. */
@@ -40,13 +46,41 @@ export class JoinWindows {
   /** Right records up to `ms` before a left record join it. */
   before(ms: number): JoinWindows {
     requireMs(ms, "join window before", { zero: true });
-    return new JoinWindows(ms, this.afterMs, this.graceMs);
+    return new JoinWindows(ms, this.afterMs, this.graceMs, this.partnerTime);
   }
 
   /** Right records up to `ms` after a left record join it. */
   after(ms: number): JoinWindows {
     requireMs(ms, "join window after", { zero: true });
-    return new JoinWindows(this.beforeMs, ms, this.graceMs);
+    return new JoinWindows(this.beforeMs, ms, this.graceMs, this.partnerTime);
+  }
+
+  /**
+   * weir's own mode: each side keeps its own time (the largest timestamp of its records processed so far, kept in a
+   * store) and a record's window closes on its **partner side's** time, not on the task's stream time (the largest
+   * of both). With Kafka Streams' rule, an input that is read far ahead of the other (a topic written by an upstream
+   * stage that lags, a backlog on one side) moves stream time past windows whose partners are simply not read yet:
+   * they close early, and the result depends on how the inputs interleaved. Here:
+   *  - a record whose window the partner side's time has passed (its time + the partner window's far end + grace)
+   *    still joins every buffered partner in its window, and without one is joined with null at once (left and
+   *    outer joins) — it is not dropped as late;
+   *  - an unmatched record is joined with null when its partner side's time passes its window's end + grace (not
+   *    before + after + grace: the partner side is in time order up to grace, so nothing in the window can follow);
+   *  - each side's records are buffered for `retentionMs` of their own side's time (at least before + after +
+   *    grace), long enough for the other side to catch up; a record more than grace behind its own side's time is
+   *    dropped and counted (`expired-window`): each input must be in time order up to grace.
+   * Given that, a record's result depends only on the two inputs' contents, not on their interleaving. The cost: a
+   * side that stops receiving records holds the other side's unmatched records back (nothing closes them), and the
+   * buffers hold `retentionMs` of records.
+   */
+  closeOnPartnerTime(retentionMs: number): JoinWindows {
+    requireMs(retentionMs, "join retention");
+    const window = this.beforeMs + this.afterMs + this.graceMs;
+    if (retentionMs < window)
+      throw new TopologyError(
+        `join retention ${retentionMs} must be at least before + after + grace (${window} ms)`,
+      );
+    return new JoinWindows(this.beforeMs, this.afterMs, this.graceMs, { retentionMs });
   }
 }
 
@@ -89,6 +123,8 @@ export interface StreamJoinStores {
   /** Left/outer joins: records that found no partner yet, per side, until their window closes. */
   leftUnmatched?: string;
   rightUnmatched?: string;
+  /** closeOnPartnerTime: key-value store of each side's time ("left", "right"). */
+  times?: string;
 }
 
 /**
@@ -123,6 +159,40 @@ export function streamStreamJoin<K>(
     let earliestUnmatched = -Infinity;
     const append = (store: typeof mine, key: K, t: number, value: unknown) =>
       store.put(key, [...(store.get(key, t) ?? []), value], t);
+    /** A record that never found a partner, as the joiner sees it then: its partner is null. */
+    const alone = (key: K, value: unknown, timestamp: number, thisSide: boolean): Emit<K, unknown> => {
+      const r: StreamRecord = {
+        key,
+        value,
+        timestamp,
+        headers: {},
+        topic: "",
+        partition: ctx.partition,
+        offset: -1,
+      };
+      return { key, value: thisSide ? J(value, null, r) : J(null, value, r), timestamp };
+    };
+
+    // closeOnPartnerTime: each side's own time, and the partner side's unmatched records this side's time closes.
+    const partner = windows.partnerTime;
+    const times = partner ? ctx.keyValueStore<string, number>(stores.times!) : undefined;
+    const timeOf = (left: boolean) => times!.get(left ? "left" : "right") ?? -Infinity;
+    /** No unmatched record of the partner side is older than this (unknown after a restart: the first check scans). */
+    let earliestTheirUnmatched = -Infinity;
+    /** The partner side's unmatched records whose window this side's time `now` has closed: joined with null. */
+    const closeTheirs = (now: number): Array<Emit<K, unknown>> => {
+      // A partner record at u waits for this side's records up to u + earlier (its `later`), + grace.
+      const lastOpen = now - earlier - windows.graceMs;
+      if (!theirUnmatched || lastOpen <= 0 || lastOpen <= earliestTheirUnmatched) return [];
+      const closed = [...theirUnmatched.fetchAll(0, lastOpen - 1)];
+      earliestTheirUnmatched = lastOpen;
+      const out: Array<Emit<K, unknown>> = [];
+      for (const e of closed) {
+        theirUnmatched.delete(e.key, e.timestamp);
+        for (const value of e.value) out.push(alone(e.key, value, e.timestamp, false));
+      }
+      return out;
+    };
 
     const records = emitting<K, unknown, K, unknown>((r) => {
       if (r.value === null || r.value === undefined) {
@@ -136,10 +206,12 @@ export function streamStreamJoin<K>(
         return [];
       }
       const t = r.timestamp;
-      if (t + later + windows.graceMs < ctx.streamTime()) {
+      const own = partner ? timeOf(thisIsLeft) : undefined;
+      if (own !== undefined ? t + windows.graceMs < own : t + later + windows.graceMs < ctx.streamTime()) {
         ctx.dropped("expired-window");
         return [];
       }
+      if (own !== undefined && t > own) times!.put(thisIsLeft ? "left" : "right", t);
       append(mine, r.key, t, r.value);
       const out: Array<Emit<K, unknown>> = [];
       for (const match of theirs.fetch(r.key, t - earlier, t + later)) {
@@ -149,18 +221,29 @@ export function streamStreamJoin<K>(
         theirUnmatched?.delete(r.key, match.timestamp);
       }
       if (out.length === 0 && myUnmatched) {
-        append(myUnmatched, r.key, t, r.value);
-        if (t < earliestUnmatched) earliestUnmatched = t;
+        // On partner time, a window the partner side has already passed gets no partner any more: null now.
+        if (partner && t + later + windows.graceMs < timeOf(!thisIsLeft))
+          out.push(alone(r.key, r.value, t, true));
+        else {
+          append(myUnmatched, r.key, t, r.value);
+          if (t < earliestUnmatched) earliestUnmatched = t;
+        }
       }
+      if (own !== undefined && t > own) out.push(...closeTheirs(t));
       return out;
     });
     // Buffered records past the window's retention are invisible; delete them (through the changelog) as stream
-    // time moves on, once per window length.
-    const retention = windows.beforeMs + windows.afterMs + windows.graceMs + 1;
-    const expiry = ctx
-      .punctuate("stream-time", Math.max(1, windows.beforeMs + windows.afterMs))
-      .pipe(mergeMap((now) => (mine.expire(now - retention), [] as Array<Emit<K, unknown>>)));
-    if (!myUnmatched) return (source) => merge(records(source), expiry);
+    // time (on partner time: this side's time) moves on, once per window length.
+    const retention = partner?.retentionMs ?? windows.beforeMs + windows.afterMs + windows.graceMs + 1;
+    const expiry = ctx.punctuate("stream-time", Math.max(1, windows.beforeMs + windows.afterMs)).pipe(
+      mergeMap((now) => {
+        const time = partner ? timeOf(thisIsLeft) : now;
+        if (Number.isFinite(time)) mine.expire(time - retention);
+        return [] as Array<Emit<K, unknown>>;
+      }),
+    );
+    // On partner time, this side's unmatched records are closed by the partner side's records (closeTheirs).
+    if (!myUnmatched || partner) return (source) => merge(records(source), expiry);
     // This side's records that never found a partner, once no partner can come: joined with null.
     const closes = ctx.punctuate("stream-time", 1).pipe(
       mergeMap((now) => {
@@ -173,18 +256,7 @@ export function streamStreamJoin<K>(
         const out: Array<Emit<K, unknown>> = [];
         for (const e of closed) {
           myUnmatched.delete(e.key, e.timestamp);
-          for (const value of e.value) {
-            const r: StreamRecord = {
-              key: e.key,
-              value,
-              timestamp: e.timestamp,
-              headers: {},
-              topic: "",
-              partition: ctx.partition,
-              offset: -1,
-            };
-            out.push({ key: e.key, value: J(value, null, r), timestamp: e.timestamp });
-          }
+          for (const value of e.value) out.push(alone(e.key, value, e.timestamp, true));
         }
         return out;
       }),
