@@ -1,53 +1,47 @@
-import { map } from "rxjs";
-import { TestScheduler } from "rxjs/testing";
 import { describe, expect, it } from "vitest";
-import { Serdes, Stores, TopologyTestDriver } from "../topology/index.js";
-import { aggregateReservations } from "./aggregate-reservations.js";
+import { TopologyTestDriver } from "../topology/index.js";
+import { decideReservation, lineAnswers } from "./aggregate-reservations.js";
 import { Topics, createTopology } from "./app.js";
 import type { Order, StockResult } from "./orders.js";
-import { emitted, record, testContext } from "./test-support.js";
 
-const scheduler = () => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
-const stores = { reservations: Stores.keyValue(Serdes.string(), Serdes.json<StockResult[]>()) };
-const result = (orderId: string, sku: string, line: number, lines: number, reserved: boolean, qty = 1) =>
-  record<string, StockResult>(orderId, { orderId, sku, qty, line, lines, reserved }, 0);
+describe("lineAnswers / decideReservation", () => {
+  const answer = (sku: string, line: number, lines: number, reserved: boolean, qty = 1): StockResult => ({
+    orderId: "o1",
+    sku,
+    qty,
+    line,
+    lines,
+    reserved,
+  });
+  const fold = (answers: StockResult[]) =>
+    answers.reduce((acc, a) => lineAnswers.aggregator("o1", a, acc), lineAnswers.initializer());
 
-describe("aggregateReservations (marbles)", () => {
-  it("confirms an order once every line is reserved, in any arrival order", () => {
-    const ctx = testContext(stores);
-    scheduler().run(({ cold, expectObservable }) => {
-      const input = cold("-a-b-c|", {
-        a: result("o1", "B", 1, 3, true),
-        b: result("o1", "A", 0, 3, true),
-        c: result("o1", "C", 2, 3, true),
-      });
-      expectObservable(
-        input.pipe(aggregateReservations({ reservationsStore: "reservations" })(ctx), map(emitted)),
-      ).toBe("-----x|", { x: { key: "o1", value: { orderId: "o1", status: "CONFIRMED" } } });
-    });
-    expect(ctx.counts.get("CONFIRMED")).toBe(1);
-    expect([...ctx.keyValueStore("reservations").range()]).toEqual([]);
+  it("decides nothing until every line has answered, then confirms when all are reserved, in any arrival order", () => {
+    const a = answer("A", 0, 3, true);
+    const b = answer("B", 1, 3, true);
+    const c = answer("C", 2, 3, true);
+    expect(decideReservation("o1", fold([b, a]))).toEqual([]);
+    for (const order of [
+      [b, a, c],
+      [c, b, a],
+    ])
+      expect(decideReservation("o1", fold(order))).toEqual([
+        { key: "o1", value: { orderId: "o1", status: "CONFIRMED" } },
+      ]);
+    expect(fold([a, a, b])).toHaveLength(2); // one answer per line
+    expect(decideReservation("o1", null)).toEqual([]); // an expired aggregate
   });
 
   it("rejects a partially refused order naming the first refused sku, and releases the reserved lines", () => {
-    const ctx = testContext(stores);
-    scheduler().run(({ cold, expectObservable }) => {
-      const input = cold("-a-b-c-----|", {
-        a: result("o1", "C", 2, 3, false),
-        b: result("o1", "A", 0, 3, true, 2),
-        c: result("o1", "B", 1, 3, false),
-      });
-      expectObservable(
-        input.pipe(aggregateReservations({ reservationsStore: "reservations" })(ctx), map(emitted)),
-      ).toBe("-----(xy)--|", {
-        x: {
-          key: "o1",
-          value: { orderId: "o1", status: "REJECTED_STOCK", reason: "out-of-stock", sku: "B" },
-        },
-        y: { key: "A", value: { type: "release", orderId: "o1", sku: "A", qty: 2 } },
-      });
-    });
-    expect(ctx.counts.get("REJECTED_STOCK")).toBe(1);
+    expect(
+      decideReservation(
+        "o1",
+        fold([answer("C", 2, 3, false), answer("A", 0, 3, true, 2), answer("B", 1, 3, false)]),
+      ),
+    ).toEqual([
+      { key: "o1", value: { orderId: "o1", status: "REJECTED_STOCK", reason: "out-of-stock", sku: "B" } },
+      { key: "A", value: { type: "release", orderId: "o1", sku: "A", qty: 2 } },
+    ]);
   });
 });
 

@@ -1,15 +1,22 @@
 /**
- * The order pipeline: order validation -> payment join -> stock reservation, with exactly one final status per
- * order on `order-status`.
+ * The order pipeline, in the DSL: order validation -> payment join -> stock reservation, with exactly one final
+ * status per order on `order-status`.
  *
- *   sub-topology 0  orders -> validate-orders -> orders-validated | order-status (REJECTED_INVALID)
- *   sub-topology 1  orders-validated + payments -> payment-join -> orders-paid | order-status (REJECTED_PAYMENT)
- *                   orders-paid lines -> <app>-stock-requests-repartition (key sku)
+ *   sub-topology 0  orders -> dedupe-orders (TTL store) -> validate-orders -> orders-validated
+ *                   | order-status (REJECTED_INVALID)
+ *   sub-topology 1  orders-validated leftJoin payments (windowed, on the payments' time) -> first decision per order
+ *                   -> orders-paid | order-status (REJECTED_PAYMENT); paid orders' lines ->
+ *                   <app>-stock-requests-repartition (key sku)
  *   sub-topology 2  stock-requests + restocks -> reserve-stock -> stock-levels | <app>-stock-results-repartition
- *   sub-topology 3  stock-results -> aggregate-reservations -> order-status (CONFIRMED | REJECTED_STOCK)
- *                   | release commands back to stock-requests (feedback: the compensation loop)
+ *   sub-topology 3  stock-results -> per-order aggregate of line answers -> order-status (CONFIRMED |
+ *                   REJECTED_STOCK) | release commands back to stock-requests (feedback: the compensation loop)
+ *
+ * Stock reservation stays a processor (processors/reserve-stock.ts): each command reads and changes the sku's level
+ * and answers with a level, a result or both, which is clearer as one function over the store than as a table
+ * aggregation plus a join back to the commands.
  */
 import {
+  JoinWindows,
   type KStream,
   Serdes,
   Stores,
@@ -19,21 +26,29 @@ import {
   type StreamRecord,
   type Topology,
 } from "../topology/index.js";
-import { aggregateReservations, type AggregateOutput } from "./aggregate-reservations.js";
+import { decideReservation, lineAnswers, type AggregateOutput } from "./aggregate-reservations.js";
 import {
   PaymentSchema,
   RestockSchema,
+  countStatuses,
   isOrderStatus,
   isStockLevel,
+  type OrderStatus,
   type PaidOrder,
   type StockCommand,
   type StockResult,
   type ValidatedOrder,
 } from "./orders.js";
-import { paymentJoin, tagOrders, tagPayments, type JoinOutput } from "./payment-join.js";
+import {
+  decidePayment,
+  firstDecision,
+  type FirstDecision,
+  type JoinOutput,
+  type OrderPayment,
+} from "./payment-join.js";
 import { isStockResult, reserveStock, type ReserveOutput } from "./reserve-stock.js";
-import { restockCommands, splitLines } from "./split-lines.js";
-import { validateOrders, type ValidationOutput } from "./validate-orders.js";
+import { restockCommand, splitLines } from "./split-lines.js";
+import { dedupeOrders, validateOrder, type ValidationOutput } from "./validate-orders.js";
 
 export const APP_ID = "weir-orders";
 
@@ -72,9 +87,10 @@ export interface OrderPipelineOptions {
   joinWindowMs?: number;
   /** Extra event time after the window before an unpaid order times out. @default 5000 */
   joinGraceMs?: number;
-  /** Stream-time punctuation interval of the join's timeout check. @default 1000 */
-  joinPunctuateIntervalMs?: number;
-  /** How long unmatched orders/payments are kept (event time); far above any skew between inputs. @default 1 day */
+  /**
+   * How long orders and payments wait in the join for their partner, in their own side's event time; far above any
+   * skew between the inputs. Also how long an order's decisions are remembered. @default 1 day
+   */
   joinRetentionMs?: number;
   /** How long an orderId is remembered for duplicate detection (event time). @default 1 hour */
   dedupeRetentionMs?: number;
@@ -83,7 +99,6 @@ export interface OrderPipelineOptions {
 export interface CompiledOrderPipelineOptions {
   readonly joinWindowMs: number;
   readonly joinGraceMs: number;
-  readonly joinPunctuateIntervalMs: number;
   readonly joinRetentionMs: number;
   readonly dedupeRetentionMs: number;
 }
@@ -91,7 +106,6 @@ export interface CompiledOrderPipelineOptions {
 export const DEFAULT_PIPELINE_OPTIONS: CompiledOrderPipelineOptions = Object.freeze({
   joinWindowMs: 30_000,
   joinGraceMs: 5_000,
-  joinPunctuateIntervalMs: 1_000,
   joinRetentionMs: 24 * 3600_000,
   dedupeRetentionMs: 3600_000,
 });
@@ -119,11 +133,15 @@ export function compilePipelineOptions(options: OrderPipelineOptions = {}): Comp
 
 /** Store names (each names a changelog topic `weir-orders-<store>-changelog`). */
 export const StoreNames = {
+  /** orderId -> first offset, with a TTL of dedupeRetentionMs. */
   seenOrders: "seen-orders",
-  pendingOrders: "pending-orders",
-  pendingPayments: "pending-payments",
-  joinClock: "join-clock",
+  /** sku -> units available. */
   stock: "stock",
+  /** The payment join's stores are named after it: payment-join-left-store, -right-store, -left-unmatched, -times. */
+  paymentJoin: "payment-join",
+  /** orderId -> its first payment decision and how many join results it had. */
+  paymentDecisions: "payment-decisions",
+  /** orderId -> the answers to its line reservations. */
   reservations: "reservations",
 } as const;
 
@@ -138,74 +156,61 @@ export function createTopology(
   const o = compilePipelineOptions(options);
   const key = Serdes.string();
   const b = new TopologyBuilder(APP_ID);
-  b.store(StoreNames.seenOrders, Stores.window(key, Serdes.number(), { retentionMs: o.dedupeRetentionMs }));
-  b.store(
-    StoreNames.pendingOrders,
-    Stores.window(key, Serdes.json<ValidatedOrder>(), { retentionMs: o.joinRetentionMs }),
-  );
-  b.store(
-    StoreNames.pendingPayments,
-    Stores.window(key, Serdes.json(PaymentSchema), { retentionMs: o.joinRetentionMs }),
-  );
-  b.store(StoreNames.joinClock, Stores.keyValue(key, Serdes.number()));
+  b.store(StoreNames.seenOrders, Stores.keyValue(key, Serdes.number(), { ttlMs: o.dedupeRetentionMs }));
   b.store(StoreNames.stock, Stores.keyValue(key, Serdes.number()));
-  b.store(StoreNames.reservations, Stores.keyValue(key, Serdes.json<StockResult[]>()));
+  const statusSink = (stream: KStream<string, unknown>, name: string) =>
+    narrow<OrderStatus>(stream)
+      .process(`count-${name}`, countStatuses())
+      .to(Topics.orderStatus, { key, value: Serdes.json<OrderStatus>(), name });
 
   // 0: validation
   const validation = b
     .stream(Topics.orders, { key, value: Serdes.json<unknown>() })
-    .process(
-      "validate-orders",
-      validateOrders({ seenStore: StoreNames.seenOrders, dedupeRetentionMs: o.dedupeRetentionMs }),
-      { stores: [StoreNames.seenOrders] },
-    )
+    .process("dedupe-orders", dedupeOrders({ seenStore: StoreNames.seenOrders }), {
+      stores: [StoreNames.seenOrders],
+    })
+    .mapValues("validate-orders", (value, r) => validateOrder(r.key, value))
     .branch("validation", {
       rejected: (r: StreamRecord<string, ValidationOutput>) => isOrderStatus(r.value),
       valid: () => true,
     });
-  validation.rejected.to(Topics.orderStatus, {
-    key,
-    value: Serdes.json<ValidationOutput>(),
-    name: "validation-status",
-  });
+  statusSink(validation.rejected, "validation-status");
   validation.valid.to(Topics.ordersValidated, { key, value: Serdes.json<ValidationOutput>() });
 
-  // 1: payment join
-  const orders = b
+  // 1: payment join, the first decision per order
+  const payments = b.stream(Topics.payments, { key, value: Serdes.json(PaymentSchema) });
+  const decided = b
     .stream(Topics.ordersValidated, { key, value: Serdes.json<ValidatedOrder>() })
-    .process("tag-orders", tagOrders());
-  const payments = b
-    .stream(Topics.payments, { key, value: Serdes.json(PaymentSchema) })
-    .process("tag-payments", tagPayments());
-  const joined = orders
-    .merge("join-inputs", payments)
-    .process(
-      "payment-join",
-      paymentJoin({
-        ordersStore: StoreNames.pendingOrders,
-        paymentsStore: StoreNames.pendingPayments,
-        clockStore: StoreNames.joinClock,
-        windowMs: o.joinWindowMs,
-        graceMs: o.joinGraceMs,
-        punctuateIntervalMs: o.joinPunctuateIntervalMs,
-        retentionMs: o.joinRetentionMs,
-      }),
-      { stores: [StoreNames.pendingOrders, StoreNames.pendingPayments, StoreNames.joinClock] },
+    .leftJoin(
+      StoreNames.paymentJoin,
+      payments,
+      (order, payment): OrderPayment => ({ order, payment }),
+      JoinWindows.ofTimeDifferenceAndGrace(o.joinWindowMs, o.joinGraceMs).closeOnPartnerTime(
+        o.joinRetentionMs,
+      ),
     )
+    .mapValues("decide-payment", (pair, r) => decidePayment(pair, r.timestamp))
+    .groupByKey("payment-results", { value: Serdes.json<JoinOutput>() })
+    .aggregate(StoreNames.paymentDecisions, firstDecision, {
+      value: Serdes.json<FirstDecision | null>(),
+      ttlMs: o.joinRetentionMs,
+    })
+    .toStream("payment-decided")
+    .flatMapValues("first-decision", (first) => (first?.results === 1 ? [first.decision] : []))
     .branch("payment", {
       rejected: (r: StreamRecord<string, JoinOutput>) => isOrderStatus(r.value),
       paid: () => true,
     });
-  joined.rejected.to(Topics.orderStatus, { key, value: Serdes.json<JoinOutput>(), name: "payment-status" });
-  joined.paid.to(Topics.ordersPaid, { key, value: Serdes.json<JoinOutput>() });
-  const requests = narrow<PaidOrder>(joined.paid)
-    .process("split-lines", splitLines())
+  statusSink(decided.rejected, "payment-status");
+  decided.paid.to(Topics.ordersPaid, { key, value: Serdes.json<JoinOutput>() });
+  const requests = narrow<PaidOrder>(decided.paid)
+    .flatMap("split-lines", splitLines)
     .repartition("stock-requests", { key, value: Serdes.json<StockCommand>() });
 
   // 2: stock per sku (requests, releases and restocks meet in the task owning the sku)
   const restocks = b
     .stream(Topics.restocks, { key, value: Serdes.json(RestockSchema) })
-    .process("restock-commands", restockCommands());
+    .mapValues("restock-commands", restockCommand);
   const stock = requests
     .merge("stock-commands", restocks)
     .process("reserve-stock", reserveStock({ stockStore: StoreNames.stock }), { stores: [StoreNames.stock] })
@@ -219,22 +224,22 @@ export function createTopology(
     topicConfig: TOPIC_CONFIGS[Topics.stockLevels],
   });
 
-  // 3: per-order aggregation of the line results; compensation loops back to the stock requests
-  const decided = narrow<StockResult>(stock.results)
+  // 3: per-order aggregate of the line answers; compensation loops back to the stock requests
+  const outcome = narrow<StockResult>(stock.results)
     .repartition("stock-results", { key, value: Serdes.json<StockResult>() })
-    .process(
-      "aggregate-reservations",
-      aggregateReservations({ reservationsStore: StoreNames.reservations }),
-      {
-        stores: [StoreNames.reservations],
-      },
-    )
+    .groupByKey("results-by-order")
+    .aggregate(StoreNames.reservations, lineAnswers, {
+      value: Serdes.json<StockResult[]>(),
+      ttlMs: o.joinRetentionMs,
+    })
+    .toStream("reservation-answers")
+    .flatMap("decide-reservation", (r) => decideReservation(r.key, r.value))
     .branch("reservation", {
       status: (r: StreamRecord<string, AggregateOutput>) => isOrderStatus(r.value),
       release: () => true,
     });
-  decided.status.to(Topics.orderStatus, { key, value: Serdes.json<AggregateOutput>(), name: "stock-status" });
-  decided.release.to(Topics.stockRequests, {
+  statusSink(outcome.status, "stock-status");
+  outcome.release.to(Topics.stockRequests, {
     key,
     value: Serdes.json<AggregateOutput>(),
     name: "release-stock",

@@ -2,7 +2,8 @@
  * The order pipeline's domain: the records on its topics, the schemas that check them, and the statuses it emits.
  * Amounts travel as decimal numbers in JSON (as clients send them) and are compared in integer cents.
  */
-import type { ProcessorContext, Schema } from "../topology/index.js";
+import { map, type OperatorFunction } from "rxjs";
+import type { Emit, ProcessorContext, Schema, StreamRecord } from "../topology/index.js";
 
 /** The pipeline's own metric, `weir_orders_total{status}`: orders by final status, and dropped duplicates. */
 export const ORDERS_COUNTER = {
@@ -14,6 +15,15 @@ export const ORDERS_COUNTER = {
 export function countOrder(ctx: ProcessorContext, status: string): void {
   ctx.counter(ORDERS_COUNTER.name, ORDERS_COUNTER.help, ORDERS_COUNTER.labelNames).inc({ status });
 }
+
+/** A pass-through processor before an `order-status` sink: counts each final status in `weir_orders_total`. */
+export const countStatuses =
+  () =>
+  (ctx: ProcessorContext): OperatorFunction<StreamRecord<string, OrderStatus>, Emit<string, OrderStatus>> =>
+    map((r) => {
+      countOrder(ctx, r.value.status);
+      return { key: r.key, value: r.value };
+    });
 
 export const SUPPORTED_CURRENCIES = ["EUR", "USD", "GBP"] as const;
 export type Currency = (typeof SUPPORTED_CURRENCIES)[number];

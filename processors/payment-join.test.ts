@@ -1,41 +1,22 @@
-import { map, type Observable } from "rxjs";
-import { TestScheduler } from "rxjs/testing";
+/**
+ * The payment join of the order pipeline (a windowed left join of validated orders and payments on the payments'
+ * own time, then the first decision per order), through the topology in the test driver: either side may come
+ * first, a timeout comes only from the payments side's time, one decision per order.
+ */
 import { describe, expect, it } from "vitest";
-import { Serdes, Stores, TopologyTestDriver, type Emit } from "../topology/index.js";
+import { TopologyTestDriver } from "../topology/index.js";
 import { Topics, createTopology } from "./app.js";
 import type { Payment, ValidatedOrder } from "./orders.js";
-import { paymentJoin, type JoinInput, type JoinOutput } from "./payment-join.js";
-import { oneLineOrder, record, testContext } from "./test-support.js";
+import { decidePayment, firstDecision } from "./payment-join.js";
+import { oneLineOrder } from "./test-support.js";
 
 const W = 10_000;
 const GRACE = 2_000;
-const stores = {
-  orders: Stores.window(Serdes.string(), Serdes.json<ValidatedOrder>(), { retentionMs: 3600_000 }),
-  payments: Stores.window(Serdes.string(), Serdes.json<Payment>(), { retentionMs: 3600_000 }),
-  clock: Stores.keyValue(Serdes.string(), Serdes.number()),
-};
-const join = paymentJoin({
-  ordersStore: "orders",
-  paymentsStore: "payments",
-  clockStore: "clock",
-  windowMs: W,
-  graceMs: GRACE,
-  punctuateIntervalMs: 1000,
-  retentionMs: 3600_000,
-});
+const order = oneLineOrder; // one line of sku A, total 5 EUR
 
-const validated = (orderId: string, createdAt: number, total = 12.5): ValidatedOrder => ({
-  orderId,
-  customerId: "c",
-  lines: [{ sku: "A", qty: 1, unitPrice: total }],
-  total,
-  totalCents: Math.round(total * 100),
-  currency: "EUR",
-  createdAt,
-});
 const payment = (
   id: string,
-  amount = 12.5,
+  amount = 5,
   status: Payment["status"] = "authorized",
   currency = "EUR",
 ): Payment => ({
@@ -44,104 +25,174 @@ const payment = (
   currency,
   status,
 });
-const o = (orderId: string, t: number, total?: number) =>
-  record<string, JoinInput>(orderId, { side: "order", order: validated(orderId, t, total) }, t);
-const p = (orderId: string, t: number, pay: Payment = payment(`p-${orderId}`)) =>
-  record<string, JoinInput>(orderId, { side: "payment", payment: pay }, t);
 
-/** What the join emitted, as `orderId:PAID` or `orderId:<reason>`. */
-const outcome = (e: Emit<string, JoinOutput>): string =>
-  "status" in e.value ? `${e.key}:${"reason" in e.value ? e.value.reason : e.value.status}` : `${e.key}:PAID`;
+type Step = ["order" | "payment", string, number, Payment?];
 
-const scheduler = () => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
-
-function run(
-  marbles: string,
-  values: Record<string, ReturnType<typeof o>>,
-  expected: string,
-  outcomes: Record<string, string>,
-  ticks?: (hot: (marbles: string) => Observable<number>) => Observable<number>,
-) {
-  scheduler().run(({ cold, hot, expectObservable }) => {
-    const ctx = testContext(stores, { punctuations: ticks?.((m) => hot(m, { t: 0 })) });
-    expectObservable(cold(marbles, values).pipe(join(ctx), map(outcome))).toBe(expected, outcomes);
-  });
+/** Pipes the steps one record at a time; returns each order's outcome (`PAID` or the rejection reason). */
+function outcomes(steps: Step[]): Record<string, string> {
+  const driver = new TopologyTestDriver(
+    createTopology({ partitions: 1 }, { joinWindowMs: W, joinGraceMs: GRACE }),
+  );
+  try {
+    driver.pipeInput(Topics.restocks, [{ key: "A", value: { qty: 1000 }, timestamp: 0 }]);
+    for (const [side, key, t, pay] of steps)
+      if (side === "order") driver.pipeInput(Topics.orders, [{ key, value: order(t), timestamp: t }]);
+      else driver.pipeInput(Topics.payments, [{ key, value: pay ?? payment(`p-${key}`), timestamp: t }]);
+    const out: Record<string, string> = {};
+    for (const r of driver.readOutput(Topics.ordersPaid)) {
+      expect(out[r.key as string], `a second decision for ${String(r.key)}`).toBeUndefined();
+      out[r.key as string] = "PAID";
+    }
+    for (const r of driver.readOutput(Topics.orderStatus)) {
+      const v = r.value as { orderId: string; status: string; reason?: string };
+      if (v.status !== "REJECTED_PAYMENT") continue;
+      expect(out[v.orderId], `a second decision for ${v.orderId}`).toBeUndefined();
+      out[v.orderId] = v.reason!;
+    }
+    return out;
+  } finally {
+    driver.close();
+  }
 }
 
-describe("paymentJoin (marbles)", () => {
-  it("matches a payment that arrives after its order", () => {
-    run("-a-b|", { a: o("o1", 1000), b: p("o1", 3000) }, "---x|", { x: "o1:PAID" });
-  });
-
-  it("matches a payment that arrives before its order (either side may come first)", () => {
-    run("-b-a|", { a: o("o1", 1000), b: p("o1", 3000) }, "---x|", { x: "o1:PAID" });
-  });
-
-  it("rejects declined payments and amount or currency mismatches", () => {
-    run(
-      "-a-b-c-d-e-f|",
-      {
-        a: o("o1", 1000),
-        b: p("o1", 1500, payment("p1", 12.5, "declined")),
-        c: p("o2", 1500, payment("p2", 12.49)),
-        d: o("o2", 1200),
-        e: o("o3", 1300),
-        f: p("o3", 1600, payment("p3", 12.5, "authorized", "USD")),
-      },
-      "---x---y---z|",
-      { x: "o1:declined", y: "o2:amount-mismatch", z: "o3:amount-mismatch" },
-    );
-  });
-
-  it("ignores a duplicate payment: one decision per order", () => {
-    run("-a-b-c|", { a: p("o1", 2000), b: p("o1", 2000), c: o("o1", 1000) }, "-----x|", { x: "o1:PAID" });
-    run("-a-b-c|", { a: o("o1", 1000), b: p("o1", 2000), c: p("o1", 2000) }, "---x--|", { x: "o1:PAID" });
-  });
-
-  it("times an order out once the payments clock passes order time + window + grace (on punctuation)", () => {
-    run(
-      "-a-b-c-------|",
-      { a: o("o1", 1000), b: p("other", 5000), c: p("other2", 1000 + W + GRACE + 1) },
-      "-------------x|",
-      { x: "o1:timeout" },
-      (hot) => hot("-----t-------t|"),
-    );
-  });
-
-  it("does not time out while only the orders side has moved on (skew between the inputs)", () => {
-    run(
-      "-a-b-c-------|",
-      { a: o("o1", 1000), b: o("o2", 1000_000), c: p("o1", 4000) },
-      "-----x-------|",
-      { x: "o1:PAID" },
-      (hot) => hot("---t-----t-|"),
-    );
-  });
-
-  it("a late payment (outside the window) does not match; the order times out", () => {
-    run(
-      "-a-b---|",
-      { a: o("o1", 1000), b: p("o1", 1000 + W + GRACE + 500) },
-      "-----x-|",
-      { x: "o1:timeout" },
-      (hot) => hot("-----t|"),
-    );
-  });
-
-  it("an order arriving after the payments clock passed its deadline times out at once (unless paid)", () => {
-    run("-a-b-c|", { a: p("o2", 2000), b: p("tick", 100_000), c: o("o1", 1000) }, "-----x|", {
-      x: "o1:timeout",
+describe("decidePayment / firstDecision", () => {
+  const validated: ValidatedOrder = {
+    orderId: "o1",
+    customerId: "c",
+    lines: [{ sku: "A", qty: 1, unitPrice: 12.5 }],
+    total: 12.5,
+    totalCents: 1250,
+    currency: "EUR",
+    createdAt: 0,
+  };
+  it("paid, declined, amount or currency mismatch, and no payment (timeout)", () => {
+    expect(decidePayment({ order: validated, payment: payment("p", 12.5) }, 7)).toEqual({
+      ...validated,
+      paymentId: "p",
+      paidAt: 7,
     });
-    run("-a-b-c|", { a: p("o1", 2000), b: p("tick", 100_000), c: o("o1", 1000) }, "-----x|", {
-      x: "o1:PAID",
-    });
+    const reason = (p: Payment | null) =>
+      (decidePayment({ order: validated, payment: p }, 0) as { reason: string }).reason;
+    expect(reason(payment("p", 12.5, "declined"))).toBe("declined");
+    expect(reason(payment("p", 12.49))).toBe("amount-mismatch");
+    expect(reason(payment("p", 12.5, "authorized", "USD"))).toBe("amount-mismatch");
+    expect(reason(null)).toBe("timeout");
+  });
+
+  it("keeps the first decision and counts the rest", () => {
+    const paid = decidePayment({ order: validated, payment: payment("p", 12.5) }, 1);
+    const declined = decidePayment({ order: validated, payment: payment("q", 12.5, "declined") }, 1);
+    const first = firstDecision.aggregator("o1", paid, firstDecision.initializer());
+    expect(firstDecision.aggregator("o1", declined, first)).toEqual({ decision: paid, results: 2 });
   });
 });
 
 describe("payment join in the topology (TopologyTestDriver)", () => {
-  const order = oneLineOrder;
+  it("matches a payment that arrives after or before its order (either side may come first)", () => {
+    expect(
+      outcomes([
+        ["order", "o1", 1000],
+        ["payment", "o1", 3000],
+      ]),
+    ).toEqual({ o1: "PAID" });
+    expect(
+      outcomes([
+        ["payment", "o1", 3000],
+        ["order", "o1", 1000],
+      ]),
+    ).toEqual({ o1: "PAID" });
+  });
 
-  it("joins payment-before-order, expires unpaid orders on stream-time punctuation, keeps one status per order", () => {
+  it("rejects declined payments and amount or currency mismatches", () => {
+    expect(
+      outcomes([
+        ["order", "o1", 1000],
+        ["payment", "o1", 1500, payment("p1", 5, "declined")],
+        ["payment", "o2", 1500, payment("p2", 4.99)],
+        ["order", "o2", 1200],
+        ["order", "o3", 1300],
+        ["payment", "o3", 1600, payment("p3", 5, "authorized", "USD")],
+      ]),
+    ).toEqual({ o1: "declined", o2: "amount-mismatch", o3: "amount-mismatch" });
+  });
+
+  it("a duplicate payment gives one decision, whether the order comes first or last", () => {
+    expect(
+      outcomes([
+        ["payment", "o1", 2000],
+        ["payment", "o1", 2000],
+        ["order", "o1", 1000],
+      ]),
+    ).toEqual({ o1: "PAID" });
+    expect(
+      outcomes([
+        ["order", "o1", 1000],
+        ["payment", "o1", 2000],
+        ["payment", "o1", 2000],
+      ]),
+    ).toEqual({ o1: "PAID" });
+  });
+
+  it("times an order out once the payments' time passes order time + window + grace, not at it", () => {
+    const deadline = 1000 + W + GRACE;
+    expect(
+      outcomes([
+        ["order", "o1", 1000],
+        ["payment", "other", 5000],
+        ["payment", "other2", deadline],
+      ]),
+    ).toEqual({});
+    expect(
+      outcomes([
+        ["order", "o1", 1000],
+        ["payment", "other", deadline + 1],
+      ]),
+    ).toEqual({ o1: "timeout" });
+  });
+
+  it("does not time out while only the orders side has moved on (skew between the inputs)", () => {
+    expect(
+      outcomes([
+        ["order", "o1", 1000],
+        ["order", "o2", 1_000_000],
+        ["payment", "o1", 4000],
+      ]),
+    ).toEqual({
+      o1: "PAID",
+    });
+  });
+
+  it("a late payment (outside the window) does not match; the order times out", () => {
+    expect(
+      outcomes([
+        ["order", "o1", 1000],
+        ["payment", "o1", 1000 + W + GRACE + 500],
+      ]),
+    ).toEqual({ o1: "timeout" });
+  });
+
+  it("an order arriving after the payments' time passed its deadline times out at once, unless its payment waits", () => {
+    expect(
+      outcomes([
+        ["payment", "o2", 2000],
+        ["payment", "tick", 100_000],
+        ["order", "o1", 1000],
+      ]),
+    ).toEqual({
+      o1: "timeout",
+    });
+    expect(
+      outcomes([
+        ["payment", "o1", 2000],
+        ["payment", "tick", 100_000],
+        ["order", "o1", 1000],
+      ]),
+    ).toEqual({
+      o1: "PAID",
+    });
+  });
+
+  it("joins payment-before-order, times out unpaid orders, keeps one status per order, ignores payments after", () => {
     const driver = new TopologyTestDriver(
       createTopology({ partitions: 1 }, { joinWindowMs: W, joinGraceMs: GRACE }),
     );
@@ -158,18 +209,19 @@ describe("payment join in the topology (TopologyTestDriver)", () => {
         { key: "o3", value: payment("p3", 5, "declined"), timestamp: 1300 },
       ]);
       expect(driver.readOutput(Topics.ordersPaid).map((r) => r.key)).toEqual(["o1"]);
-      // The payments clock passes o2's deadline: the next punctuation times it out.
+      // The payments' time passes o2's deadline: o2 times out.
       driver.pipeInput(Topics.payments, [
         { key: "clock", value: payment("clock", 1), timestamp: 1100 + W + GRACE + 1 },
       ]);
-      const statuses = driver.readOutput(Topics.orderStatus).map((r) => r.value);
-      expect(statuses).toEqual([
+      expect(driver.readOutput(Topics.orderStatus).map((r) => r.value)).toEqual([
         { orderId: "o1", status: "CONFIRMED" },
         { orderId: "o3", status: "REJECTED_PAYMENT", reason: "declined" },
         { orderId: "o2", status: "REJECTED_PAYMENT", reason: "timeout" },
       ]);
       // A payment for o2 arriving now changes nothing: o2 is decided.
-      driver.pipeInput(Topics.payments, [{ key: "o2", value: payment("p2", 5), timestamp: 1200 }]);
+      driver.pipeInput(Topics.payments, [
+        { key: "o2", value: payment("p2", 5), timestamp: 1200 + W + GRACE },
+      ]);
       expect(driver.readOutput(Topics.orderStatus)).toEqual([]);
     } finally {
       driver.close();

@@ -342,7 +342,7 @@ export function generateWorkload(options: WorkloadOptions): Workload {
   timed.sort((a, b) => a.at - b.at || a.seq - b.seq);
   const records: WorkloadRecord[] = timed.map(({ seq: _seq, at: _at, ...r }) => r);
   const lastMs = timed.length > 0 ? timed[timed.length - 1]!.at : options.startMs;
-  const clockAt = lastMs + W + pipeline.joinGraceMs + 2 * pipeline.joinPunctuateIntervalMs + 10_000;
+  const clockAt = lastMs + W + pipeline.joinGraceMs + 12_000;
   for (let p = 0; p < options.paymentPartitions; p++)
     records.push({
       topic: Topics.payments,
