@@ -26,6 +26,7 @@ export {
   type InternalTopic,
   type OffsetResetPolicy,
 } from "./builder.js";
+export { SlidingWindows, SlidingWindowedKStream } from "./dsl/sliding.js";
 export { Serdes, type Serde, type Schema } from "./serdes.js";
 export type { StreamRecord, Emit, Headers, RawRecord, OutgoingRecord } from "./record.js";
 export { mapValues, selectKey, filterRecords, flatMapRecords } from "./operators.js";

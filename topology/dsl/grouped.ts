@@ -8,6 +8,7 @@ import { KTable } from "./ktable.js";
 import { regroup, storeGetter, streamAggregate, tableAggregate } from "./processors.js";
 import { requireFunctions, requireValueSerde } from "./checks.js";
 import { SessionWindowedKStream, SessionWindows, TimeWindowedKStream, TimeWindows } from "./windows.js";
+import { SlidingWindowedKStream, SlidingWindows } from "./sliding.js";
 
 /** Where an aggregation keeps its result. */
 export interface AggregateOptions {
@@ -63,14 +64,18 @@ export class KGroupedStream<K, V> {
   windowedBy(windows: TimeWindows): TimeWindowedKStream<K, V>;
   /** Cut each key's records into sessions separated by an inactivity gap before aggregating them. */
   windowedBy(windows: SessionWindows): SessionWindowedKStream<K, V>;
+  /** Cut each key's records into sliding windows: [t − d, t], bounds inclusive, defined by the records' times. */
+  windowedBy(windows: SlidingWindows): SlidingWindowedKStream<K, V>;
   windowedBy(
-    windows: TimeWindows | SessionWindows,
-  ): TimeWindowedKStream<K, V> | SessionWindowedKStream<K, V> {
+    windows: TimeWindows | SessionWindows | SlidingWindows,
+  ): TimeWindowedKStream<K, V> | SessionWindowedKStream<K, V> | SlidingWindowedKStream<K, V> {
     if (windows instanceof TimeWindows)
       return new TimeWindowedKStream(this.builder, this.stream, this.key, windows);
     if (windows instanceof SessionWindows)
       return new SessionWindowedKStream(this.builder, this.stream, this.key, windows);
-    throw new TopologyError(`windowedBy '${this.name}' needs TimeWindows or SessionWindows`, {
+    if (windows instanceof SlidingWindows)
+      return new SlidingWindowedKStream(this.builder, this.stream, this.key, windows);
+    throw new TopologyError(`windowedBy '${this.name}' needs TimeWindows, SessionWindows or SlidingWindows`, {
       node: this.name,
     });
   }

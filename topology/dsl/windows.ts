@@ -89,10 +89,10 @@ export interface WindowedAggregateOptions {
 }
 
 /** Long enough that no window waiting for its close expires first, however far stream time jumps. */
-const UNTIL_EMITTED_MS = 100 * 365 * 24 * 3_600_000;
+export const UNTIL_EMITTED_MS = 100 * 365 * 24 * 3_600_000;
 
 /** The checks every windowed aggregation makes of its arguments: its store's key serde and the emit strategy. */
-function windowedChecks<K>(
+export function windowedChecks<K>(
   name: string,
   key: Serde<K> | undefined,
   options: WindowedAggregateOptions,
@@ -113,7 +113,7 @@ function windowedChecks<K>(
 }
 
 /** A windowed aggregation's result: read through its store by window, not by key, so it has no value getter. */
-function windowedTable<K, VA>(
+export function windowedTable<K, VA>(
   builder: TopologyBuilder,
   name: string,
   store: string,
