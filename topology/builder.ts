@@ -38,7 +38,9 @@ export interface ProcessorContext {
   counter(name: string, help: string, labelNames?: readonly string[]): AppCounter;
   /**
    * Count a record this processor discards on purpose (a null key in an aggregation, a late record) in
-   * `weir_dropped_records_total{reason,node}`; the test driver lists them (`droppedRecords()`).
+   * `weir_dropped_records_total{reason,node}`; the test driver lists them (`droppedRecords()`). `deadLetter`: true
+   * sends the current input record to the dead-letter topic too, false never does (the drop is not that record's,
+   * e.g. a buffered record that a later one closed), unset follows the worker's `droppedRecords` option.
    */
   dropped(reason: string, options?: { deadLetter?: boolean }): void;
 }

@@ -396,7 +396,12 @@ export class KStream<K, V> {
       ? other.repartition(`${name}-right`, { key, value: otherValue })
       : other;
     const { beforeMs, afterMs, graceMs } = windows;
-    const stores: StreamJoinStores = { left: `${name}-left-store`, right: `${name}-right-store` };
+    const stores: StreamJoinStores = {
+      left: `${name}-left-store`,
+      right: `${name}-right-store`,
+      leftUnmatched: `${name}-left-unmatched`,
+      rightUnmatched: `${name}-right-unmatched`,
+    };
     const window = (store: string, v: Serde<unknown>, retentionMs: number) =>
       this.builder.store(store, {
         kind: "window",
@@ -410,9 +415,8 @@ export class KStream<K, V> {
     window(stores.right, otherValue, buffered);
     if (windows.partnerTime)
       this.builder.store((stores.times = `${name}-times`), Stores.keyValue(Serdes.string(), Serdes.number()));
-    if (kind !== "inner") window((stores.leftUnmatched = `${name}-left-unmatched`), value, UNTIL_CLOSED_MS);
-    if (kind === "outer")
-      window((stores.rightUnmatched = `${name}-right-unmatched`), otherValue, UNTIL_CLOSED_MS);
+    window(stores.leftUnmatched, value, UNTIL_CLOSED_MS);
+    window(stores.rightUnmatched, otherValue, UNTIL_CLOSED_MS);
     const all = Object.values(stores) as string[];
     for (const [side, stream, thisIsLeft] of [
       ["this", left, true],

@@ -212,6 +212,39 @@ describe("KStream-KStream join", () => {
     second.close();
   });
 
+  it("a record whose partner never came is counted (no-partner) when its window closes, on the sides not joined with null", () => {
+    const inner = new TopologyTestDriver(joined("join", JoinWindows.ofTimeDifferenceWithNoGrace(5)), {
+      wallClockMs: WALL,
+    });
+    run(inner, [
+      ["left", "k", "A", 10],
+      ["right", "k", "a", 12], // A and a matched: never counted
+      ["right", "x", "b", 20],
+      ["left", "y", "B", 21],
+    ]);
+    expect(inner.droppedRecords()).toEqual([]); // nothing closed yet: 20 and 21 may still get partners
+    run(inner, [["left", "z", "C", 40]]); // stream time 40 closes b (20 + 10 < 40) and B
+    const byNode = [...inner.droppedRecords()].sort((a, b) => a.node.localeCompare(b.node));
+    expect(byNode).toEqual([
+      { reason: "no-partner", node: "j-other" },
+      { reason: "no-partner", node: "j-this" },
+    ]);
+    inner.close();
+    // A left join joins its left records with null and counts only the right ones.
+    const left = new TopologyTestDriver(joined("leftJoin", JoinWindows.ofTimeDifferenceWithNoGrace(5)), {
+      wallClockMs: WALL,
+    });
+    expect(
+      run(left, [
+        ["right", "x", "b", 20],
+        ["left", "y", "B", 21],
+        ["left", "z", "C", 40],
+      ]),
+    ).toEqual([["y", "B+null", 21]]);
+    expect(left.droppedRecords()).toEqual([{ reason: "no-partner", node: "j-other" }]);
+    left.close();
+  });
+
   describe("closeOnPartnerTime (weir's own mode)", () => {
     const W = 20;
     const GRACE = 5;

@@ -120,9 +120,9 @@ export interface StreamJoinStores {
   /** Each side's buffered records: (key, time) → values. */
   left: string;
   right: string;
-  /** Left/outer joins: records that found no partner yet, per side, until their window closes. */
-  leftUnmatched?: string;
-  rightUnmatched?: string;
+  /** Records that found no partner yet, per side, until their window closes. */
+  leftUnmatched: string;
+  rightUnmatched: string;
   /** closeOnPartnerTime: key-value store of each side's time ("left", "right"). */
   times?: string;
 }
@@ -147,19 +147,31 @@ export function streamStreamJoin<K>(
   return (ctx) => {
     const mine = ctx.windowStore<K, unknown[]>(thisIsLeft ? stores.left : stores.right);
     const theirs = ctx.windowStore<K, unknown[]>(thisIsLeft ? stores.right : stores.left);
-    const myUnmatched = emitsThisUnmatched
-      ? ctx.windowStore<K, unknown[]>((thisIsLeft ? stores.leftUnmatched : stores.rightUnmatched)!)
-      : undefined;
-    const theirUnmatched = otherEmitsUnmatched
-      ? ctx.windowStore<K, unknown[]>((thisIsLeft ? stores.rightUnmatched : stores.leftUnmatched)!)
-      : undefined;
+    // Records that found no partner yet, per side: joined with null when their window closes on the sides a left or
+    // outer join completes, else counted as dropped (`no-partner`, the partner that never came).
+    const myUnmatched = ctx.windowStore<K, unknown[]>(
+      thisIsLeft ? stores.leftUnmatched : stores.rightUnmatched,
+    );
+    const theirUnmatched = ctx.windowStore<K, unknown[]>(
+      thisIsLeft ? stores.rightUnmatched : stores.leftUnmatched,
+    );
     const J = (mineValue: unknown, theirValue: unknown, r: StreamRecord) =>
       thisIsLeft ? joiner(mineValue, theirValue, r) : joiner(theirValue, mineValue, r);
     /** No unmatched record of this side is older than this (unknown after a restart: the first check scans). */
     let earliestUnmatched = -Infinity;
     const append = (store: typeof mine, key: K, t: number, value: unknown) =>
       store.put(key, [...(store.get(key, t) ?? []), value], t);
-    /** A record that never found a partner, as the joiner sees it then: its partner is null. */
+    /**
+     * A record that never found a partner, once its window closed: joined with null (as the joiner sees it then) on
+     * a side the join completes, else counted. `current`: it is the record being processed (then dead-lettered too
+     * under `droppedRecords: "dead-letter"`), not a buffered one another record closed.
+     */
+    const closed = (key: K, value: unknown, timestamp: number, thisSide: boolean, current: boolean) => {
+      if (thisSide ? emitsThisUnmatched : otherEmitsUnmatched)
+        return [alone(key, value, timestamp, thisSide)];
+      ctx.dropped("no-partner", current ? {} : { deadLetter: false });
+      return [];
+    };
     const alone = (key: K, value: unknown, timestamp: number, thisSide: boolean): Emit<K, unknown> => {
       const r: StreamRecord = {
         key,
@@ -183,13 +195,13 @@ export function streamStreamJoin<K>(
     const closeTheirs = (now: number): Array<Emit<K, unknown>> => {
       // A partner record at u waits for this side's records up to u + earlier (its `later`), + grace.
       const lastOpen = now - earlier - windows.graceMs;
-      if (!theirUnmatched || lastOpen <= 0 || lastOpen <= earliestTheirUnmatched) return [];
-      const closed = [...theirUnmatched.fetchAll(0, lastOpen - 1)];
+      if (lastOpen <= 0 || lastOpen <= earliestTheirUnmatched) return [];
+      const ended = [...theirUnmatched.fetchAll(0, lastOpen - 1)];
       earliestTheirUnmatched = lastOpen;
       const out: Array<Emit<K, unknown>> = [];
-      for (const e of closed) {
+      for (const e of ended) {
         theirUnmatched.delete(e.key, e.timestamp);
-        for (const value of e.value) out.push(alone(e.key, value, e.timestamp, false));
+        for (const value of e.value) out.push(...closed(e.key, value, e.timestamp, false, false));
       }
       return out;
     };
@@ -218,12 +230,12 @@ export function streamStreamJoin<K>(
         for (const value of match.value)
           out.push({ key: r.key, value: J(r.value, value, r), timestamp: Math.max(t, match.timestamp) });
         // The other side's records here have a partner now: not emitted with null when their window closes.
-        theirUnmatched?.delete(r.key, match.timestamp);
+        theirUnmatched.delete(r.key, match.timestamp);
       }
-      if (out.length === 0 && myUnmatched) {
-        // On partner time, a window the partner side has already passed gets no partner any more: null now.
+      if (out.length === 0) {
+        // On partner time, a window the partner side has already passed gets no partner any more: closed now.
         if (partner && t + later + windows.graceMs < timeOf(!thisIsLeft))
-          out.push(alone(r.key, r.value, t, true));
+          out.push(...closed(r.key, r.value, t, true, true));
         else {
           append(myUnmatched, r.key, t, r.value);
           if (t < earliestUnmatched) earliestUnmatched = t;
@@ -243,20 +255,20 @@ export function streamStreamJoin<K>(
       }),
     );
     // On partner time, this side's unmatched records are closed by the partner side's records (closeTheirs).
-    if (!myUnmatched || partner) return (source) => merge(records(source), expiry);
-    // This side's records that never found a partner, once no partner can come: joined with null.
+    if (partner) return (source) => merge(records(source), expiry);
+    // This side's records that never found a partner, once no partner can come: joined with null, or counted.
     const closes = ctx.punctuate("stream-time", 1).pipe(
       mergeMap((now) => {
         // A partner of a record at t lies in [t − earlier, t + later]; the latest one is accepted while
         // (t + later) + earlier + grace ≥ stream time. Past that, no partner can come.
         const lastOpen = now - later - earlier - windows.graceMs;
         if (lastOpen <= 0 || lastOpen <= earliestUnmatched) return [];
-        const closed = [...myUnmatched.fetchAll(0, lastOpen - 1)];
+        const ended = [...myUnmatched.fetchAll(0, lastOpen - 1)];
         earliestUnmatched = lastOpen;
         const out: Array<Emit<K, unknown>> = [];
-        for (const e of closed) {
+        for (const e of ended) {
           myUnmatched.delete(e.key, e.timestamp);
-          for (const value of e.value) out.push(alone(e.key, value, e.timestamp, true));
+          for (const value of e.value) out.push(...closed(e.key, value, e.timestamp, true, false));
         }
         return out;
       }),

@@ -267,10 +267,11 @@ export class StreamTask {
   }
 
   /** A record an operator dropped on purpose: counted, and dead-lettered when the worker is told to. */
-  #dropped(reason: string, node: string, deadLetter = false): void {
+  #dropped(reason: string, node: string, deadLetter?: boolean): void {
     this.#options.hooks?.dropped?.(reason, node);
     const raw = this.#currentRaw;
-    if ((!deadLetter && this.#options.droppedRecords !== "dead-letter") || !raw) return;
+    if (deadLetter === false || !raw) return;
+    if (deadLetter === undefined && this.#options.droppedRecords !== "dead-letter") return;
     // One dead letter per input record, however many branches dropped it.
     if (this.#letteredDrop === raw) return;
     this.#letteredDrop = raw;
@@ -522,7 +523,7 @@ export class StreamTask {
       currentRecord: () => this.#current,
       counter: (name, help, labelNames = []) =>
         this.#options.hooks?.counter?.(name, help, labelNames) ?? NO_COUNTER,
-      dropped: (reason, options) => this.#dropped(reason, node.name, options?.deadLetter ?? false),
+      dropped: (reason, options) => this.#dropped(reason, node.name, options?.deadLetter),
     };
   }
 }
