@@ -184,7 +184,9 @@ function defineInstruments(registry: Registry) {
         "Records a store or operator discarded instead of processing them (Kafka Streams' dropped-records " +
         "sensor), by reason (expired-window: a window-store put older than the retention behind stream time; " +
         "null-key, null-value: a record an aggregation or join skips; global-table-invalid: a global table's " +
-        "record its serdes cannot read; or what a processor passes to ctx.dropped) and processor node.",
+        "record its serdes cannot read; no-partner: a stream-join record whose window closed without a partner, " +
+        "on a side not joined with null; late: a record for a window closed by closeIdleAfterMs; or what a " +
+        "processor passes to ctx.dropped) and processor node.",
       labelNames: ["reason", "node", "app"] as const,
       registers,
     }),
