@@ -185,7 +185,8 @@ function defineInstruments(registry: Registry) {
         "sensor), by reason (expired-window: a window-store put older than the retention behind stream time; " +
         "null-key, null-value: a record an aggregation or join skips; global-table-invalid: a global table's " +
         "record its serdes cannot read; no-partner: a stream-join record whose window closed without a partner, " +
-        "on a side not joined with null; late: a record for a window closed by closeIdleAfterMs; or what a " +
+        "on a side not joined with null; late: a record for a window closed by closeIdleAfterMs; ttl-expired: " +
+        "an entry a store with a TTL deleted (node: the store); or what a " +
         "processor passes to ctx.dropped) and processor node.",
       labelNames: ["reason", "node", "app"] as const,
       registers,

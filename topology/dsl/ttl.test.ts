@@ -82,6 +82,11 @@ describe("key-value store with ttlMs, through an aggregation", () => {
       ["x", 3, 1199],
       ["a", 1, 1200],
     ]);
+    // Each expired entry is counted under its store's name.
+    expect(d.droppedRecords()).toEqual([
+      { reason: "ttl-expired", node: "c" },
+      { reason: "ttl-expired", node: "c" },
+    ]);
     d.close();
   });
 

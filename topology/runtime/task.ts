@@ -251,6 +251,8 @@ export class StreamTask {
   #expire(): void {
     for (const { store, changeNode } of this.#ttlStores) {
       const expired = store.expire(this.streamTime);
+      // Counted as `ttl-expired` under the store's name: what expiry removed is visible as other drops are.
+      for (let i = 0; i < expired.length; i++) this.#options.hooks?.dropped?.("ttl-expired", store.name);
       if (expired.length === 0 || changeNode === undefined) continue;
       const out = this.#subjects.get(changeNode)!;
       const origin = this.#current!;
