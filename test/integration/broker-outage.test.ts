@@ -228,16 +228,20 @@ describe("a broker outage longer than the transaction and session timeouts", () 
         expect(frozenProblems).toContain("commit-undecided");
 
         await waitFor("the worker to be ready again", async () => (w.worker.ready ? true : undefined), {
-          timeoutMs: 120_000,
+          timeoutMs: 60_000,
           intervalMs: 500,
         });
         expect(w.logged("commitTransaction completed after retrying").length).toBeGreaterThan(0);
         await produceKeys(p, 700, 300);
-        const ends = await waitAllCommitted(`${p}-app`, `${p}-in`, { timeoutMs: 120_000 });
+        const ends = await waitAllCommitted(`${p}-app`, `${p}-in`, { timeoutMs: 90_000 });
         expect([...ends.values()].reduce((a, c) => a + c, 0)).toBe(1000);
         expect(w.worker.state).toBe("running");
         expect(w.logged("worker failed")).toEqual([]);
         await expectExactlyOnce(p, ends);
+      } catch (err) {
+        // What the worker did, for a failure that is not a wrong answer but a wait that never ended.
+        for (const l of w.logs.filter((x) => x.level !== "debug").slice(-80)) console.log(JSON.stringify(l));
+        throw err;
       } finally {
         await w.stop();
         rmSync(faultFile, { force: true });
