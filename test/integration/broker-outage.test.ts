@@ -155,6 +155,14 @@ describe("a broker outage longer than the transaction and session timeouts", () 
         }
         const notReadyAt = samples.find((x) => !x.ready)?.t;
         console.log(`broker stopped for ${OUTAGE_MS / 1000} s: not ready after ${notReadyAt} ms`);
+        const startLines = () =>
+          w.logs
+            .filter((l) =>
+              /partitions start|rewound|no committed offset|offset lost|stale answer|partitions lost/.test(
+                l.msg,
+              ),
+            )
+            .map((l) => JSON.stringify(l));
         expect(notReadyAt).toBeDefined();
         expect(notReadyAt!).toBeLessThan(20_000);
         // Once not ready, not ready until the broker is back; alive and running throughout.
@@ -175,7 +183,11 @@ describe("a broker outage longer than the transaction and session timeouts", () 
         expect(w.worker.state).toBe("running");
         expect(w.logged("worker failed")).toEqual([]);
 
+        console.log(`where partitions started:\n${startLines().join("\n")}`);
         await expectExactlyOnce(p, ends);
+      } catch (err) {
+        for (const l of w.logs.filter((x) => x.level !== "debug").slice(-150)) console.log(JSON.stringify(l));
+        throw err;
       } finally {
         await w.stop();
       }

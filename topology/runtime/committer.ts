@@ -58,6 +58,11 @@ export class Committer {
   /** When the open (or last) transaction began. */
   txnStartedAt = 0;
   lastCommit = Date.now();
+  /**
+   * The offset this worker last committed per input partition (`tpKey`): what a later lookup of the group's
+   * committed offsets must not go below (start-offsets.ts, knownCommitted).
+   */
+  readonly committedOffsets = new Map<string, number>();
   /** Committed offsets of repartition topics not yet purged. */
   readonly #purgeable = new Map<string, TopicPartitionOffset>();
   #lastPurge = Date.now();
@@ -144,6 +149,7 @@ export class Committer {
     );
     const metrics = this.d.metrics;
     for (const o of offsets) {
+      this.committedOffsets.set(tpKey(o.topic, o.partition), o.offset);
       metrics?.committedOffset.set({ topic: o.topic, partition: String(o.partition) }, o.offset);
       if (this.#repartitionTopics.has(o.topic)) this.#purgeable.set(tpKey(o.topic, o.partition), o);
     }

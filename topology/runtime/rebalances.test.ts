@@ -92,7 +92,7 @@ function setup(committed: Record<number, number | undefined>) {
     consumer: () => consumer,
     admin: () => admin,
     tasks,
-    committer: { txnOpen: false } as Committer,
+    committer: { txnOpen: false, committedOffsets: new Map() } as unknown as Committer,
     restorer,
     exclusive: (fn) => {
       const run = lock.then(fn);

@@ -80,9 +80,11 @@ export class Rebalancer {
   /** Drop every task's uncommitted state and seek back to where partitions start (the transaction is gone). */
   async rewind(): Promise<void> {
     const partitions = this.d.tasks.discardAndReopenAll();
-    await this.#seekToStart(partitions);
+    const starts = await this.#seekToStart(partitions);
     this.d.committer.lastCommit = Date.now();
-    this.d.log.info("rewound to committed offsets", { partitions: partitions.length });
+    this.d.log.info("rewound to committed offsets", {
+      offsets: starts.map((s) => `${s.topic}/${s.partition}@${s.offset}`),
+    });
   }
 
   /**
@@ -125,8 +127,8 @@ export class Rebalancer {
   }
 
   /** Seek partitions to where they start: their stable committed offsets (waited for), or the source's policy. */
-  async #seekToStart(partitions: TopicPartition[]): Promise<void> {
-    if (partitions.length === 0) return;
+  async #seekToStart(partitions: TopicPartition[]): Promise<StartOffset[]> {
+    if (partitions.length === 0) return [];
     const starts = await this.#startOffsets(partitions);
     const assigned = new Set(
       this.d
@@ -157,6 +159,7 @@ export class Rebalancer {
       }
     }
     if (stopped.length > 0) this.#scheduleReassign(stopped);
+    return starts;
   }
 
   /**
@@ -224,6 +227,7 @@ export class Rebalancer {
       log: this.d.log,
       taskTimeoutMs: this.d.options.taskTimeoutMs,
       stopRequested: () => this.d.stopRequested(),
+      knownCommitted: (partition) => this.d.committer.committedOffsets.get(partition),
       policyOf: (topic) => this.d.topology.offsetResetOf(topic),
       onWaiting: (waiting) => {
         if (waiting.length > 0) this.#offsetLookups.set(token, waiting);

@@ -236,4 +236,60 @@ describe("resolveStartOffsets", () => {
     expect(decodeStreamTime('{"streamTime":1.5}')).toBeUndefined();
     expect(decodeStreamTime(null)).toBeUndefined();
   });
+
+  it("asks again while Kafka answers lower than this worker committed (a stale answer), never replays", async () => {
+    const log = recordingLogger();
+    const answers = [
+      [{ topic: "t", partition: 0 }], // none: a coordinator that has just loaded
+      [{ topic: "t", partition: 0, offset: 20 }], // lower than committed
+      [{ topic: "t", partition: 0, offset: 50 }],
+    ];
+    const source: OffsetSource = { committed: async () => answers.shift()!, bounds: async () => BOUNDS };
+    const starts = await resolveStartOffsets(source, [{ topic: "t", partition: 0 }], {
+      log,
+      taskTimeoutMs: 10_000,
+      recheckMs: 1,
+      stopRequested: () => false,
+      policyOf: () => "earliest",
+      knownCommitted: (k) => (k === "t/0" ? 50 : undefined),
+    });
+    expect(starts.map((s) => [s.offset, s.decision.kind])).toEqual([[50, "committed"]]);
+    expect(answers).toEqual([]);
+    expect(log.lines.filter((l) => l.msg.includes("stale answer"))).toHaveLength(2);
+  });
+
+  it("a partition that no longer holds what this worker committed (recreated) follows the policy as before", async () => {
+    const source: OffsetSource = {
+      committed: async () => [{ topic: "t", partition: 0 }],
+      bounds: async () => ({ start: new Map([["t/0", 0]]), end: new Map([["t/0", 3]]) }),
+    };
+    const starts = await resolveStartOffsets(source, [{ topic: "t", partition: 0 }], {
+      log: recordingLogger(),
+      taskTimeoutMs: 10_000,
+      recheckMs: 1,
+      stopRequested: () => false,
+      policyOf: () => "earliest",
+      knownCommitted: () => 50,
+    });
+    expect(starts.map((s) => s.decision.kind)).toEqual(["no-committed-offset"]);
+  });
+
+  it("fails (OffsetError) rather than replay when the stale answer outlasts the task timeout", async () => {
+    let t = 0;
+    const source: OffsetSource = {
+      committed: async () => [{ topic: "t", partition: 0 }],
+      bounds: async () => BOUNDS,
+    };
+    await expect(
+      resolveStartOffsets(source, [{ topic: "t", partition: 0 }], {
+        log: recordingLogger(),
+        taskTimeoutMs: 5000,
+        recheckMs: 1,
+        now: () => (t += 1000),
+        stopRequested: () => false,
+        policyOf: () => "earliest",
+        knownCommitted: () => 50,
+      }),
+    ).rejects.toThrow(/contradict what this worker committed/);
+  });
 });

@@ -103,6 +103,15 @@ export interface LookupOptions {
   policyOf: (topic: string) => OffsetResetPolicy;
   /** Called with the partitions before the first lookup, and with [] when the lookup is over. */
   onWaiting?: (partitions: string[]) => void;
+  /**
+   * The offset this worker itself last committed for a partition (by `tpKey`), if it did. Kafka answering with
+   * none, or a lower one, while the partition still holds the records up to it contradicts a commit that stood: the
+   * answer is stale (a group coordinator that has just loaded, a broker just restarted), and taking it would
+   * process those records again. The lookup is repeated instead, within the task timeout, then fails (OffsetError).
+   */
+  knownCommitted?: (partition: string) => number | undefined;
+  /** Pause between lookups that contradicted `knownCommitted`. @default 1000 */
+  recheckMs?: number;
   now?: () => number;
 }
 
@@ -233,8 +242,40 @@ export async function resolveStartOffsets(
   o: LookupOptions,
 ): Promise<StartOffset[]> {
   if (partitions.length === 0) return [];
-  const { offsets: committed, metadata } = await fetchCommitted(source, partitions, o);
-  const { start: starts, end: ends } = await source.bounds(partitions);
+  const now = o.now ?? Date.now;
+  const started = now();
+  let committed: Map<string, number | undefined>, metadata: Map<string, string>;
+  let starts: Map<string, number>, ends: Map<string, number>;
+  for (let attempt = 1; ; attempt++) {
+    ({ offsets: committed, metadata } = await fetchCommitted(source, partitions, o));
+    ({ start: starts, end: ends } = await source.bounds(partitions));
+    const stale = partitions.flatMap((tp) => {
+      const k = key(tp);
+      const known = o.knownCommitted?.(k);
+      const answer = committed.get(k);
+      const end = ends.get(k);
+      return known !== undefined &&
+        end !== undefined &&
+        end >= known &&
+        (answer === undefined || answer < known)
+        ? [`${k}: Kafka says ${answer ?? "none"}, this worker committed ${known}`]
+        : [];
+    });
+    if (stale.length === 0) break;
+    if (now() - started >= o.taskTimeoutMs)
+      throw new OffsetError(
+        `committed offsets contradict what this worker committed for ${Math.round((now() - started) / 1000)} s ` +
+          `(${stale.join("; ")}): the group's committed offsets went back. Not resetting: restart the worker ` +
+          `once the group coordinator answers consistently, or reset the group explicitly`,
+        { topic: partitions[0]?.topic, partition: partitions[0]?.partition },
+      );
+    o.log.warn("committed offsets lower than this worker committed: a stale answer; asking again", {
+      partitions: stale,
+      attempt,
+    });
+    await new Promise((r) => setTimeout(r, o.recheckMs ?? 1000));
+    if (o.stopRequested()) throw new StopRequestedError("stopped while looking up committed offsets");
+  }
   return partitions.map((tp) => {
     const k = key(tp);
     const decision = decideStartOffset({
