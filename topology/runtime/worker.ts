@@ -475,7 +475,9 @@ export class Worker {
       while (!this.#stopRequested && this.#fatal === undefined) {
         this.#loopTurn = Date.now();
         let messages: Message[];
+        let fetchEpoch = 0;
         try {
+          fetchEpoch = this.#rebalancer.epoch;
           messages = await consumeBatch(this.#consumer!, this.options.maxPollRecords);
           if (pollErrors > 0) this.#log.info("consumer recovered", { afterErrors: pollErrors });
           pollErrors = 0;
@@ -498,7 +500,7 @@ export class Worker {
           continue;
         }
         await this.#exclusive(async () => {
-          this.#tm.enqueue(messages);
+          this.#tm.enqueue(await this.#rebalancer.dropStale(messages, fetchEpoch));
           if (this.#health.has("topic-missing")) {
             // Nothing can commit while a topic the topology writes is gone: drop the open transaction and wait,
             // fetching (the queues fill and pause their partitions) so the member stays in its group.
