@@ -7,6 +7,7 @@ import type { KStream } from "./kstream.js";
 import { KTable } from "./ktable.js";
 import { regroup, storeGetter, streamAggregate, tableAggregate } from "./processors.js";
 import { requireFunctions, requireValueSerde } from "./checks.js";
+import { StreamAggregations } from "./stream-aggregations.js";
 import { SessionWindowedKStream, SessionWindows, TimeWindowedKStream, TimeWindows } from "./windows.js";
 import { SlidingWindowedKStream, SlidingWindows } from "./sliding.js";
 
@@ -52,13 +53,15 @@ function aggregation<K, VA>(
  * task. Each aggregation materializes its result in a changelogged key-value store and returns it as a table.
  * Records with a null key or value are skipped and counted (`weir_dropped_records_total`), as in Kafka Streams.
  */
-export class KGroupedStream<K, V> {
+export class KGroupedStream<K, V> extends StreamAggregations<K, V, K, AggregateOptions> {
   constructor(
     private readonly builder: TopologyBuilder,
     readonly name: string,
-    private readonly stream: KStream<K, V>,
+    stream: KStream<K, V>,
     private readonly key: Serde<K> | undefined,
-  ) {}
+  ) {
+    super(stream);
+  }
 
   /** Cut each key's records into time windows (tumbling or hopping) before aggregating them. */
   windowedBy(windows: TimeWindows): TimeWindowedKStream<K, V>;
@@ -80,50 +83,7 @@ export class KGroupedStream<K, V> {
     });
   }
 
-  /** The number of records per key. */
-  count(name: string, options: AggregateOptions = {}): KTable<K, number> {
-    return this.#aggregate(
-      name,
-      Serdes.number(),
-      () => 1,
-      (_k, _v, n) => n + 1,
-      options,
-    );
-  }
-
-  /** Combine the values of a key: the first value is the aggregate, each later one is `reducer(aggregate, value)`. */
-  reduce(
-    name: string,
-    reducer: (aggregate: V, value: V) => V,
-    options: AggregateOptions & { value?: Serde<V> } = {},
-  ): KTable<K, V> {
-    requireFunctions(name, { reducer }, ["reducer"]);
-    return this.#aggregate(
-      name,
-      requireValueSerde(name, options.value ?? this.stream.meta.value),
-      (_k, v) => v,
-      (_k, v, a) => reducer(a, v),
-      options,
-    );
-  }
-
-  /** Fold the values of a key into an aggregate that starts at `initializer()`. */
-  aggregate<VA>(
-    name: string,
-    fns: { initializer: () => VA; aggregator: (key: K, value: V, aggregate: VA) => VA },
-    options: AggregateOptions & { value: Serde<VA> },
-  ): KTable<K, VA> {
-    requireFunctions(name, fns, ["initializer", "aggregator"]);
-    return this.#aggregate(
-      name,
-      requireValueSerde(name, options?.value),
-      (k, v) => fns.aggregator(k, v, fns.initializer()),
-      fns.aggregator,
-      options,
-    );
-  }
-
-  #aggregate<VA>(
+  protected fold<VA>(
     name: string,
     value: Serde<VA>,
     first: (key: K, value: V) => VA | null,

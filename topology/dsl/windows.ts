@@ -15,6 +15,7 @@ import type { KStream } from "./kstream.js";
 import { KTable } from "./ktable.js";
 import { emitting } from "./processors.js";
 import { requireFunctions, requireMs, requireValueSerde } from "./checks.js";
+import { StreamAggregations } from "./stream-aggregations.js";
 import { sessionStore, sessionValueSerde, type SessionValue } from "../../state/session-store.js";
 
 /** A key and the window it was aggregated in: [start, end), epoch milliseconds. */
@@ -129,60 +130,22 @@ export function windowedTable<K, VA>(
 }
 
 /** A grouped stream cut into windows (Kafka Streams' TimeWindowedKStream). */
-export class TimeWindowedKStream<K, V> {
+export class TimeWindowedKStream<K, V> extends StreamAggregations<
+  K,
+  V,
+  Windowed<K>,
+  WindowedAggregateOptions
+> {
   constructor(
     private readonly builder: TopologyBuilder,
-    private readonly stream: KStream<K, V>,
+    stream: KStream<K, V>,
     private readonly key: Serde<K> | undefined,
     readonly windows: TimeWindows,
-  ) {}
-
-  /** The number of records per key and window. */
-  count(name: string, options: WindowedAggregateOptions = {}): KTable<Windowed<K>, number> {
-    return this.#aggregate(
-      name,
-      Serdes.number(),
-      () => 1,
-      (_k, _v, n) => n + 1,
-      options,
-    );
+  ) {
+    super(stream);
   }
 
-  /** The first value of a key in a window, then `reducer(aggregate, value)` for each later one. */
-  reduce(
-    name: string,
-    reducer: (aggregate: V, value: V) => V,
-    options: WindowedAggregateOptions & { value?: Serde<V> } = {},
-  ): KTable<Windowed<K>, V> {
-    requireFunctions(name, { reducer }, ["reducer"]);
-    const value = requireValueSerde(name, options.value ?? this.stream.meta.value);
-    return this.#aggregate(
-      name,
-      value,
-      (_k, v) => v,
-      (_k, v, a) => reducer(a, v),
-      options,
-    );
-  }
-
-  /** Fold the values of a key in a window into an aggregate that starts at `initializer()`. */
-  aggregate<VA>(
-    name: string,
-    fns: { initializer: () => VA; aggregator: (key: K, value: V, aggregate: VA) => VA },
-    options: WindowedAggregateOptions & { value: Serde<VA> },
-  ): KTable<Windowed<K>, VA> {
-    requireFunctions(name, fns, ["initializer", "aggregator"]);
-    requireValueSerde(name, options?.value);
-    return this.#aggregate(
-      name,
-      options.value,
-      (k, v) => fns.aggregator(k, v, fns.initializer()),
-      fns.aggregator,
-      options,
-    );
-  }
-
-  #aggregate<VA>(
+  protected fold<VA>(
     name: string,
     value: Serde<VA>,
     first: (key: K, value: V) => VA,
