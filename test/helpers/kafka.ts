@@ -6,7 +6,6 @@
  * fails with a message saying what was being waited for and how far it got.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 
@@ -668,17 +667,17 @@ export function kcat(args: readonly string[], input?: string | Buffer): string {
  * scripts/broker.sh provisioned: `kafka-configs.sh --alter --add-config k=v`.
  */
 export function alterTopicConfig(topic: string, config: Record<string, string>): void {
-  const root = join(import.meta.dirname, "../..");
-  const version = /<kafka\.version>(.*)<\/kafka\.version>/.exec(
-    readFileSync(join(root, "scripts/broker/pom.xml"), "utf8"),
-  )![1]!;
-  const libs = join(process.env.WEIR_HOME ?? join(root, ".weir"), `kafka-${version}`, "libs");
+  const script = join(import.meta.dirname, "../../scripts/broker.sh");
+  const ask = (what: string) => execFileSync("bash", [script, what], { encoding: "utf8" }).trim();
+  const version = ask("version");
+  const libs = ask("libs");
   execFileSync(
     "java",
     [
       "-cp",
       `${libs}/*`,
-      "kafka.admin.ConfigCommand",
+      // Kafka 4 moved ConfigCommand from core to kafka-tools.
+      version.startsWith("3.") ? "kafka.admin.ConfigCommand" : "org.apache.kafka.tools.ConfigCommand",
       "--bootstrap-server",
       brokers(),
       "--alter",
