@@ -189,20 +189,36 @@ export function streamStreamJoin<K>(
     const partner = windows.partnerTime;
     const times = partner ? ctx.keyValueStore<string, number>(stores.times!) : undefined;
     const timeOf = (left: boolean) => times!.get(left ? "left" : "right") ?? -Infinity;
-    /** No unmatched record of the partner side is older than this (unknown after a restart: the first check scans). */
-    let earliestTheirUnmatched = -Infinity;
+    /**
+     * The unmatched records of a side older than `lastOpen`, deleted and closed, in one scan of its store, which also
+     * finds the oldest record that stays: the next scan is due only once that one can close (a scan per advance of
+     * time would read the whole store for every record).
+     */
+    const closeOlder = (store: typeof mine, lastOpen: number, thisSide: boolean) => {
+      const out: Array<Emit<K, unknown>> = [];
+      let oldest = Number.MAX_SAFE_INTEGER;
+      for (const e of [...store.fetchAll(0, Number.MAX_SAFE_INTEGER)]) {
+        if (e.timestamp >= lastOpen) {
+          oldest = Math.min(oldest, e.timestamp);
+          continue;
+        }
+        store.delete(e.key, e.timestamp);
+        for (const value of e.value) out.push(...closed(e.key, value, e.timestamp, thisSide, false));
+      }
+      return { out, oldest };
+    };
+    /**
+     * On partner time: no unmatched record of a side is older than `<side>-unmatched-from` in the times store (the
+     * closing side sets it after a scan, the appending side lowers it; unset after a restart: the first check scans).
+     */
+    const unmatchedFrom = (left: boolean) => `${left ? "left" : "right"}-unmatched-from`;
     /** The partner side's unmatched records whose window this side's time `now` has closed: joined with null. */
     const closeTheirs = (now: number): Array<Emit<K, unknown>> => {
       // A partner record at u waits for this side's records up to u + earlier (its `later`), + grace.
       const lastOpen = now - earlier - windows.graceMs;
-      if (lastOpen <= 0 || lastOpen <= earliestTheirUnmatched) return [];
-      const ended = [...theirUnmatched.fetchAll(0, lastOpen - 1)];
-      earliestTheirUnmatched = lastOpen;
-      const out: Array<Emit<K, unknown>> = [];
-      for (const e of ended) {
-        theirUnmatched.delete(e.key, e.timestamp);
-        for (const value of e.value) out.push(...closed(e.key, value, e.timestamp, false, false));
-      }
+      if (lastOpen <= 0 || lastOpen <= (times!.get(unmatchedFrom(!thisIsLeft)) ?? -Infinity)) return [];
+      const { out, oldest } = closeOlder(theirUnmatched, lastOpen, false);
+      times!.put(unmatchedFrom(!thisIsLeft), oldest);
       return out;
     };
 
@@ -239,6 +255,8 @@ export function streamStreamJoin<K>(
         else {
           append(myUnmatched, r.key, t, r.value);
           if (t < earliestUnmatched) earliestUnmatched = t;
+          const from = partner ? times!.get(unmatchedFrom(thisIsLeft)) : undefined;
+          if (from !== undefined && t < from) times!.put(unmatchedFrom(thisIsLeft), t);
         }
       }
       if (own !== undefined && t > own) out.push(...closeTheirs(t));
@@ -263,13 +281,8 @@ export function streamStreamJoin<K>(
         // (t + later) + earlier + grace ≥ stream time. Past that, no partner can come.
         const lastOpen = now - later - earlier - windows.graceMs;
         if (lastOpen <= 0 || lastOpen <= earliestUnmatched) return [];
-        const ended = [...myUnmatched.fetchAll(0, lastOpen - 1)];
-        earliestUnmatched = lastOpen;
-        const out: Array<Emit<K, unknown>> = [];
-        for (const e of ended) {
-          myUnmatched.delete(e.key, e.timestamp);
-          for (const value of e.value) out.push(...closed(e.key, value, e.timestamp, true, false));
-        }
+        const { out, oldest } = closeOlder(myUnmatched, lastOpen, true);
+        earliestUnmatched = oldest;
         return out;
       }),
     );
