@@ -57,7 +57,13 @@ describe("stream time across a restart", () => {
     running.push(second);
     await second.waitReady(120_000);
     await produceAll(`${prefix}-in`, AFTER);
-    expect(await read(4)).toEqual(expected);
+    try {
+      expect(await read(4)).toEqual(expected);
+    } catch (err) {
+      // What the restarted worker did, for an output that never came.
+      console.log(second.stderr.filter((l) => !l.includes('"level":"debug"')).join("\n"));
+      throw err;
+    }
 
     // A store with a time to live keeps the write's stream time beside each value; weir state shows the value.
     const app = ["--app", "test/apps/ttl-count.ts"];

@@ -7,14 +7,7 @@ import { map } from "rxjs";
 import { describe, expect, it } from "vitest";
 import { openMemoryState } from "../../state/index.js";
 import { Stores, TopologyBuilder, type ProcessorFactory } from "../builder.js";
-import {
-  ErrorCode,
-  Offset,
-  type IAdminClient,
-  type KafkaConsumer,
-  type LibrdKafkaError,
-  type Message,
-} from "../kafka.js";
+import { ErrorCode, Offset, type IAdminClient, type KafkaConsumer, type LibrdKafkaError } from "../kafka.js";
 import { silentLogger } from "../log.js";
 import { compileWorkerOptions } from "../options.js";
 import { Serdes } from "../serdes.js";
@@ -152,34 +145,5 @@ describe("Rebalancer", () => {
     expect(tasks.tasks.size).toBe(0);
     expect(tasks.tasks.partitionCount).toBe(0);
     expect(failure()).toBeUndefined();
-  });
-
-  it("drops what a consume call that began before a partition was positioned again returned, and seeks it back", async () => {
-    const { rebalancer, calls, releaseRestore, event } = setup({ 0: 5, 1: 7 });
-    releaseRestore();
-    rebalancer.onRebalance(event(ErrorCode.ASSIGN_PARTITIONS), tps(0, 1));
-    await rebalancer.chain;
-    const before = rebalancer.epoch;
-    const message = (partition: number, offset: number) =>
-      ({
-        topic: "in",
-        partition,
-        offset,
-        key: Buffer.from("k"),
-        value: Buffer.from("v"),
-        size: 1,
-        timestamp: 1,
-      }) as Message;
-    // Nothing positioned since the call began: every record is kept.
-    expect(await rebalancer.dropStale([message(0, 5), message(1, 7)], before)).toHaveLength(2);
-    // A rewind positions both partitions again while a consume call that began before it is under way.
-    calls.length = 0;
-    await rebalancer.rewind();
-    const kept = await rebalancer.dropStale([message(0, 9), message(1, 12)], before);
-    expect(kept).toEqual([]);
-    // Sought back to where the rewind started them (the rewind's seeks, then dropStale's).
-    expect(calls).toEqual(["seek 0@5", "seek 1@7", "seek 0@5", "seek 1@7"]);
-    // A call that began after the rewind keeps its records.
-    expect(await rebalancer.dropStale([message(0, 5)], rebalancer.epoch)).toHaveLength(1);
   });
 });

@@ -17,7 +17,6 @@ import {
   type IAdminClient,
   type KafkaConsumer,
   type LibrdKafkaError,
-  type Message,
   type TopicPartition,
   type TopicPartitionOffset,
   splitTp,
@@ -64,51 +63,8 @@ export class Rebalancer {
   #nextLookup = 0;
   /** The explicit offset each input partition was last started (assigned or sought) at. */
   readonly #startedAt = new Map<string, number>();
-  /**
-   * Counts positionings (assignments and seeks of input partitions); `#positionedAt` says at which count each
-   * partition was last positioned. A consume call that began before a partition's positioning may return records
-   * fetched before it — from the old position, or of an assignment that was lost and given back — which the task
-   * must not process (see dropStale).
-   */
-  epoch = 0;
-  readonly #positionedAt = new Map<string, number>();
 
   constructor(private readonly d: RebalancerDeps) {}
-
-  #positioned(key: string, offset: number): void {
-    this.#startedAt.set(key, offset);
-    this.#positionedAt.set(key, ++this.epoch);
-  }
-
-  /**
-   * The records of a consume call that began at `fetchEpoch`, without those of partitions positioned since: they
-   * were fetched before (the call was under way while the partition was assigned again or sought), and processing
-   * them would process records twice — once now, once when the partition is read from its new position (seen as a
-   * whole poll batch done twice after a rebalance). Since the same call may also have returned records fetched
-   * after the positioning, each such partition is sought to its position again, so nothing is skipped either.
-   */
-  async dropStale(messages: Message[], fetchEpoch: number): Promise<Message[]> {
-    if (this.epoch === fetchEpoch || messages.length === 0) return messages;
-    const stale = new Map<string, number>();
-    const fresh = messages.filter((m) => {
-      const k = tpKey(m.topic, m.partition);
-      if ((this.#positionedAt.get(k) ?? 0) <= fetchEpoch) return true;
-      stale.set(k, (stale.get(k) ?? 0) + 1);
-      return false;
-    });
-    if (stale.size === 0) return messages;
-    this.d.log.info("records fetched before their partition was positioned again: dropped, read again", {
-      partitions: [...stale].map(([k, n]) => `${k} (${n})`),
-    });
-    const again = [...stale.keys()].flatMap((k) => {
-      const offset = this.#startedAt.get(k);
-      if (offset === undefined) return [];
-      const [topic, partition] = splitTp(k);
-      return [{ topic, partition, offset }];
-    });
-    await this.#seekTo(again);
-    return fresh;
-  }
 
   /** No assignment, restore or offset lookup in progress. */
   get settled(): boolean {
@@ -174,7 +130,7 @@ export class Rebalancer {
   async #seekToStart(partitions: TopicPartition[]): Promise<StartOffset[]> {
     if (partitions.length === 0) return [];
     const starts = await this.#startOffsets(partitions);
-    for (const s of starts) this.#positioned(tpKey(s.topic, s.partition), s.offset);
+    for (const s of starts) this.#startedAt.set(tpKey(s.topic, s.partition), s.offset);
     await this.#seekTo(starts);
     return starts;
   }
@@ -245,7 +201,7 @@ export class Rebalancer {
             }),
           );
         }
-        for (const t of todo) this.#positioned(tpKey(t.topic, t.partition), t.offset);
+        for (const t of todo) this.#startedAt.set(tpKey(t.topic, t.partition), t.offset);
         this.d.log.info("partitions assigned again at their start offsets", {
           offsets: todo.map((t) => `${tpKey(t.topic, t.partition)}@${t.offset}`),
         });
@@ -353,7 +309,7 @@ export class Rebalancer {
     // Committed offsets first, stable, as Kafka Streams does before it plans restores: once they are stable, the
     // transaction that last wrote these tasks' changelogs together with these offsets is decided.
     const starts = await this.#startOffsets(assignment);
-    for (const s of starts) this.#positioned(tpKey(s.topic, s.partition), s.offset);
+    for (const s of starts) this.#startedAt.set(tpKey(s.topic, s.partition), s.offset);
     // Each task resumes at the stream time it committed (the largest over its partitions).
     const startOf = new Map(starts.map((s) => [tpKey(s.topic, s.partition), s]));
     for (const { sub, partition, tps } of byTask.values()) {

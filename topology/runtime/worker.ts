@@ -474,14 +474,33 @@ export class Worker {
     try {
       while (!this.#stopRequested && this.#fatal === undefined) {
         this.#loopTurn = Date.now();
-        let messages: Message[];
-        let fetchEpoch = 0;
-        try {
-          fetchEpoch = this.#rebalancer.epoch;
-          messages = await consumeBatch(this.#consumer!, this.options.maxPollRecords);
+        // Consuming holds the processing lock until its records are enqueued (and processed): the rebalance chain
+        // closes, opens and positions tasks under the same lock, so records a consume call returns always go to
+        // the tasks that existed while it fetched them. Without it, a batch fetched before partitions were lost and
+        // assigned again was enqueued into the new tasks and then read again from their start: processed twice.
+        let messages: Message[] = [];
+        let consumeError: unknown;
+        await this.#exclusive(async () => {
+          try {
+            messages = await consumeBatch(this.#consumer!, this.options.maxPollRecords);
+          } catch (err) {
+            consumeError = err;
+            return;
+          }
           if (pollErrors > 0) this.#log.info("consumer recovered", { afterErrors: pollErrors });
           pollErrors = 0;
-        } catch (err) {
+          this.#tm.enqueue(messages);
+          if (this.#health.has("topic-missing")) {
+            // Nothing can commit while a topic the topology writes is gone: drop the open transaction and wait,
+            // fetching (the queues fill and pause their partitions) so the member stays in its group.
+            if (this.#committer.txnOpen) await this.#rebalancer.abortAndRewind();
+            return;
+          }
+          await this.#processQueued();
+          if (this.#committer.due()) await this.#commit();
+        });
+        if (consumeError !== undefined) {
+          const err = consumeError;
           if ((err as LibrdKafkaError)?.code === ErrorCode.AUTO_OFFSET_RESET) {
             // A partition's position is not in the partition any more (retention deleted unprocessed records, or
             // the topic was truncated). librdkafka runs with auto.offset.reset=error, so it stopped that partition
@@ -499,17 +518,6 @@ export class Worker {
           await sleep(Math.min(100 * pollErrors, 2000));
           continue;
         }
-        await this.#exclusive(async () => {
-          this.#tm.enqueue(await this.#rebalancer.dropStale(messages, fetchEpoch));
-          if (this.#health.has("topic-missing")) {
-            // Nothing can commit while a topic the topology writes is gone: drop the open transaction and wait,
-            // fetching (the queues fill and pause their partitions) so the member stays in its group.
-            if (this.#committer.txnOpen) await this.#rebalancer.abortAndRewind();
-            return;
-          }
-          await this.#processQueued();
-          if (this.#committer.due()) await this.#commit();
-        });
         if (messages.length === 0 && this.#health.has("topic-missing")) await sleep(200);
         if (Date.now() - this.#rebalancer.lastRangeCheck >= OFFSET_RANGE_CHECK_MS)
           await this.#rebalancer.checkPositionsInRange();
