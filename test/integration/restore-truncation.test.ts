@@ -74,36 +74,42 @@ describe("records deleted from a changelog during its restore", () => {
     rmSync(first.stateDir, { recursive: true, force: true });
     const deleteBefore = end - 5000;
     let deletion: Promise<unknown> | undefined;
+    let secondWorker: InProcessWorker | undefined;
     // Small fetches, so the restore reads the changelog in many round trips instead of prefetching it whole before
     // the deletion lands.
-    const second = new InProcessWorker(topology, {
-      restoreBatchRecords: 500,
-      kafka: { "fetch.message.max.bytes": 16_384, "queued.max.messages.kbytes": 64 },
-    });
-    running.push(second);
-    const logs = second.logs;
-    const push = logs.push.bind(logs);
-    logs.push = (...lines) => {
-      for (const l of lines)
-        if (!deletion && (l.msg === "restoring store" || l.msg.startsWith("wiping store-partition")))
-          deletion = withAdmin((admin) =>
-            fromCallback((done) =>
+    // The admin client is connected before the worker starts, so the deletion is one request once the restore
+    // begins (connecting at that moment let a fast restore finish first on a busy machine).
+    await withAdmin(async (admin) => {
+      await fromCallback((done) => admin.listTopics({ timeout: 10_000 }, (err) => done(err)));
+      const second = new InProcessWorker(topology, {
+        restoreBatchRecords: 500,
+        kafka: { "fetch.message.max.bytes": 16_384, "queued.max.messages.kbytes": 64 },
+      });
+      running.push(second);
+      secondWorker = second;
+      const logs = second.logs;
+      const push = logs.push.bind(logs);
+      logs.push = (...lines) => {
+        for (const l of lines)
+          if (!deletion && (l.msg === "restoring store" || l.msg.startsWith("wiping store-partition")))
+            deletion = fromCallback((done) =>
               admin.deleteRecords(
                 [{ topic: changelog, partition: 0, offset: deleteBefore }],
                 { timeout: 10_000 },
                 (err) => done(err),
               ),
-            ),
-          );
-      return push(...lines);
-    };
-    await second.start();
-    await waitFor("the second worker to be ready", async () => (second.worker.ready ? true : undefined), {
-      timeoutMs: 120_000,
-      intervalMs: 200,
+            );
+        return push(...lines);
+      };
+      await second.start();
+      await waitFor("the second worker to be ready", async () => (second.worker.ready ? true : undefined), {
+        timeoutMs: 120_000,
+        intervalMs: 200,
+      });
+      expect(deletion).toBeDefined();
+      await deletion;
     });
-    expect(deletion).toBeDefined();
-    await deletion;
+    const second = secondWorker!;
 
     // What the changelog holds now: the last value of each key from the new log start.
     const content = new Map<string, string | null>();
