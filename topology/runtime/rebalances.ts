@@ -130,13 +130,6 @@ export class Rebalancer {
   async #seekToStart(partitions: TopicPartition[]): Promise<StartOffset[]> {
     if (partitions.length === 0) return [];
     const starts = await this.#startOffsets(partitions);
-    for (const s of starts) this.#startedAt.set(tpKey(s.topic, s.partition), s.offset);
-    await this.#seekTo(starts);
-    return starts;
-  }
-
-  /** Seek partitions; one whose fetcher librdkafka stopped is assigned again at its offset instead. */
-  async #seekTo(tpos: TopicPartitionOffset[]): Promise<void> {
     const assigned = new Set(
       this.d
         .consumer()
@@ -144,7 +137,8 @@ export class Rebalancer {
         .map((p) => tpKey(p.topic, p.partition)),
     );
     const stopped: TopicPartitionOffset[] = [];
-    for (const s of tpos) {
+    for (const s of starts) {
+      this.#startedAt.set(tpKey(s.topic, s.partition), s.offset);
       const tpo = { topic: s.topic, partition: s.partition, offset: s.offset };
       try {
         await seek(this.d.consumer(), tpo);
@@ -159,12 +153,13 @@ export class Rebalancer {
           continue;
         }
         throw new OffsetError(
-          `could not move ${s.topic}/${s.partition} back to offset ${s.offset}: ${describeKafkaError(err)}`,
+          `could not rewind ${s.topic}/${s.partition} to offset ${s.offset} after an abort: ${describeKafkaError(err)}`,
           { topic: s.topic, partition: s.partition, offset: s.offset, cause: err },
         );
       }
     }
     if (stopped.length > 0) this.#scheduleReassign(stopped);
+    return starts;
   }
 
   /**
