@@ -26,6 +26,8 @@ export interface WeirConfig {
   productionErrors: "dead-letter" | "fail";
   droppedRecords: "drop" | "dead-letter";
   stallTimeoutMs?: number;
+  groupProtocol?: "classic" | "consumer";
+  remoteAssignor?: string;
   kafka: Record<string, string>;
 }
 
@@ -55,6 +57,8 @@ export const workerFlagSpec = {
   "production-errors": { type: "string" },
   "dropped-records": { type: "string" },
   "stall-timeout-ms": { type: "string" },
+  "group-protocol": { type: "string" },
+  "remote-assignor": { type: "string" },
   config: { type: "string" },
   kafka: { type: "string", multiple: true },
 } as const;
@@ -95,6 +99,14 @@ export const workerFlagHelp: Array<[string, string]> = [
   [
     "--stall-timeout-ms N",
     "a worker with lag that has not committed for this long is stalled: /readyz 503, weir_worker_stalled 1 (env WEIR_STALL_TIMEOUT_MS; default 60000)",
+  ],
+  [
+    "--group-protocol P",
+    "classic (default) or consumer: the KIP-848 protocol of Kafka 4.x, where the broker assigns partitions and a rebalance moves only the partitions that change owner (env WEIR_GROUP_PROTOCOL)",
+  ],
+  [
+    "--remote-assignor A",
+    "with --group-protocol consumer, the broker-side assignor: range (default when a sub-topology joins topics) or uniform (env WEIR_REMOTE_ASSIGNOR)",
   ],
   ["--kafka KEY=VALUE", "librdkafka property for every client, repeatable (env WEIR_KAFKA_<KEY>)"],
   ["--config FILE", "JSON config file (env WEIR_CONFIG)"],
@@ -180,8 +192,27 @@ export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): 
       "drop",
     ),
     stallTimeoutMs: int("stall-timeout-ms", "WEIR_STALL_TIMEOUT_MS", "stallTimeoutMs", 1, MAX_TIMER_MS),
+    groupProtocol: optionalChoice(
+      "group-protocol",
+      pick("group-protocol", "WEIR_GROUP_PROTOCOL", "groupProtocol"),
+      ["classic", "consumer"] as const,
+    ),
+    remoteAssignor: optionalChoice(
+      "remote-assignor",
+      pick("remote-assignor", "WEIR_REMOTE_ASSIGNOR", "remoteAssignor"),
+      ["range", "uniform"] as const,
+    ),
     kafka,
   };
+}
+
+/** A choice with no default of its own (the worker decides it, e.g. from other settings). */
+function optionalChoice<T extends string>(
+  flag: string,
+  value: string | undefined,
+  choices: readonly T[],
+): T | undefined {
+  return value === undefined ? undefined : choiceFlag(flag, value, choices, choices[0]!);
 }
 
 function readConfigFile(path: string | undefined): Record<string, unknown> {

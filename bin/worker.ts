@@ -50,6 +50,8 @@ export const workerCommand: Command = {
         productionErrors: config.productionErrors,
         droppedRecords: config.droppedRecords,
         stallTimeoutMs: config.stallTimeoutMs,
+        groupProtocol: config.groupProtocol,
+        remoteAssignor: config.remoteAssignor,
         kafka: config.kafka,
         logger: log,
         metrics,

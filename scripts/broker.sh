@@ -8,8 +8,8 @@
 #
 # Environment:
 #   KAFKA_BROKERS          use that cluster instead: start/stop do nothing
-#   WEIR_KAFKA_VERSION     Apache Kafka version (default 3.9.1). 4.x (e.g. 4.4.0) is provisioned from
-#                          scripts/broker/pom.xml and logs through log4j2; 3.x from scripts/broker/pom-kafka3.xml
+#   WEIR_KAFKA_VERSION     Apache Kafka version (default 4.4.0). 4.x is provisioned from scripts/broker/pom.xml
+#                          and logs through log4j2; 3.x (e.g. 3.9.1) from scripts/broker/pom-kafka3.xml through log4j
 #   WEIR_BROKER_PORT       client port            (default 9092)
 #   WEIR_CONTROLLER_PORT   KRaft controller port  (default 9093)
 #   WEIR_HOME              working folder         (default <repo>/.weir)
@@ -20,8 +20,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 WEIR_HOME=${WEIR_HOME:-$ROOT/.weir}
 PORT=${WEIR_BROKER_PORT:-9092}
 CPORT=${WEIR_CONTROLLER_PORT:-9093}
-# The default stays 3.9.1 until the whole suite is green on 4.x (issue "weir on today's Kafka").
-KAFKA_VERSION=${WEIR_KAFKA_VERSION:-3.9.1}
+KAFKA_VERSION=${WEIR_KAFKA_VERSION:-4.4.0}
 case "$KAFKA_VERSION" in
   3.*) POM=$ROOT/scripts/broker/pom-kafka3.xml LOGGING=log4j ;;
   *) POM=$ROOT/scripts/broker/pom.xml LOGGING=log4j2 ;;
@@ -87,6 +86,12 @@ min.insync.replicas=1
 default.replication.factor=1
 # Consumer groups form at once: tests and demos should not wait 3 s per group.
 group.initial.rebalance.delay.ms=0
+# KIP-848 groups (group.protocol=consumer, Kafka 4.x): the session timeout and heartbeat are the broker's. The same
+# session timeout as weir's classic default (10 s), a heartbeat at a fifth of it (the broker's defaults: 45 s, 5 s).
+group.consumer.session.timeout.ms=10000
+group.consumer.min.session.timeout.ms=6000
+group.consumer.heartbeat.interval.ms=2000
+group.consumer.min.heartbeat.interval.ms=1000
 # Compaction of changelog topics is observable in tests within seconds, not hours.
 log.cleaner.backoff.ms=1000
 log.retention.check.interval.ms=30000

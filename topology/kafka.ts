@@ -45,6 +45,8 @@ export const RdKafka = {
   assignmentStrategy: "partition.assignment.strategy",
   sessionTimeoutMs: "session.timeout.ms",
   heartbeatIntervalMs: "heartbeat.interval.ms",
+  groupProtocol: "group.protocol",
+  groupRemoteAssignor: "group.remote.assignor",
   maxPollIntervalMs: "max.poll.interval.ms",
   enablePartitionEof: "enable.partition.eof",
   fetchWaitMaxMs: "fetch.wait.max.ms",

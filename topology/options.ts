@@ -9,6 +9,7 @@ import type { Logger } from "./log.js";
 import type { WeirMetrics } from "./metrics.js";
 
 export type ProcessingGuarantee = "exactly_once" | "at_least_once";
+export type GroupProtocol = "classic" | "consumer";
 
 /** What users pass to a worker. Every field but `brokers` and `stateDir` is optional. */
 export interface WorkerOptions {
@@ -46,7 +47,25 @@ export interface WorkerOptions {
   maxPollRecords?: number;
   /** Pause a partition when this many of its records wait in the task's queue; resume at half. @default 10000 */
   maxBufferedRecordsPerPartition?: number;
-  /** Consumer group session timeout: how fast a dead worker's partitions move. @default 10000 */
+  /**
+   * The consumer group protocol. `classic`: the group's members assign partitions themselves (client-side
+   * assignors, `assignor`), and every rebalance stops the whole group while it joins again. `consumer` (KIP-848,
+   * Apache Kafka 4.0+): the broker assigns partitions (`remoteAssignor`) and moves them one member at a time; the
+   * session timeout and heartbeat interval are the broker's (`group.consumer.session.timeout.ms`,
+   * `group.consumer.heartbeat.interval.ms`), so `sessionTimeoutMs` and `assignor` are refused with it. Also taken
+   * from the librdkafka property `group.protocol` when only that is given. @default "classic"
+   */
+  groupProtocol?: GroupProtocol;
+  /**
+   * Under `groupProtocol: "consumer"`, the broker-side assignor (librdkafka's `group.remote.assignor`).
+   * @default "range" when a sub-topology reads several topics (its partitions p of each topic belong together),
+   * else the broker's default (`uniform`)
+   */
+  remoteAssignor?: string;
+  /**
+   * Classic protocol only: the consumer group session timeout, how fast a dead worker's partitions move.
+   * @default 10000
+   */
   sessionTimeoutMs?: number;
   /** A transaction left open by a dead worker blocks read_committed readers at most this long. @default 10000 */
   transactionTimeoutMs?: number;
@@ -89,6 +108,10 @@ export interface CompiledWorkerOptions {
   readonly stallTimeoutMs: number;
   readonly maxPollRecords: number;
   readonly maxBufferedRecordsPerPartition: number;
+  readonly groupProtocol: GroupProtocol;
+  /** `consumer` protocol: the broker-side assignor weir asks for (undefined: the broker's default). */
+  readonly remoteAssignor: string | undefined;
+  /** Classic protocol only. */
   readonly sessionTimeoutMs: number;
   readonly transactionTimeoutMs: number;
   readonly taskTimeoutMs: number;
@@ -123,6 +146,7 @@ export function compileWorkerOptions(topology: Topology, o: WorkerOptions): Comp
     throw new ConfigError(`guarantee must be exactly_once or at_least_once, got ${String(guarantee)}`);
   const needsCopartitioning = topology.subtopologies.some((s) => s.sourceTopics.length > 1);
   const appStateDir = join(o.stateDir, topology.appId);
+  const groupProtocol = groupProtocolOf(o);
   return Object.freeze({
     brokers: o.brokers,
     stateDir: o.stateDir,
@@ -147,6 +171,11 @@ export function compileWorkerOptions(topology: Topology, o: WorkerOptions): Comp
       o.maxBufferedRecordsPerPartition,
       10_000,
     ),
+    groupProtocol,
+    remoteAssignor:
+      groupProtocol === "consumer"
+        ? (o.remoteAssignor ?? (needsCopartitioning ? "range" : undefined))
+        : undefined,
     sessionTimeoutMs: positive("sessionTimeoutMs", o.sessionTimeoutMs, 10_000),
     transactionTimeoutMs: positive("transactionTimeoutMs", o.transactionTimeoutMs, 10_000),
     taskTimeoutMs: positive("taskTimeoutMs", o.taskTimeoutMs, 300_000),
@@ -158,6 +187,39 @@ export function compileWorkerOptions(topology: Topology, o: WorkerOptions): Comp
     kafka: Object.freeze({ ...(o.kafka ?? {}) }),
     testFaultFile: o.testFaultFile,
   });
+}
+
+/**
+ * The group protocol: the option, or librdkafka's `group.protocol` among the Kafka properties (a user coming from
+ * librdkafka sets that), never two different answers. Settings of the other protocol are refused, naming what to do.
+ */
+function groupProtocolOf(o: WorkerOptions): GroupProtocol {
+  const fromKafka = o.kafka?.["group.protocol"];
+  const protocol = o.groupProtocol ?? fromKafka ?? "classic";
+  if (protocol !== "classic" && protocol !== "consumer")
+    throw new ConfigError(`groupProtocol must be "classic" or "consumer", got ${JSON.stringify(protocol)}`);
+  if (fromKafka !== undefined && fromKafka !== protocol)
+    throw new ConfigError(
+      `groupProtocol is "${protocol}" but the Kafka property group.protocol is "${String(fromKafka)}": set one of them`,
+    );
+  if (protocol === "consumer") {
+    if (o.sessionTimeoutMs !== undefined)
+      throw new ConfigError(
+        "sessionTimeoutMs does not apply under groupProtocol consumer (KIP-848): the session timeout is the " +
+          "broker's — set group.consumer.session.timeout.ms on the broker, or consumer.session.timeout.ms on " +
+          "the group (kafka-configs.sh --entity-type groups)",
+      );
+    if (o.assignor !== undefined)
+      throw new ConfigError(
+        "assignor does not apply under groupProtocol consumer (KIP-848): the broker assigns partitions — " +
+          "use remoteAssignor (librdkafka's group.remote.assignor), e.g. range or uniform",
+      );
+  } else if (o.remoteAssignor !== undefined) {
+    throw new ConfigError(
+      `remoteAssignor applies only under groupProtocol consumer (KIP-848); with classic, use assignor`,
+    );
+  }
+  return protocol;
 }
 
 /** The worker id lives with the state: a restarted worker reuses it (and so fences its dead predecessor). */

@@ -666,11 +666,23 @@ export function kcat(args: readonly string[], input?: string | Buffer): string {
  * Changes a topic config with Kafka's own ConfigCommand (the client has no AlterConfigs), run from the jars
  * scripts/broker.sh provisioned: `kafka-configs.sh --alter --add-config k=v`.
  */
-export function alterTopicConfig(topic: string, config: Record<string, string>): void {
+/** What scripts/broker.sh says about the local broker: its Kafka `version`, or the folder of its `libs`. */
+function askBrokerScript(what: "version" | "libs"): string {
   const script = join(import.meta.dirname, "../../scripts/broker.sh");
-  const ask = (what: string) => execFileSync("bash", [script, what], { encoding: "utf8" }).trim();
-  const version = ask("version");
-  const libs = ask("libs");
+  return execFileSync("bash", [script, what], { encoding: "utf8" }).trim();
+}
+
+/**
+ * Whether the brokers speak KIP-848's consumer group protocol (Apache Kafka 4.0+): the tests' broker is the local
+ * one of WEIR_KAFKA_VERSION (default 4.4.0); 3.x has the protocol only as an early-access preview, off.
+ */
+export function consumerProtocolSupported(): boolean {
+  return !askBrokerScript("version").startsWith("3.");
+}
+
+export function alterTopicConfig(topic: string, config: Record<string, string>): void {
+  const version = askBrokerScript("version");
+  const libs = askBrokerScript("libs");
   execFileSync(
     "java",
     [

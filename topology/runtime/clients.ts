@@ -149,9 +149,7 @@ export function consumerConfig(
     // weir decides where every partition starts and assigns explicit offsets (runtime/start-offsets.ts); should a
     // position ever be invalid, librdkafka must stop and say so rather than reset silently.
     [RdKafka.autoOffsetReset]: "error",
-    [RdKafka.assignmentStrategy]: o.assignor,
-    [RdKafka.sessionTimeoutMs]: o.sessionTimeoutMs,
-    [RdKafka.heartbeatIntervalMs]: Math.max(500, Math.floor(o.sessionTimeoutMs / 5)),
+    ...groupProtocolConfig(o),
     // A rewind can wait for unstable committed offsets under the processing lock for up to the task timeout;
     // the member must not be evicted from the group for that.
     [RdKafka.maxPollIntervalMs]: Math.max(300_000, o.taskTimeoutMs + 60_000),
@@ -160,6 +158,24 @@ export function consumerConfig(
     [RdKafka.rebalanceCallback]: onRebalance,
     ...(o.statisticsIntervalMs > 0 ? { [RdKafka.statisticsIntervalMs]: o.statisticsIntervalMs } : {}),
     ...o.kafka,
+  };
+}
+
+/**
+ * What the group protocol lets a member set. Classic: the client-side assignor, the session timeout and a heartbeat
+ * at a fifth of it. Consumer (KIP-848): the protocol and the broker-side assignor only — librdkafka refuses the
+ * session timeout, heartbeat interval and client-side assignor there (the broker's group configs hold them).
+ */
+function groupProtocolConfig(o: ClientContext["options"]): KafkaConfig {
+  if (o.groupProtocol === "consumer")
+    return {
+      [RdKafka.groupProtocol]: "consumer",
+      ...(o.remoteAssignor !== undefined ? { [RdKafka.groupRemoteAssignor]: o.remoteAssignor } : {}),
+    };
+  return {
+    [RdKafka.assignmentStrategy]: o.assignor,
+    [RdKafka.sessionTimeoutMs]: o.sessionTimeoutMs,
+    [RdKafka.heartbeatIntervalMs]: Math.max(500, Math.floor(o.sessionTimeoutMs / 5)),
   };
 }
 

@@ -8,6 +8,8 @@
  *   commits-failing      the last commits failed (aborted and rewound) — e.g. a broker refusing records
  *   commit-undecided     a commit got no answer; it is repeated until Kafka decides the transaction (committer.ts)
  *   stalled              there is work (lag or queued records) and nothing was committed for `stallTimeoutMs`
+ *   split-assignment     a task holds part of its input partitions only, for longer than a rebalance takes: the
+ *                        group's assignor put partition p of co-partitioned topics on different workers (rebalances.ts)
  *
  * `weir_worker_stalled` is 1 while the worker is stalled (whatever the cause), `weir_worker_problem{problem}` is 1
  * per present problem; deploy/prometheus/rules.yml alerts on the first.
@@ -20,6 +22,7 @@ const PROBLEMS = [
   "commits-failing",
   "commit-undecided",
   "stalled",
+  "split-assignment",
 ] as const;
 export type HealthProblem = (typeof PROBLEMS)[number];
 

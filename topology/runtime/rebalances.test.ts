@@ -22,22 +22,24 @@ const echo: ProcessorFactory<string, string, string, string> = (ctx) => {
   return map((r) => ({ key: r.key, value: r.value }));
 };
 
-function setup(committed: Record<number, number | undefined>) {
+function setup(committed: Record<number, number | undefined>, opts: { twoTopics?: boolean } = {}) {
   const b = new TopologyBuilder("app");
   b.store("s", Stores.keyValue(Serdes.string(), Serdes.string()));
-  b.stream("in", { key: Serdes.string(), value: Serdes.string() })
-    .process("p", echo, { stores: ["s"] })
-    .to("out", { key: Serdes.string(), value: Serdes.string() });
+  const serdes = { key: Serdes.string(), value: Serdes.string() };
+  const input = opts.twoTopics
+    ? b.stream("in", serdes).merge("both", b.stream("other", serdes))
+    : b.stream("in", serdes);
+  input.process("p", echo, { stores: ["s"] }).to("out", serdes);
   const topology = b.build();
   const options = compileWorkerOptions(topology, { brokers: "x:1", stateDir: "/tmp/unused", workerId: "w" });
   const calls: string[] = [];
   const consumer = {
     rebalanceProtocol: () => "COOPERATIVE",
     assignmentLost: () => false,
-    incrementalAssign: (tps: Array<{ partition: number; offset?: number }>) =>
-      calls.push(`assign ${tps.map((t) => `${t.partition}@${t.offset}`).join(",")}`),
-    incrementalUnassign: (tps: Array<{ partition: number }>) =>
-      calls.push(`unassign ${tps.map((t) => t.partition).join(",")}`),
+    incrementalAssign: (tps: Array<{ topic: string; partition: number; offset?: number }>) =>
+      calls.push(`assign ${tps.map((t) => `${name(t)}@${t.offset}`).join(",")}`),
+    incrementalUnassign: (tps: Array<{ topic: string; partition: number }>) =>
+      calls.push(`unassign ${tps.map(name).join(",")}`),
     committed: (
       tps: Array<{ topic: string; partition: number }>,
       _t: number,
@@ -49,11 +51,16 @@ function setup(committed: Record<number, number | undefined>) {
           committed[tp.partition] === undefined ? tp : { ...tp, offset: committed[tp.partition] },
         ),
       ),
-    pause: () => {},
-    resume: () => {},
+    pause: (ps: Array<{ topic: string; partition: number }>) => calls.push(`pause ${ps.map(name).join(",")}`),
+    resume: (ps: Array<{ topic: string; partition: number }>) =>
+      calls.push(`resume ${ps.map(name).join(",")}`),
     assignments: () => tps(0, 1),
-    seek: (tpo: { partition: number; offset: number }, _t: number, cb: (e: unknown) => void) => {
-      calls.push(`seek ${tpo.partition}@${tpo.offset}`);
+    seek: (
+      tpo: { topic: string; partition: number; offset: number },
+      _t: number,
+      cb: (e: unknown) => void,
+    ) => {
+      calls.push(`seek ${name(tpo)}@${tpo.offset}`);
       cb(null);
     },
   } as unknown as KafkaConsumer;
@@ -119,6 +126,10 @@ function setup(committed: Record<number, number | undefined>) {
 }
 
 const tps = (...ps: number[]) => ps.map((partition) => ({ topic: "in", partition }));
+const other = (...ps: number[]) => ps.map((partition) => ({ topic: "other", partition }));
+/** A partition as the calls log shows it: `0` for in/0 (the single-topic tests), `other/0`. */
+const name = (t: { topic: string; partition: number }) =>
+  t.topic === "in" ? String(t.partition) : `${t.topic}/${t.partition}`;
 
 describe("Rebalancer", () => {
   it("assigns with explicit offsets after the restore; a revoke during the restore is handled after it, leaving no task", async () => {
@@ -144,6 +155,49 @@ describe("Rebalancer", () => {
     ]);
     expect(tasks.tasks.size).toBe(0);
     expect(tasks.tasks.partitionCount).toBe(0);
+    expect(failure()).toBeUndefined();
+  });
+
+  it("a task whose partitions come apart waits, paused, unopened, until it is whole; then starts from its committed offsets", async () => {
+    const { rebalancer, tasks, calls, releaseRestore, event, failure } = setup({ 0: 7 }, { twoTopics: true });
+    releaseRestore();
+    // Only in/0 of task 0_0 (which reads in and other): not opened, assigned at its offset and paused.
+    rebalancer.onRebalance(event(ErrorCode.ASSIGN_PARTITIONS), tps(0));
+    await rebalancer.chain;
+    expect(tasks.tasks.size).toBe(0);
+    expect(rebalancer.settled).toBe(false);
+    expect(rebalancer.incompleteTasks()).toMatchObject([{ id: "0_0", missing: ["other/0"] }]);
+    expect(calls).toEqual(["assign 0@7", "pause 0"]);
+
+    // other/0 arrives: the task restores and opens with both; in/0 starts again from its committed offset.
+    calls.length = 0;
+    rebalancer.onRebalance(event(ErrorCode.ASSIGN_PARTITIONS), other(0));
+    await rebalancer.chain;
+    expect(tasks.tasks.get("0_0")?.partitions.map(name).sort()).toEqual(["0", "other/0"]);
+    expect(rebalancer.settled).toBe(true);
+    expect(calls).toEqual([
+      "restore 0 started",
+      "restore 0 done",
+      "seek 0@7",
+      "resume 0",
+      "assign other/0@7",
+    ]);
+
+    // An incremental revoke takes other/0: the task commits and closes; in/0 stays assigned, paused, waiting.
+    calls.length = 0;
+    rebalancer.onRebalance(event(ErrorCode.REVOKE_PARTITIONS), other(0));
+    await rebalancer.chain;
+    expect(tasks.tasks.size).toBe(0);
+    expect(calls).toEqual(["commit", "unassign other/0", "pause 0"]);
+    expect(rebalancer.incompleteTasks()).toMatchObject([{ id: "0_0", missing: ["other/0"] }]);
+
+    // in/0 goes too: nothing waits any more.
+    calls.length = 0;
+    rebalancer.onRebalance(event(ErrorCode.REVOKE_PARTITIONS), tps(0));
+    await rebalancer.chain;
+    expect(calls).toEqual(["commit", "unassign 0"]);
+    expect(rebalancer.incompleteTasks()).toEqual([]);
+    expect(rebalancer.settled).toBe(true);
     expect(failure()).toBeUndefined();
   });
 });

@@ -51,6 +51,23 @@ export interface RebalancerDeps extends RuntimeContext {
 /** How often input positions are compared with their partitions' bounds. */
 export const OFFSET_RANGE_CHECK_MS = 15_000;
 
+/**
+ * How long a task may wait for the rest of its input partitions before the worker says its assignment is split
+ * (`split-assignment`). Under KIP-848 a partition reaches its new owner at that member's next heartbeat after its
+ * previous owner released it (broker default heartbeat: 5 s); classic cooperative rebalances follow each other at once.
+ */
+export const SPLIT_ASSIGNMENT_GRACE_MS = 20_000;
+
+/** A task of which this worker holds some input partitions but not all of them. */
+export interface IncompleteTask {
+  id: string;
+  sub: number;
+  partition: number;
+  held: TopicPartition[];
+  missing: string[];
+  since: number;
+}
+
 export class Rebalancer {
   /** Rebalance callbacks and re-assignments, in order. */
   chain: Promise<unknown> = Promise.resolve();
@@ -63,12 +80,32 @@ export class Rebalancer {
   #nextLookup = 0;
   /** The explicit offset each input partition was last started (assigned or sought) at. */
   readonly #startedAt = new Map<string, number>();
+  /**
+   * Tasks this worker holds only some input partitions of, by task id. Kafka Streams' own assignor hands out a
+   * task's partitions together; librdkafka's assignors promise nothing of the kind: cooperative-sticky, roundrobin
+   * and the broker's KIP-848 assignors place each partition on its own, and under KIP-848 even `range` hands a
+   * task's partitions over one by one, as their previous owner releases them. Such a task is never opened — its other
+   * partitions may be processed by another worker's copy of it, joining against half the data and writing the same
+   * changelog partitions — and its partitions stay assigned but paused, until the rest arrive (it then opens as any
+   * new task, from the committed offsets) or they are revoked. Past SPLIT_ASSIGNMENT_GRACE_MS the worker says so.
+   */
+  readonly #incomplete = new Map<string, IncompleteTask>();
 
   constructor(private readonly d: RebalancerDeps) {}
 
-  /** No assignment, restore or offset lookup in progress. */
+  /** No assignment, restore or offset lookup in progress, and no task waiting for the rest of its partitions. */
   get settled(): boolean {
-    return this.assignedOnce && this.restoring === 0 && this.#offsetLookups.size === 0;
+    return (
+      this.assignedOnce &&
+      this.restoring === 0 &&
+      this.#offsetLookups.size === 0 &&
+      this.#incomplete.size === 0
+    );
+  }
+
+  /** Tasks waiting for the rest of their input partitions (see #incomplete). */
+  incompleteTasks(): IncompleteTask[] {
+    return [...this.#incomplete.values()];
   }
 
   /** Abort the open transaction, drop every task's uncommitted state and seek back to where partitions start. */
@@ -268,16 +305,20 @@ export class Rebalancer {
           });
           if (cooperative) consumer.incrementalAssign(withOffsets);
           else this.d.consumer().assign(withOffsets);
+          this.#pauseIncomplete(assignment);
         }
         this.assignedOnce = true;
       } else if (err.code === ErrorCode.REVOKE_PARTITIONS) {
         this.d.metrics?.rebalances.inc({ kind: lost ? "lost" : "revoked" });
+        let remainders: TopicPartition[] = [];
         try {
-          if (!this.d.failed()) await this.d.exclusive(() => this.#revoke(assignment, lost));
+          if (!this.d.failed()) remainders = await this.d.exclusive(() => this.#revoke(assignment, lost));
         } finally {
           if (cooperative) consumer.incrementalUnassign(assignment);
           else this.d.consumer().unassign();
         }
+        // Partitions of closed tasks that stay assigned: paused until their task is whole again.
+        this.#pauseIncomplete(remainders);
       } else {
         this.d.log.error("rebalance error", { error: describeKafkaError(err) });
       }
@@ -300,10 +341,14 @@ export class Rebalancer {
    * processing meanwhile (LMDB writes are synchronous, so restore batches and commits never interleave).
    */
   async #assign(assignment: TopicPartition[]): Promise<StartOffset[]> {
-    const byTask = await this.d.exclusive(() => this.d.tasks.newTasks(assignment));
+    const { byTask, resumed } = await this.d.exclusive(() =>
+      this.#wholeTasks(this.d.tasks.newTasks(assignment)),
+    );
     // Committed offsets first, stable, as Kafka Streams does before it plans restores: once they are stable, the
-    // transaction that last wrote these tasks' changelogs together with these offsets is decided.
-    const starts = await this.#startOffsets(assignment);
+    // transaction that last wrote these tasks' changelogs together with these offsets is decided. Partitions of
+    // incomplete tasks get explicit offsets too (librdkafka must not look them up and reset them), and partitions
+    // assigned earlier that complete a task are started again from theirs.
+    const starts = await this.#startOffsets([...assignment, ...resumed]);
     for (const s of starts) this.#startedAt.set(tpKey(s.topic, s.partition), s.offset);
     // Each task resumes at the stream time it committed (the largest over its partitions).
     const startOf = new Map(starts.map((s) => [tpKey(s.topic, s.partition), s]));
@@ -326,33 +371,147 @@ export class Rebalancer {
     const sourceStart = (topic: string, partition: number) => startOf.get(tpKey(topic, partition))?.offset;
     for (const { sub, partition } of byTask.values())
       await this.d.restorer.restoreTask(sub, partition, sourceStart);
-    await this.d.exclusive(() => {
+    await this.d.exclusive(async () => {
       for (const { sub, partition, tps } of byTask.values()) this.d.tasks.open(sub, partition, tps);
+      // Held (paused) while their task waited for the rest: from their start offset now, as the others.
+      for (const tp of resumed) {
+        const offset = startOf.get(tpKey(tp.topic, tp.partition))!.offset;
+        this.#startedAt.set(tpKey(tp.topic, tp.partition), offset);
+        await seek(this.d.consumer(), { ...tp, offset });
+        this.d.consumer().resume([tp]);
+      }
     });
     this.d.log.info("partitions start", {
       offsets: starts.map((s) => `${s.topic}/${s.partition}@${s.offset}`),
     });
-    return starts;
+    return starts.filter((s) => assignment.some((a) => a.topic === s.topic && a.partition === s.partition));
   }
 
-  async #revoke(assignment: TopicPartition[], lost: boolean): Promise<void> {
+  /**
+   * Of the tasks an assignment touches, those this worker now holds every input partition of (to open), with the
+   * partitions of theirs it already held (waiting, paused); the others wait in #incomplete.
+   */
+  #wholeTasks(byTask: ReturnType<TaskManager["newTasks"]>): {
+    byTask: ReturnType<TaskManager["newTasks"]>;
+    resumed: TopicPartition[];
+  } {
+    const whole: ReturnType<TaskManager["newTasks"]> = new Map();
+    const resumed: TopicPartition[] = [];
+    for (const [id, t] of byTask) {
+      const waiting = this.#incomplete.get(id);
+      const tps = [...(waiting?.held ?? []), ...t.tps];
+      const missing = this.#missing(t.sub, t.partition, tps);
+      if (missing.length === 0) {
+        this.#incomplete.delete(id);
+        whole.set(id, { ...t, tps });
+        resumed.push(...(waiting?.held ?? []));
+        if (waiting)
+          this.d.log.info("task whole again: its input partitions are all assigned here", {
+            task: id,
+            waitedMs: Date.now() - waiting.since,
+          });
+      } else {
+        this.#incomplete.set(id, {
+          id,
+          sub: t.sub,
+          partition: t.partition,
+          held: tps,
+          missing,
+          since: waiting?.since ?? Date.now(),
+        });
+        this.d.log.info("task waits for the rest of its input partitions (assigned elsewhere or not yet)", {
+          task: id,
+          held: tps.map((p) => tpKey(p.topic, p.partition)),
+          missing,
+        });
+      }
+    }
+    return { byTask: whole, resumed };
+  }
+
+  /** Input partitions of task (sub, partition) not among `held`. */
+  #missing(sub: number, partition: number, held: TopicPartition[]): string[] {
+    return this.d.topology.subtopologies[sub]!.sourceTopics.filter(
+      (topic) => !held.some((h) => h.topic === topic && h.partition === partition),
+    ).map((topic) => tpKey(topic, partition));
+  }
+
+  /** Pause the assigned partitions that belong to incomplete tasks: nothing is fetched for a task that is not open. */
+  #pauseIncomplete(partitions: TopicPartition[]): void {
+    const waiting = partitions.filter((tp) => {
+      const sub = this.d.topology.subtopologyOf(tp.topic);
+      return sub !== undefined && this.#incomplete.has(taskId(sub.id, tp.partition));
+    });
+    if (waiting.length === 0) return;
+    try {
+      this.d.consumer().pause(waiting.map((tp) => ({ topic: tp.topic, partition: tp.partition })));
+    } catch (err) {
+      // Not assigned after all (the worker is failing): nothing is fetched for them either way.
+      this.d.log.debug("pausing partitions of incomplete tasks failed", { error: errorMessage(err) });
+    }
+  }
+
+  /**
+   * Close the tasks revoked partitions belong to. Returns the partitions of those tasks that stay assigned (an
+   * incremental revoke can take part of a task): their task now waits, incomplete, for them to be whole again.
+   */
+  async #revoke(assignment: TopicPartition[], lost: boolean): Promise<TopicPartition[]> {
     const affected = this.d.tasks.tasks.tasksOf(assignment);
     this.d.log.info(lost ? "partitions lost" : "partitions revoked", {
       partitions: assignment.map((p) => tpKey(p.topic, p.partition)),
       tasks: [...affected].map((a) => a.task.id),
     });
+    this.#releaseIncomplete(assignment);
+    let closed: Iterable<ActiveTask>;
     if (lost) {
       // Another worker may own these already: commit nothing. The transaction spans every task, so all rewind.
       for (const a of affected) this.d.tasks.close(a, "discard");
       this.#forgetMetrics(assignment, affected);
+      closed = affected;
       if (this.d.committer.txnOpen || this.d.tasks.positions.size > 0) await this.abortAndRewind();
-      return;
+    } else {
+      await this.d.commit();
+      // Looked up again: a failed commit aborts and reopens every task, and the objects found above are gone.
+      const closing = this.d.tasks.tasks.tasksOf(assignment);
+      for (const a of closing) this.d.tasks.close(a, "committed");
+      this.#forgetMetrics(assignment, closing);
+      closed = closing;
     }
-    await this.d.commit();
-    // Looked up again: a failed commit aborts and reopens every task, and the objects found above are gone.
-    const closing = this.d.tasks.tasks.tasksOf(assignment);
-    for (const a of closing) this.d.tasks.close(a, "committed");
-    this.#forgetMetrics(assignment, closing);
+    const revoked = new Set(assignment.map((p) => tpKey(p.topic, p.partition)));
+    const remainders: TopicPartition[] = [];
+    for (const a of closed) {
+      const kept = a.partitions.filter((p) => !revoked.has(tpKey(p.topic, p.partition)));
+      if (kept.length === 0) continue;
+      const { id, subtopology, partition } = a.task;
+      const missing = this.#missing(subtopology.id, partition, kept);
+      this.#incomplete.set(id, {
+        id,
+        sub: subtopology.id,
+        partition,
+        held: kept,
+        missing,
+        since: Date.now(),
+      });
+      this.d.log.info("task closed with part of its input partitions still assigned: it waits for the rest", {
+        task: id,
+        held: kept.map((p) => tpKey(p.topic, p.partition)),
+        missing,
+      });
+      remainders.push(...kept);
+    }
+    return remainders;
+  }
+
+  /** Revoked partitions leave the incomplete tasks that held them; a task holding none is forgotten. */
+  #releaseIncomplete(revoked: TopicPartition[]): void {
+    for (const [id, t] of this.#incomplete) {
+      const held = t.held.filter(
+        (h) => !revoked.some((r) => r.topic === h.topic && r.partition === h.partition),
+      );
+      if (held.length === t.held.length) continue;
+      if (held.length === 0) this.#incomplete.delete(id);
+      else this.#incomplete.set(id, { ...t, held, missing: this.#missing(t.sub, t.partition, held) });
+    }
   }
 
   /** Partitions and stores that moved away: their series go, so dashboards do not show stale lag and sizes. */

@@ -43,7 +43,7 @@ import {
 import { Committer } from "./committer.js";
 import { prepareTopics } from "./internal-topics.js";
 import { RecordCollector } from "./record-collector.js";
-import { OFFSET_RANGE_CHECK_MS, Rebalancer } from "./rebalances.js";
+import { OFFSET_RANGE_CHECK_MS, Rebalancer, SPLIT_ASSIGNMENT_GRACE_MS } from "./rebalances.js";
 import { Restorer } from "./restorer.js";
 import { GlobalTables } from "./global-tables.js";
 import { TaskManager, type TaskStatus } from "./task-manager.js";
@@ -208,12 +208,18 @@ export class Worker {
   /** Why the worker is not ready (empty when it is). */
   problems(): ProblemReport[] {
     const problems = this.#health.problems();
-    if (this.#state === "running" && !this.#rebalancer.settled)
+    if (this.#state === "running" && !this.#rebalancer.settled) {
+      const waiting = this.#rebalancer.incompleteTasks();
       problems.unshift({
         problem: "rebalancing",
-        reason: "partitions are being assigned, restored or their start offsets decided",
+        reason:
+          "partitions are being assigned, restored or their start offsets decided" +
+          (waiting.length > 0
+            ? `; tasks waiting for the rest of their input partitions: ${waiting.map((t) => `${t.id} (missing ${t.missing.join(", ")})`).join("; ")}`
+            : ""),
         since: new Date().toISOString(),
       });
+    }
     return problems;
   }
 
@@ -412,8 +418,39 @@ export class Worker {
   #watch(): void {
     if (this.#state !== "running") return;
     this.#health.evaluate(this.#waitingWork(), this.#rebalancer.settled);
+    this.#checkSplitAssignment();
     const interval = this.#health.ok ? TOPIC_CHECK_INTERVAL_MS : 1000;
     if (Date.now() - this.#topics.lastCheck >= interval) void this.#topics.check();
+  }
+
+  /**
+   * A task that holds only part of its input partitions past the grace is a split assignment: the group's assignor
+   * put partition p of co-partitioned topics on different workers. Its partitions are not processed (rebalances.ts);
+   * the worker says so until the task is whole or its partitions are gone.
+   */
+  #checkSplitAssignment(): void {
+    const now = Date.now();
+    const split = this.#rebalancer
+      .incompleteTasks()
+      .filter((t) => now - t.since >= SPLIT_ASSIGNMENT_GRACE_MS);
+    if (split.length === 0) return this.#health.clear("split-assignment");
+    const o = this.options;
+    const fix =
+      o.groupProtocol === "consumer"
+        ? `the broker's assignor (${o.remoteAssignor ?? "the broker's default"}) does not keep them together: use remoteAssignor range (--remote-assignor range)`
+        : `the assignor (${o.assignor}) does not keep them together: use assignor range`;
+    this.#health.raise(
+      "split-assignment",
+      `tasks hold only part of their input partitions, the rest being assigned to other workers: ` +
+        split
+          .map(
+            (t) =>
+              `${t.id} holds ${t.held.map((p) => tpKey(p.topic, p.partition)).join(", ")} but not ${t.missing.join(", ")}`,
+          )
+          .join("; ") +
+        `. Their records are not processed (a join would see one side only); ${fix}`,
+      { tasks: split.map((t) => t.id) },
+    );
   }
 
   /** The work that waits, for the stall check: records queued in tasks, or lag on assigned partitions. */

@@ -1,0 +1,71 @@
+/**
+ * The consumer configuration per group protocol: what weir sets under classic and under KIP-848's consumer
+ * protocol, and the settings each protocol refuses, refused before any client exists.
+ */
+import { describe, expect, it } from "vitest";
+import { TopologyBuilder } from "../builder.js";
+import { ConfigError } from "../errors.js";
+import { silentLogger } from "../log.js";
+import { compileWorkerOptions, type WorkerOptions } from "../options.js";
+import { Serdes } from "../serdes.js";
+import { consumerConfig } from "./clients.js";
+
+const serdes = { key: Serdes.string(), value: Serdes.string() };
+
+function topology(join: boolean) {
+  const b = new TopologyBuilder("app");
+  const s = b.stream("a", serdes);
+  (join ? s.merge("both", b.stream("b", serdes)) : s).to("out", serdes);
+  return b.build();
+}
+
+function config(join: boolean, o: Partial<WorkerOptions>) {
+  const t = topology(join);
+  const options = compileWorkerOptions(t, { brokers: "x:1", stateDir: "/tmp/unused", workerId: "w", ...o });
+  return consumerConfig({ topology: t, options, log: silentLogger, metrics: undefined }, () => {});
+}
+
+describe("consumer configuration by group protocol", () => {
+  it("classic: the client-side assignor, the session timeout and a heartbeat at a fifth of it; no group.protocol", () => {
+    const c = config(true, { sessionTimeoutMs: 6000 });
+    expect(c["partition.assignment.strategy"]).toBe("range");
+    expect(c["session.timeout.ms"]).toBe(6000);
+    expect(c["heartbeat.interval.ms"]).toBe(1200);
+    expect(c["group.protocol"]).toBeUndefined();
+    expect(c["group.remote.assignor"]).toBeUndefined();
+    expect(config(false, {})["partition.assignment.strategy"]).toBe("cooperative-sticky");
+  });
+
+  it("consumer: the protocol and the broker-side assignor only (range for a join, the broker's own otherwise)", () => {
+    const joined = config(true, { groupProtocol: "consumer" });
+    expect(joined["group.protocol"]).toBe("consumer");
+    expect(joined["group.remote.assignor"]).toBe("range");
+    for (const refused of ["partition.assignment.strategy", "session.timeout.ms", "heartbeat.interval.ms"])
+      expect(joined[refused]).toBeUndefined();
+    expect(config(false, { groupProtocol: "consumer" })["group.remote.assignor"]).toBeUndefined();
+    expect(
+      config(true, { groupProtocol: "consumer", remoteAssignor: "uniform" })["group.remote.assignor"],
+    ).toBe("uniform");
+  });
+
+  it("the librdkafka property group.protocol selects the protocol as the option does", () => {
+    const c = config(true, { kafka: { "group.protocol": "consumer" } });
+    expect(c["group.protocol"]).toBe("consumer");
+    expect(c["session.timeout.ms"]).toBeUndefined();
+  });
+
+  it("settings of the other protocol, and two answers for one, are ConfigErrors naming what to do", () => {
+    const t = topology(true);
+    const compile = (o: Partial<WorkerOptions>) =>
+      compileWorkerOptions(t, { brokers: "x:1", stateDir: "/tmp/unused", workerId: "w", ...o });
+    expect(() => compile({ groupProtocol: "consumer", sessionTimeoutMs: 10_000 })).toThrow(
+      /sessionTimeoutMs does not apply .* group\.consumer\.session\.timeout\.ms/,
+    );
+    expect(() => compile({ groupProtocol: "consumer", assignor: "range" })).toThrow(/use remoteAssignor/);
+    expect(() => compile({ remoteAssignor: "range" })).toThrow(ConfigError);
+    expect(() => compile({ groupProtocol: "classic", kafka: { "group.protocol": "consumer" } })).toThrow(
+      /set one of them/,
+    );
+    expect(() => compile({ groupProtocol: "eager" as never })).toThrow(/must be "classic" or "consumer"/);
+  });
+});
