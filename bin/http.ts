@@ -10,7 +10,7 @@ import { parseKey } from "./state.js";
  *   /healthz                  liveness: 200 unless the worker failed, stopped, or its loop is wedged (a restart heals
  *                             that); a broker outage or a missing topic is not a liveness failure
  *   /readyz                   readiness: 200 while tasks are restored, running and progressing; 503 with the problems
- *                             (rebalancing, brokers-unreachable, topic-missing, commits-failing, commit-undecided, stalled) in the body
+ *                             (rebalancing, brokers-unreachable, topic-missing, commits-failing, commit-undecided, stalled, split-assignment) in the body
  *   /tasks                    the tasks this worker runs (JSON)
  *   /state/<store>/<key>      a key-value store entry (interactive query), 404 if absent or not on this worker
  *   /state/<store>?prefix=&limit=   a scan of the local partitions of a store

@@ -92,6 +92,12 @@ group.consumer.session.timeout.ms=10000
 group.consumer.min.session.timeout.ms=6000
 group.consumer.heartbeat.interval.ms=2000
 group.consumer.min.heartbeat.interval.ms=1000
+# Kafka Streams' own protocol (KIP-1071, group.protocol=streams) likewise, for the Kafka Streams peer in bench/.
+group.streams.session.timeout.ms=10000
+group.streams.min.session.timeout.ms=6000
+group.streams.heartbeat.interval.ms=2000
+group.streams.min.heartbeat.interval.ms=1000
+group.streams.initial.rebalance.delay.ms=0
 # Compaction of changelog topics is observable in tests within seconds, not hours.
 log.cleaner.backoff.ms=1000
 log.retention.check.interval.ms=30000

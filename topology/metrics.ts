@@ -223,7 +223,7 @@ function defineInstruments(registry: Registry) {
       name: "weir_worker_problem",
       help:
         "1 while a problem keeps the worker from progressing (brokers-unreachable, topic-missing, commits-failing, " +
-        "commit-undecided, stalled), else 0; /readyz is 503 while any is 1.",
+        "commit-undecided, stalled, split-assignment), else 0; /readyz is 503 while any is 1.",
       labelNames: ["problem", "app"] as const,
       registers,
     }),

@@ -206,6 +206,10 @@ describe("a broker outage longer than the transaction and session timeouts", () 
         transactionTimeoutMs: 60_000,
       });
       await w.start();
+      // Each phase with the seconds since the start, printed on failure: which wait did not end.
+      const started = Date.now();
+      const phases: string[] = [];
+      const phase = (what: string) => phases.push(`${((Date.now() - started) / 1000).toFixed(1)} s ${what}`);
       try {
         await produceKeys(p, 0, 500);
         await waitFor("the worker to commit output", async () =>
@@ -221,6 +225,7 @@ describe("a broker outage longer than the transaction and session timeouts", () 
           existsSync(`${faultFile}.held`) ? true : undefined,
         );
         const pid = Number(readFileSync(join(REPO, ".weir", `broker-${PORT}`, "broker.pid"), "utf8").trim());
+        phase("commit held at the fault point; broker frozen");
         process.kill(pid, "SIGSTOP");
         let frozenProblems: string[] = [];
         try {
@@ -236,6 +241,7 @@ describe("a broker outage longer than the transaction and session timeouts", () 
         } finally {
           process.kill(pid, "SIGCONT");
         }
+        phase("broker thawed");
         console.log(`broker frozen 25 s during commitTransaction: problems ${frozenProblems.join(", ")}`);
         expect(frozenProblems).toContain("commit-undecided");
 
@@ -243,15 +249,22 @@ describe("a broker outage longer than the transaction and session timeouts", () 
           timeoutMs: 60_000,
           intervalMs: 500,
         });
+        phase("worker ready");
         expect(w.logged("commitTransaction completed after retrying").length).toBeGreaterThan(0);
         await produceKeys(p, 700, 300);
+        phase("300 more records produced");
         const ends = await waitAllCommitted(`${p}-app`, `${p}-in`, { timeoutMs: 90_000 });
+        phase("all input committed");
         expect([...ends.values()].reduce((a, c) => a + c, 0)).toBe(1000);
         expect(w.worker.state).toBe("running");
         expect(w.logged("worker failed")).toEqual([]);
         await expectExactlyOnce(p, ends);
+        phase("output checked");
       } catch (err) {
         // What the worker did, for a failure that is not a wrong answer but a wait that never ended.
+        console.log(
+          `phases:\n${phases.join("\n")}\nfailed after ${((Date.now() - started) / 1000).toFixed(1)} s`,
+        );
         for (const l of w.logs.filter((x) => x.level !== "debug").slice(-80)) console.log(JSON.stringify(l));
         throw err;
       } finally {
@@ -260,6 +273,8 @@ describe("a broker outage longer than the transaction and session timeouts", () 
         rmSync(`${faultFile}.held`, { force: true });
       }
     },
-    { timeout: 300_000 },
+    // Above the sum of its waits (30 + 30 + 25 + 60 + 60 + 90 + 60 s and set-up): a wait that does not end fails
+    // with its own message and the phases, not with the test's timeout.
+    { timeout: 480_000 },
   );
 });
