@@ -42,7 +42,7 @@ describe("weir worker: librdkafka configuration errors exit 2 naming the propert
   const env = { WEIR_TEST_PREFIX: prefix, KAFKA_BROKERS: brokers() };
   afterAll(() => rmSync(stateDir, { recursive: true, force: true }));
 
-  const worker = async (kafka: string[]) => {
+  const worker = async (kafka: string[], args: string[] = []) => {
     const started = Date.now();
     const r = await runWeir(
       [
@@ -53,6 +53,7 @@ describe("weir worker: librdkafka configuration errors exit 2 naming the propert
         "--http-port",
         "0",
         ...kafka.flatMap((k) => ["--kafka", k]),
+        ...args,
       ],
       env,
     );
@@ -101,6 +102,30 @@ describe("weir worker: librdkafka configuration errors exit 2 naming the propert
       expect(r.stderr).not.toMatch(/http server listening/);
     },
   );
+
+  it.each([
+    ["session.timeout.ms=10000", /`session\.timeout\.ms` is not supported for `group\.protocol=consumer`/],
+    ["partition.assignment.strategy=range", /use `group\.remote\.assignor` instead/],
+  ])(
+    "under --group-protocol consumer (KIP-848), a classic-only property (%s): exit 2 within seconds, named",
+    async (kafka, message) => {
+      const r = await worker([kafka], ["--group-protocol", "consumer"]);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).toContain(`Caused by the kafka option ${kafka}`);
+      expect(r.ms).toBeLessThan(10_000);
+      expect(r.stderr).not.toMatch(/retrying|unreachable|http server listening/);
+    },
+  );
+
+  it("a worker option of the other protocol: exit 2 naming what to set instead", async () => {
+    const r = await worker([], ["--group-protocol", "classic", "--remote-assignor", "range"]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/remoteAssignor applies only under groupProtocol consumer/);
+    const both = await worker(["group.protocol=consumer"], ["--group-protocol", "classic"]);
+    expect(both.code, both.stderr).toBe(2);
+    expect(both.stderr).toMatch(/group\.protocol is "consumer": set one of them/);
+  });
 });
 
 describe("the Worker API: ConfigError from the constructor, or at once from the first connect", () => {
