@@ -50,7 +50,7 @@ export function planTopics(
   const internal = new Set(topology.internalTopics.map((t) => t.name));
   const planned: PlannedTopic[] = [];
   const seen = new Set<string>();
-  const outputConfigs = topology.outputTopicConfigs;
+  const outputConfigs = topology.topicConfigs;
   // A table whose changelog is its source topic needs that topic compacted, as a changelog is.
   for (const def of topology.stores.values())
     if (def.sourceTopic !== undefined)

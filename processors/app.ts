@@ -77,9 +77,19 @@ export const ORDER_STATUS_TOPIC = Topics.orderStatus;
 export const STOCK_LEVELS_TOPIC = Topics.stockLevels;
 export const DEAD_LETTER_TOPIC = Topics.deadLetter;
 
+/**
+ * Orders and payments come from other services, whose clocks can be broken: such records must reach the pipeline,
+ * whose sources refuse event times more than an hour ahead (dead-lettered, `maxFutureSkewMs`). Apache Kafka 4.x
+ * refuses them itself by default (`message.timestamp.after.max.ms` = 1 hour): these topics accept any timestamp,
+ * so that the guard weir applies on every broker version is what decides.
+ */
+const ANY_TIMESTAMP = { "message.timestamp.after.max.ms": "9223372036854775807" } as const;
+
 /** Topic configs the application expects for the topics it does not create itself. */
 export const TOPIC_CONFIGS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
   [Topics.stockLevels]: { "cleanup.policy": "compact" },
+  [Topics.orders]: ANY_TIMESTAMP,
+  [Topics.payments]: ANY_TIMESTAMP,
 };
 
 export interface OrderPipelineOptions {
@@ -165,7 +175,11 @@ export function createTopology(
 
   // 0: validation
   const validation = b
-    .stream(Topics.orders, { key, value: Serdes.json<unknown>() })
+    .stream(Topics.orders, {
+      key,
+      value: Serdes.json<unknown>(),
+      topicConfig: { ...TOPIC_CONFIGS[Topics.orders] },
+    })
     .process("dedupe-orders", dedupeOrders({ seenStore: StoreNames.seenOrders }), {
       stores: [StoreNames.seenOrders],
     })
@@ -178,7 +192,11 @@ export function createTopology(
   validation.valid.to(Topics.ordersValidated, { key, value: Serdes.json<ValidationOutput>() });
 
   // 1: payment join, the first decision per order
-  const payments = b.stream(Topics.payments, { key, value: Serdes.json(PaymentSchema) });
+  const payments = b.stream(Topics.payments, {
+    key,
+    value: Serdes.json(PaymentSchema),
+    topicConfig: { ...TOPIC_CONFIGS[Topics.payments] },
+  });
   const decided = b
     .stream(Topics.ordersValidated, { key, value: Serdes.json<ValidatedOrder>() })
     .leftJoin(

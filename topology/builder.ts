@@ -146,6 +146,8 @@ export interface SourceNode {
   readonly timestampExtractor?: TimestampExtractor<unknown, unknown>;
   /** Records stamped further ahead of wall-clock time are dead-lettered (Infinity: no bound). */
   readonly maxFutureSkewMs: number;
+  /** Configs `weir topics create` gives the topic when it creates it. */
+  readonly topicConfig?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -176,6 +178,8 @@ export interface SourceOptions<K, V> {
   maxFutureSkewMs?: number;
   /** Event time from a field of the record: the same as `timestampExtractor`. */
   timestamp?: TimestampExtractor<K, V>;
+  /** Topic configs `weir topics create` gives this topic when it creates it (existing topics are not altered). */
+  topicConfig?: Record<string, string>;
 }
 export interface ProcessorNode {
   readonly type: "processor";
@@ -422,6 +426,7 @@ export class TopologyBuilder {
       ...(timestampExtractor
         ? { timestampExtractor: timestampExtractor as TimestampExtractor<unknown, unknown> }
         : {}),
+      ...(serdes.topicConfig ? { topicConfig: Object.freeze({ ...serdes.topicConfig }) } : {}),
     });
     this.#sourcedTopics.set(topic, name);
     return new KStream<K, V>(this, name, { key: serdes.key, value: serdes.value });

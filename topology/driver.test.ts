@@ -103,6 +103,19 @@ describe("TopologyTestDriver", () => {
     expect(dead!.headers[DeadLetterHeader.errorMessage]).toMatch(/not valid JSON/);
   });
 
+  it("stamps a dead letter with the time it was dead-lettered; the source's timestamp stays in its header", () => {
+    const b = new TopologyBuilder("t");
+    b.stream("in", s).to("out", s);
+    const driver = new TopologyTestDriver(b.build(), { wallClockMs: 1_000_000 });
+    // A clock a century ahead: the source's guard refuses it, and Kafka 4's default refuses such a timestamp too.
+    const YEAR_2100 = Date.UTC(2100, 0, 1);
+    driver.pipeInput("in", [{ key: "k", value: "v", timestamp: YEAR_2100 }]);
+    const [dead] = driver.deadLetters();
+    expect(dead!.headers[DeadLetterHeader.errorClass]).toBe("InvalidTimestampError");
+    expect(dead!.timestamp).toBe(1_000_000);
+    expect(dead!.headers[DeadLetterHeader.timestamp]).toBe(String(YEAR_2100));
+  });
+
   it("dead-letters the input of a processor that throws, and the processor keeps working", () => {
     const b = new TopologyBuilder("t");
     b.stream("in", s)

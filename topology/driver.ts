@@ -291,6 +291,7 @@ export class TopologyTestDriver {
             deadLetterHeaders(r, error),
             topology.deadLetterTopic,
             this.#maxRecordBytes,
+            this.#wallClock,
           );
           this.#append({ ...letter, partition: 0, headers: letter.headers ?? {} });
         },

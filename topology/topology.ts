@@ -79,12 +79,12 @@ export class Topology {
     return [...new Set(this.subtopologies.flatMap((s) => s.sinkTopics))].filter((t) => !internal.has(t));
   }
 
-  /** Topic configs declared by sinks (`.to(topic, { topicConfig })`), by output topic. */
-  get outputTopicConfigs(): Map<string, Readonly<Record<string, string>>> {
+  /** Topic configs declared by sources and sinks (`{ topicConfig }`), by topic: what `weir topics create` sets. */
+  get topicConfigs(): Map<string, Readonly<Record<string, string>>> {
     const configs = new Map<string, Readonly<Record<string, string>>>();
     for (const s of this.subtopologies)
       for (const n of s.nodes)
-        if (n.type === "sink" && n.topicConfig)
+        if ((n.type === "sink" || n.type === "source") && n.topicConfig)
           configs.set(n.topic, { ...configs.get(n.topic), ...n.topicConfig });
     return configs;
   }

@@ -266,6 +266,16 @@ describe("a broker outage longer than the transaction and session timeouts", () 
           `phases:\n${phases.join("\n")}\nfailed after ${((Date.now() - started) / 1000).toFixed(1)} s`,
         );
         for (const l of w.logs.filter((x) => x.level !== "debug").slice(-80)) console.log(JSON.stringify(l));
+        // And what the broker said about itself since the freeze (fencing, coordinators, errors).
+        const brokerLog = readFileSync(join(REPO, ".weir", `broker-${PORT}`, "broker.log"), "utf8").split(
+          "\n",
+        );
+        const notable = brokerLog.filter((l) =>
+          /WARN|ERROR|[Ff]ence|Coordinator|coordinator|elected|Unfenc/.test(l),
+        );
+        console.log(
+          `broker log (notable lines, last 80 of ${notable.length}):\n${notable.slice(-80).join("\n")}`,
+        );
         throw err;
       } finally {
         await w.stop();

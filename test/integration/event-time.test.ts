@@ -6,7 +6,7 @@
  */
 import { afterAll, describe, expect, it } from "vitest";
 import { DeadLetterHeader } from "../../topology/index.js";
-import { APP_ID, Topics, createTopology } from "../../processors/app.js";
+import { APP_ID, TOPIC_CONFIGS, Topics, createTopology } from "../../processors/app.js";
 import { InProcessWorker } from "../helpers/in-process-worker.js";
 import {
   consumeAll,
@@ -41,7 +41,7 @@ describe("the order pipeline with broken clocks, tied payments and long order id
     await withAdmin((admin) =>
       fromCallback((done) => admin.deleteGroups([APP_ID], { timeout: 10_000 }, () => done(null))),
     );
-    for (const t of topics) await createTopic(t, 1);
+    for (const t of topics) await createTopic(t, 1, { ...TOPIC_CONFIGS[t] });
 
     const now = Date.now();
     const t0 = now - 120_000;

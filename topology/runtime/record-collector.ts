@@ -121,7 +121,13 @@ export class RecordCollector {
     });
     this.d.metrics?.deadLetterRecords.inc({ reason: deadLetterReason(error), topic: r.topic });
     this.send(
-      fitDeadLetter(r, deadLetterHeaders(r, error), this.d.topology.deadLetterTopic, this.maxRecordBytes),
+      fitDeadLetter(
+        r,
+        deadLetterHeaders(r, error),
+        this.d.topology.deadLetterTopic,
+        this.maxRecordBytes,
+        Date.now(),
+      ),
     );
   }
 
@@ -190,12 +196,21 @@ export function checkRecordSize(
  * A dead letter that always fits the producer's limit, so writing one never fails for size: the value is cut first,
  * then the key, then the source record's own headers are dropped, and a header says what was cut (the original is
  * still at the source coordinates the weir.source.* headers name).
+ *
+ * Nor for its timestamp: a dead letter is stamped `now`, when it was dead-lettered, and the source record's own
+ * timestamp travels in `weir.source.timestamp` (where `weir replay --dead-letters` takes it from). Records are often
+ * dead-lettered *because* of their timestamp — a clock a year ahead — and Apache Kafka 4.x refuses timestamps more
+ * than an hour ahead by default (`message.timestamp.after.max.ms`): stamped with it, the dead letter would fail its
+ * transaction, and the same record would be dead-lettered and refused again after every abort. Stamped `now`, time
+ * retention on the dead-letter topic also counts from the failure, not from the record's (maybe long past) event.
+ * Kafka Streams' dead-letter queue (KIP-1034) keeps the source timestamp; weir deliberately does not.
  */
 export function fitDeadLetter(
   r: RawRecord,
   errorHeaders: Headers,
   topic: string,
   limit: number,
+  now: number,
 ): OutgoingRecord {
   let headers: Headers = { ...r.headers, ...errorHeaders };
   let key = r.key;
@@ -220,5 +235,5 @@ export function fitDeadLetter(
     headers = { ...errorHeaders };
   }
   if (cuts.length > 0) headers[DeadLetterHeader.truncated] = cuts.join("; ");
-  return { topic, key, value, timestamp: r.timestamp, headers };
+  return { topic, key, value, timestamp: now, headers };
 }
