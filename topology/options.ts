@@ -70,6 +70,13 @@ export interface WorkerOptions {
   /** A transaction left open by a dead worker blocks read_committed readers at most this long. @default 10000 */
   transactionTimeoutMs?: number;
   /**
+   * How long one sendOffsetsToTransaction or commitTransaction call waits for the brokers before it returns (the
+   * Java producer's `max.block.ms`). Not a correctness setting: a call without an answer is repeated until Kafka
+   * decides the transaction (runtime/committer.ts), never given up; this only sets how soon the worker says its
+   * commit is undecided. @default 10000
+   */
+  transactionCallTimeoutMs?: number;
+  /**
    * How long a task may stall on something that will pass — committed offsets kept unstable by an undecided
    * transaction, a changelog whose stable offset has not reached its end — before the worker stops with the reason
    * (Kafka Streams' `task.timeout.ms`). @default 300000
@@ -114,6 +121,7 @@ export interface CompiledWorkerOptions {
   /** Classic protocol only. */
   readonly sessionTimeoutMs: number;
   readonly transactionTimeoutMs: number;
+  readonly transactionCallTimeoutMs: number;
   readonly taskTimeoutMs: number;
   readonly assignor: "range" | "cooperative-sticky" | "roundrobin";
   readonly workerId: string;
@@ -178,6 +186,7 @@ export function compileWorkerOptions(topology: Topology, o: WorkerOptions): Comp
         : undefined,
     sessionTimeoutMs: positive("sessionTimeoutMs", o.sessionTimeoutMs, 10_000),
     transactionTimeoutMs: positive("transactionTimeoutMs", o.transactionTimeoutMs, 10_000),
+    transactionCallTimeoutMs: positive("transactionCallTimeoutMs", o.transactionCallTimeoutMs, 10_000),
     taskTimeoutMs: positive("taskTimeoutMs", o.taskTimeoutMs, 300_000),
     assignor: o.assignor ?? (needsCopartitioning ? "range" : "cooperative-sticky"),
     workerId: o.workerId ?? persistedWorkerId(appStateDir),

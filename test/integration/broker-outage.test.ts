@@ -28,6 +28,8 @@ import {
 import { REPO } from "../helpers/worker-process.js";
 
 const PORT = 19192;
+/** How long the undecided-commit test freezes the broker: see there. */
+const FREEZE_MS = 7000;
 const OUTAGE_MS = 90_000;
 const env: NodeJS.ProcessEnv = {
   ...process.env,
@@ -200,10 +202,15 @@ describe("a broker outage longer than the transaction and session timeouts", () 
     async () => {
       const p = uniqueName("undecided-commit");
       const faultFile = join(tmpdir(), `${p}.fault`);
-      // The transaction outlives the freeze, so Kafka's decision is the commit the worker asked for.
+      // The transaction outlives the freeze, so Kafka's decision is the commit the worker asked for. Each commit
+      // call waits 2.5 s, so a 7 s freeze leaves it undecided twice or more, while staying below the broker's own
+      // session with its KRaft controller (broker.session.timeout.ms, 9 s: a longer freeze makes the controller fence
+      // the broker on waking and move every partition leader — a broker failure, not an undecided commit) and the
+      // group's session (10 s).
       const w = new InProcessWorker(await countingApp(p), {
         testFaultFile: faultFile,
         transactionTimeoutMs: 60_000,
+        transactionCallTimeoutMs: 2500,
       });
       await w.start();
       // Each phase with the seconds since the start, printed on failure: which wait did not end.
@@ -232,17 +239,20 @@ describe("a broker outage longer than the transaction and session timeouts", () 
           unlinkSync(`${faultFile}.held`);
           const frozenAt = Date.now();
           let wasReady = false;
-          while (Date.now() - frozenAt < 25_000) {
-            await new Promise((r) => setTimeout(r, 500));
+          while (Date.now() - frozenAt < FREEZE_MS) {
+            await new Promise((r) => setTimeout(r, 250));
             frozenProblems = [...new Set([...frozenProblems, ...w.worker.problems().map((x) => x.problem)])];
-            if (Date.now() - frozenAt > 12_000 && w.worker.ready) wasReady = true;
+            // Once the first call has timed out (2.5 s), the commit is undecided: never ready until it stands.
+            if (Date.now() - frozenAt > 3500 && w.worker.ready) wasReady = true;
           }
           expect(wasReady, "ready while its commit was undecided").toBe(false);
         } finally {
           process.kill(pid, "SIGCONT");
         }
         phase("broker thawed");
-        console.log(`broker frozen 25 s during commitTransaction: problems ${frozenProblems.join(", ")}`);
+        console.log(
+          `broker frozen ${FREEZE_MS / 1000} s during commitTransaction: problems ${frozenProblems.join(", ")}`,
+        );
         expect(frozenProblems).toContain("commit-undecided");
 
         await waitFor("the worker to be ready again", async () => (w.worker.ready ? true : undefined), {
@@ -250,7 +260,9 @@ describe("a broker outage longer than the transaction and session timeouts", () 
           intervalMs: 500,
         });
         phase("worker ready");
-        expect(w.logged("commitTransaction completed after retrying").length).toBeGreaterThan(0);
+        const completed = w.logged("commitTransaction completed after retrying");
+        expect(completed.length).toBeGreaterThan(0);
+        expect(Number(completed[0]!.attempts)).toBeGreaterThanOrEqual(2);
         await produceKeys(p, 700, 300);
         phase("300 more records produced");
         const ends = await waitAllCommitted(`${p}-app`, `${p}-in`, { timeoutMs: 90_000 });
@@ -283,8 +295,8 @@ describe("a broker outage longer than the transaction and session timeouts", () 
         rmSync(`${faultFile}.held`, { force: true });
       }
     },
-    // Above the sum of its waits (30 + 30 + 25 + 60 + 60 + 90 + 60 s and set-up): a wait that does not end fails
+    // Above the sum of its waits (30 + 30 + 7 + 60 + 60 + 90 + 60 s and set-up): a wait that does not end fails
     // with its own message and the phases, not with the test's timeout.
-    { timeout: 480_000 },
+    { timeout: 420_000 },
   );
 });

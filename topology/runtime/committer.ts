@@ -40,11 +40,6 @@ export interface CommitterDeps extends RuntimeContext {
 }
 
 const REPARTITION_PURGE_INTERVAL_MS = 30_000;
-/**
- * How long one sendOffsetsToTransaction or commitTransaction call waits before it returns a timeout. Not a
- * correctness setting: a call that times out is repeated (see Committer.#untilDecided), never given up.
- */
-const TXN_CALL_TIMEOUT_MS = 10_000;
 
 /** A transactional call's retriable error: the request is still under way and the same call resumes it. */
 function undecided(err: unknown): boolean {
@@ -127,11 +122,18 @@ export class Committer {
     if (this.#eos) {
       if (offsets.length > 0) {
         await this.#untilDecided("sendOffsetsToTransaction", () =>
-          Txn.sendOffsets(this.d.producer(), offsets, this.d.consumer(), TXN_CALL_TIMEOUT_MS),
+          Txn.sendOffsets(
+            this.d.producer(),
+            offsets,
+            this.d.consumer(),
+            this.d.options.transactionCallTimeoutMs,
+          ),
         );
         await faultPoint(this.d.options.testFaultFile, "after-send-offsets");
       }
-      await this.#untilDecided("commitTransaction", () => Txn.commit(this.d.producer(), TXN_CALL_TIMEOUT_MS));
+      await this.#untilDecided("commitTransaction", () =>
+        Txn.commit(this.d.producer(), this.d.options.transactionCallTimeoutMs),
+      );
       this.txnOpen = false;
       await collector.awaitDeliveries();
     } else {

@@ -83,7 +83,9 @@ export class TopicWatch {
     const { health } = this.d;
     let counts: Map<string, number>;
     try {
-      counts = await partitionCounts(producer, PROBE_TIMEOUT_MS);
+      // Bounded here too: a metadata call whose callback never comes must not hold the probe (and with it the
+      // brokers-unreachable problem, which excuses a loop that does not turn) forever.
+      counts = await withDeadline(partitionCounts(producer, PROBE_TIMEOUT_MS), PROBE_TIMEOUT_MS + 2000);
     } catch (err) {
       health.raise(
         "brokers-unreachable",
@@ -107,6 +109,16 @@ export class TopicWatch {
       { topics: wrong },
     );
   }
+}
+
+/** `promise`, or a rejection once `ms` passed without it settling. */
+function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    timer.unref();
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
 
 function readRecorded(file: string): Record<string, number> {

@@ -501,7 +501,21 @@ export class Worker {
     const outcome = await Promise.race([this.#loop?.then(() => "done" as const), timeout]);
     if (outcome === "timeout")
       this.#log.error("graceful shutdown timed out", { timeoutMs: this.options.shutdownTimeoutMs });
-    await this.#done.catch(() => {});
+    // Closing the clients is bounded as well: a Kafka call that never returns must not make stop() hang forever.
+    const closed = await Promise.race([
+      this.#done.then(
+        () => true,
+        () => true,
+      ),
+      new Promise<false>((res) => setTimeout(() => res(false), this.options.shutdownTimeoutMs).unref()),
+    ]);
+    if (!closed)
+      this.#log.error(
+        "the worker did not finish stopping: a Kafka client call never returned; exit the process",
+        {
+          timeoutMs: this.options.shutdownTimeoutMs,
+        },
+      );
   }
 
   // ---- the loop ------------------------------------------------------------------------------------------------
