@@ -29,7 +29,10 @@ RUN apt-get update \
  && useradd --system --uid 10001 --gid weir --home-dir /var/lib/weir --shell /usr/sbin/nologin weir \
  && mkdir -p /var/lib/weir \
  && chown weir:weir /var/lib/weir
+# UV_THREADPOOL_SIZE: the Kafka client runs its blocking librdkafka calls on libuv's thread pool (4 threads by
+# default) and a worker has four clients; Node reads it at start-up, so it is set here, not in code (README).
 ENV NODE_ENV=production \
+    UV_THREADPOOL_SIZE=16 \
     WEIR_STATE_DIR=/var/lib/weir \
     WEIR_HTTP_HOST=0.0.0.0 \
     WEIR_HTTP_PORT=9400

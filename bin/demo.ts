@@ -91,7 +91,11 @@ function spawnWorker(
     "--partitions",
     String(partitions),
   ];
-  const child = spawn(process.execPath, args, { stdio: ["ignore", "ignore", "pipe"], env: process.env });
+  const child = spawn(process.execPath, args, {
+    stdio: ["ignore", "ignore", "pipe"],
+    // As the Dockerfile: the client's blocking calls run on libuv's pool, one thread per client at least (README).
+    env: { UV_THREADPOOL_SIZE: "16", ...process.env },
+  });
   const logFile = createWriteStream(join(runDir, `worker-${index}.${generation}.log`));
   child.stderr!.pipe(logFile);
   const url = new Promise<string>((resolve, reject) => {
