@@ -8,7 +8,7 @@
 #
 # Environment:
 #   KAFKA_BROKERS          use that cluster instead: start/stop do nothing
-#   WEIR_KAFKA_VERSION     Apache Kafka version (default 4.4.0). 4.x is provisioned from scripts/broker/pom.xml
+#   WEIR_BROKER_VERSION     Apache Kafka version (default 4.4.0). 4.x is provisioned from scripts/broker/pom.xml
 #                          and logs through log4j2; 3.x (e.g. 3.9.1) from scripts/broker/pom-kafka3.xml through log4j
 #   WEIR_BROKER_PORT       client port            (default 9092)
 #   WEIR_CONTROLLER_PORT   KRaft controller port  (default 9093)
@@ -20,7 +20,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 WEIR_HOME=${WEIR_HOME:-$ROOT/.weir}
 PORT=${WEIR_BROKER_PORT:-9092}
 CPORT=${WEIR_CONTROLLER_PORT:-9093}
-KAFKA_VERSION=${WEIR_KAFKA_VERSION:-4.4.0}
+KAFKA_VERSION=${WEIR_BROKER_VERSION:-4.4.0}
 case "$KAFKA_VERSION" in
   3.*) POM=$ROOT/scripts/broker/pom-kafka3.xml LOGGING=log4j ;;
   *) POM=$ROOT/scripts/broker/pom.xml LOGGING=log4j2 ;;

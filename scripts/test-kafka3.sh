@@ -6,14 +6,14 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-export WEIR_KAFKA_VERSION=${WEIR_KAFKA3_VERSION:-3.9.1}
+export WEIR_BROKER_VERSION=${WEIR_KAFKA3_BROKER_VERSION:-3.9.1}
 export WEIR_BROKER_PORT=${WEIR_KAFKA3_PORT:-9192}
 export WEIR_CONTROLLER_PORT=$((WEIR_BROKER_PORT + 1))
 env -u KAFKA_BROKERS bash scripts/broker.sh start >/dev/null
 trap 'env -u KAFKA_BROKERS bash scripts/broker.sh stop || true' EXIT
 KAFKA_BROKERS=$(env -u KAFKA_BROKERS bash scripts/broker.sh address)
 export KAFKA_BROKERS
-echo "exactly-once subset on Apache Kafka $WEIR_KAFKA_VERSION at $KAFKA_BROKERS"
+echo "exactly-once subset on Apache Kafka $WEIR_BROKER_VERSION at $KAFKA_BROKERS"
 npx vitest run --project integration \
   test/integration/engine.test.ts \
   test/integration/crash-loop.test.ts \

@@ -674,7 +674,7 @@ function askBrokerScript(what: "version" | "libs"): string {
 
 /**
  * Whether the brokers speak KIP-848's consumer group protocol (Apache Kafka 4.0+): the tests' broker is the local
- * one of WEIR_KAFKA_VERSION (default 4.4.0); 3.x has the protocol only as an early-access preview, off.
+ * one of WEIR_BROKER_VERSION (default 4.4.0); 3.x has the protocol only as an early-access preview, off.
  */
 export function consumerProtocolSupported(): boolean {
   return !askBrokerScript("version").startsWith("3.");

@@ -31,7 +31,7 @@ async function outputAtLeast(app: CountApp, n: number): Promise<void> {
   );
 }
 
-// The consumer protocol needs Kafka 4.x: on a 3.x broker (WEIR_KAFKA_VERSION=3.9.1) its runs are skipped.
+// The consumer protocol needs Kafka 4.x: on a 3.x broker (WEIR_BROKER_VERSION=3.9.1) its runs are skipped.
 const PROTOCOLS = [
   { protocol: "classic", args: [] as string[], skip: false },
   {

@@ -90,7 +90,7 @@ class TwoTopicApp {
 
 type Task = { id: string; partitions: string[] };
 
-// The consumer protocol needs Kafka 4.x: skipped on a 3.x broker (WEIR_KAFKA_VERSION=3.9.1), which lacks it.
+// The consumer protocol needs Kafka 4.x: skipped on a 3.x broker (WEIR_BROKER_VERSION=3.9.1), which lacks it.
 describe.skipIf(!consumerProtocolSupported())(
   "group protocol consumer (KIP-848), tasks reading two topics",
   () => {
