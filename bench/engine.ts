@@ -4,7 +4,7 @@
  * the whole topic (the baseline) and the scenario, timed from start until the group's committed offsets reach the
  * end of the input. Prints a table and writes bench/results/engine-<date>.json. See bench/README.md.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { createWriteStream, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,8 +12,11 @@ import { Worker, jsonLogger, type ProcessingGuarantee } from "../topology/index.
 import { countTopology, dslCountTopology, passthroughTopology } from "./apps.js";
 import { installTrace, resetTrace, traceReport } from "./trace.js";
 import {
+  DEFAULT_BROKERS,
+  KS_CLASSPATH,
   REPO_DIR,
   adminClient,
+  buildKafkaStreams,
   committedOffsets,
   createTopic,
   deleteTopics,
@@ -37,7 +40,7 @@ import {
 } from "./lib.js";
 
 const HELP = `usage: npm run bench:engine -- [flags]
-  --brokers host:port        (default 127.0.0.1:9092)
+  --brokers host:port        (default: $KAFKA_BROKERS, else 127.0.0.1:9092)
   --records N                records loaded into the input topic (default 1000000)
   --keys N                   distinct keys, round-robin (default 100000)
   --partitions N             input partitions (default 3)
@@ -59,7 +62,7 @@ const HELP = `usage: npm run bench:engine -- [flags]
 const flags = parseFlags(
   process.argv.slice(2),
   {
-    brokers: "127.0.0.1:9092",
+    brokers: DEFAULT_BROKERS,
     records: 1_000_000,
     keys: 100_000,
     partitions: 3,
@@ -105,9 +108,6 @@ const selected = [
 for (const s of selected)
   if (!ALL_SCENARIOS.some((w) => w.name === s)) throw new Error(`unknown scenario '${s}'\n${HELP}`);
 const scenarios = [...new Set(selected)].map((name) => ALL_SCENARIOS.find((s) => s.name === name)!);
-
-const KS_DIR = join(REPO_DIR, "bench", "peers", "kafka-streams");
-const KS_OUT = join(REPO_DIR, ".weir", "bench", "kafka-streams");
 
 const admin = adminClient(flags.brokers);
 const createdTopics = new Set<string>();
@@ -303,16 +303,6 @@ async function runWeir(scenario: Scenario, input: string, ends: Map<number, numb
   }
 }
 
-function buildKafkaStreams(): void {
-  log(`building the Kafka Streams peer (mvn -q package) into ${KS_OUT}`);
-  const result = spawnSync(
-    "mvn",
-    ["-q", "-B", "-f", join(KS_DIR, "pom.xml"), `-Dbench.out=${KS_OUT}`, "package"],
-    { stdio: "inherit" },
-  );
-  if (result.status !== 0) throw new Error(`mvn package failed (exit ${result.status})`);
-}
-
 /** The Kafka Streams peer in its own JVM; it times itself from KafkaStreams.start() to committed end offsets. */
 async function runKafkaStreams(scenario: Scenario, input: string): Promise<Timing> {
   const appId = `bench-${scenario.name}-${runId}-${++runCounter}`;
@@ -323,11 +313,10 @@ async function runKafkaStreams(scenario: Scenario, input: string): Promise<Timin
   const logDir = join(REPO_DIR, ".weir", "bench", "logs");
   mkdirSync(logDir, { recursive: true });
   const logFile = join(logDir, `${appId}.log`);
-  const classpath = [join(KS_OUT, "classes"), join(KS_OUT, "lib", "*")].join(":");
   const args = [
     "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
     "-cp",
-    classpath,
+    KS_CLASSPATH,
     "dev.weir.bench.CountBench",
     flags.brokers,
     input,

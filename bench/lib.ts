@@ -3,7 +3,8 @@
  * the raw-consume baselines, and the result table / JSON file. Only @confluentinc/kafka-javascript and weir's own
  * librdkafka wrappers (topology/kafka.ts) are used, so baseline and engine read through the same client.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { GroupResults, TopicDescription } from "@confluentinc/kafka-javascript";
@@ -28,6 +29,30 @@ import {
 
 export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 export const REPO_DIR = dirname(BENCH_DIR);
+/** `--brokers` when not given: KAFKA_BROKERS (as the CLI and the tests), else the local broker's default port. */
+export const DEFAULT_BROKERS = process.env.KAFKA_BROKERS || "127.0.0.1:9092";
+
+// ---- the Kafka Streams peer ----------------------------------------------------------------------------------
+
+export const KS_DIR = join(REPO_DIR, "bench", "peers", "kafka-streams");
+/** Where Maven builds the peer (git-ignored): classes/ and lib/ (the dependency jars). */
+export const KS_OUT = join(REPO_DIR, ".weir", "bench", "kafka-streams");
+export const KS_CLASSPATH = [join(KS_OUT, "classes"), join(KS_OUT, "lib", "*")].join(":");
+
+/**
+ * Build the peer with `mvn -q package`. lib/ is emptied first: copy-dependencies only adds jars, and jars of an
+ * earlier kafka-streams version left there would share the `lib/*` classpath with the current ones.
+ */
+export function buildKafkaStreams(): void {
+  log(`building the Kafka Streams peer (mvn -q package) into ${KS_OUT}`);
+  rmSync(join(KS_OUT, "lib"), { recursive: true, force: true });
+  const result = spawnSync(
+    "mvn",
+    ["-q", "-B", "-f", join(KS_DIR, "pom.xml"), `-Dbench.out=${KS_OUT}`, "package"],
+    { stdio: "inherit" },
+  );
+  if (result.status !== 0) throw new Error(`mvn package failed (exit ${result.status})`);
+}
 
 // ---- flags ---------------------------------------------------------------------------------------------------
 

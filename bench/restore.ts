@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { Worker, changelogTopic, type LogLevel, type Logger } from "../topology/index.js";
 import { COUNT_STORE, countStoreSerdes, countTopology } from "./apps.js";
 import {
+  DEFAULT_BROKERS,
   adminClient,
   createTopic,
   deleteTopics,
@@ -34,7 +35,7 @@ import {
 } from "./lib.js";
 
 const HELP = `usage: npm run bench:restore -- [flags]
-  --brokers host:port   (default 127.0.0.1:9092)
+  --brokers host:port   (default: $KAFKA_BROKERS, else 127.0.0.1:9092)
   --records N           distinct keys written to the changelog (default 1000000)
   --partitions N        changelog (and input) partitions (default 1)
   --rounds N            repeat baseline + restore (default 1)
@@ -45,7 +46,7 @@ const HELP = `usage: npm run bench:restore -- [flags]
 const flags = parseFlags(
   process.argv.slice(2),
   {
-    brokers: "127.0.0.1:9092",
+    brokers: DEFAULT_BROKERS,
     records: 1_000_000,
     partitions: 1,
     rounds: 1,
