@@ -1,7 +1,8 @@
 /**
- * Rebalance handling with fake clients: an assignment is answered with explicit offsets (the stable committed ones,
- * or the source policy's) only after the restore; a revoke that arrives while the restore runs is handled after it,
- * in callback order, and leaves no task behind.
+ * Rebalance handling with fake clients: an incremental assignment is answered at once (librdkafka pauses the whole
+ * assignment until it is), the new partitions paused at the log end; only after the restore are they sought to their
+ * explicit start offsets (the stable committed ones, or the source policy's) and resumed; a revoke that arrives while
+ * the restore runs is handled after it, in callback order, and leaves no task behind.
  */
 import { map } from "rxjs";
 import { describe, expect, it } from "vitest";
@@ -132,24 +133,29 @@ const name = (t: { topic: string; partition: number }) =>
   t.topic === "in" ? String(t.partition) : `${t.topic}/${t.partition}`;
 
 describe("Rebalancer", () => {
-  it("assigns with explicit offsets after the restore; a revoke during the restore is handled after it, leaving no task", async () => {
+  it("answers at once, paused; starts at explicit offsets after the restore; a revoke during the restore waits, leaving no task", async () => {
     const { rebalancer, tasks, calls, releaseRestore, event, failure } = setup({ 0: 42, 1: undefined });
     rebalancer.onRebalance(event(ErrorCode.ASSIGN_PARTITIONS), tps(0, 1));
+    // Answered before any work: the partitions this worker already runs go on. The new ones are paused: nothing of
+    // theirs can be fetched before the restore.
+    expect(calls).toEqual([`assign 0@${Offset.END},1@${Offset.END}`, "pause 0,1"]);
     await new Promise((r) => setTimeout(r, 20));
-    expect(calls).toEqual(["restore 0 started"]); // not assigned yet: nothing can be fetched before the restore
+    expect(calls.slice(2)).toEqual(["restore 0 started"]);
     expect(rebalancer.settled).toBe(false);
     rebalancer.onRebalance(event(ErrorCode.REVOKE_PARTITIONS), tps(0, 1));
     await new Promise((r) => setTimeout(r, 20));
-    expect(calls).toEqual(["restore 0 started"]); // the revoke waits its turn
+    expect(calls.slice(2)).toEqual(["restore 0 started"]); // the revoke waits its turn
     releaseRestore();
     await rebalancer.chain;
-    expect(calls).toEqual([
+    expect(calls.slice(2)).toEqual([
       "restore 0 started",
       "restore 0 done",
       "restore 1 started",
       "restore 1 done",
       // partition 0 at its stable committed offset; partition 1 has none: the source policy (earliest)
-      `assign 0@42,1@${Offset.BEGINNING}`,
+      "seek 0@42",
+      `seek 1@${Offset.BEGINNING}`,
+      "resume 0,1",
       "commit",
       "unassign 0,1",
     ]);
@@ -161,13 +167,13 @@ describe("Rebalancer", () => {
   it("a task whose partitions come apart waits, paused, unopened, until it is whole; then starts from its committed offsets", async () => {
     const { rebalancer, tasks, calls, releaseRestore, event, failure } = setup({ 0: 7 }, { twoTopics: true });
     releaseRestore();
-    // Only in/0 of task 0_0 (which reads in and other): not opened, assigned at its offset and paused.
+    // Only in/0 of task 0_0 (which reads in and other): not opened; assigned and paused, and it stays paused.
     rebalancer.onRebalance(event(ErrorCode.ASSIGN_PARTITIONS), tps(0));
     await rebalancer.chain;
     expect(tasks.tasks.size).toBe(0);
     expect(rebalancer.settled).toBe(false);
     expect(rebalancer.incompleteTasks()).toMatchObject([{ id: "0_0", missing: ["other/0"] }]);
-    expect(calls).toEqual(["assign 0@7", "pause 0"]);
+    expect(calls).toEqual([`assign 0@${Offset.END}`, "pause 0"]);
 
     // other/0 arrives: the task restores and opens with both; in/0 starts again from its committed offset.
     calls.length = 0;
@@ -176,11 +182,13 @@ describe("Rebalancer", () => {
     expect(tasks.tasks.get("0_0")?.partitions.map(name).sort()).toEqual(["0", "other/0"]);
     expect(rebalancer.settled).toBe(true);
     expect(calls).toEqual([
+      `assign other/0@${Offset.END}`,
+      "pause other/0",
       "restore 0 started",
       "restore 0 done",
       "seek 0@7",
-      "resume 0",
-      "assign other/0@7",
+      "seek other/0@7",
+      "resume 0,other/0",
     ]);
 
     // An incremental revoke takes other/0: the task commits and closes; in/0 stays assigned, paused, waiting.
@@ -197,6 +205,16 @@ describe("Rebalancer", () => {
     await rebalancer.chain;
     expect(calls).toEqual(["commit", "unassign 0"]);
     expect(rebalancer.incompleteTasks()).toEqual([]);
+    expect(rebalancer.settled).toBe(true);
+    expect(failure()).toBeUndefined();
+  });
+
+  it("an empty incremental assignment is answered too, at once (librdkafka waits for every answer)", async () => {
+    const { rebalancer, calls, event, failure } = setup({});
+    rebalancer.onRebalance(event(ErrorCode.ASSIGN_PARTITIONS), []);
+    expect(calls).toEqual(["assign "]);
+    await rebalancer.chain;
+    expect(calls).toEqual(["assign "]);
     expect(rebalancer.settled).toBe(true);
     expect(failure()).toBeUndefined();
   });

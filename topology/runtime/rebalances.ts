@@ -8,6 +8,7 @@
 import { OffsetError, StopRequestedError, errorMessage } from "../errors.js";
 import {
   ErrorCode,
+  Offset,
   committed,
   describeKafkaError,
   extras,
@@ -217,6 +218,12 @@ export class Rebalancer {
         if (ex.rebalanceProtocol() === "COOPERATIVE") {
           ex.incrementalUnassign(todo.map((t) => ({ topic: t.topic, partition: t.partition })));
           ex.incrementalAssign(todo);
+          // An application pause survives re-assignment: partitions started here may have been paused until now.
+          consumer.resume(
+            todo
+              .filter((t) => !this.d.tasks.paused.has(tpKey(t.topic, t.partition)))
+              .map((t) => ({ topic: t.topic, partition: t.partition })),
+          );
         } else {
           // assign() replaces the whole assignment. librdkafka remembers the offsets partitions were first assigned
           // at, so every other partition is given where the application is now: its position (the lock is held,
@@ -286,26 +293,37 @@ export class Rebalancer {
     const lost = consumer.assignmentLost();
     // The assign/unassign call must happen even when handling failed: librdkafka waits for it, and a consumer
     // that never gets it cannot leave the group (the worker would hang on shutdown instead of failing).
+    if (err.code === ErrorCode.ASSIGN_PARTITIONS && cooperative) {
+      // Answered at once, not after the work below, and always — an empty assignment is an answer librdkafka
+      // waits for too. librdkafka pauses the member's whole assignment until an incremental rebalance is answered
+      // ("incremental rebalancing" in rdkafka_cgrp.c), so answering after the stable-offset wait and the restores
+      // stopped every partition this worker already ran for as long as they took — the cost an incremental protocol
+      // exists to avoid. The new partitions are assigned at the log end and paused (no task exists for them: enqueue
+      // drops what a fetch returns before the pause), and #assign seeks each to its decided start offset and resumes
+      // it under the processing lock, in the step that opens its task.
+      consumer.incrementalAssign(assignment.map((tp) => ({ ...tp, offset: Offset.END })));
+      if (assignment.length > 0)
+        this.d.consumer().pause(assignment.map((tp) => ({ topic: tp.topic, partition: tp.partition })));
+    }
     const work = async () => {
       if (err.code === ErrorCode.ASSIGN_PARTITIONS) {
         this.d.metrics?.rebalances.inc({ kind: "assigned" });
         this.restoring++;
         let starts: StartOffset[] = [];
         try {
-          if (!this.d.failed()) starts = await this.#assign(assignment);
+          if (!this.d.failed()) starts = await this.#assign(assignment, cooperative);
         } finally {
           this.restoring--;
-          // Explicit offsets: librdkafka neither looks them up nor resets them (see runtime/start-offsets.ts).
-          // Without them (the worker is failing) it would look the committed offsets up itself; nothing is
-          // processed or committed by a failing worker.
-          const offsetOf = new Map(starts.map((s) => [tpKey(s.topic, s.partition), s.offset]));
-          const withOffsets = assignment.map((tp) => {
-            const offset = offsetOf.get(tpKey(tp.topic, tp.partition));
-            return offset === undefined ? tp : { ...tp, offset };
-          });
-          if (cooperative) consumer.incrementalAssign(withOffsets);
-          else this.d.consumer().assign(withOffsets);
-          this.#pauseIncomplete(assignment);
+          if (!cooperative) {
+            const offsetOf = new Map(starts.map((s) => [tpKey(s.topic, s.partition), s.offset]));
+            this.d.consumer().assign(
+              assignment.map((tp) => {
+                const offset = offsetOf.get(tpKey(tp.topic, tp.partition));
+                return offset === undefined ? tp : { ...tp, offset };
+              }),
+            );
+            this.#pauseIncomplete(assignment);
+          }
         }
         this.assignedOnce = true;
       } else if (err.code === ErrorCode.REVOKE_PARTITIONS) {
@@ -340,7 +358,7 @@ export class Rebalancer {
    * New tasks restore their stores outside the processing lock, so the tasks this worker already runs keep
    * processing meanwhile (LMDB writes are synchronous, so restore batches and commits never interleave).
    */
-  async #assign(assignment: TopicPartition[]): Promise<StartOffset[]> {
+  async #assign(assignment: TopicPartition[], cooperative: boolean): Promise<StartOffset[]> {
     const { byTask, resumed } = await this.d.exclusive(() =>
       this.#wholeTasks(this.d.tasks.newTasks(assignment)),
     );
@@ -373,18 +391,43 @@ export class Rebalancer {
       await this.d.restorer.restoreTask(sub, partition, sourceStart);
     await this.d.exclusive(async () => {
       for (const { sub, partition, tps } of byTask.values()) this.d.tasks.open(sub, partition, tps);
-      // Held (paused) while their task waited for the rest: from their start offset now, as the others.
-      for (const tp of resumed) {
-        const offset = startOf.get(tpKey(tp.topic, tp.partition))!.offset;
-        this.#startedAt.set(tpKey(tp.topic, tp.partition), offset);
-        await seek(this.d.consumer(), { ...tp, offset });
-        this.d.consumer().resume([tp]);
-      }
+      // Assigned and paused until now (held while their task waited for the rest, or — incremental protocols —
+      // since the rebalance was answered): from their start offset, in the step that opens their task, so that
+      // the loop never consumes them from anywhere else.
+      const waiting = cooperative ? [...byTask.values()].flatMap((t) => t.tps) : resumed;
+      await this.#positionAndResume(
+        waiting.map((tp) => ({ ...tp, offset: startOf.get(tpKey(tp.topic, tp.partition))!.offset })),
+      );
     });
     this.d.log.info("partitions start", {
       offsets: starts.map((s) => `${s.topic}/${s.partition}@${s.offset}`),
     });
     return starts.filter((s) => assignment.some((a) => a.topic === s.topic && a.partition === s.partition));
+  }
+
+  /**
+   * Seek assigned, paused partitions to their start offsets and resume them. A partition whose fetcher librdkafka
+   * stopped cannot seek: it is assigned again at its offset (#scheduleReassign), which resumes it too.
+   */
+  async #positionAndResume(tpos: TopicPartitionOffset[]): Promise<void> {
+    const stopped: TopicPartitionOffset[] = [];
+    const ready: TopicPartition[] = [];
+    for (const tpo of tpos) {
+      this.#startedAt.set(tpKey(tpo.topic, tpo.partition), tpo.offset);
+      try {
+        await seek(this.d.consumer(), tpo);
+        ready.push({ topic: tpo.topic, partition: tpo.partition });
+      } catch (err) {
+        if ((err as LibrdKafkaError)?.code !== ErrorCode.STATE)
+          throw new OffsetError(
+            `could not start ${tpo.topic}/${tpo.partition} at offset ${tpo.offset}: ${describeKafkaError(err)}`,
+            { topic: tpo.topic, partition: tpo.partition, offset: tpo.offset, cause: err },
+          );
+        stopped.push(tpo);
+      }
+    }
+    if (ready.length > 0) this.d.consumer().resume(ready);
+    if (stopped.length > 0) this.#scheduleReassign(stopped);
   }
 
   /**
