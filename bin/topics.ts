@@ -50,12 +50,12 @@ export function planTopics(
   const internal = new Set(topology.internalTopics.map((t) => t.name));
   const planned: PlannedTopic[] = [];
   const seen = new Set<string>();
-  const outputConfigs = topology.topicConfigs;
+  const configs = topology.topicConfigs;
   // A table whose changelog is its source topic needs that topic compacted, as a changelog is.
   for (const def of topology.stores.values())
     if (def.sourceTopic !== undefined)
-      outputConfigs.set(def.sourceTopic, {
-        ...outputConfigs.get(def.sourceTopic),
+      configs.set(def.sourceTopic, {
+        ...configs.get(def.sourceTopic),
         "cleanup.policy": "compact",
       });
   for (const [role, names] of [
@@ -70,7 +70,7 @@ export function planTopics(
         role,
         partitions,
         createPartitions: partitions,
-        config: { ...outputConfigs.get(name) },
+        config: { ...configs.get(name) },
       });
     }
   // A global table's topic holds the table: compacted, so that every worker can rebuild it from the topic alone.

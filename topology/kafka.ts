@@ -104,6 +104,30 @@ export function recordBytes(key: Buffer | null, value: Buffer | null, headers: H
 /** The back-off wait of the retry loops around Kafka calls. */
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * `promise`, or a rejection once `ms` passed without it settling: for a client call whose callback may never come.
+ * The timer does not keep the process alive.
+ */
+export function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    timer.unref();
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+/** Whether `promise` settled (resolved or rejected) within `ms`. */
+export function settledWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  return withDeadline(
+    promise.then(
+      () => true,
+      () => true,
+    ),
+    ms,
+  ).catch(() => false);
+}
+
 /** A topic-partition as a map key, `<topic>/<partition>` (topic names may not contain '/'). */
 export const tpKey = (topic: string, partition: number): string => `${topic}/${partition}`;
 

@@ -168,36 +168,54 @@ export class Rebalancer {
   async #seekToStart(partitions: TopicPartition[]): Promise<StartOffset[]> {
     if (partitions.length === 0) return [];
     const starts = await this.#startOffsets(partitions);
+    await this.#seekEach(
+      starts.map((s) => ({ topic: s.topic, partition: s.partition, offset: s.offset })),
+      (t, err) =>
+        `could not rewind ${t.topic}/${t.partition} to offset ${t.offset} after an abort: ${describeKafkaError(err)}`,
+    );
+    return starts;
+  }
+
+  /**
+   * Seek each partition to its offset (and remember it as where the partition started). Returns the partitions
+   * sought. A partition no longer assigned is moving away: its new owner starts it. A partition whose fetcher
+   * librdkafka stopped (an out-of-range position under auto.offset.reset=error) cannot seek: it is assigned again at
+   * its offset (#scheduleReassign). Any other failure is an OffsetError (`failure` says what was being done): a
+   * partition still assigned that could not be moved would go on from the wrong place.
+   */
+  async #seekEach(
+    tpos: TopicPartitionOffset[],
+    failure: (tpo: TopicPartitionOffset, err: unknown) => string,
+  ): Promise<TopicPartition[]> {
     const assigned = new Set(
       this.d
         .consumer()
         .assignments()
         .map((p) => tpKey(p.topic, p.partition)),
     );
+    const sought: TopicPartition[] = [];
     const stopped: TopicPartitionOffset[] = [];
-    for (const s of starts) {
-      this.#startedAt.set(tpKey(s.topic, s.partition), s.offset);
-      const tpo = { topic: s.topic, partition: s.partition, offset: s.offset };
+    for (const tpo of tpos) {
+      this.#startedAt.set(tpKey(tpo.topic, tpo.partition), tpo.offset);
       try {
         await seek(this.d.consumer(), tpo);
+        sought.push({ topic: tpo.topic, partition: tpo.partition });
       } catch (err) {
-        // A partition that is no longer assigned is moving away: its new owner starts it. One that is still
-        // assigned but could not be moved back would continue past records whose outputs were just aborted.
-        if (!assigned.has(tpKey(s.topic, s.partition))) continue;
+        if (!assigned.has(tpKey(tpo.topic, tpo.partition))) continue;
         if ((err as LibrdKafkaError)?.code === ErrorCode.STATE) {
-          // librdkafka stopped the partition's fetcher (an out-of-range position under auto.offset.reset=error)
-          // and a stopped fetcher cannot seek: it gets no records until it is assigned again, at this offset.
           stopped.push(tpo);
           continue;
         }
-        throw new OffsetError(
-          `could not rewind ${s.topic}/${s.partition} to offset ${s.offset} after an abort: ${describeKafkaError(err)}`,
-          { topic: s.topic, partition: s.partition, offset: s.offset, cause: err },
-        );
+        throw new OffsetError(failure(tpo, err), {
+          topic: tpo.topic,
+          partition: tpo.partition,
+          offset: tpo.offset,
+          cause: err,
+        });
       }
     }
     if (stopped.length > 0) this.#scheduleReassign(stopped);
-    return starts;
+    return sought;
   }
 
   /**
@@ -406,28 +424,16 @@ export class Rebalancer {
   }
 
   /**
-   * Seek assigned, paused partitions to their start offsets and resume them. A partition whose fetcher librdkafka
-   * stopped cannot seek: it is assigned again at its offset (#scheduleReassign), which resumes it too.
+   * Seek assigned, paused partitions to their start offsets and resume them (#seekEach; one whose fetcher is stopped
+   * is resumed by its re-assignment).
    */
   async #positionAndResume(tpos: TopicPartitionOffset[]): Promise<void> {
-    const stopped: TopicPartitionOffset[] = [];
-    const ready: TopicPartition[] = [];
-    for (const tpo of tpos) {
-      this.#startedAt.set(tpKey(tpo.topic, tpo.partition), tpo.offset);
-      try {
-        await seek(this.d.consumer(), tpo);
-        ready.push({ topic: tpo.topic, partition: tpo.partition });
-      } catch (err) {
-        if ((err as LibrdKafkaError)?.code !== ErrorCode.STATE)
-          throw new OffsetError(
-            `could not start ${tpo.topic}/${tpo.partition} at offset ${tpo.offset}: ${describeKafkaError(err)}`,
-            { topic: tpo.topic, partition: tpo.partition, offset: tpo.offset, cause: err },
-          );
-        stopped.push(tpo);
-      }
-    }
-    if (ready.length > 0) this.d.consumer().resume(ready);
-    if (stopped.length > 0) this.#scheduleReassign(stopped);
+    const sought = await this.#seekEach(
+      tpos,
+      (t, err) =>
+        `could not start ${t.topic}/${t.partition} at offset ${t.offset}: ${describeKafkaError(err)}`,
+    );
+    if (sought.length > 0) this.d.consumer().resume(sought);
   }
 
   /**
@@ -454,22 +460,23 @@ export class Rebalancer {
             waitedMs: Date.now() - waiting.since,
           });
       } else {
-        this.#incomplete.set(id, {
-          id,
-          sub: t.sub,
-          partition: t.partition,
-          held: tps,
-          missing,
-          since: waiting?.since ?? Date.now(),
-        });
-        this.d.log.info("task waits for the rest of its input partitions (assigned elsewhere or not yet)", {
-          task: id,
-          held: tps.map((p) => tpKey(p.topic, p.partition)),
-          missing,
-        });
+        this.#waitForRest(
+          { id, sub: t.sub, partition: t.partition, held: tps, missing, since: waiting?.since ?? Date.now() },
+          "task waits for the rest of its input partitions (assigned elsewhere or not yet)",
+        );
       }
     }
     return { byTask: whole, resumed };
+  }
+
+  /** A task waits, incomplete, for the rest of its input partitions; logged with `why`. */
+  #waitForRest(task: IncompleteTask, why: string): void {
+    this.#incomplete.set(task.id, task);
+    this.d.log.info(why, {
+      task: task.id,
+      held: task.held.map((p) => tpKey(p.topic, p.partition)),
+      missing: task.missing,
+    });
   }
 
   /** Input partitions of task (sub, partition) not among `held`. */
@@ -527,19 +534,10 @@ export class Rebalancer {
       if (kept.length === 0) continue;
       const { id, subtopology, partition } = a.task;
       const missing = this.#missing(subtopology.id, partition, kept);
-      this.#incomplete.set(id, {
-        id,
-        sub: subtopology.id,
-        partition,
-        held: kept,
-        missing,
-        since: Date.now(),
-      });
-      this.d.log.info("task closed with part of its input partitions still assigned: it waits for the rest", {
-        task: id,
-        held: kept.map((p) => tpKey(p.topic, p.partition)),
-        missing,
-      });
+      this.#waitForRest(
+        { id, sub: subtopology.id, partition, held: kept, missing, since: Date.now() },
+        "task closed with part of its input partitions still assigned: it waits for the rest",
+      );
       remainders.push(...kept);
     }
     return remainders;

@@ -13,7 +13,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { TopologyError } from "../errors.js";
-import { describeKafkaError, partitionCounts, type Producer } from "../kafka.js";
+import { describeKafkaError, partitionCounts, withDeadline, type Producer } from "../kafka.js";
 import type { RuntimeContext } from "./context.js";
 import type { Health } from "./health.js";
 
@@ -109,16 +109,6 @@ export class TopicWatch {
       { topics: wrong },
     );
   }
-}
-
-/** `promise`, or a rejection once `ms` passed without it settling. */
-function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-    timer.unref();
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
 
 function readRecorded(file: string): Record<string, number> {

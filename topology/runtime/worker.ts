@@ -21,6 +21,7 @@ import {
   type Message,
   type Producer,
   splitTp,
+  settledWithin,
   sleep,
   tpKey,
 } from "../kafka.js";
@@ -495,26 +496,14 @@ export class Worker {
     if (!this.#stopRequested) this.#log.info("worker stopping", { reason });
     this.#stopRequested = true;
     if (this.#state === "starting" || this.#state === "created") return;
-    const timeout = new Promise<"timeout">((res) =>
-      setTimeout(() => res("timeout"), this.options.shutdownTimeoutMs).unref(),
-    );
-    const outcome = await Promise.race([this.#loop?.then(() => "done" as const), timeout]);
-    if (outcome === "timeout")
-      this.#log.error("graceful shutdown timed out", { timeoutMs: this.options.shutdownTimeoutMs });
+    const bound = this.options.shutdownTimeoutMs;
+    if (this.#loop && !(await settledWithin(this.#loop, bound)))
+      this.#log.error("graceful shutdown timed out", { timeoutMs: bound });
     // Closing the clients is bounded as well: a Kafka call that never returns must not make stop() hang forever.
-    const closed = await Promise.race([
-      this.#done.then(
-        () => true,
-        () => true,
-      ),
-      new Promise<false>((res) => setTimeout(() => res(false), this.options.shutdownTimeoutMs).unref()),
-    ]);
-    if (!closed)
+    if (!(await settledWithin(this.#done, bound)))
       this.#log.error(
         "the worker did not finish stopping: a Kafka client call never returned; exit the process",
-        {
-          timeoutMs: this.options.shutdownTimeoutMs,
-        },
+        { timeoutMs: bound },
       );
   }
 
@@ -659,10 +648,7 @@ export class Worker {
     }).catch((err: unknown) => this.#log.error("closing tasks failed", { error: errorMessage(err) }));
     // A restore or an offset lookup in the rebalance chain notices the stop within one poll or lookup attempt;
     // it must end before its clients are closed under it.
-    await Promise.race([
-      this.#rebalancer.chain.catch(() => {}),
-      new Promise<void>((r) => setTimeout(r, 15_000).unref()),
-    ]);
+    await settledWithin(this.#rebalancer.chain, 15_000);
     await this.#globals.stop().catch(() => {});
     await this.#closeClients();
     await this.#rebalancer.chain.catch(() => {});
