@@ -17,7 +17,7 @@ import {
   RecordTooLargeError,
   SerializationError,
 } from "./errors.js";
-import { classify, recordFailureKind } from "./failures.js";
+import { classify, fatalProducerRemedy, recordFailureKind } from "./failures.js";
 import { Serdes } from "./serdes.js";
 import {
   LEVELS_STORE,
@@ -160,5 +160,44 @@ describe("classify", () => {
         new ProducerError("refused", { cause: { message: "Broker: Topic authorization failed", code: 29 } }),
       ),
     ).toBe("fatal");
+  });
+});
+
+describe("fatalProducerRemedy", () => {
+  const eos = { exactlyOnce: true, transactionTimedOut: false, replacementsLeft: true };
+  const invalidTxnState = new ProducerFencedError("abortTransaction failed", {
+    cause: {
+      message:
+        "Failed to end transaction: Broker: Producer attempted a transactional operation in an invalid state",
+      code: 48,
+      isFatal: true,
+    },
+  });
+
+  it("replaces a producer whose instance failed (an abort refused after a sink topic was deleted)", () => {
+    expect(fatalProducerRemedy(invalidTxnState, eos)).toBe("replace-producer");
+    // The epoch bumped by the broker aborting a transaction that outlived the transaction timeout.
+    const epoch = {
+      message: "Broker: Producer attempted an operation with an old epoch",
+      code: 47,
+      isFatal: true,
+    };
+    expect(fatalProducerRemedy(epoch, { ...eos, transactionTimedOut: true })).toBe("replace-producer");
+  });
+
+  it("stops when a new producer cannot heal it", () => {
+    // A twin with this worker's transactional id: replacing would fence it back.
+    expect(fatalProducerRemedy({ message: "Broker: There is a newer producer", code: 90 }, eos)).toBe("stop");
+    expect(
+      fatalProducerRemedy({ message: "Local: Producer fenced by newer instance", code: -144 }, eos),
+    ).toBe("stop");
+    // An epoch bumped while the transaction was young: the broker did not abort it, a twin did.
+    expect(fatalProducerRemedy({ message: "old epoch", code: 47 }, eos)).toBe("stop");
+    expect(
+      fatalProducerRemedy({ message: "Broker: Transactional Id authorization failed", code: 53 }, eos),
+    ).toBe("stop");
+    expect(fatalProducerRemedy(invalidTxnState, { ...eos, replacementsLeft: false })).toBe("stop");
+    expect(fatalProducerRemedy(invalidTxnState, { ...eos, exactlyOnce: false })).toBe("stop");
+    expect(fatalProducerRemedy(new ProducerFencedError("no Kafka error behind it"), eos)).toBe("stop");
   });
 });

@@ -99,3 +99,41 @@ export function classify(err: unknown): FailureClass {
   }
   return "fatal";
 }
+
+/** PRODUCER_FENCED: a newer producer with the same transactional id (KIP-588). */
+const PRODUCER_FENCED = 90;
+/** INVALID_PRODUCER_EPOCH: the producer's epoch was bumped — by a twin, or by the broker aborting a timed-out transaction. */
+const INVALID_PRODUCER_EPOCH = 47;
+
+/**
+ * What a fatal producer error calls for under exactly-once: a new producer, or a stop. A fatal error kills the
+ * producer instance, not necessarily the worker — librdkafka marks the instance unusable (an abort refused as
+ * INVALID_TXN_STATE after a sink topic was deleted under an open transaction, an epoch the broker bumped when it
+ * aborted a transaction that outlived transaction.timeout.ms). A new producer with the same transactional id heals
+ * it: initTransactions makes the coordinator decide (abort) whatever the old one left open and fences it, and the
+ * caller drops the tasks' uncommitted state and rewinds (Kafka Streams does the same on a TaskMigratedException).
+ *
+ * A stop instead when a new producer cannot do better or would do harm:
+ * - fenced by a twin (PRODUCER_FENCED, or librdkafka's "fenced"): another instance runs with this worker's id —
+ *   replacing would fence it back, and the two would take turns;
+ * - an epoch error while the transaction was younger than the transaction timeout: the broker did not abort it,
+ *   so a twin bumped the epoch;
+ * - authorization refused (the new producer would be refused too);
+ * - too many replacements in a row (the caller counts them): the cause is not passing;
+ * - at-least-once: no transactions to decide, a fatal idempotence error is not healed by a new instance here.
+ */
+export function fatalProducerRemedy(
+  err: unknown,
+  ctx: { exactlyOnce: boolean; transactionTimedOut: boolean; replacementsLeft: boolean },
+): "replace-producer" | "stop" {
+  if (!ctx.exactlyOnce || !ctx.replacementsLeft) return "stop";
+  let e = err as { cause?: unknown; code?: unknown; message?: unknown } | undefined;
+  while (e && typeof e === "object" && typeof e.code !== "number" && e.cause !== undefined)
+    e = e.cause as typeof e;
+  if (!e || typeof e !== "object" || typeof e.code !== "number") return "stop";
+  const message = typeof e.message === "string" ? e.message : "";
+  if (e.code === PRODUCER_FENCED || /fence/i.test(message)) return "stop";
+  if (e.code === INVALID_PRODUCER_EPOCH && !ctx.transactionTimedOut) return "stop";
+  if (AUTH_CODES.has(e.code)) return "stop";
+  return "replace-producer";
+}

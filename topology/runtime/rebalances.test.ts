@@ -8,6 +8,7 @@ import { map } from "rxjs";
 import { describe, expect, it } from "vitest";
 import { openMemoryState } from "../../state/index.js";
 import { Stores, TopologyBuilder, type ProcessorFactory } from "../builder.js";
+import { ProducerFencedError } from "../errors.js";
 import { ErrorCode, Offset, type IAdminClient, type KafkaConsumer, type LibrdKafkaError } from "../kafka.js";
 import { silentLogger } from "../log.js";
 import { compileWorkerOptions } from "../options.js";
@@ -23,7 +24,10 @@ const echo: ProcessorFactory<string, string, string, string> = (ctx) => {
   return map((r) => ({ key: r.key, value: r.value }));
 };
 
-function setup(committed: Record<number, number | undefined>, opts: { twoTopics?: boolean } = {}) {
+function setup(
+  committed: Record<number, number | undefined>,
+  opts: { twoTopics?: boolean; abortFails?: boolean } = {},
+) {
   const b = new TopologyBuilder("app");
   b.store("s", Stores.keyValue(Serdes.string(), Serdes.string()));
   const serdes = { key: Serdes.string(), value: Serdes.string() };
@@ -105,7 +109,14 @@ function setup(committed: Record<number, number | undefined>, opts: { twoTopics?
     consumer: () => consumer,
     admin: () => admin,
     tasks,
-    committer: { txnOpen: false, committedOffsets: new Map() } as unknown as Committer,
+    committer: {
+      txnOpen: false,
+      committedOffsets: new Map(),
+      abort: async () => {
+        calls.push("abort");
+        if (opts.abortFails) throw new ProducerFencedError("abortTransaction failed: invalid state");
+      },
+    } as unknown as Committer,
     restorer,
     exclusive: (fn) => {
       const run = lock.then(fn);
@@ -121,6 +132,9 @@ function setup(committed: Record<number, number | undefined>, opts: { twoTopics?
     fail: (e) => (failure ??= e),
     ready: (): boolean => rebalancer.settled,
     assignmentChanged: () => {},
+    replaceProducer: async (cause) => {
+      calls.push(`replace producer (${cause.message})`);
+    },
   });
   const event = (code: number) => ({ code, message: "" }) as LibrdKafkaError;
   return { rebalancer, tasks, calls, releaseRestore, event, failure: () => failure };
@@ -133,6 +147,24 @@ const name = (t: { topic: string; partition: number }) =>
   t.topic === "in" ? String(t.partition) : `${t.topic}/${t.partition}`;
 
 describe("Rebalancer", () => {
+  it("an abort the producer fails for good goes to the producer's replacement, which rewinds; otherwise it rewinds itself", async () => {
+    const failing = setup({ 0: 5 }, { abortFails: true });
+    failing.releaseRestore();
+    failing.rebalancer.onRebalance(failing.event(ErrorCode.ASSIGN_PARTITIONS), tps(0));
+    await failing.rebalancer.chain;
+    failing.calls.length = 0;
+    await failing.rebalancer.abortAndRewind();
+    expect(failing.calls).toEqual(["abort", "replace producer (abortTransaction failed: invalid state)"]);
+
+    const healthy = setup({ 0: 5 });
+    healthy.releaseRestore();
+    healthy.rebalancer.onRebalance(healthy.event(ErrorCode.ASSIGN_PARTITIONS), tps(0));
+    await healthy.rebalancer.chain;
+    healthy.calls.length = 0;
+    await healthy.rebalancer.abortAndRewind();
+    expect(healthy.calls).toEqual(["abort", "seek 0@5"]);
+  });
+
   it("answers at once, paused; starts at explicit offsets after the restore; a revoke during the restore waits, leaving no task", async () => {
     const { rebalancer, tasks, calls, releaseRestore, event, failure } = setup({ 0: 42, 1: undefined });
     rebalancer.onRebalance(event(ErrorCode.ASSIGN_PARTITIONS), tps(0, 1));

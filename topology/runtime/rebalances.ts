@@ -5,7 +5,7 @@
  * fetcher librdkafka stopped, and the periodic check that every position is inside its partition. Assignment changes
  * run in one chain, in callback order; processing, commits and task changes run under the worker's lock.
  */
-import { OffsetError, StopRequestedError, errorMessage } from "../errors.js";
+import { OffsetError, ProducerFencedError, StopRequestedError, errorMessage } from "../errors.js";
 import {
   ErrorCode,
   Offset,
@@ -47,6 +47,8 @@ export interface RebalancerDeps extends RuntimeContext {
   fail: (err: unknown) => void;
   ready: () => boolean;
   assignmentChanged: () => void;
+  /** A producer that failed for good while aborting: the worker replaces it and rewinds, or rethrows (fatal). */
+  replaceProducer: (cause: ProducerFencedError) => Promise<void>;
 }
 
 /** How often input positions are compared with their partitions' bounds. */
@@ -111,7 +113,13 @@ export class Rebalancer {
 
   /** Abort the open transaction, drop every task's uncommitted state and seek back to where partitions start. */
   async abortAndRewind(): Promise<void> {
-    await this.d.committer.abort();
+    try {
+      await this.d.committer.abort();
+    } catch (err) {
+      if (!(err instanceof ProducerFencedError)) throw err;
+      await this.d.replaceProducer(err); // rewinds with the new producer, or throws
+      return;
+    }
     await this.rewind();
   }
 

@@ -25,6 +25,7 @@ import {
   sleep,
   tpKey,
 } from "../kafka.js";
+import { fatalProducerRemedy } from "../failures.js";
 import { silentLogger, type Logger } from "../log.js";
 import { consumerLag, metricsForApp } from "../metrics.js";
 import { compileWorkerOptions, type CompiledWorkerOptions, type WorkerOptions } from "../options.js";
@@ -56,9 +57,6 @@ export type { TaskStatus };
 /** A producer is replaced at most this many times within the window; once more is fatal (an id twin). */
 const MAX_PRODUCER_REPLACEMENTS = 3;
 const PRODUCER_REPLACEMENT_WINDOW_MS = 10 * 60_000;
-
-/** The broker's PRODUCER_FENCED: a newer producer with the same transactional id. */
-const PRODUCER_FENCED = 90;
 
 /** FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH, NOT_LEADER_OR_FOLLOWER: answers to a client with stale metadata. */
 const STALE_METADATA_CODES = new Set<number | undefined>([74, 75, 6]);
@@ -184,6 +182,7 @@ export class Worker {
       },
       ready: () => this.ready,
       assignmentChanged: () => this.#updateAssignmentMetrics(),
+      replaceProducer: (cause) => this.#replaceProducer(cause),
     });
     // Client configuration that can never work (an unknown property, an invalid value) fails here, not at start.
     validateClientConfigs(this.#ctx);
@@ -364,38 +363,27 @@ export class Worker {
   }
 
   /**
-   * A producer fenced because the broker aborted its transaction — the transaction timeout passed while the
-   * brokers were unreachable, and the coordinator bumped the producer's epoch — is replaced, as Kafka Streams
-   * replaces its producer on a TaskMigratedException: a new producer with the same transactional id (initTransactions
-   * makes sure the old transaction is decided), the tasks' uncommitted state dropped, every partition rewound to its
-   * committed offset. Exactly-once holds: nothing of the aborted transaction was applied locally, and a worker that
-   * lost its partitions meanwhile is fenced by the group generation at its next sendOffsets. Fenced again soon
-   * after is not a passing fault: another instance runs with this worker's id, and the worker stops.
+   * A producer that failed fatally is replaced when that heals it (`fatalProducerRemedy`, topology/failures.ts): a
+   * new producer with the same transactional id (initTransactions makes sure the old transaction is decided), the
+   * tasks' uncommitted state dropped, every partition rewound to its committed offset — as Kafka Streams replaces
+   * its producer on a TaskMigratedException. Exactly-once holds: nothing of the failed transaction was applied
+   * locally, and a worker that lost its partitions meanwhile is fenced by the group generation at its next
+   * sendOffsets. Fenced by a twin, refused, or failing again and again is not a passing fault: the worker stops.
    */
   async #replaceProducer(cause: unknown): Promise<void> {
     const now = Date.now();
     this.#replacements = this.#replacements.filter((t) => now - t < PRODUCER_REPLACEMENT_WINDOW_MS);
-    // PRODUCER_FENCED is another producer with this transactional id (a restarted twin of this worker): stop. Any
-    // other fatal answer replaces the producer only if the transaction had been open past the transaction timeout,
-    // so the broker may have aborted it and bumped the epoch (KIP-588).
-    const kafkaError = ((cause as { cause?: unknown }).cause ?? cause) as Partial<LibrdKafkaError>;
-    const fencedByTwin = kafkaError.code === PRODUCER_FENCED || /fence/i.test(kafkaError.message ?? "");
-    const timedOut = now - this.#committer.txnStartedAt > this.options.transactionTimeoutMs;
-    if (
-      this.options.guarantee !== "exactly_once" ||
-      !timedOut ||
-      fencedByTwin ||
-      this.#replacements.length >= MAX_PRODUCER_REPLACEMENTS
-    )
-      throw cause;
+    const remedy = fatalProducerRemedy(cause, {
+      exactlyOnce: this.options.guarantee === "exactly_once",
+      transactionTimedOut: now - this.#committer.txnStartedAt > this.options.transactionTimeoutMs,
+      replacementsLeft: this.#replacements.length < MAX_PRODUCER_REPLACEMENTS,
+    });
+    if (remedy === "stop") throw cause;
     this.#replacements.push(now);
-    this.#log.warn(
-      "producer fenced after its transaction was aborted by the broker: replacing the producer",
-      {
-        error: errorMessage(cause),
-        replacementsInWindow: this.#replacements.length,
-      },
-    );
+    this.#log.warn("the producer failed fatally: replacing it, resuming from the committed offsets", {
+      error: errorMessage(cause),
+      replacementsInWindow: this.#replacements.length,
+    });
     const old = this.#producer!;
     this.#committer.dropTransaction();
     await disconnect(old, 5000).catch(() => {});
@@ -600,13 +588,14 @@ export class Worker {
   async #onCommitFailure(err: unknown): Promise<void> {
     try {
       this.#committer.classifyFailure(err); // throws when fatal
-      // A missing topic fails the transaction first: check the topics now, not at the next interval.
-      void this.#topics.check();
-      await this.#rebalancer.abortAndRewind();
     } catch (fatal) {
       if (!(fatal instanceof ProducerFencedError)) throw fatal;
       await this.#replaceProducer(fatal);
+      return;
     }
+    // A missing topic fails the transaction first: check the topics now, not at the next interval.
+    void this.#topics.check();
+    await this.#rebalancer.abortAndRewind(); // a producer failing fatally in the abort is replaced there
   }
 
   #updateAssignmentMetrics(): void {
