@@ -187,6 +187,56 @@ export interface ProcessorNode {
   readonly parents: readonly string[];
   readonly factory: ProcessorFactory<unknown, unknown, unknown, unknown>;
   readonly stores: readonly string[];
+  /** An asynchronous processor (KStream.processAsync): its function replaces the factory. */
+  readonly async?: AsyncProcessorSpec;
+}
+
+/**
+ * In which order an asynchronous processor's calls run and emit:
+ * - `per-key`: one call at a time per key, each key's outputs in offset order; different keys overlap;
+ * - `per-partition`: one call at a time per task (no overlap): the order of the input;
+ * - `none`: calls overlap freely and emit as they complete.
+ */
+export type AsyncOrdering = "per-key" | "per-partition" | "none";
+
+/** What an asynchronous processor's function is given besides the record. */
+export interface AsyncCallContext {
+  /** Aborted when the call times out or its task closes (a rebalance, an abort): pass it to fetch and friends. */
+  readonly signal: AbortSignal;
+  /** 1 for the first call of a record, 2 for its first retry, … */
+  readonly attempt: number;
+  readonly taskId: string;
+  readonly partition: number;
+  readonly processor: string;
+}
+
+/** Zero or more outputs of an asynchronous call: one record, a list, or nothing (null/undefined). */
+export type AsyncResult<K, V> = Emit<K, V> | readonly Emit<K, V>[] | null | undefined | void;
+
+export type AsyncProcessorFunction<KI, VI, KO, VO> = (
+  record: StreamRecord<KI, VI>,
+  context: AsyncCallContext,
+) => Promise<AsyncResult<KO, VO>>;
+
+export interface AsyncProcessorOptions {
+  /** Calls in flight per task; a task with this many records in the processor takes no new ones. @default 16 */
+  concurrency?: number;
+  /** @default "per-key" */
+  ordering?: AsyncOrdering;
+  /** One call's time limit; a call past it fails (and is retried, if attempts remain). @default 30000 */
+  timeoutMs?: number;
+  /** Calls per record before it goes to the dead-letter topic (the processing handler), and the first back-off
+   * between them (doubled each time). @default { attempts: 1, backoffMs: 100 } */
+  retry?: { attempts?: number; backoffMs?: number };
+}
+
+export interface AsyncProcessorSpec {
+  readonly fn: AsyncProcessorFunction<unknown, unknown, unknown, unknown>;
+  readonly concurrency: number;
+  readonly ordering: AsyncOrdering;
+  readonly timeoutMs: number;
+  readonly attempts: number;
+  readonly backoffMs: number;
 }
 export interface BranchNode {
   readonly type: "branch";

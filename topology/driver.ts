@@ -57,6 +57,8 @@ export class TopologyTestDriver {
   readonly #maxRecordBytes: number;
   readonly #droppedAction: "drop" | "dead-letter";
   #wallClock: number;
+  /** Wakes settle() when an asynchronous call settles. */
+  #wake: () => void = () => {};
 
   constructor(topology: Topology, options: DriverOptions = {}) {
     this.#topology = topology;
@@ -117,6 +119,39 @@ export class TopologyTestDriver {
       );
       this.#state.apply(batch);
     }
+    this.#drain();
+  }
+
+  /**
+   * Wait until no asynchronous processor (processAsync) holds a record: each settled call's outputs are applied as
+   * the worker applies them (downstream, into the output topics), and the calls waiting behind them start. Fails
+   * after `timeoutMs` naming how many records are still in flight.
+   */
+  async settle(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      await this.pollAsync();
+      const pending = [...this.#tasks.values()].reduce((n, t) => n + t.asyncPending, 0);
+      if (pending === 0) return;
+      const left = deadline - Date.now();
+      if (left <= 0)
+        throw new WeirError(
+          `settle(): ${pending} record(s) still in asynchronous processors after ${timeoutMs} ms`,
+        );
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.min(left, 50));
+        this.#wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+  }
+
+  /** Apply the results of the asynchronous calls that have settled so far (without waiting for the others). */
+  async pollAsync(): Promise<void> {
+    await new Promise((r) => setImmediate(r));
+    for (const task of this.#tasks.values()) task.applyAsyncCompletions();
     this.#drain();
   }
 
@@ -264,7 +299,10 @@ export class TopologyTestDriver {
       errorHandlers: this.#errorHandlers,
       droppedRecords: this.#droppedAction,
       globalStore: (name) => this.#state.open(name, 0),
-      hooks: { dropped: (reason, node) => this.#dropped.push({ reason, node }) },
+      hooks: {
+        dropped: (reason, node) => this.#dropped.push({ reason, node }),
+        asyncSettled: () => this.#wake(),
+      },
       store: (name) => {
         let entry = this.#taskStores.get(id);
         if (!entry) this.#taskStores.set(id, (entry = { partition, stores: new Map() }));

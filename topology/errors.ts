@@ -64,6 +64,12 @@ export class InvalidTimestampError extends DeserializationError {}
 export class ProcessingError extends WeirError {}
 
 /**
+ * An asynchronous processor's call for a record failed on its last attempt (it threw, or passed its time limit):
+ * the record goes to the processing handler as any processing failure does.
+ */
+export class AsyncProcessingError extends ProcessingError {}
+
+/**
  * A record an operator discarded on purpose (too late for its window, a null key an aggregation skips), sent to the
  * dead-letter topic instead of only being counted when the worker runs with `droppedRecords: "dead-letter"`.
  */

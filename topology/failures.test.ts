@@ -183,10 +183,18 @@ describe("fatalProducerRemedy", () => {
       isFatal: true,
     };
     expect(fatalProducerRemedy(epoch, { ...eos, transactionTimedOut: true })).toBe("replace-producer");
+    // librdkafka reports the bumped epoch as its own __FENCED; past the timeout it was the broker's abort.
+    const fenced = {
+      message: "Failed to end transaction: Local: This instance has been fenced by a newer instance",
+      code: -144,
+      isFatal: true,
+    };
+    expect(fatalProducerRemedy(fenced, { ...eos, transactionTimedOut: true })).toBe("replace-producer");
   });
 
   it("stops when a new producer cannot heal it", () => {
-    // A twin with this worker's transactional id: replacing would fence it back.
+    // Fenced while the transaction was young: a twin with this worker's transactional id (replacing would fence
+    // it back).
     expect(fatalProducerRemedy({ message: "Broker: There is a newer producer", code: 90 }, eos)).toBe("stop");
     expect(
       fatalProducerRemedy({ message: "Local: Producer fenced by newer instance", code: -144 }, eos),

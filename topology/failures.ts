@@ -102,6 +102,8 @@ export function classify(err: unknown): FailureClass {
 
 /** PRODUCER_FENCED: a newer producer with the same transactional id (KIP-588). */
 const PRODUCER_FENCED = 90;
+/** librdkafka's __FENCED: how it reports either of the two below once the producer is fenced. */
+const FENCED = -144;
 /** INVALID_PRODUCER_EPOCH: the producer's epoch was bumped — by a twin, or by the broker aborting a timed-out transaction. */
 const INVALID_PRODUCER_EPOCH = 47;
 
@@ -114,10 +116,10 @@ const INVALID_PRODUCER_EPOCH = 47;
  * caller drops the tasks' uncommitted state and rewinds (Kafka Streams does the same on a TaskMigratedException).
  *
  * A stop instead when a new producer cannot do better or would do harm:
- * - fenced by a twin (PRODUCER_FENCED, or librdkafka's "fenced"): another instance runs with this worker's id —
- *   replacing would fence it back, and the two would take turns;
- * - an epoch error while the transaction was younger than the transaction timeout: the broker did not abort it,
- *   so a twin bumped the epoch;
+ * - fenced (PRODUCER_FENCED, INVALID_PRODUCER_EPOCH, librdkafka's __FENCED) while the transaction was younger
+ *   than the transaction timeout: the broker did not abort it, so another instance runs with this worker's id —
+ *   replacing would fence it back, and the two would take turns (fenced after the timeout, the broker aborted it:
+ *   replaced, bounded by the count below should a twin be behind it after all);
  * - authorization refused (the new producer would be refused too);
  * - too many replacements in a row (the caller counts them): the cause is not passing;
  * - at-least-once: no transactions to decide, a fatal idempotence error is not healed by a new instance here.
@@ -132,8 +134,15 @@ export function fatalProducerRemedy(
     e = e.cause as typeof e;
   if (!e || typeof e !== "object" || typeof e.code !== "number") return "stop";
   const message = typeof e.message === "string" ? e.message : "";
-  if (e.code === PRODUCER_FENCED || /fence/i.test(message)) return "stop";
-  if (e.code === INVALID_PRODUCER_EPOCH && !ctx.transactionTimedOut) return "stop";
+  // The epoch was bumped: by a twin, or by the broker aborting a transaction past the transaction timeout. The
+  // client cannot tell which (librdkafka reports both as "fenced by a newer instance"); the transaction's age can.
+  if (
+    e.code === PRODUCER_FENCED ||
+    e.code === INVALID_PRODUCER_EPOCH ||
+    e.code === FENCED ||
+    /fence|epoch/i.test(message)
+  )
+    return ctx.transactionTimedOut ? "replace-producer" : "stop";
   if (AUTH_CODES.has(e.code)) return "stop";
   return "replace-producer";
 }

@@ -244,6 +244,11 @@ describe("registry", () => {
       [
         "weir_assigned_partitions",
         "weir_assigned_tasks",
+        "weir_async_call_duration_seconds",
+        "weir_async_failures_total",
+        "weir_async_in_flight_records",
+        "weir_async_retries_total",
+        "weir_async_timeouts_total",
         "weir_backpressure_paused_partitions",
         "weir_commit_duration_seconds",
         "weir_committed_offset",
@@ -343,6 +348,11 @@ describe("registry", () => {
     m.storeBytes.set({ store: "orders", partition: "0" }, 65536);
     m.deadLetterRecords.inc({ reason: "deserialization", topic: "orders" });
     m.punctuations.inc({ kind: "wall-clock" });
+    m.asyncInFlight.set({ processor: "risk-check" }, 12);
+    m.asyncDuration.observe({ processor: "risk-check", outcome: "ok" }, 0.02);
+    m.asyncTimeouts.inc({ processor: "risk-check" });
+    m.asyncRetries.inc({ processor: "risk-check" });
+    m.asyncFailures.inc({ processor: "risk-check" });
     m.droppedRecords.inc({ reason: "expired-window", node: "dedupe" });
     m.backpressurePausedPartitions.set(0);
     m.workerReady.set(1);

@@ -191,6 +191,42 @@ function defineInstruments(registry: Registry) {
       labelNames: ["reason", "node", "app"] as const,
       registers,
     }),
+    // --- asynchronous processors (processAsync) --------------------------------------------------------------
+    asyncInFlight: new Gauge({
+      name: "weir_async_in_flight_records",
+      help:
+        "Records inside an asynchronous processor on this worker (waiting for their turn, called, or settled and " +
+        "not yet applied), by processor. At `concurrency` per task the task takes no new records.",
+      labelNames: ["processor", "app"] as const,
+      registers,
+    }),
+    asyncDuration: new Histogram({
+      name: "weir_async_call_duration_seconds",
+      help: "One call of an asynchronous processor, by processor and outcome (ok|error|timeout).",
+      labelNames: ["processor", "outcome", "app"] as const,
+      buckets: BUCKETS.endToEnd,
+      registers,
+    }),
+    asyncTimeouts: new Counter({
+      name: "weir_async_timeouts_total",
+      help: "Calls of an asynchronous processor that passed their timeoutMs (each is retried or dead-lettered).",
+      labelNames: ["processor", "app"] as const,
+      registers,
+    }),
+    asyncRetries: new Counter({
+      name: "weir_async_retries_total",
+      help: "Calls of an asynchronous processor repeated after a failure or a timeout.",
+      labelNames: ["processor", "app"] as const,
+      registers,
+    }),
+    asyncFailures: new Counter({
+      name: "weir_async_failures_total",
+      help:
+        "Records whose every call of an asynchronous processor failed: handed to the processing handler " +
+        "(dead-lettered, or the worker fails).",
+      labelNames: ["processor", "app"] as const,
+      registers,
+    }),
     punctuations: new Counter({
       name: "weir_punctuations_total",
       help: "Punctuations fired, by kind (stream-time|wall-clock).",

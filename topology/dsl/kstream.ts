@@ -1,4 +1,10 @@
-import { Stores, type ProcessorFactory, type TopologyBuilder } from "../builder.js";
+import {
+  Stores,
+  type AsyncProcessorFunction,
+  type AsyncProcessorOptions,
+  type ProcessorFactory,
+  type TopologyBuilder,
+} from "../builder.js";
 import { TopologyError } from "../errors.js";
 import { repartitionTopic } from "../topology.js";
 import type { Headers, StreamRecord } from "../record.js";
@@ -72,6 +78,66 @@ export class KStream<K, V> {
         node: name,
       });
     this.#processor(name, factory, options.stores ?? []);
+    return new KStream<KO, VO>(this.builder, name, { repartitionRequired: true });
+  }
+
+  /**
+   * Run each record through an asynchronous function (an HTTP call, a database, a model) that resolves to zero or
+   * more outputs, with up to `concurrency` calls in flight per task, in `ordering` (default per key: a key's records
+   * are called one at a time and emit in offset order; different keys overlap). Exactly-once holds: each output is
+   * attributed to its input, and a commit waits until every record taken before it has completed, so the offsets it
+   * commits never pass a record still in flight. A call that throws or passes `timeoutMs` is retried (`retry`), then
+   * the input goes to the dead-letter topic with the error (the processing handler).
+   *
+   * The function gets no stores: state read before an `await` may be stale after it, and a write after it would race
+   * the key's next record. Read state in a processor before this one (put it in the value) and write it in one after
+   * it: those run in the key's order. The processor may change keys, so a following grouping repartitions.
+   */
+  processAsync<KO, VO>(
+    name: string,
+    fn: AsyncProcessorFunction<K, V, KO, VO>,
+    options: AsyncProcessorOptions = {},
+  ): KStream<KO, VO> {
+    this.#function(name, fn);
+    const concurrency = options.concurrency ?? 16;
+    const attempts = options.retry?.attempts ?? 1;
+    const check = (ok: boolean, what: string) => {
+      if (!ok) throw new TopologyError(`async processor '${name}': ${what}`, { node: name });
+    };
+    check(
+      Number.isInteger(concurrency) && concurrency >= 1,
+      `concurrency must be an integer >= 1, got ${concurrency}`,
+    );
+    check(
+      Number.isInteger(attempts) && attempts >= 1,
+      `retry.attempts must be an integer >= 1, got ${attempts}`,
+    );
+    const ordering = options.ordering ?? "per-key";
+    check(["per-key", "per-partition", "none"].includes(ordering), `unknown ordering '${ordering}'`);
+    const timeoutMs = options.timeoutMs ?? 30_000;
+    const backoffMs = options.retry?.backoffMs ?? 100;
+    check(
+      timeoutMs > 0 && Number.isFinite(timeoutMs),
+      `timeoutMs must be a positive number, got ${timeoutMs}`,
+    );
+    check(backoffMs >= 0 && Number.isFinite(backoffMs), `retry.backoffMs must be >= 0, got ${backoffMs}`);
+    this.builder.add({
+      type: "processor",
+      name,
+      parents: [this.node],
+      factory: () => {
+        throw new TopologyError(`internal: async processor '${name}' has no operator`, { node: name });
+      },
+      stores: [],
+      async: {
+        fn: fn as AsyncProcessorFunction<unknown, unknown, unknown, unknown>,
+        concurrency,
+        ordering,
+        timeoutMs,
+        attempts,
+        backoffMs,
+      },
+    });
     return new KStream<KO, VO>(this.builder, name, { repartitionRequired: true });
   }
 

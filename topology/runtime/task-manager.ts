@@ -145,11 +145,20 @@ export class TaskManager {
             metrics?.droppedRecords.inc({ reason, node });
             this.d.log.debug("record dropped", { reason, node, task: taskId(sub, partition) });
           },
+          asyncSettled: () => {
+            for (const wake of [...this.#asyncWaiters]) wake();
+          },
           ...(metrics
             ? {
                 processed: (processor: string, seconds: number) =>
                   metrics.processingLatency.observe({ processor }, seconds),
                 punctuated: (kind: PunctuationKind) => metrics.punctuations.inc({ kind }),
+                asyncCalled: (processor: string, seconds: number, outcome: "ok" | "error" | "timeout") => {
+                  metrics.asyncDuration.observe({ processor, outcome }, seconds);
+                  if (outcome === "timeout") metrics.asyncTimeouts.inc({ processor });
+                },
+                asyncRetried: (processor: string) => metrics.asyncRetries.inc({ processor }),
+                asyncFailed: (processor: string) => metrics.asyncFailures.inc({ processor }),
                 counter: (name: string, help: string, labelNames: readonly string[]) =>
                   appCounter(metrics, name, help, labelNames),
               }
@@ -232,8 +241,38 @@ export class TaskManager {
   }
 
   hasQueued(): boolean {
-    for (const t of this.tasks.values()) if (t.queues.size > 0) return true;
+    for (const t of this.tasks.values()) if (t.queues.size > 0 || t.task.asyncPending > 0) return true;
     return false;
+  }
+
+  /** Records inside asynchronous processors, not yet applied, over all tasks: a commit waits for none. */
+  get asyncPending(): number {
+    let n = 0;
+    for (const t of this.tasks.values()) n += t.task.asyncPending;
+    return n;
+  }
+
+  /**
+   * Resolves when an asynchronous call settles (or after `ms`): what a commit waiting for in-flight records, and
+   * the loop, wait on.
+   */
+  asyncProgress(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      const waiters = this.#asyncWaiters;
+      function done(): void {
+        clearTimeout(timer);
+        waiters.delete(done);
+        resolve();
+      }
+      waiters.add(done);
+    });
+  }
+  readonly #asyncWaiters = new Set<() => void>();
+
+  /** Apply settled asynchronous results only (no new records): a commit's wait for in-flight records. */
+  applyAsyncCompletions(): void {
+    for (const { task } of this.tasks.values()) task.applyAsyncCompletions();
   }
 
   /** A transaction is begun for wall-clock punctuation only when some task has wall-clock punctuators. */
@@ -252,9 +291,16 @@ export class TaskManager {
   processQueued(now: number): void {
     for (const active of this.tasks.values()) {
       const { task, queues } = active;
-      const before = queues.size;
-      for (let r = queues.next(); r !== undefined; r = queues.next()) task.process(r);
-      this.uncommitted += before;
+      task.applyAsyncCompletions();
+      // A task whose asynchronous processor is full takes no new records; its queues fill and pause the partitions.
+      let processed = 0;
+      while (task.acceptsRecords) {
+        const r = queues.next();
+        if (r === undefined) break;
+        task.process(r);
+        processed++;
+      }
+      this.uncommitted += processed;
       for (const [key, position] of queues.advanced()) this.positions.set(key, { ...position });
       task.punctuateWallClock(now);
     }

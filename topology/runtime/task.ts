@@ -13,6 +13,7 @@ import type {
   SourceNode,
 } from "../builder.js";
 import {
+  AsyncProcessingError,
   DeserializationError,
   DroppedRecordError,
   InvalidTimestampError,
@@ -25,6 +26,7 @@ import type { Emit, OutgoingRecord, RawRecord, StreamRecord } from "../record.js
 import { recordFailureKind, type RecordFailureHandlers } from "../failures.js";
 import { decodeRecord, encode, type Serde } from "../serdes.js";
 import { eventTimeOf } from "./source-stores.js";
+import { AsyncStage } from "./async-stage.js";
 
 export type TaskId = string;
 export const taskId = (subtopology: number, partition: number): TaskId => `${subtopology}_${partition}`;
@@ -43,6 +45,13 @@ export interface TaskHooks {
   dropped?(reason: string, node: string): void;
   /** The application's own counters (ProcessorContext.counter). */
   counter?(name: string, help: string, labelNames: readonly string[]): AppCounter;
+  /** An asynchronous processor's call settled (seconds, outcome), or was retried. */
+  asyncCalled?(processor: string, seconds: number, outcome: "ok" | "error" | "timeout"): void;
+  asyncRetried?(processor: string): void;
+  /** Every call for a record failed: it goes to the processing handler. */
+  asyncFailed?(processor: string): void;
+  /** A job of an asynchronous processor settled and waits to be applied (the worker's loop wakes). */
+  asyncSettled?(): void;
 }
 
 export interface TaskOptions {
@@ -96,6 +105,8 @@ export class StreamTask {
   readonly #stores = new Map<string, KeyValueStore<unknown, unknown> | WindowStore<unknown, unknown>>();
   /** Stores with a time to live: expired entries are deleted when stream time moves. */
   readonly #ttlStores: Array<{ store: TtlKeyValueStore<unknown, unknown>; changeNode?: string }> = [];
+  /** Asynchronous processors (processAsync), with the subject their results go downstream through. */
+  readonly #asyncStages: Array<{ stage: AsyncStage; out: Subject<StreamRecord> }> = [];
   #current: StreamRecord | undefined;
   /** The processor node running now (what a dropped record is counted against). */
   #node: string | undefined;
@@ -293,9 +304,75 @@ export class StreamTask {
     this.#punctuate("wall-clock", now);
   }
 
+  /** Records inside asynchronous processors, not yet applied: a commit waits until there are none. */
+  get asyncPending(): number {
+    let n = 0;
+    for (const { stage } of this.#asyncStages) n += stage.size;
+    return n;
+  }
+
+  /** In-flight records per asynchronous processor (for the gauge). */
+  asyncInFlight(): Array<{ processor: string; records: number }> {
+    return this.#asyncStages.map(({ stage }) => ({ processor: stage.processor, records: stage.size }));
+  }
+
+  /** False while an asynchronous processor holds `concurrency` records: the task takes no new input. */
+  get acceptsRecords(): boolean {
+    for (const { stage } of this.#asyncStages) if (!stage.accepting) return false;
+    return true;
+  }
+
+  /**
+   * Send the results of settled asynchronous calls downstream, synchronously, as the processing of the records they
+   * came from (their outputs join the open transaction; a failed call's record goes to the processing handler);
+   * then start the calls that were waiting for them. Returns how many were applied.
+   */
+  applyAsyncCompletions(): number {
+    this.#checkOpen();
+    let applied = 0;
+    for (const { stage, out } of this.#asyncStages) {
+      if (!stage.hasCompleted) continue;
+      for (const job of stage.takeCompleted()) {
+        applied++;
+        this.#current = job.origin ?? job.record;
+        this.#currentRaw = job.raw;
+        try {
+          this.#run(() => {
+            const outcome = job.outcome!;
+            if (outcome.ok) {
+              for (const emitted of outcome.outputs)
+                this.#guard(stage.processor, () => out.next(this.#complete(emitted)));
+              return;
+            }
+            const cause = outcome.error;
+            this.#options.hooks?.asyncFailed?.(stage.processor);
+            this.#processingError(
+              stage.processor,
+              new AsyncProcessingError(
+                `async processor '${stage.processor}' failed after ${job.attempts} attempt(s): ${errorMessage(cause)}`,
+                {
+                  ...(job.raw ? where(job.raw) : {}),
+                  node: stage.processor,
+                  task: this.id,
+                  cause,
+                },
+              ),
+            );
+          });
+        } finally {
+          this.#current = undefined;
+          this.#currentRaw = undefined;
+        }
+      }
+      stage.startReady();
+    }
+    return applied;
+  }
+
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    for (const { stage } of this.#asyncStages) stage.close();
     for (const s of this.#subscriptions) s.unsubscribe();
     for (const p of this.#punctuators.values()) p.subject.complete();
     for (const s of this.#stores.values()) s.close();
@@ -398,7 +475,29 @@ export class StreamTask {
     return s;
   }
 
+  /** An asynchronous processor: records enter its stage during processing; results leave in applyAsyncCompletions. */
+  #subscribeAsync(node: ProcessorNode, out: Subject<StreamRecord>): void {
+    const hooks = this.#options.hooks;
+    const stage = new AsyncStage(
+      node.name,
+      node.async!,
+      { taskId: this.id, partition: this.partition },
+      () => hooks?.asyncSettled?.(),
+      {
+        called: (seconds, outcome) => hooks?.asyncCalled?.(node.name, seconds, outcome),
+        retried: () => hooks?.asyncRetried?.(node.name),
+      },
+    );
+    this.#asyncStages.push({ stage, out });
+    this.#subscriptions.push(
+      this.#parent(node.parents[0]!).subscribe((r) =>
+        this.#guard(node.name, () => stage.add(r, this.#currentRaw, this.#current)),
+      ),
+    );
+  }
+
   #subscribeProcessor(node: ProcessorNode, out: Subject<StreamRecord>): void {
+    if (node.async) return this.#subscribeAsync(node, out);
     const context = this.#context(node);
     const input = this.#parent(node.parents[0]!);
     let counter = 0;

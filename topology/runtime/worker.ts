@@ -578,11 +578,55 @@ export class Worker {
   // ---- committing ----------------------------------------------------------------------------------------------
 
   async #commit(): Promise<void> {
+    // The offsets a commit sends must not pass a record still inside an asynchronous processor, and its outputs
+    // belong to this transaction: wait for every record taken so far to settle and go downstream first.
+    if (this.#tm.asyncPending > 0 && !(await this.#settleAsync())) return;
     try {
       await this.#committer.commit();
     } catch (err) {
       await this.#onCommitFailure(err);
     }
+  }
+
+  /**
+   * Wait (holding the processing lock: no new records are taken) until no record is inside an asynchronous
+   * processor, applying results as they settle. Each call is bounded by its timeoutMs and retries, so this ends;
+   * should it not within the bound (a call that ignores its time limit cannot, but a bug could), the transaction is
+   * aborted and every partition rewound, and false is returned: nothing is committed.
+   */
+  async #settleAsync(): Promise<boolean> {
+    const bound = Math.max(
+      ...this.topology.subtopologies.flatMap((s) =>
+        s.nodes.flatMap((n) =>
+          n.type === "processor" && n.async
+            ? [n.async.attempts * n.async.timeoutMs + n.async.backoffMs * 2 ** n.async.attempts]
+            : [],
+        ),
+      ),
+    );
+    const deadline = Date.now() + bound + 10_000;
+    const started = Date.now();
+    while (this.#tm.asyncPending > 0) {
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        this.#log.error("records in asynchronous processors did not settle; aborting and rewinding", {
+          records: this.#tm.asyncPending,
+          waitedMs: Date.now() - started,
+        });
+        await this.#rebalancer.abortAndRewind();
+        return false;
+      }
+      await this.#tm.asyncProgress(Math.min(left, 1000));
+      try {
+        this.#tm.applyAsyncCompletions();
+      } catch (err) {
+        // As in #processQueued: a record the producer refused is a failed commit; anything else is the task's.
+        if (!(err instanceof ProducerError) && !(err instanceof ProducerFencedError)) throw err;
+        await this.#onCommitFailure(err);
+        return false;
+      }
+    }
+    return true;
   }
 
   async #onCommitFailure(err: unknown): Promise<void> {
@@ -610,6 +654,11 @@ export class Worker {
     if (!this.#metrics || !this.#consumer || this.#state !== "running") return;
     for (const { topic, partition, lag } of this.#partitionLags())
       this.#metrics.consumerLag.set({ topic, partition: String(partition) }, lag);
+    const inFlight = new Map<string, number>();
+    for (const active of this.#tm.tasks.values())
+      for (const { processor, records } of active.task.asyncInFlight())
+        inFlight.set(processor, (inFlight.get(processor) ?? 0) + records);
+    for (const [processor, records] of inFlight) this.#metrics.asyncInFlight.set({ processor }, records);
     for (const active of this.#tm.tasks.values())
       for (const [store, buffer] of active.stores) {
         const labels = { store, partition: String(active.task.partition) };
