@@ -200,7 +200,8 @@ export async function committedOffsets(
 }
 
 export const reached = (committed: Map<number, number> | undefined, ends: Map<number, number>): boolean =>
-  committed !== undefined && [...ends].every(([p, end]) => (committed.get(p) ?? -1) >= end);
+  // An empty partition is never committed (no record advanced it): it counts as reached.
+  committed !== undefined && [...ends].every(([p, end]) => end === 0 || (committed.get(p) ?? -1) >= end);
 
 // ---- loading -------------------------------------------------------------------------------------------------
 

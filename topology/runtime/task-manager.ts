@@ -270,6 +270,20 @@ export class TaskManager {
   }
   readonly #asyncWaiters = new Set<() => void>();
 
+  /** Some task holds queued records and has room for them (only after an asynchronous processor had none). */
+  readyToProcess(): boolean {
+    for (const { task, queues } of this.tasks.values())
+      if (queues.size > 0 && task.acceptsRecords) return true;
+    return false;
+  }
+
+  /** Records are in asynchronous processors and no task takes new records: nothing to do but wait for a call. */
+  waitingOnAsync(): boolean {
+    if (this.tasks.size === 0) return false;
+    for (const { task } of this.tasks.values()) if (task.acceptsRecords) return false;
+    return true;
+  }
+
   /** Apply settled asynchronous results only (no new records): a commit's wait for in-flight records. */
   applyAsyncCompletions(): void {
     for (const { task } of this.tasks.values()) task.applyAsyncCompletions();

@@ -54,6 +54,10 @@ import { TOPIC_CHECK_INTERVAL_MS, TopicWatch } from "./topic-watch.js";
 
 export type { TaskStatus };
 
+/** How long a consume call waits for a first record: idle, and while asynchronous calls are in flight. */
+const CONSUME_TIMEOUT_MS = 100;
+const ASYNC_CONSUME_TIMEOUT_MS = 5;
+
 /** A producer is replaced at most this many times within the window; once more is fatal (an id twin). */
 const MAX_PRODUCER_REPLACEMENTS = 3;
 const PRODUCER_REPLACEMENT_WINDOW_MS = 10 * 60_000;
@@ -101,6 +105,7 @@ export class Worker {
   #adminSince = Date.now();
   /** When the producer was replaced (see #replaceProducer). */
   #replacements: number[] = [];
+  #consumeTimeout = CONSUME_TIMEOUT_MS;
   /** When the loop last turned: a loop that stops turning outside a known wait is wedged (see `live`). */
   #loopTurn = Date.now();
 
@@ -508,9 +513,22 @@ export class Worker {
         // assigned again was enqueued into the new tasks and then read again from their start: processed twice.
         let messages: Message[] = [];
         let consumeError: unknown;
+        // Every task is full of records in asynchronous processors: fetching more is useless (their partitions
+        // pause); wait for a call to settle instead of a consume timeout, so results go downstream at once.
+        const waitingOnAsync = this.#tm.waitingOnAsync();
+        if (waitingOnAsync) await this.#tm.asyncProgress(100);
+        // While calls are in flight, a consume that finds nothing must not hold their results for its whole timeout.
+        // Nor one while records wait in the queues for a task that has room for them again.
+        const consumeTimeout = this.#tm.readyToProcess()
+          ? 0
+          : this.#tm.asyncPending > 0
+            ? ASYNC_CONSUME_TIMEOUT_MS
+            : CONSUME_TIMEOUT_MS;
+        if (consumeTimeout !== this.#consumeTimeout)
+          this.#consumer!.setDefaultConsumeTimeout((this.#consumeTimeout = consumeTimeout));
         await this.#exclusive(async () => {
           try {
-            messages = await consumeBatch(this.#consumer!, this.options.maxPollRecords);
+            messages = waitingOnAsync ? [] : await consumeBatch(this.#consumer!, this.options.maxPollRecords);
           } catch (err) {
             consumeError = err;
             return;
