@@ -112,6 +112,31 @@ describe("validation at build time", () => {
     );
     expect(() => t.checkPartitionCounts(() => 3)).not.toThrow();
   });
+
+  it("a stream-table join and a table-table join need co-partitioned topics", () => {
+    const b = new TopologyBuilder("app");
+    const users = b.table("users", { key: s.key, value: s.value });
+    const accounts = b.table("accounts", { key: s.key, value: s.value });
+    b.stream("clicks", s)
+      .join("click-user", users, (click, user) => `${click}@${user}`)
+      .to("out", s);
+    users
+      .join("user-account", accounts, (u, a) => `${u}/${a}`)
+      .toStream("ua")
+      .to("ua", s);
+    const t = b.build();
+    expectTopologyError(
+      () => t.checkPartitionCounts((topic) => ({ clicks: 3, users: 3, accounts: 4 })[topic]),
+      undefined,
+      /not co-partitioned/,
+    );
+    expectTopologyError(
+      () => t.checkPartitionCounts((topic) => ({ clicks: 2, users: 3, accounts: 3 })[topic]),
+      undefined,
+      /not co-partitioned: .*clicks=2/,
+    );
+    expect(() => t.checkPartitionCounts(() => 3)).not.toThrow();
+  });
 });
 
 describe("sub-topologies and internal topics", () => {

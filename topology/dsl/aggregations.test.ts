@@ -431,6 +431,29 @@ describe("KTable filter / filterNot / mapValues", () => {
     d.close();
   });
 
+  // A filter with a store of its own knows each row's old value (Kafka Streams: materialized, so sendOldValues):
+  // an update dropped for a row the filter did not hold changes nothing and is not forwarded — as KTableFilter
+  // skips a change that is null before and after. The unmaterialized filter above forwards each as a tombstone.
+  it("a materialized filter forwards a tombstone only for a row it held", () => {
+    const b = new TopologyBuilder("app");
+    b.table("in", { key: s, value: n, store: "in" })
+      .filter("big", (v) => v >= 10, { store: "big-store" })
+      .toStream("big-stream")
+      .to("big", { key: s, value: Serdes.json<number | null>() });
+    const d = new TopologyTestDriver(b.build(), { wallClockMs: WALL });
+    d.pipeInput<string, number | null>("in", [
+      { key: "a", value: 5, timestamp: 1 },
+      { key: "a", value: 20, timestamp: 2 },
+      { key: "a", value: 3, timestamp: 3 },
+      { key: "a", value: 4, timestamp: 4 },
+    ]);
+    expect(d.readOutput<string, number | null>("big").map((r) => [r.key, r.value])).toEqual([
+      ["a", 20],
+      ["a", null],
+    ]);
+    d.close();
+  });
+
   it("the mapper and predicate never see null", () => {
     const seen: unknown[] = [];
     const b = new TopologyBuilder("app");

@@ -26,6 +26,15 @@ import {
   type StreamJoinStores,
 } from "./stream-join.js";
 
+/**
+ * The serdes a stream–table join repartitions the stream with when its key changed upstream and the stream does
+ * not carry them (Kafka Streams' `Joined.with`): the key's (default: the table's) and the stream's value.
+ */
+export interface StreamTableJoinSerdes<K, V> {
+  key?: Serde<K>;
+  value?: Serde<V>;
+}
+
 /** The serdes a windowed stream join stores its records with, when the streams do not carry them. */
 export interface StreamJoinSerdes<K, V, VO> {
   key?: Serde<K>;
@@ -361,6 +370,7 @@ export class KStream<K, V> {
     name: string,
     table: KTable<K, VT>,
     joiner: (value: V, row: VT, record: StreamRecord<K, V>) => VO,
+    serdes?: StreamTableJoinSerdes<K, V>,
   ): KStream<K, VO>;
   /** Join with a global table (every worker has all of it): `keySelector` picks the row; no co-partitioning needed. */
   join<KT, VT, VO>(
@@ -391,6 +401,7 @@ export class KStream<K, V> {
     name: string,
     table: KTable<K, VT>,
     joiner: (value: V, row: VT | null, record: StreamRecord<K, V>) => VO,
+    serdes?: StreamTableJoinSerdes<K, V>,
   ): KStream<K, VO>;
   leftJoin<KT, VT, VO>(
     name: string,
@@ -510,13 +521,14 @@ export class KStream<K, V> {
       throw new TopologyError(`join '${name}' needs a KTable or a GlobalKTable`, { node: name });
     if (table instanceof KTable) {
       const joiner = rest[0] as J;
+      const serdes = (rest[1] ?? {}) as StreamTableJoinSerdes<K, V>;
       this.#function(name, joiner);
       // Keys changed upstream: repartition by the table's key serde (the stream's key is the table's key type).
       const stream = this.meta.repartitionRequired
         ? this.#partitioned(
             `${name}-left`,
-            this.meta.key ?? (table.meta.key as Serde<K> | undefined),
-            this.meta.value,
+            serdes.key ?? this.meta.key ?? (table.meta.key as Serde<K> | undefined),
+            serdes.value ?? this.meta.value,
           )
         : this;
       stream.#processor(
@@ -543,7 +555,8 @@ export class KStream<K, V> {
     if (!this.meta.repartitionRequired) return this;
     if (!key || !value)
       throw new TopologyError(
-        `'${name}' needs to repartition the stream (its key was changed upstream), which needs key and value serdes; pass { key, value }`,
+        `'${name}' needs to repartition the stream (its key was changed upstream), which needs key and value serdes: ` +
+          `pass { key, value } as its last argument (or repartition the stream first)`,
         { node: name },
       );
     return this.repartition(name, { key, value });

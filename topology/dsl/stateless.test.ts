@@ -340,6 +340,35 @@ describe("repartitioning", () => {
     d.close();
   });
 
+  it("a join after map needs the stream's value serde for the repartition: refused without it, given as its last argument", () => {
+    const build = (withSerdes: boolean) => {
+      const b = new TopologyBuilder("app");
+      const users = b.table("users", { key: s, value: s, store: "users" });
+      const clicks = b
+        .stream("clicks", { key: s, value: s })
+        .map("by-user", (r) => ({ key: r.value, value: r.value.length }));
+      const joined = withSerdes
+        ? clicks.leftJoin("j", users, (len, user) => `${len}@${user}`, { value: n })
+        : clicks.leftJoin("j", users, (len, user) => `${len}@${user}`);
+      joined.to("out", { key: s, value: s });
+      return b.build();
+    };
+    expect(() => build(false)).toThrow(
+      /'j-left' needs to repartition the stream.*pass \{ key, value \} as its last argument/,
+    );
+    const d = new TopologyTestDriver(build(true), { partitions: 3, wallClockMs: WALL });
+    d.pipeInput("users", [{ key: "u1", value: "Ann", timestamp: 1 }]);
+    d.pipeInput("clicks", [
+      { key: "c1", value: "u1", timestamp: 2 },
+      { key: "c2", value: "u22", timestamp: 3 },
+    ]);
+    expect(d.readOutput("out").map((r) => [r.key, r.value])).toEqual([
+      ["u1", "2@Ann"],
+      ["u22", "3@null"],
+    ]);
+    d.close();
+  });
+
   it("mapValues, filter, flatMapValues and peek keep the partitioning: no repartition topic", () => {
     const b = new TopologyBuilder("app");
     b.stream("in", { key: s, value: s })
