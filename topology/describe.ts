@@ -12,6 +12,8 @@ export interface TopologyDescription {
       type: TopologyNode["type"];
       topic?: string;
       stores?: string[];
+      /** An asynchronous processor (processAsync): its limits. */
+      async?: { concurrency: number; ordering: string; timeoutMs: number; attempts: number };
       children: string[];
       parents: string[];
     }>;
@@ -59,6 +61,16 @@ export function describeJson(topology: Topology): TopologyDescription {
         type: n.type,
         ...(n.type === "source" || n.type === "sink" ? { topic: n.topic } : {}),
         ...(n.type === "processor" ? { stores: [...n.stores] } : {}),
+        ...(n.type === "processor" && n.async
+          ? {
+              async: {
+                concurrency: n.async.concurrency,
+                ordering: n.async.ordering,
+                timeoutMs: n.async.timeoutMs,
+                attempts: n.async.attempts,
+              },
+            }
+          : {}),
         parents: "parents" in n ? [...n.parents] : [],
         children: children.get(n.name) ?? [],
       })),
@@ -95,9 +107,11 @@ export function describeText(topology: Topology): string {
       const label = n.type[0]!.toUpperCase() + n.type.slice(1);
       const extra = n.topic
         ? ` (topic: ${n.topic})`
-        : n.stores?.length
-          ? ` (stores: [${n.stores.join(", ")}])`
-          : "";
+        : n.async
+          ? ` (async: concurrency ${n.async.concurrency}, ${n.async.ordering}, timeout ${n.async.timeoutMs} ms, ${n.async.attempts} attempt(s))`
+          : n.stores?.length
+            ? ` (stores: [${n.stores.join(", ")}])`
+            : "";
       lines.push(`    ${label}: ${n.name}${extra}`);
       if (n.children.length) lines.push(`      --> ${n.children.join(", ")}`);
       if (n.parents.length) lines.push(`      <-- ${n.parents.join(", ")}`);

@@ -13,6 +13,7 @@ import {
   type AsyncProcessorOptions,
 } from "../builder.js";
 import { DeadLetterHeader } from "../dead-letter.js";
+import { describeText } from "../describe.js";
 import { TopologyTestDriver } from "../driver.js";
 import { TopologyError } from "../errors.js";
 import type { StreamRecord } from "../record.js";
@@ -261,6 +262,16 @@ describe("processAsync limits and failures", () => {
     d.pipeInput("in", [{ key: "a", value: "v" }]);
     await expect(d.settle()).rejects.toThrow(/async processor 'call' failed after 1 attempt\(s\): down/);
     d.close();
+  });
+
+  it("describe shows the processor's limits", () => {
+    const b = new TopologyBuilder("app");
+    b.stream("in", { key: s, value: s })
+      .processAsync("call", async () => null, { concurrency: 8, ordering: "none", timeoutMs: 500 })
+      .to("out", { key: s, value: s });
+    expect(describeText(b.build())).toContain(
+      "Processor: call (async: concurrency 8, none, timeout 500 ms, 1 attempt(s))",
+    );
   });
 
   it.each<[string, AsyncProcessorOptions]>([
