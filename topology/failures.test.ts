@@ -199,6 +199,12 @@ describe("fatalProducerRemedy", () => {
     expect(
       fatalProducerRemedy({ message: "Local: Producer fenced by newer instance", code: -144 }, eos),
     ).toBe("stop");
+    // A produce() refused by a failed producer says only "Fatal error": judged as a fence (young: a twin).
+    const fatal = new ProducerError("could not produce", {
+      cause: { message: "Local: Fatal error", code: -150, isFatal: true },
+    });
+    expect(fatalProducerRemedy(fatal, eos)).toBe("stop");
+    expect(fatalProducerRemedy(fatal, { ...eos, transactionTimedOut: true })).toBe("replace-producer");
     // An epoch bumped while the transaction was young: the broker did not abort it, a twin did.
     expect(fatalProducerRemedy({ message: "old epoch", code: 47 }, eos)).toBe("stop");
     expect(

@@ -104,6 +104,9 @@ export function classify(err: unknown): FailureClass {
 const PRODUCER_FENCED = 90;
 /** librdkafka's __FENCED: how it reports either of the two below once the producer is fenced. */
 const FENCED = -144;
+/** librdkafka's __FATAL: what a produce() call throws once the producer has failed, whatever the cause (most often
+ *  a fence): the cause is not in it, so it is judged as a fence. */
+const FATAL = -150;
 /** INVALID_PRODUCER_EPOCH: the producer's epoch was bumped — by a twin, or by the broker aborting a timed-out transaction. */
 const INVALID_PRODUCER_EPOCH = 47;
 
@@ -140,6 +143,7 @@ export function fatalProducerRemedy(
     e.code === PRODUCER_FENCED ||
     e.code === INVALID_PRODUCER_EPOCH ||
     e.code === FENCED ||
+    e.code === FATAL ||
     /fence|epoch/i.test(message)
   )
     return ctx.transactionTimedOut ? "replace-producer" : "stop";

@@ -104,8 +104,11 @@ export class Committer {
       return task ? { ...o, metadata: encodeCommitMetadata(task.streamTime) } : o;
     });
     if (offsets.length === 0 && collector.sinceCommit === 0 && !tasks.hasPendingWrites()) {
-      // Nothing to commit; an open, empty transaction stays open for the next records.
+      // Nothing to commit; an open, empty transaction stays open for the next records. The broker has not seen it
+      // (begin is local until a record or offset is added), so its age, which tells a broker's timeout abort from a
+      // twin's fence (failures.ts, fatalProducerRemedy), starts again.
       this.lastCommit = Date.now();
+      this.txnStartedAt = this.lastCommit;
       return;
     }
     if (this.#eos && !this.txnOpen) {

@@ -380,7 +380,10 @@ export class Worker {
     this.#replacements = this.#replacements.filter((t) => now - t < PRODUCER_REPLACEMENT_WINDOW_MS);
     const remedy = fatalProducerRemedy(cause, {
       exactlyOnce: this.options.guarantee === "exactly_once",
-      transactionTimedOut: now - this.#committer.txnStartedAt > this.options.transactionTimeoutMs,
+      // Only an open transaction can have been aborted by the broker: a begin refused after an idle spell has an
+      // old txnStartedAt (the last transaction's) and means a twin.
+      transactionTimedOut:
+        this.#committer.txnOpen && now - this.#committer.txnStartedAt > this.options.transactionTimeoutMs,
       replacementsLeft: this.#replacements.length < MAX_PRODUCER_REPLACEMENTS,
     });
     if (remedy === "stop") throw cause;
