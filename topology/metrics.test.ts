@@ -245,6 +245,7 @@ describe("registry", () => {
         "weir_assigned_partitions",
         "weir_assigned_tasks",
         "weir_async_call_duration_seconds",
+        "weir_async_commit_wait_seconds",
         "weir_async_failures_total",
         "weir_async_in_flight_records",
         "weir_async_retries_total",
@@ -351,6 +352,7 @@ describe("registry", () => {
     m.asyncInFlight.set({ processor: "risk-check" }, 12);
     m.asyncDuration.observe({ processor: "risk-check", outcome: "ok" }, 0.02);
     m.asyncTimeouts.inc({ processor: "risk-check" });
+    m.asyncCommitWait.observe(0.021);
     m.asyncRetries.inc({ processor: "risk-check" });
     m.asyncFailures.inc({ processor: "risk-check" });
     m.droppedRecords.inc({ reason: "expired-window", node: "dedupe" });

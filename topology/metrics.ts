@@ -207,6 +207,16 @@ function defineInstruments(registry: Registry) {
       buckets: BUCKETS.endToEnd,
       registers,
     }),
+    asyncCommitWait: new Histogram({
+      name: "weir_async_commit_wait_seconds",
+      help:
+        "How long a commit waited for the records in asynchronous processors to settle (the worker takes no new " +
+        "records meanwhile, and under exactly-once no output is committed): the slowest call in flight, retries " +
+        "included.",
+      labelNames: ["app"] as const,
+      buckets: BUCKETS.commit,
+      registers,
+    }),
     asyncTimeouts: new Counter({
       name: "weir_async_timeouts_total",
       help: "Calls of an asynchronous processor that passed their timeoutMs (each is retried or dead-lettered).",

@@ -647,6 +647,7 @@ export class Worker {
         return false;
       }
     }
+    this.#metrics?.asyncCommitWait.observe((Date.now() - started) / 1000);
     return true;
   }
 
