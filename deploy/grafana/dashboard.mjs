@@ -175,6 +175,34 @@ timeseries(
 );
 nextRow();
 
+row("Asynchronous processors");
+timeseries(
+  "Async call duration and commit wait, p99",
+  [
+    [quantile(0.99, "weir_async_call_duration_seconds", "processor"), "p99 {{processor}}"],
+    [quantile(0.99, "weir_async_commit_wait_seconds"), "p99 commit wait"],
+  ],
+  "s",
+  0,
+  {
+    description:
+      "processAsync: one call's duration (retries are separate calls), and how long commits waited for the calls in flight (the worker takes no new records meanwhile).",
+  },
+);
+timeseries(
+  "Async records in flight, retries, timeouts, failures",
+  [
+    [`sum by (processor) (weir_async_in_flight_records{${SEL}})`, "in flight {{processor}}"],
+    [`sum by (processor) (rate(weir_async_retries_total{${SEL}}[${R}]))`, "retries/s {{processor}}"],
+    [`sum by (processor) (rate(weir_async_timeouts_total{${SEL}}[${R}]))`, "timeouts/s {{processor}}"],
+    [`sum by (processor) (rate(weir_async_failures_total{${SEL}}[${R}]))`, "failed records/s {{processor}}"],
+  ],
+  "short",
+  12,
+  { description: "Failed records went to the processing handler (the dead-letter topic by default)." },
+);
+nextRow();
+
 row("Transactions and group membership");
 timeseries(
   "Transactions / s",
