@@ -106,6 +106,8 @@ export class Worker {
   /** When the producer was replaced (see #replaceProducer). */
   #replacements: number[] = [];
   #consumeTimeout = CONSUME_TIMEOUT_MS;
+  /** Names of the topology's asynchronous processors (processAsync). */
+  readonly #asyncProcessors: string[];
   /** When the loop last turned: a loop that stops turning outside a known wait is wedged (see `live`). */
   #loopTurn = Date.now();
 
@@ -123,6 +125,9 @@ export class Worker {
       this.#rejectDone = rej;
     });
     this.#done.catch(() => {});
+    this.#asyncProcessors = topology.subtopologies.flatMap((s) =>
+      s.nodes.flatMap((n) => (n.type === "processor" && n.async ? [n.name] : [])),
+    );
     const base = { topology, options: this.options, log: this.#log, metrics: this.#metrics };
     this.#ctx = {
       ...base,
@@ -676,7 +681,8 @@ export class Worker {
     if (!this.#metrics || !this.#consumer || this.#state !== "running") return;
     for (const { topic, partition, lag } of this.#partitionLags())
       this.#metrics.consumerLag.set({ topic, partition: String(partition) }, lag);
-    const inFlight = new Map<string, number>();
+    // Every asynchronous processor of the topology, 0 where no task of this worker runs it.
+    const inFlight = new Map<string, number>(this.#asyncProcessors.map((p) => [p, 0]));
     for (const active of this.#tm.tasks.values())
       for (const { processor, records } of active.task.asyncInFlight())
         inFlight.set(processor, (inFlight.get(processor) ?? 0) + records);
