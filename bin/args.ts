@@ -156,6 +156,17 @@ export function numberFlag(
   return numericFlag(name, value, fallback, { min, max, integer: false }, source);
 }
 
+/** A latency range flag, `MIN,MAX` in ms (or one number: a fixed latency); default [1, 20]. */
+export function latencyRange(name: string, value: string | undefined): [number, number] {
+  if (value === undefined) return [1, 20];
+  const parts = value.split(",");
+  if (parts.length > 2) throw new UsageError(`--${name} expects MIN,MAX in ms, got '${value}'`);
+  const min = numberFlag(name, parts[0]!.trim(), 0, 0, 60_000);
+  const max = numberFlag(name, (parts[1] ?? parts[0]!).trim(), 0, 0, 60_000);
+  if (max < min) throw new UsageError(`--${name}: MAX ${max} is below MIN ${min}`);
+  return [min, max];
+}
+
 export function choiceFlag<T extends string>(
   name: string,
   value: string | undefined,

@@ -5,6 +5,7 @@ import { describeCommand } from "./describe.js";
 import { generateCommand } from "./generate.js";
 import { replay as replayCommand } from "./replay.js";
 import { resetCommand } from "./reset.js";
+import { riskServiceCommand } from "./risk-service.js";
 import { state as stateCommand } from "./state.js";
 import { topicsCommand } from "./topics.js";
 import { verifyCommand } from "./verify.js";
@@ -20,4 +21,5 @@ export const commandList: Command[] = [
   generateCommand,
   verifyCommand,
   demoCommand,
+  riskServiceCommand,
 ];

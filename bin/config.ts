@@ -28,6 +28,8 @@ export interface WeirConfig {
   stallTimeoutMs?: number;
   groupProtocol?: "classic" | "consumer";
   remoteAssignor?: string;
+  /** The order pipeline's risk service (processors/risk-service.ts); required when running it (no --app). */
+  riskUrl?: string;
   kafka: Record<string, string>;
 }
 
@@ -59,6 +61,7 @@ export const workerFlagSpec = {
   "stall-timeout-ms": { type: "string" },
   "group-protocol": { type: "string" },
   "remote-assignor": { type: "string" },
+  "risk-url": { type: "string" },
   config: { type: "string" },
   kafka: { type: "string", multiple: true },
 } as const;
@@ -107,6 +110,10 @@ export const workerFlagHelp: Array<[string, string]> = [
   [
     "--remote-assignor A",
     "with --group-protocol consumer, the broker-side assignor: range (default when a sub-topology joins topics) or uniform (env WEIR_REMOTE_ASSIGNOR)",
+  ],
+  [
+    "--risk-url URL",
+    "the order pipeline's risk service, e.g. http://127.0.0.1:8400 (env WEIR_RISK_URL); required without --app (weir demo starts one)",
   ],
   ["--kafka KEY=VALUE", "librdkafka property for every client, repeatable (env WEIR_KAFKA_<KEY>)"],
   ["--config FILE", "JSON config file (env WEIR_CONFIG)"],
@@ -202,8 +209,23 @@ export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): 
       pick("remote-assignor", "WEIR_REMOTE_ASSIGNOR", "remoteAssignor"),
       ["range", "uniform"] as const,
     ),
+    riskUrl: httpUrl("risk-url", ...source("risk-url", "WEIR_RISK_URL", "riskUrl")),
     kafka,
   };
+}
+
+/** An http(s) URL setting, or undefined if not set. */
+function httpUrl(flag: string, value: string | undefined, from: string | undefined): string | undefined {
+  if (value === undefined || value === "") return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== "http:" && url.protocol !== "https:"))
+    throw new UsageError(`--${flag}${from ? ` (${from})` : ""} must be an http(s) URL, got '${value}'`);
+  return value;
 }
 
 /** A choice with no default of its own (the worker decides it, e.g. from other settings). */

@@ -15,9 +15,11 @@ import { fileURLToPath } from "node:url";
 import { Kafka, RdKafka, connect, disconnect, type Message } from "../topology/kafka.js";
 import { APP_ID, TOPIC_CONFIGS, Topics, createTopology } from "../processors/app.js";
 import { FINAL_STATUSES } from "../processors/orders.js";
+import { startRiskService, type RiskService } from "../processors/risk-service.js";
 import {
   MAX_TIMER_MS,
   intFlag,
+  latencyRange,
   numberFlag,
   parse,
   renderHelp,
@@ -75,6 +77,7 @@ function spawnWorker(
   partitions: number,
   runDir: string,
   generation: number,
+  riskUrl: string,
 ): WorkerProcess {
   const stateDir = join(runDir, `worker-${index}`);
   const script = join(here, `weir${extname(fileURLToPath(import.meta.url))}`);
@@ -90,6 +93,8 @@ function spawnWorker(
     "0",
     "--partitions",
     String(partitions),
+    "--risk-url",
+    riskUrl,
   ];
   const child = spawn(process.execPath, args, {
     stdio: ["ignore", "ignore", "pipe"],
@@ -199,12 +204,16 @@ async function watchStatuses(brokers: string, partitions: number, onStatus: (ord
 }
 
 const help: CommandHelp = {
-  usage: "weir demo [--orders N] [--workers W] [--partitions P] [--seed S] [--kill-after SECONDS]",
+  usage:
+    "weir demo [--orders N] [--workers W] [--partitions P] [--seed S] [--kill-after SECONDS]\n" +
+    "          [--risk-latency-ms MIN,MAX] [--risk-failure-rate F]",
   summary:
     "Run the order pipeline end to end: use KAFKA_BROKERS or start the local broker, recreate the application's\n" +
-    "topics (fixed names: the run deletes and recreates them, and the consumer group), start W worker processes\n" +
-    "(fresh state directories, HTTP on free ports), produce a generated workload, wait until every order has a\n" +
-    "status and the pipeline is idle, verify, print a summary, stop the workers (SIGTERM).\n" +
+    "topics (fixed names: the run deletes and recreates them, and the consumer group), start the risk service\n" +
+    "(HTTP on loopback, random latency, a share of 503s) and W worker processes calling it (fresh state\n" +
+    "directories, HTTP on free ports), produce a generated workload, wait until every order has a status and the\n" +
+    "pipeline is idle, verify, print a summary with the risk service's calls and failures, stop the workers\n" +
+    "(SIGTERM) and the service.\n" +
     "Exit status: the verifier's (0 all checks pass, 1 differences), 2 usage error.",
   flags: [
     ["--orders N", "orders to generate (default 20000)"],
@@ -215,6 +224,14 @@ const help: CommandHelp = {
     ["--skus K", "distinct skus (default 40)"],
     ["--scarce F", "share of orders competing for scarce stock (default 0.2)"],
     ["--kill-after S", "chaos: SIGKILL worker 0 S seconds after producing starts, restart it 2 s later"],
+    [
+      "--risk-latency-ms MIN,MAX",
+      "the risk service's latency per call, uniform in [MIN, MAX] ms (default 1,20)",
+    ],
+    [
+      "--risk-failure-rate F",
+      "share of risk calls answered 503, 0..1, retried by the pipeline (default 0.01)",
+    ],
     ["--timeout S", "give up waiting for the statuses after S seconds (default 300)"],
     ["--brokers LIST", "Kafka bootstrap servers (env KAFKA_BROKERS; default: start the local broker)"],
     ["--json", "print the final summary as one JSON object on stdout"],
@@ -223,6 +240,7 @@ const help: CommandHelp = {
     "weir demo                                  # npm start",
     "weir demo --orders 20000 --workers 2",
     "weir demo --orders 20000 --kill-after 8    # a worker crashes mid-run and restarts",
+    "weir demo --risk-latency-ms 5,50 --risk-failure-rate 0.05",
   ],
 };
 
@@ -242,6 +260,8 @@ export const demoCommand: Command = {
         "kill-after": { type: "string" },
         timeout: { type: "string" },
         brokers: { type: "string" },
+        "risk-latency-ms": { type: "string" },
+        "risk-failure-rate": { type: "string" },
         json: { type: "boolean" },
       });
       if (values.help) {
@@ -263,6 +283,14 @@ export const demoCommand: Command = {
       const timeoutMs =
         numberFlag("timeout", values.timeout as string | undefined, 300, 1, maxSeconds) * 1000;
       const json = values.json === true;
+      const riskLatencyMs = latencyRange("risk-latency-ms", values["risk-latency-ms"] as string | undefined);
+      const riskFailureRate = numberFlag(
+        "risk-failure-rate",
+        values["risk-failure-rate"] as string | undefined,
+        0.01,
+        0,
+        1,
+      );
       const say = (line: string) => process.stderr.write(line + "\n");
       return runDemo({
         options,
@@ -272,6 +300,8 @@ export const demoCommand: Command = {
         timeoutMs,
         json,
         say,
+        riskLatencyMs,
+        riskFailureRate,
         brokersFlag: values.brokers as string | undefined,
       });
     }),
@@ -285,6 +315,8 @@ interface DemoSettings {
   timeoutMs: number;
   json: boolean;
   say: (line: string) => void;
+  riskLatencyMs: [number, number];
+  riskFailureRate: number;
   brokersFlag: string | undefined;
 }
 
@@ -325,7 +357,14 @@ async function runDemo(s: DemoSettings): Promise<number> {
     `(${((Date.now() - started) / 1000).toFixed(1)} s) created ${specs.length} topics (fresh): ${specs.map((t) => t.name).join(", ")}`,
   );
 
-  // 2. Workers.
+  // 2. The risk service, then the workers that call it.
+  const risk: RiskService = await startRiskService({
+    latencyMs: s.riskLatencyMs,
+    failureRate: s.riskFailureRate,
+  });
+  say(
+    `risk service ${risk.url}/risk (latency ${s.riskLatencyMs[0]}-${s.riskLatencyMs[1]} ms, ${(s.riskFailureRate * 100).toFixed(1)} % answered 503)`,
+  );
   const runDir = mkdtempSync(join(tmpdir(), "weir-demo-"));
   const workers: WorkerProcess[] = [];
   let generation = 0;
@@ -336,13 +375,15 @@ async function runDemo(s: DemoSettings): Promise<number> {
       if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill("SIGKILL");
   };
   const onSignal = () => {
-    void stopAll().then(() => process.exit(130));
+    void stopAll()
+      .then(() => risk.close())
+      .then(() => process.exit(130));
   };
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   try {
     for (let i = 0; i < s.workerCount; i++)
-      workers.push(spawnWorker(i, brokers, s.partitions, runDir, generation));
+      workers.push(spawnWorker(i, brokers, s.partitions, runDir, generation, risk.url));
     await waitReady(workers, 60_000);
     const urls = await Promise.all(workers.map((w) => w.url));
     say(
@@ -366,7 +407,7 @@ async function runDemo(s: DemoSettings): Promise<number> {
         await victim.exited;
         await sleep(2000);
         generation++;
-        workers[0] = spawnWorker(0, brokers, s.partitions, runDir, generation);
+        workers[0] = spawnWorker(0, brokers, s.partitions, runDir, generation, risk.url);
         say(`chaos: worker 0 restarted (pid ${workers[0].child.pid}), same state directory`);
       });
     const { workload, seconds: produceSeconds } = await produceWorkload(brokers, options, true);
@@ -401,12 +442,21 @@ async function runDemo(s: DemoSettings): Promise<number> {
     const metrics = await scrapeOrderCounts(await Promise.all(workers.map((w) => w.url)));
     const finalUrls = await Promise.all(workers.map((w) => w.url));
     const elapsed = (Date.now() - started) / 1000;
+    const riskStats = risk.stats();
     const summary = {
       ok: report.ok,
       orders: options.orders,
       statuses: report.statuses,
       metricsOrdersTotal: metrics,
       checks: report.checks,
+      riskService: {
+        url: risk.url,
+        latencyMs: s.riskLatencyMs,
+        failureRate: s.riskFailureRate,
+        calls: riskStats.calls,
+        failures: riskStats.failures,
+        badRequests: riskStats.badRequests,
+      },
       throughputOrdersPerSecond: Math.round(options.orders / processedSeconds),
       producedRecords: workload.records.length,
       processingSeconds: Number(processedSeconds.toFixed(1)),
@@ -425,6 +475,7 @@ async function runDemo(s: DemoSettings): Promise<number> {
     process.removeListener("SIGTERM", onSignal);
     const stopping = Date.now();
     await stopAll();
+    await risk.close();
     say(`workers stopped in ${((Date.now() - stopping) / 1000).toFixed(1)} s`);
   }
 }
@@ -473,6 +524,13 @@ function renderSummary(s: {
   statuses: Record<string, number>;
   metricsOrdersTotal: Record<string, number>;
   checks: Record<string, { ok: boolean }>;
+  riskService: {
+    calls: number;
+    failures: number;
+    badRequests: number;
+    latencyMs: number[];
+    failureRate: number;
+  };
   throughputOrdersPerSecond: number;
   producedRecords: number;
   processingSeconds: number;
@@ -494,6 +552,7 @@ function renderSummary(s: {
     `  ${"total".padEnd(20)} ${count(Object.values(s.statuses).reduce((a, b) => a + b, 0))} of ${s.orders} orders`,
     "",
     `  records produced     ${s.producedRecords}`,
+    `  risk service         ${s.riskService.calls} calls, ${s.riskService.failures} answered 503 (retried)${s.riskService.badRequests ? `, ${s.riskService.badRequests} answered 400` : ""}; latency ${s.riskService.latencyMs.join("-")} ms`,
     `  throughput           ${s.throughputOrdersPerSecond} orders/s (produce start -> last status: ${s.processingSeconds} s)`,
     `  elapsed              ${s.elapsedSeconds} s`,
     `  checks               ${Object.entries(s.checks)

@@ -181,6 +181,7 @@ export const generateCommand: Command = {
               .map(([k, n]) => `${k}=${n}`)
               .join(" ")}\n` +
             `duplicate orders: ${workload.summary.duplicateOrders}, malformed records: ${workload.summary.malformed}, ` +
+            `risk-rejected orders (expected REJECTED_RISK): ${workload.summary.riskRejected}, ` +
             `scarce skus: ${workload.summary.scarceSkus.join(", ")}\n`,
         );
       }

@@ -51,10 +51,10 @@ const help: CommandHelp = {
   summary:
     "Check the order pipeline's output against the workload a seed implies. Reads order-status, stock-levels and\n" +
     "the dead-letter topic (read_committed) to their ends and checks: every order has exactly one status (none\n" +
-    "missing, none duplicated, none unknown); outcomes that do not depend on interleaving (validation, payment)\n" +
-    "are the expected ones, paid orders are CONFIRMED or REJECTED_STOCK (CONFIRMED when all their skus are\n" +
-    "plentiful); per sku initial + restocks - confirmed = final level >= 0; every malformed record is dead-lettered\n" +
-    "and nothing else is. Pass the flags given to 'weir generate'. Prints a JSON summary.\n" +
+    "missing, none duplicated, none unknown); outcomes that do not depend on interleaving (validation, the risk\n" +
+    "rule of processors/risk.ts, payment) are the expected ones, paid orders are CONFIRMED or REJECTED_STOCK\n" +
+    "(CONFIRMED when all their skus are plentiful); per sku initial + restocks - confirmed = final level >= 0;\n" +
+    "every malformed record is dead-lettered and nothing else is. Pass the flags given to 'weir generate'. Prints a JSON summary.\n" +
     "Exit status: 0 all checks pass, 1 differences, 2 usage error.",
   flags: [
     ...workloadFlagHelp,

@@ -35,7 +35,14 @@ export const workerCommand: Command = {
       }
       const config = loadConfig(values);
       const log = jsonLogger((l) => process.stderr.write(l), config.logLevel);
-      const topology = await loadTopology(config.app, { partitions: config.partitions });
+      // The order pipeline (no --app) calls its risk service for every valid order: without one it could only
+      // dead-letter them, so it does not start.
+      if (!config.app && !config.riskUrl)
+        throw new ConfigError(
+          "the order pipeline needs its risk service: pass --risk-url URL or set WEIR_RISK_URL (weir demo starts one)",
+        );
+      const settings = { partitions: config.partitions, riskUrl: config.riskUrl };
+      const topology = await loadTopology(config.app, settings);
       const metrics = createMetrics();
       const worker = new Worker(topology, {
         brokers: config.brokers,

@@ -3,6 +3,7 @@ import { TopologyTestDriver } from "../topology/index.js";
 import { decideReservation, lineAnswers } from "./aggregate-reservations.js";
 import { Topics, createTopology } from "./app.js";
 import type { Order, StockResult } from "./orders.js";
+import { useRiskService } from "./test-support.js";
 
 describe("lineAnswers / decideReservation", () => {
   const answer = (sku: string, line: number, lines: number, reserved: boolean, qty = 1): StockResult => ({
@@ -55,8 +56,10 @@ describe("stock reservation in the topology (TopologyTestDriver)", () => {
   });
   const pay = (amount: number) => ({ paymentId: "p", amount, currency: "EUR", status: "authorized" });
 
-  it("compensates a partially refused order: its reserved lines go back to stock through the feedback topic", () => {
-    const driver = new TopologyTestDriver(createTopology({ partitions: 3 }));
+  const risk = useRiskService();
+
+  it("compensates a partially refused order: its reserved lines go back to stock through the feedback topic", async () => {
+    const driver = new TopologyTestDriver(createTopology({ partitions: 3, riskUrl: risk.url }));
     try {
       driver.pipeInput(Topics.restocks, [
         { key: "A", value: { qty: 5 }, timestamp: 0 },
@@ -73,6 +76,7 @@ describe("stock reservation in the topology (TopologyTestDriver)", () => {
         },
         { key: "o2", value: order([["A", 5]]), timestamp: 1000 },
       ]);
+      await driver.settle(); // the risk check, before the payments
       driver.pipeInput(Topics.payments, [
         { key: "o1", value: pay(4), timestamp: 1500 },
         { key: "o2", value: pay(5), timestamp: 1500 },

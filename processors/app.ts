@@ -1,15 +1,20 @@
 /**
- * The order pipeline, in the DSL: order validation -> payment join -> stock reservation, with exactly one final
- * status per order on `order-status`.
+ * The order pipeline, in the DSL: order validation -> risk check -> payment join -> stock reservation, with exactly
+ * one final status per order on `order-status`.
  *
- *   sub-topology 0  orders -> dedupe-orders (TTL store) -> validate-orders -> orders-validated
- *                   | order-status (REJECTED_INVALID)
+ *   sub-topology 0  orders -> dedupe-orders (TTL store) -> validate-orders -> risk-check (processAsync: an HTTP
+ *                   call to the risk service per valid order) -> orders-validated
+ *                   | order-status (REJECTED_INVALID, REJECTED_RISK)
  *   sub-topology 1  orders-validated leftJoin payments (windowed, on the payments' time) -> first decision per order
  *                   -> orders-paid | order-status (REJECTED_PAYMENT); paid orders' lines ->
  *                   <app>-stock-requests-repartition (key sku)
  *   sub-topology 2  stock-requests + restocks -> reserve-stock -> stock-levels | <app>-stock-results-repartition
  *   sub-topology 3  stock-results -> per-order aggregate of line answers -> order-status (CONFIRMED |
  *                   REJECTED_STOCK) | release commands back to stock-requests (feedback: the compensation loop)
+ *
+ * The risk check (processors/risk-check.ts) is an asynchronous processor: it calls the risk service over HTTP for
+ * each valid order (settings.riskUrl), calls overlapping, and its results commit exactly-once with the order's offset.
+ * A risky order never reaches `orders-validated`, so its payments are strays the join ignores.
  *
  * Stock reservation stays a processor (processors/reserve-stock.ts): each command reads and changes the sku's level
  * and answers with a level, a result or both, which is clearer as one function over the store than as a table
@@ -47,6 +52,7 @@ import {
   type OrderPayment,
 } from "./payment-join.js";
 import { isStockResult, reserveStock, type ReserveOutput } from "./reserve-stock.js";
+import { RISK_CHECK_OPTIONS, riskCheck, type RiskCheckOutput } from "./risk-check.js";
 import { restockCommand, splitLines } from "./split-lines.js";
 import { dedupeOrders, validateOrder, type ValidationOutput } from "./validate-orders.js";
 
@@ -155,12 +161,23 @@ export const StoreNames = {
   reservations: "reservations",
 } as const;
 
+export interface OrderPipelineSettings {
+  /** Accepted for the CLI's contract; partition counts come from the input topics. */
+  partitions: number;
+  /**
+   * Base URL of the risk service (processors/risk-service.ts), e.g. http://127.0.0.1:8400. Required to process
+   * orders: without it the topology can be described and its topics created, but every risk call fails with a
+   * ConfigError (and `weir worker` refuses to start: --risk-url / WEIR_RISK_URL).
+   */
+  riskUrl?: string;
+}
+
 /**
- * Build the order pipeline. `settings.partitions` is accepted for the CLI's contract; partition counts come from
- * the input topics (the sources of a sub-topology must be co-partitioned).
+ * Build the order pipeline. Partition counts come from the input topics (the sources of a sub-topology must be
+ * co-partitioned).
  */
 export function createTopology(
-  _settings: { partitions: number },
+  settings: OrderPipelineSettings,
   options: OrderPipelineOptions = {},
 ): Topology {
   const o = compilePipelineOptions(options);
@@ -189,7 +206,15 @@ export function createTopology(
       valid: () => true,
     });
   statusSink(validation.rejected, "validation-status");
-  validation.valid.to(Topics.ordersValidated, { key, value: Serdes.json<ValidationOutput>() });
+  // The risk check: one call to the risk service per valid order, overlapping (processAsync), exactly-once.
+  const risk = narrow<ValidatedOrder>(validation.valid)
+    .processAsync("risk-check", riskCheck(settings.riskUrl), RISK_CHECK_OPTIONS)
+    .branch("risk", {
+      rejected: (r: StreamRecord<string, RiskCheckOutput>) => isOrderStatus(r.value),
+      passed: () => true,
+    });
+  statusSink(risk.rejected, "risk-status");
+  risk.passed.to(Topics.ordersValidated, { key, value: Serdes.json<RiskCheckOutput>() });
 
   // 1: payment join, the first decision per order
   const payments = b.stream(Topics.payments, {

@@ -11,7 +11,7 @@ import { openLmdbState } from "../state/index.js";
 import { DeadLetterHeader, TopologyTestDriver } from "../topology/index.js";
 import { Topics, createTopology } from "./app.js";
 import type { Payment } from "./orders.js";
-import { oneLineOrder } from "./test-support.js";
+import { oneLineOrder, useRiskService } from "./test-support.js";
 
 const order = oneLineOrder;
 const payment = (id: string, amount = 5): Payment => ({
@@ -22,11 +22,12 @@ const payment = (id: string, amount = 5): Payment => ({
 });
 const YEAR_2100 = Date.UTC(2100, 0, 1);
 const YEAR_MS = 365 * 24 * 3600_000;
+const risk = useRiskService();
 
 /** The order pipeline in the test driver on a state backend, and a cleanup. */
 function pipeline(backend: "memory" | "lmdb", now: number) {
   const dir = mkdtempSync(join(tmpdir(), "weir-event-time-"));
-  const driver = new TopologyTestDriver(createTopology({ partitions: 1 }), {
+  const driver = new TopologyTestDriver(createTopology({ partitions: 1, riskUrl: risk.url }), {
     wallClockMs: now,
     ...(backend === "lmdb" ? { state: openLmdbState({ path: dir }) } : {}),
   });
@@ -42,7 +43,7 @@ function pipeline(backend: "memory" | "lmdb", now: number) {
 describe.each(["memory", "lmdb"] as const)(
   "the source's future-skew guard in the order pipeline (%s)",
   (backend) => {
-    it("an order stamped in 2100 is dead-lettered; a duplicate pair after it still yields one validated copy", () => {
+    it("an order stamped in 2100 is dead-lettered; a duplicate pair after it still yields one validated copy", async () => {
       const now = Date.now();
       const { driver, close } = pipeline(backend, now);
       try {
@@ -51,6 +52,7 @@ describe.each(["memory", "lmdb"] as const)(
           { key: "o1", value: order(now), timestamp: now },
           { key: "o1", value: order(now), timestamp: now + 10 },
         ]);
+        await driver.settle(); // the risk check
         expect(driver.readOutput(Topics.ordersValidated).map((r) => r.key)).toEqual(["o1"]);
         const letters = driver.deadLetters();
         expect(letters.map((l) => [l.key?.toString(), l.headers[DeadLetterHeader.errorClass]])).toEqual([
@@ -62,7 +64,7 @@ describe.each(["memory", "lmdb"] as const)(
       }
     });
 
-    it("a payment stamped a year ahead is dead-lettered and does not time out the other orders", () => {
+    it("a payment stamped a year ahead is dead-lettered and does not time out the other orders", async () => {
       const now = Date.now();
       const { driver, close } = pipeline(backend, now);
       try {
@@ -71,6 +73,7 @@ describe.each(["memory", "lmdb"] as const)(
           { key: "o1", value: order(now), timestamp: now },
           { key: "o2", value: order(now + 1), timestamp: now + 1 },
         ]);
+        await driver.settle();
         driver.pipeInput(Topics.payments, [
           { key: "stray", value: payment("p-stray"), timestamp: now + YEAR_MS },
           { key: "o1", value: payment("p1"), timestamp: now + 100 },
@@ -95,13 +98,20 @@ describe("payments tied on time", () => {
   const authorized: Payment = { paymentId: "p-ok", amount: 5, currency: "EUR", status: "authorized" };
 
   type Input = { topic: string; key: string; value: unknown; timestamp: number };
-  /** Statuses by order id after piping `inputs` one record at a time in the given order. */
-  function statuses(inputs: Input[]): Record<string, string> {
-    const driver = new TopologyTestDriver(createTopology({ partitions: 1 }), { wallClockMs: now });
+  /**
+   * Statuses by order id after piping `inputs` one record at a time in the given order (each order settles its
+   * risk check before the next record, so the join sees them in that order).
+   */
+  async function statuses(inputs: Input[]): Promise<Record<string, string>> {
+    const driver = new TopologyTestDriver(createTopology({ partitions: 1, riskUrl: risk.url }), {
+      wallClockMs: now,
+    });
     try {
       driver.pipeInput(Topics.restocks, [{ key: "A", value: { qty: 1000 }, timestamp: now - 60_000 }]);
-      for (const r of inputs)
+      for (const r of inputs) {
         driver.pipeInput(r.topic, [{ key: r.key, value: r.value, timestamp: r.timestamp }]);
+        if (r.topic === Topics.orders) await driver.settle();
+      }
       const out: Record<string, string> = {};
       for (const r of driver.readOutput(Topics.orderStatus)) {
         const v = r.value as { orderId: string; status: string; reason?: string };
@@ -113,17 +123,17 @@ describe("payments tied on time", () => {
     }
   }
 
-  it("two payments at the order's time, declined first: declined whether the order comes first or last", () => {
+  it("two payments at the order's time, declined first: declined whether the order comes first or last", async () => {
     const t = now - 30_000;
     const o = { topic: Topics.orders, key: "o1", value: order(t), timestamp: t };
     const p1 = { topic: Topics.payments, key: "o1", value: declined, timestamp: t };
     const p2 = { topic: Topics.payments, key: "o1", value: authorized, timestamp: t };
-    expect(statuses([o, p1, p2])).toEqual({ o1: "REJECTED_PAYMENT:declined" });
-    expect(statuses([p1, p2, o])).toEqual({ o1: "REJECTED_PAYMENT:declined" });
-    expect(statuses([p1, o, p2])).toEqual({ o1: "REJECTED_PAYMENT:declined" });
+    expect(await statuses([o, p1, p2])).toEqual({ o1: "REJECTED_PAYMENT:declined" });
+    expect(await statuses([p1, p2, o])).toEqual({ o1: "REJECTED_PAYMENT:declined" });
+    expect(await statuses([p1, o, p2])).toEqual({ o1: "REJECTED_PAYMENT:declined" });
   });
 
-  it("any interleaving of orders and tied payments gives the same statuses (property, 50 seeded shuffles)", () => {
+  it("any interleaving of orders and tied payments gives the same statuses (property, 50 seeded shuffles)", async () => {
     // 20 orders, each with two payments at its own time; which of the two is declined varies.
     const base = now - 600_000;
     const orders: Input[] = [];
@@ -155,19 +165,19 @@ describe("payments tied on time", () => {
         );
       return out;
     };
-    const reference = statuses([...orders, ...payments]);
+    const reference = await statuses([...orders, ...payments]);
     expect(Object.keys(reference)).toHaveLength(20);
-    for (let run = 0; run < 50; run++) expect(statuses(interleave()), `run ${run}`).toEqual(reference);
-    expect(statuses([...payments.slice(0, -1), ...orders, payments.at(-1)!])).toEqual(reference);
+    for (let run = 0; run < 50; run++) expect(await statuses(interleave()), `run ${run}`).toEqual(reference);
+    expect(await statuses([...payments.slice(0, -1), ...orders, payments.at(-1)!])).toEqual(reference);
   });
 });
 
 describe("order ids of any length (both store backends)", () => {
   for (const backend of ["memory", "lmdb"] as const)
-    it(`3,000- and 10,000-byte order ids get their normal statuses (${backend})`, () => {
+    it(`3,000- and 10,000-byte order ids get their normal statuses (${backend})`, async () => {
       const dir = mkdtempSync(join(tmpdir(), "weir-long-ids-"));
       const now = Date.now();
-      const driver = new TopologyTestDriver(createTopology({ partitions: 1 }), {
+      const driver = new TopologyTestDriver(createTopology({ partitions: 1, riskUrl: risk.url }), {
         wallClockMs: now,
         ...(backend === "lmdb" ? { state: openLmdbState({ path: dir }) } : {}),
       });
@@ -178,6 +188,7 @@ describe("order ids of any length (both store backends)", () => {
           Topics.orders,
           ids.map((id, i) => ({ key: id, value: order(now - 50_000 + i), timestamp: now - 50_000 + i })),
         );
+        await driver.settle();
         driver.pipeInput(
           Topics.payments,
           ids.map((id, i) => ({ key: id, value: payment(`p${i}`), timestamp: now - 49_000 + i })),

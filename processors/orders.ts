@@ -44,7 +44,7 @@ export interface Order {
   createdAt: number;
 }
 
-/** An order that passed validation (topic `orders-validated`, key orderId). */
+/** An order that passed validation and the risk check (topic `orders-validated`, key orderId). */
 export interface ValidatedOrder {
   orderId: string;
   customerId: string;
@@ -80,10 +80,12 @@ export type InvalidReason =
   "malformed" | "empty-lines" | "bad-quantity" | "negative-price" | "total-mismatch" | "unsupported-currency";
 export type PaymentRejection = "declined" | "amount-mismatch" | "timeout";
 
-export type FinalStatus = "CONFIRMED" | "REJECTED_INVALID" | "REJECTED_PAYMENT" | "REJECTED_STOCK";
+export type FinalStatus =
+  "CONFIRMED" | "REJECTED_INVALID" | "REJECTED_RISK" | "REJECTED_PAYMENT" | "REJECTED_STOCK";
 export const FINAL_STATUSES: readonly FinalStatus[] = [
   "CONFIRMED",
   "REJECTED_INVALID",
+  "REJECTED_RISK",
   "REJECTED_PAYMENT",
   "REJECTED_STOCK",
 ];
@@ -92,6 +94,8 @@ export const FINAL_STATUSES: readonly FinalStatus[] = [
 export type OrderStatus =
   | { orderId: string; status: "CONFIRMED" }
   | { orderId: string; status: "REJECTED_INVALID"; reason: InvalidReason; detail: string }
+  /** The risk service's score reached the threshold (processors/risk.ts). */
+  | { orderId: string; status: "REJECTED_RISK"; reason: "high-risk"; score: number }
   | { orderId: string; status: "REJECTED_PAYMENT"; reason: PaymentRejection }
   | { orderId: string; status: "REJECTED_STOCK"; reason: "out-of-stock"; sku: string };
 

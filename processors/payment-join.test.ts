@@ -8,7 +8,7 @@ import { TopologyTestDriver } from "../topology/index.js";
 import { Topics, createTopology } from "./app.js";
 import type { Payment, ValidatedOrder } from "./orders.js";
 import { decidePayment, firstDecision } from "./payment-join.js";
-import { oneLineOrder } from "./test-support.js";
+import { oneLineOrder, useRiskService } from "./test-support.js";
 
 const W = 10_000;
 const GRACE = 2_000;
@@ -28,16 +28,24 @@ const payment = (
 
 type Step = ["order" | "payment", string, number, Payment?];
 
-/** Pipes the steps one record at a time; returns each order's outcome (`PAID` or the rejection reason). */
-function outcomes(steps: Step[]): Record<string, string> {
+const risk = useRiskService();
+
+/**
+ * Pipes the steps one record at a time; returns each order's outcome (`PAID` or the rejection reason). An order
+ * passes the risk check (an asynchronous call) before the join: each order step settles it, so the join sees the
+ * steps in the order given.
+ */
+async function outcomes(steps: Step[]): Promise<Record<string, string>> {
   const driver = new TopologyTestDriver(
-    createTopology({ partitions: 1 }, { joinWindowMs: W, joinGraceMs: GRACE }),
+    createTopology({ partitions: 1, riskUrl: risk.url }, { joinWindowMs: W, joinGraceMs: GRACE }),
   );
   try {
     driver.pipeInput(Topics.restocks, [{ key: "A", value: { qty: 1000 }, timestamp: 0 }]);
     for (const [side, key, t, pay] of steps)
-      if (side === "order") driver.pipeInput(Topics.orders, [{ key, value: order(t), timestamp: t }]);
-      else driver.pipeInput(Topics.payments, [{ key, value: pay ?? payment(`p-${key}`), timestamp: t }]);
+      if (side === "order") {
+        driver.pipeInput(Topics.orders, [{ key, value: order(t), timestamp: t }]);
+        await driver.settle();
+      } else driver.pipeInput(Topics.payments, [{ key, value: pay ?? payment(`p-${key}`), timestamp: t }]);
     const out: Record<string, string> = {};
     for (const r of driver.readOutput(Topics.ordersPaid)) {
       expect(out[r.key as string], `a second decision for ${String(r.key)}`).toBeUndefined();
@@ -88,24 +96,24 @@ describe("decidePayment / firstDecision", () => {
 });
 
 describe("payment join in the topology (TopologyTestDriver)", () => {
-  it("matches a payment that arrives after or before its order (either side may come first)", () => {
+  it("matches a payment that arrives after or before its order (either side may come first)", async () => {
     expect(
-      outcomes([
+      await outcomes([
         ["order", "o1", 1000],
         ["payment", "o1", 3000],
       ]),
     ).toEqual({ o1: "PAID" });
     expect(
-      outcomes([
+      await outcomes([
         ["payment", "o1", 3000],
         ["order", "o1", 1000],
       ]),
     ).toEqual({ o1: "PAID" });
   });
 
-  it("rejects declined payments and amount or currency mismatches", () => {
+  it("rejects declined payments and amount or currency mismatches", async () => {
     expect(
-      outcomes([
+      await outcomes([
         ["order", "o1", 1000],
         ["payment", "o1", 1500, payment("p1", 5, "declined")],
         ["payment", "o2", 1500, payment("p2", 4.99)],
@@ -116,16 +124,16 @@ describe("payment join in the topology (TopologyTestDriver)", () => {
     ).toEqual({ o1: "declined", o2: "amount-mismatch", o3: "amount-mismatch" });
   });
 
-  it("a duplicate payment gives one decision, whether the order comes first or last", () => {
+  it("a duplicate payment gives one decision, whether the order comes first or last", async () => {
     expect(
-      outcomes([
+      await outcomes([
         ["payment", "o1", 2000],
         ["payment", "o1", 2000],
         ["order", "o1", 1000],
       ]),
     ).toEqual({ o1: "PAID" });
     expect(
-      outcomes([
+      await outcomes([
         ["order", "o1", 1000],
         ["payment", "o1", 2000],
         ["payment", "o1", 2000],
@@ -133,26 +141,26 @@ describe("payment join in the topology (TopologyTestDriver)", () => {
     ).toEqual({ o1: "PAID" });
   });
 
-  it("times an order out once the payments' time passes order time + window + grace, not at it", () => {
+  it("times an order out once the payments' time passes order time + window + grace, not at it", async () => {
     const deadline = 1000 + W + GRACE;
     expect(
-      outcomes([
+      await outcomes([
         ["order", "o1", 1000],
         ["payment", "other", 5000],
         ["payment", "other2", deadline],
       ]),
     ).toEqual({});
     expect(
-      outcomes([
+      await outcomes([
         ["order", "o1", 1000],
         ["payment", "other", deadline + 1],
       ]),
     ).toEqual({ o1: "timeout" });
   });
 
-  it("does not time out while only the orders side has moved on (skew between the inputs)", () => {
+  it("does not time out while only the orders side has moved on (skew between the inputs)", async () => {
     expect(
-      outcomes([
+      await outcomes([
         ["order", "o1", 1000],
         ["order", "o2", 1_000_000],
         ["payment", "o1", 4000],
@@ -162,18 +170,18 @@ describe("payment join in the topology (TopologyTestDriver)", () => {
     });
   });
 
-  it("a late payment (outside the window) does not match; the order times out", () => {
+  it("a late payment (outside the window) does not match; the order times out", async () => {
     expect(
-      outcomes([
+      await outcomes([
         ["order", "o1", 1000],
         ["payment", "o1", 1000 + W + GRACE + 500],
       ]),
     ).toEqual({ o1: "timeout" });
   });
 
-  it("an order arriving after the payments' time passed its deadline times out at once, unless its payment waits", () => {
+  it("an order arriving after the payments' time passed its deadline times out at once, unless its payment waits", async () => {
     expect(
-      outcomes([
+      await outcomes([
         ["payment", "o2", 2000],
         ["payment", "tick", 100_000],
         ["order", "o1", 1000],
@@ -182,7 +190,7 @@ describe("payment join in the topology (TopologyTestDriver)", () => {
       o1: "timeout",
     });
     expect(
-      outcomes([
+      await outcomes([
         ["payment", "o1", 2000],
         ["payment", "tick", 100_000],
         ["order", "o1", 1000],
@@ -192,9 +200,9 @@ describe("payment join in the topology (TopologyTestDriver)", () => {
     });
   });
 
-  it("joins payment-before-order, times out unpaid orders, keeps one status per order, ignores payments after", () => {
+  it("joins payment-before-order, times out unpaid orders, keeps one status per order, ignores payments after", async () => {
     const driver = new TopologyTestDriver(
-      createTopology({ partitions: 1 }, { joinWindowMs: W, joinGraceMs: GRACE }),
+      createTopology({ partitions: 1, riskUrl: risk.url }, { joinWindowMs: W, joinGraceMs: GRACE }),
     );
     try {
       driver.pipeInput(Topics.restocks, [{ key: "A", value: { qty: 100 }, timestamp: 0 }]);
@@ -204,6 +212,7 @@ describe("payment join in the topology (TopologyTestDriver)", () => {
         { key: "o2", value: order(1100), timestamp: 1100 },
         { key: "o3", value: order(1200), timestamp: 1200 },
       ]);
+      await driver.settle();
       driver.pipeInput(Topics.payments, [
         { key: "o3", value: payment("p3", 5, "declined"), timestamp: 1300 },
         { key: "o3", value: payment("p3", 5, "declined"), timestamp: 1300 },

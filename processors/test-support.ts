@@ -4,6 +4,8 @@
  */
 import type { Order } from "./orders.js";
 import { EMPTY, type Observable } from "rxjs";
+import { afterAll, beforeAll } from "vitest";
+import { startRiskService, type RiskService, type RiskServiceOptions } from "./risk-service.js";
 import { BufferedStore, keyValueStore, openMemoryState, windowStore } from "../state/index.js";
 import type {
   Emit,
@@ -79,3 +81,30 @@ export const oneLineOrder = (createdAt: number, total = 5): Order => ({
   currency: "EUR",
   createdAt,
 });
+
+/**
+ * A real risk service on loopback (processors/risk-service.ts) for the tests of a file: started before them, closed
+ * after. Defaults for tests: 0-2 ms, no failures. `url` and `stats()` are valid inside the tests.
+ */
+export function useRiskService(options: RiskServiceOptions = {}): {
+  readonly url: string;
+  stats(): ReturnType<RiskService["stats"]>;
+} {
+  let service: RiskService | undefined;
+  beforeAll(async () => {
+    service = await startRiskService({ latencyMs: [0, 2], failureRate: 0, ...options });
+  });
+  afterAll(async () => {
+    await service?.close();
+  });
+  const started = (): RiskService => {
+    if (!service) throw new Error("useRiskService: the service starts in beforeAll; use it inside a test");
+    return service;
+  };
+  return {
+    get url() {
+      return started().url;
+    },
+    stats: () => started().stats(),
+  };
+}

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { DeadLetterHeader, Serdes, Stores, TopologyTestDriver } from "../topology/index.js";
 import { Topics, createTopology } from "./app.js";
 import type { Order } from "./orders.js";
-import { emitted, record, testContext } from "./test-support.js";
+import { emitted, record, testContext, useRiskService } from "./test-support.js";
 import { DUPLICATE_ORDER_LABEL, dedupeOrders, validateOrder } from "./validate-orders.js";
 
 const order = (overrides: Partial<Order> = {}): Order => ({
@@ -70,8 +70,12 @@ describe("dedupeOrders (marbles)", () => {
 });
 
 describe("order validation in the topology (TopologyTestDriver)", () => {
-  it("remembers an orderId for the TTL of stream time after it was seen, then forgets it", () => {
-    const driver = new TopologyTestDriver(createTopology({ partitions: 1 }, { dedupeRetentionMs: 60_000 }));
+  const risk = useRiskService();
+
+  it("remembers an orderId for the TTL of stream time after it was seen, then forgets it", async () => {
+    const driver = new TopologyTestDriver(
+      createTopology({ partitions: 1, riskUrl: risk.url }, { dedupeRetentionMs: 60_000 }),
+    );
     try {
       driver.pipeInput(Topics.orders, [
         { key: "o1", value: order(), timestamp: 1000 },
@@ -79,14 +83,15 @@ describe("order validation in the topology (TopologyTestDriver)", () => {
         { key: "o2", value: order(), timestamp: 61_000 }, // stream time 61000: o1's entry (1000) expires
         { key: "o1", value: order(), timestamp: 61_001 }, // forgotten: a new order
       ]);
+      await driver.settle(); // the risk check (processAsync) before orders-validated
       expect(driver.readOutput(Topics.ordersValidated).map((r) => r.key)).toEqual(["o1", "o2", "o1"]);
     } finally {
       driver.close();
     }
   });
 
-  it("routes valid orders to orders-validated, invalid ones to order-status, malformed bytes to the DLQ", () => {
-    const driver = new TopologyTestDriver(createTopology({ partitions: 1 }));
+  it("routes valid orders to orders-validated, invalid ones to order-status, malformed bytes to the DLQ", async () => {
+    const driver = new TopologyTestDriver(createTopology({ partitions: 1, riskUrl: risk.url }));
     try {
       driver.pipeInput(Topics.orders, [
         { key: "o1", value: order(), timestamp: 1000 },
@@ -98,6 +103,7 @@ describe("order validation in the topology (TopologyTestDriver)", () => {
         value: Buffer.from("{not json"),
         timestamp: 1003,
       });
+      await driver.settle();
       expect(driver.readOutput(Topics.ordersValidated).map((r) => r.key)).toEqual(["o1"]);
       expect(driver.readOutput(Topics.orderStatus).map((r) => r.value)).toEqual([
         {

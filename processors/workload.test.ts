@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { DeadLetterHeader, TopologyTestDriver } from "../topology/index.js";
 import { DEFAULT_PIPELINE_OPTIONS, Topics, createTopology } from "./app.js";
+import { useRiskService } from "./test-support.js";
 import { DEFAULT_WORKLOAD, generateWorkload, verifyWorkload, type WorkloadOptions } from "./workload.js";
 
 const options = (overrides: Partial<WorkloadOptions> = {}): WorkloadOptions => ({
@@ -12,16 +13,22 @@ const options = (overrides: Partial<WorkloadOptions> = {}): WorkloadOptions => (
   ...overrides,
 });
 
-function runThroughDriver(workload: ReturnType<typeof generateWorkload>, partitions: number) {
-  const driver = new TopologyTestDriver(createTopology({ partitions }), { partitions });
+/** A real risk service on loopback, with latency and a share of 503s the risk check retries. */
+const risk = useRiskService({ latencyMs: [0, 3], failureRate: 0.02 });
+
+/** Pipes the workload in production order; each order's risk check settles before the next record goes in. */
+async function runThroughDriver(workload: ReturnType<typeof generateWorkload>, partitions: number) {
+  const driver = new TopologyTestDriver(createTopology({ partitions, riskUrl: risk.url }), { partitions });
   try {
-    for (const r of workload.records)
+    for (const r of workload.records) {
       driver.pipeRaw(r.topic, {
         key: Buffer.from(r.key),
         value: r.value,
         timestamp: r.timestamp,
         partition: r.partition,
       });
+      if (r.topic === Topics.orders) await driver.settle();
+    }
     const decode = (topic: string) =>
       driver
         .records(topic)
@@ -82,9 +89,9 @@ describe("workload generator and verifier", () => {
     expect(w.malformed.filter((m) => m.key.startsWith("future-"))).toHaveLength(4);
   });
 
-  it("passes its own verification when run through the topology (TopologyTestDriver), with stock contention", () => {
+  it("passes its own verification when run through the topology (TopologyTestDriver), with stock contention", async () => {
     const w = generateWorkload(options());
-    const report = runThroughDriver(w, 3);
+    const report = await runThroughDriver(w, 3);
     expect(report.checks).toMatchObject({
       exactlyOneStatus: { ok: true },
       outcomes: { ok: true },
@@ -94,6 +101,8 @@ describe("workload generator and verifier", () => {
     expect(report.ok).toBe(true);
     expect(report.statuses.REJECTED_STOCK).toBeGreaterThan(0);
     expect(report.statuses.CONFIRMED).toBeGreaterThan(0);
+    expect(report.statuses.REJECTED_RISK).toBe(w.summary.riskRejected);
+    expect(w.summary.riskRejected).toBeGreaterThan(0);
   });
 
   it("reports differences: a missing status, a wrong outcome", () => {
@@ -106,5 +115,32 @@ describe("workload generator and verifier", () => {
     expect(report.ok).toBe(false);
     expect(report.checks.exactlyOneStatus).toMatchObject({ ok: false, missing: 1 });
     expect(report.checks.outcomes.ok).toBe(false);
+  });
+
+  it("expects REJECTED_RISK exactly for the valid orders the risk rule rejects", () => {
+    const w = generateWorkload(options({ orders: 2000 }));
+    const risky = w.orders.filter((o) => o.expected.status === "REJECTED_RISK");
+    expect(risky.length).toBe(w.summary.riskRejected);
+    expect(risky.length).toBeGreaterThan(0);
+    // Every other order confirmed: the risky ones are outcome mismatches, nothing else is.
+    const statuses = w.orders.map((o) => ({
+      key: o.orderId,
+      value:
+        o.expected.status === "PAID"
+          ? { orderId: o.orderId, status: "CONFIRMED" }
+          : { orderId: o.orderId, status: o.expected.status, reason: o.expected.reason },
+    }));
+    expect(verifyWorkload(w, { statuses, levels: [], deadLetters: [] }).checks.outcomes.ok).toBe(true);
+    const confirmedRisky = statuses.map((s) =>
+      risky.some((o) => o.orderId === s.key)
+        ? { key: s.key, value: { orderId: s.key, status: "CONFIRMED" } }
+        : s,
+    );
+    expect(
+      verifyWorkload(w, { statuses: confirmedRisky, levels: [], deadLetters: [] }).checks.outcomes,
+    ).toMatchObject({
+      ok: false,
+      mismatches: risky.length,
+    });
   });
 });

@@ -11,6 +11,7 @@
 import { DEFAULT_PIPELINE_OPTIONS, Topics, type CompiledOrderPipelineOptions } from "./app.js";
 import type { InvalidReason, Order, OrderLine, Payment, PaymentRejection } from "./orders.js";
 import { SUPPORTED_CURRENCIES } from "./orders.js";
+import { isRiskRejected, riskScore } from "./risk.js";
 
 export interface WorkloadOptions {
   orders: number;
@@ -49,6 +50,8 @@ export interface WorkloadRecord {
 /** What an order's final status must be, where that does not depend on interleaving. */
 export type Expected =
   | { status: "REJECTED_INVALID"; reason: InvalidReason }
+  /** A valid order whose risk score reaches the threshold (processors/risk.ts), whatever its payment. */
+  | { status: "REJECTED_RISK"; reason: "high-risk" }
   | { status: "REJECTED_PAYMENT"; reason: PaymentRejection }
   /** Paid: CONFIRMED or REJECTED_STOCK depending on who got the stock first; CONFIRMED if every sku is plentiful. */
   | { status: "PAID"; plentiful: boolean };
@@ -88,6 +91,8 @@ export interface Workload {
     records: Record<string, number>;
     kinds: Record<string, number>;
     duplicateOrders: number;
+    /** Valid orders the risk check rejects. */
+    riskRejected: number;
     malformed: number;
     scarceSkus: string[];
     eventTimeSpanMs: number;
@@ -163,6 +168,7 @@ export function generateWorkload(options: WorkloadOptions): Workload {
   const kinds: Record<string, number> = {};
   const malformed: Workload["malformed"] = [];
   let duplicates = 0;
+  let riskRejected = 0;
   // Where the broken-clock records go: the middle of a small run, every FUTURE_EVERY orders in a large one.
   const futureAt = Math.min(n >> 1, FUTURE_EVERY >> 1);
 
@@ -283,6 +289,13 @@ export function generateWorkload(options: WorkloadOptions): Workload {
           add(Topics.payments, id, paymentOf(), t + normalDelay());
       }
     }
+    // The risk check comes before the payment join: a risky valid order is REJECTED_RISK whatever its payments
+    // (which are then strays). Its lines still count in the demand above, so the records (and the stock they
+    // imply) are the same as before the risk check existed; plentiful skus only get more than they need.
+    if (!invalid && isRiskRejected(riskScore({ customerId: order.customerId, totalCents: cents }))) {
+      outcome = { status: "REJECTED_RISK", reason: "high-risk" };
+      riskRejected++;
+    }
     expected.push({ orderId: id, expected: outcome, lines: order.lines, duplicated });
 
     if (i % FUTURE_EVERY === futureAt) {
@@ -365,6 +378,7 @@ export function generateWorkload(options: WorkloadOptions): Workload {
       records: perTopic,
       kinds,
       duplicateOrders: duplicates,
+      riskRejected,
       malformed: malformed.length,
       scarceSkus,
       eventTimeSpanMs: clockAt - (options.startMs - 1000),

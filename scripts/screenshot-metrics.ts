@@ -9,6 +9,7 @@
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { APP_ID, createTopology } from "../processors/app.js";
+import { startRiskService } from "../processors/risk-service.js";
 import { deleteGroup, deleteTopics } from "../bin/workload-kafka.js";
 import { PrometheusServer } from "../test/helpers/prometheus.js";
 import { REPO, WorkerProcess, weirCommand } from "../test/helpers/worker-process.js";
@@ -36,7 +37,8 @@ await deleteTopics(brokers, [
 ]);
 await deleteGroup(brokers, APP_ID);
 weir(["topics", "create", "--partitions", "2"]);
-const worker = new WorkerProcess({ env: { KAFKA_BROKERS: brokers } }).start();
+const risk = await startRiskService();
+const worker = new WorkerProcess({ env: { KAFKA_BROKERS: brokers, WEIR_RISK_URL: risk.url } }).start();
 await worker.waitReady();
 const prometheus = await new PrometheusServer().start([new URL(worker.url).host]);
 try {
@@ -71,4 +73,5 @@ try {
 } finally {
   await worker.stop();
   await prometheus.stop();
+  await risk.close();
 }

@@ -1,6 +1,6 @@
 /**
- * `weir demo` end to end on the real broker: the order pipeline with two worker processes passes its verifier,
- * also when a worker is killed (SIGKILL) mid-run and restarted.
+ * `weir demo` end to end on the real broker: the order pipeline with two worker processes, calling the risk service
+ * the demo starts, passes its verifier, also when a worker is killed (SIGKILL) mid-run and restarted.
  */
 import { spawn } from "node:child_process";
 import { describe, expect, it } from "vitest";
@@ -13,6 +13,7 @@ interface DemoResult {
     orders: number;
     statuses: Record<string, number>;
     checks: Record<string, { ok: boolean }>;
+    riskService: { calls: number; failures: number; badRequests: number };
     throughputOrdersPerSecond: number;
     elapsedSeconds: number;
   };
@@ -65,8 +66,20 @@ describe("weir demo (real broker)", () => {
     });
     expect(code).toBe(0);
     expect(total(summary.statuses)).toBe(20000);
-    for (const status of ["CONFIRMED", "REJECTED_INVALID", "REJECTED_PAYMENT", "REJECTED_STOCK"])
+    for (const status of [
+      "CONFIRMED",
+      "REJECTED_INVALID",
+      "REJECTED_RISK",
+      "REJECTED_PAYMENT",
+      "REJECTED_STOCK",
+    ])
       expect(summary.statuses[status], status).toBeGreaterThan(0);
+    // The risk service (started by the demo, 1 % of 503s by default) answered every valid order; its 503s were
+    // retried, none ran out of attempts (no unexpected dead letters above).
+    expect(summary.riskService.calls - summary.riskService.failures).toBeGreaterThanOrEqual(
+      20000 - summary.statuses.REJECTED_INVALID!,
+    );
+    expect(summary.riskService.badRequests).toBe(0);
   }, 250_000);
 
   it("the same with a worker killed (SIGKILL) mid-run and restarted", async () => {

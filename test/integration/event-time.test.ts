@@ -4,9 +4,10 @@
  * both arrival orders, and 3,000- and 10,000-byte order ids. The broken clocks are dead-lettered with the reason;
  * every other order gets its one right status. Runs on the pipeline's own topic names, created fresh (as the demo).
  */
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DeadLetterHeader } from "../../topology/index.js";
 import { APP_ID, TOPIC_CONFIGS, Topics, createTopology } from "../../processors/app.js";
+import { startRiskService, type RiskService } from "../../processors/risk-service.js";
 import { InProcessWorker } from "../helpers/in-process-worker.js";
 import {
   consumeAll,
@@ -18,7 +19,9 @@ import {
   withAdmin,
 } from "../helpers/kafka.js";
 
-const topology = createTopology({ partitions: 1 });
+let risk: RiskService | undefined;
+/** Built once the risk service the pipeline calls is up (beforeAll); the topic list needs only its names. */
+let topology = createTopology({ partitions: 1 });
 const topics = [
   ...new Set([
     Topics.orders,
@@ -31,8 +34,13 @@ const topics = [
 ];
 
 let worker: InProcessWorker | undefined;
+beforeAll(async () => {
+  risk = await startRiskService({ latencyMs: [1, 5], failureRate: 0.01 });
+  topology = createTopology({ partitions: 1, riskUrl: risk.url });
+});
 afterAll(async () => {
   await worker?.stop();
+  await risk?.close();
 });
 
 describe("the order pipeline with broken clocks, tied payments and long order ids (real broker)", () => {

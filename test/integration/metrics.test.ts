@@ -5,6 +5,7 @@
 import { spawnSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { APP_ID, Topics, createTopology } from "../../processors/app.js";
+import { startRiskService, type RiskService } from "../../processors/risk-service.js";
 import { deleteGroup, deleteTopics } from "../../bin/workload-kafka.js";
 import { brokers, endOffsets, waitFor } from "../helpers/kafka.js";
 import { PrometheusServer } from "../helpers/prometheus.js";
@@ -15,10 +16,14 @@ const SEED = "11";
 const PARTITIONS = 2;
 
 describe("metrics in a real Prometheus", () => {
-  const worker = new WorkerProcess();
+  let risk: RiskService;
+  let worker: WorkerProcess;
   const prometheus = new PrometheusServer();
 
   beforeAll(async () => {
+    // The order pipeline's risk check calls its service for every valid order.
+    risk = await startRiskService({ latencyMs: [1, 5], failureRate: 0.01 });
+    worker = new WorkerProcess({ env: { WEIR_RISK_URL: risk.url } });
     // The order pipeline has fixed topic names: start from empty topics and a fresh group.
     const topology = createTopology({ partitions: PARTITIONS });
     const all = [
@@ -39,8 +44,9 @@ describe("metrics in a real Prometheus", () => {
   });
 
   afterAll(async () => {
-    await worker.stop();
+    await worker?.stop();
     await prometheus.stop();
+    await risk?.close();
   });
 
   it("answers with throughput, latency and outcomes consistent with the run", async () => {
@@ -85,8 +91,16 @@ describe("metrics in a real Prometheus", () => {
       "CONFIRMED",
       "REJECTED_INVALID",
       "REJECTED_PAYMENT",
+      "REJECTED_RISK",
       "REJECTED_STOCK",
     ]);
+    // The asynchronous risk check: its calls are timed, and nothing is in flight once the run is verified.
+    const [calls] = await prometheus.query(
+      `sum(weir_async_call_duration_seconds_count{processor="risk-check",outcome="ok"})`,
+    );
+    expect(calls!.value).toBeGreaterThan(0);
+    const [inFlight] = await prometheus.query(`sum(weir_async_in_flight_records{processor="risk-check"})`);
+    expect(inFlight!.value).toBe(0);
 
     const [p99] = await prometheus.query(
       `histogram_quantile(0.99, sum by (le) (weir_processing_latency_seconds_bucket{processor="validate-orders"}))`,

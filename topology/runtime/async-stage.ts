@@ -49,6 +49,8 @@ export class AsyncStage {
   /** Keys with a job started and not yet applied (per-key; one constant key for per-partition). */
   readonly #busy = new Set<string>();
   readonly #controllers = new Set<AbortController>();
+  /** Aborted when the stage closes: ends the back-off sleeps of retries at once. */
+  readonly #closing = new AbortController();
   #closed = false;
 
   constructor(
@@ -106,6 +108,7 @@ export class AsyncStage {
   /** The task closed (rebalance, abort, shutdown): calls are aborted and their results ignored. */
   close(): void {
     this.#closed = true;
+    this.#closing.abort();
     for (const c of this.#controllers) c.abort(new Error("the task closed"));
     this.#controllers.clear();
     this.#jobs.length = 0;
@@ -150,7 +153,9 @@ export class AsyncStage {
     for (let attempt = 1; attempt <= spec.attempts && !this.#closed; attempt++) {
       if (attempt > 1) {
         this.hooks.retried?.();
-        await sleep(spec.backoffMs * 2 ** (attempt - 2));
+        await sleep(spec.backoffMs * 2 ** (attempt - 2), undefined, { signal: this.#closing.signal }).catch(
+          () => {},
+        );
         if (this.#closed) break;
       }
       job.attempts = attempt;
