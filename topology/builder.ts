@@ -225,9 +225,13 @@ export interface AsyncProcessorOptions {
   ordering?: AsyncOrdering;
   /** One call's time limit; a call past it fails (and is retried, if attempts remain). @default 30000 */
   timeoutMs?: number;
-  /** Calls per record before it goes to the dead-letter topic (the processing handler), and the first back-off
-   * between them (doubled each time). @default { attempts: 1, backoffMs: 100 } */
-  retry?: { attempts?: number; backoffMs?: number };
+  /**
+   * Calls per record before it goes to the dead-letter topic (the processing handler), the first back-off between
+   * them (doubled each time), and which failures are worth another call (`when`, given the error: a timeout is an
+   * error whose message says "timed out after N ms"). weir's own ConfigError is never retried.
+   * @default { attempts: 1, backoffMs: 100, when: () => true }
+   */
+  retry?: { attempts?: number; backoffMs?: number; when?: (error: unknown) => boolean };
 }
 
 export interface AsyncProcessorSpec {
@@ -237,6 +241,7 @@ export interface AsyncProcessorSpec {
   readonly timeoutMs: number;
   readonly attempts: number;
   readonly backoffMs: number;
+  readonly retryWhen: (error: unknown) => boolean;
 }
 export interface BranchNode {
   readonly type: "branch";

@@ -15,7 +15,7 @@ import {
 import { DeadLetterHeader } from "../dead-letter.js";
 import { describeText } from "../describe.js";
 import { TopologyTestDriver } from "../driver.js";
-import { TopologyError } from "../errors.js";
+import { ConfigError, TopologyError } from "../errors.js";
 import type { StreamRecord } from "../record.js";
 import { Serdes } from "../serdes.js";
 
@@ -221,6 +221,32 @@ describe("processAsync limits and failures", () => {
     expect(letter!.headers[DeadLetterHeader.errorMessage]).toMatch(
       /failed after 3 attempt\(s\): refused broken/,
     );
+    d.close();
+  });
+
+  it("retry.when decides which failures get another call; weir's ConfigError never does", async () => {
+    const calls = new Map<string, number>();
+    const fn = async (r: StreamRecord<string, string>) => {
+      calls.set(r.value, (calls.get(r.value) ?? 0) + 1);
+      if (r.value === "bad-request") throw new Error("400 bad request");
+      if (r.value === "no-config") throw new ConfigError("no service URL");
+      throw new Error("503 busy");
+    };
+    const d = app(fn, {
+      retry: { attempts: 3, backoffMs: 1, when: (e) => !/^400/.test((e as Error).message) },
+    });
+    d.pipeInput("in", [
+      { key: "a", value: "bad-request" },
+      { key: "b", value: "no-config" },
+      { key: "c", value: "busy" },
+    ]);
+    await d.settle();
+    expect(Object.fromEntries(calls)).toEqual({ "bad-request": 1, "no-config": 1, busy: 3 });
+    expect(d.deadLetters().map((l) => l.headers[DeadLetterHeader.errorMessage])).toEqual([
+      "async processor 'call' failed after 1 attempt(s): 400 bad request",
+      "async processor 'call' failed after 1 attempt(s): no service URL",
+      "async processor 'call' failed after 3 attempt(s): 503 busy",
+    ]);
     d.close();
   });
 

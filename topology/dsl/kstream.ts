@@ -130,6 +130,11 @@ export class KStream<K, V> {
       `timeoutMs must be a positive number, got ${timeoutMs}`,
     );
     check(backoffMs >= 0 && Number.isFinite(backoffMs), `retry.backoffMs must be >= 0, got ${backoffMs}`);
+    const when = options.retry?.when;
+    check(
+      when === undefined || typeof when === "function",
+      "retry.when must be a function (error) => boolean",
+    );
     this.builder.add({
       type: "processor",
       name,
@@ -145,6 +150,7 @@ export class KStream<K, V> {
         timeoutMs,
         attempts,
         backoffMs,
+        retryWhen: options.retry?.when ?? (() => true),
       },
     });
     return new KStream<KO, VO>(this.builder, name, { repartitionRequired: true });

@@ -10,6 +10,7 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import type { AsyncProcessorSpec } from "../builder.js";
+import { ConfigError } from "../errors.js";
 import type { Emit, RawRecord, StreamRecord } from "../record.js";
 
 export type AsyncOutcome = { ok: true; outputs: Emit[] } | { ok: false; error: unknown; timedOut: boolean };
@@ -160,9 +161,19 @@ export class AsyncStage {
       }
       job.attempts = attempt;
       last = await this.#attempt(job, attempt);
-      if (last.ok) return last;
+      if (last.ok || !this.#retryable(last.error)) return last;
     }
     return last;
+  }
+
+  /** Whether a failed call is worth another: never weir's ConfigError, else the processor's `retry.when`. */
+  #retryable(error: unknown): boolean {
+    if (error instanceof ConfigError) return false;
+    try {
+      return this.spec.retryWhen(error) !== false;
+    } catch {
+      return true;
+    }
   }
 
   async #attempt(job: AsyncJob, attempt: number): Promise<AsyncOutcome> {
