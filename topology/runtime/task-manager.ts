@@ -55,6 +55,12 @@ export class TaskManager {
   readonly positions = new Map<string, TopicPartitionOffset>();
   /** Records processed since the last commit. */
   uncommitted = 0;
+  /**
+   * A commit is due and waits for the records in asynchronous processors to settle: tasks with an asynchronous
+   * processor take no new records meanwhile (so the wait ends); the others go on, their records joining the open
+   * transaction.
+   */
+  draining = false;
   /** Task id → stream time as of its last commit: what a (re)opened task starts from. */
   readonly committedStreamTime = new Map<string, number>();
   /** Partitions paused by backpressure. */
@@ -213,6 +219,7 @@ export class TaskManager {
     }
     this.positions.clear();
     this.uncommitted = 0;
+    this.draining = false;
     return partitions;
   }
 
@@ -272,16 +279,20 @@ export class TaskManager {
 
   /** Some task holds queued records and has room for them (only after an asynchronous processor had none). */
   readyToProcess(): boolean {
-    for (const { task, queues } of this.tasks.values())
-      if (queues.size > 0 && task.acceptsRecords) return true;
+    for (const { task, queues } of this.tasks.values()) if (queues.size > 0 && this.#takes(task)) return true;
     return false;
   }
 
   /** Records are in asynchronous processors and no task takes new records: nothing to do but wait for a call. */
   waitingOnAsync(): boolean {
     if (this.tasks.size === 0) return false;
-    for (const { task } of this.tasks.values()) if (task.acceptsRecords) return false;
+    for (const { task } of this.tasks.values()) if (this.#takes(task)) return false;
     return true;
+  }
+
+  /** Whether a task takes new records now: room in its asynchronous processors, and no commit draining them. */
+  #takes(task: StreamTask): boolean {
+    return task.acceptsRecords && !(this.draining && task.hasAsync);
   }
 
   /** Apply settled asynchronous results only (no new records): a commit's wait for in-flight records. */
@@ -308,7 +319,7 @@ export class TaskManager {
       task.applyAsyncCompletions();
       // A task whose asynchronous processor is full takes no new records; its queues fill and pause the partitions.
       let processed = 0;
-      while (task.acceptsRecords) {
+      while (this.#takes(task)) {
         const r = queues.next();
         if (r === undefined) break;
         task.process(r);

@@ -316,6 +316,11 @@ export class StreamTask {
     return this.#asyncStages.map(({ stage }) => ({ processor: stage.processor, records: stage.size }));
   }
 
+  /** The task has an asynchronous processor (processAsync). */
+  get hasAsync(): boolean {
+    return this.#asyncStages.length > 0;
+  }
+
   /** False while an asynchronous processor holds `concurrency` records: the task takes no new input. */
   get acceptsRecords(): boolean {
     for (const { stage } of this.#asyncStages) if (!stage.accepting) return false;

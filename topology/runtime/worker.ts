@@ -108,6 +108,13 @@ export class Worker {
   #consumeTimeout = CONSUME_TIMEOUT_MS;
   /** Names of the topology's asynchronous processors (processAsync). */
   readonly #asyncProcessors: string[];
+  /**
+   * The longest the records in asynchronous processors can take to settle: attempts × timeout plus the back-offs
+   * (bounded by weir's timers, whatever the calls do), and 10 s.
+   */
+  readonly #asyncSettleBoundMs: number;
+  /** When the loop's commit began waiting for asynchronous records (TaskManager.draining). */
+  #drainingSince = 0;
   /** When the loop last turned: a loop that stops turning outside a known wait is wedged (see `live`). */
   #loopTurn = Date.now();
 
@@ -128,6 +135,18 @@ export class Worker {
     this.#asyncProcessors = topology.subtopologies.flatMap((s) =>
       s.nodes.flatMap((n) => (n.type === "processor" && n.async ? [n.name] : [])),
     );
+    this.#asyncSettleBoundMs =
+      10_000 +
+      Math.max(
+        0,
+        ...topology.subtopologies.flatMap((s) =>
+          s.nodes.flatMap((n) =>
+            n.type === "processor" && n.async
+              ? [n.async.attempts * n.async.timeoutMs + n.async.backoffMs * 2 ** n.async.attempts]
+              : [],
+          ),
+        ),
+      );
     const base = { topology, options: this.options, log: this.#log, metrics: this.#metrics };
     this.#ctx = {
       ...base,
@@ -551,7 +570,7 @@ export class Worker {
             return;
           }
           await this.#processQueued();
-          if (this.#committer.due()) await this.#commit();
+          if (this.#committer.due()) await this.#commitWhenSettled();
         });
         if (consumeError !== undefined) {
           const err = consumeError;
@@ -607,10 +626,38 @@ export class Worker {
     // The offsets a commit sends must not pass a record still inside an asynchronous processor, and its outputs
     // belong to this transaction: wait for every record taken so far to settle and go downstream first.
     if (this.#tm.asyncPending > 0 && !(await this.#settleAsync())) return;
+    this.#tm.draining = false;
     try {
       await this.#committer.commit();
     } catch (err) {
       await this.#onCommitFailure(err);
+    }
+  }
+
+  /**
+   * The loop's commit. With records inside asynchronous processors, it does not wait holding the lock: it drains —
+   * tasks with an asynchronous processor take no new records, every other task goes on (its records join the open
+   * transaction), results are applied as calls settle — and commits at the first turn with none in flight. A drain
+   * that outlasts the calls' own bound aborts and rewinds (see #settleAsync).
+   */
+  async #commitWhenSettled(): Promise<void> {
+    if (this.#tm.asyncPending === 0) {
+      if (this.#tm.draining)
+        this.#metrics?.asyncCommitWait.observe((Date.now() - this.#drainingSince) / 1000);
+      this.#tm.draining = false;
+      return this.#commit();
+    }
+    if (!this.#tm.draining) {
+      this.#tm.draining = true;
+      this.#drainingSince = Date.now();
+      return;
+    }
+    if (Date.now() - this.#drainingSince > this.#asyncSettleBoundMs) {
+      this.#log.error("records in asynchronous processors did not settle; aborting and rewinding", {
+        records: this.#tm.asyncPending,
+        waitedMs: Date.now() - this.#drainingSince,
+      });
+      await this.#rebalancer.abortAndRewind();
     }
   }
 
@@ -621,16 +668,7 @@ export class Worker {
    * aborted and every partition rewound, and false is returned: nothing is committed.
    */
   async #settleAsync(): Promise<boolean> {
-    const bound = Math.max(
-      ...this.topology.subtopologies.flatMap((s) =>
-        s.nodes.flatMap((n) =>
-          n.type === "processor" && n.async
-            ? [n.async.attempts * n.async.timeoutMs + n.async.backoffMs * 2 ** n.async.attempts]
-            : [],
-        ),
-      ),
-    );
-    const deadline = Date.now() + bound + 10_000;
+    const deadline = Date.now() + this.#asyncSettleBoundMs;
     const started = Date.now();
     while (this.#tm.asyncPending > 0) {
       const left = deadline - Date.now();
