@@ -68,11 +68,6 @@ export class AsyncStage {
     return this.#jobs.length;
   }
 
-  /** Calls under way now. */
-  get running(): number {
-    return this.#running;
-  }
-
   /** Whether the task may give the processor another record (fewer than `concurrency` in it). */
   get accepting(): boolean {
     return this.#jobs.length < this.spec.concurrency;

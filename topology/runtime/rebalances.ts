@@ -407,9 +407,9 @@ export class Rebalancer {
       await this.d.restorer.restoreTask(sub, partition, sourceStart);
     await this.d.exclusive(async () => {
       for (const { sub, partition, tps } of byTask.values()) this.d.tasks.open(sub, partition, tps);
-      // Assigned and paused until now (held while their task waited for the rest, or — incremental protocols —
-      // since the rebalance was answered): from their start offset, in the step that opens their task, so that
-      // the loop never consumes them from anywhere else.
+      // Held, paused, while their task waited for the rest of its partitions: from their start offset, in the step
+      // that opens their task, so that the loop never consumes them from anywhere else. (The newly assigned ones
+      // get their start offsets in the assignment itself, after this.)
       await this.#positionAndResume(
         resumed.map((tp) => ({ ...tp, offset: startOf.get(tpKey(tp.topic, tp.partition))!.offset })),
       );

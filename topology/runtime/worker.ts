@@ -132,20 +132,15 @@ export class Worker {
       this.#rejectDone = rej;
     });
     this.#done.catch(() => {});
-    this.#asyncProcessors = topology.subtopologies.flatMap((s) =>
-      s.nodes.flatMap((n) => (n.type === "processor" && n.async ? [n.name] : [])),
+    const asyncNodes = topology.subtopologies.flatMap((s) =>
+      s.nodes.flatMap((n) => (n.type === "processor" && n.async ? [{ name: n.name, spec: n.async }] : [])),
     );
+    this.#asyncProcessors = asyncNodes.map((n) => n.name);
     this.#asyncSettleBoundMs =
       10_000 +
       Math.max(
         0,
-        ...topology.subtopologies.flatMap((s) =>
-          s.nodes.flatMap((n) =>
-            n.type === "processor" && n.async
-              ? [n.async.attempts * n.async.timeoutMs + n.async.backoffMs * 2 ** n.async.attempts]
-              : [],
-          ),
-        ),
+        ...asyncNodes.map(({ spec }) => spec.attempts * spec.timeoutMs + spec.backoffMs * 2 ** spec.attempts),
       );
     const base = { topology, options: this.options, log: this.#log, metrics: this.#metrics };
     this.#ctx = {
