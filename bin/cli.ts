@@ -5,8 +5,19 @@ export { version, type Command };
 
 const commands = new Map<string, Command>(commandList.map((c) => [c.name, c]));
 
-/** The order `weir --help` lists commands in: running, then the application's tools, then operations. */
-const ORDER = ["worker", "demo", "generate", "verify", "topics", "describe", "replay", "reset", "state"];
+/** The order `weir --help` lists commands in: starting a project, running, then the application's tools, then operations. */
+const ORDER = [
+  "init",
+  "worker",
+  "demo",
+  "generate",
+  "verify",
+  "topics",
+  "describe",
+  "replay",
+  "reset",
+  "state",
+];
 const rank = (name: string) => (ORDER.includes(name) ? ORDER.indexOf(name) : ORDER.length);
 
 export function usage(): string {

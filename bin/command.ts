@@ -9,20 +9,27 @@ export interface Command {
   run(argv: string[]): Promise<number>;
 }
 
-export function version(): string {
-  // bin/ sits one level under the package root both in the source tree and in dist/.
-  let dir = dirname(fileURLToPath(import.meta.url));
+/** The weir package's root folder: bin/ sits one level under it in the source tree, two in dist/. */
+export function packageRoot(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  let dir = here;
   for (let i = 0; i < 3; i++) {
     try {
-      const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as {
-        name?: string;
-        version?: string;
-      };
-      if (pkg.name === "weir" && pkg.version) return pkg.version;
+      const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { name?: string };
+      if (pkg.name === "weir") return dir;
     } catch {
       // keep walking up
     }
     dir = dirname(dir);
   }
-  return "unknown";
+  throw new Error("cannot find the weir package root (package.json) above " + here);
+}
+
+export function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(join(packageRoot(), "package.json"), "utf8")) as { version?: string };
+    return pkg.version ?? "unknown";
+  } catch {
+    return "unknown";
+  }
 }

@@ -3,6 +3,7 @@ import type { Command } from "./command.js";
 import { demoCommand } from "./demo.js";
 import { describeCommand } from "./describe.js";
 import { generateCommand } from "./generate.js";
+import { initCommand } from "./init.js";
 import { replay as replayCommand } from "./replay.js";
 import { resetCommand } from "./reset.js";
 import { riskServiceCommand } from "./risk-service.js";
@@ -22,4 +23,5 @@ export const commandList: Command[] = [
   verifyCommand,
   demoCommand,
   riskServiceCommand,
+  initCommand,
 ];

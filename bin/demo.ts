@@ -7,7 +7,7 @@
  * cluster where someone else's `weir-orders` lives.
  */
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
-import { createWriteStream, mkdtempSync, readFileSync } from "node:fs";
+import { createWriteStream, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, extname, join } from "node:path";
 import { createInterface } from "node:readline";
@@ -26,7 +26,7 @@ import {
   runCommand,
   type CommandHelp,
 } from "./args.js";
-import type { Command } from "./command.js";
+import { packageRoot, type Command } from "./command.js";
 import { progressReporter, produceWorkload, workloadOptions } from "./generate.js";
 import { verifyOnKafka } from "./verify.js";
 import { createTopics, deleteGroup, deleteTopics, endOffsets, topicPartitions } from "./workload-kafka.js";
@@ -36,26 +36,18 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const unrefSleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms).unref());
 const here = dirname(fileURLToPath(import.meta.url));
 
-/** The package root: bin/ sits one level under it in the source tree, two in dist/. */
-function packageRoot(): string {
-  let dir = here;
-  for (let i = 0; i < 3; i++) {
-    try {
-      const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { name?: string };
-      if (pkg.name === "weir") return dir;
-    } catch {
-      // keep walking up
-    }
-    dir = dirname(dir);
-  }
-  throw new Error("cannot find the weir package root (package.json) above " + here);
-}
-
 function startLocalBroker(log: (line: string) => void): string {
   log("starting the local broker (scripts/broker.sh start) ...");
-  const out = execFileSync("bash", [join(packageRoot(), "scripts", "broker.sh"), "start"], {
+  const root = packageRoot();
+  // Installed from npm, the package folder is node_modules/weir: the broker's jars and data go to ./.weir instead.
+  const installed = root.split(/[\\/]/).includes("node_modules");
+  const out = execFileSync("bash", [join(root, "scripts", "broker.sh"), "start"], {
     encoding: "utf8",
     stdio: ["ignore", "pipe", "inherit"],
+    env:
+      installed && !process.env.WEIR_HOME
+        ? { ...process.env, WEIR_HOME: join(process.cwd(), ".weir") }
+        : process.env,
   });
   const address = out.trim().split("\n").pop();
   if (!address) throw new Error("scripts/broker.sh start printed no address");

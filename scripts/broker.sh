@@ -135,12 +135,10 @@ log_flag() {
 
 pid_alive() { [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
 
-# Does the broker answer a metadata request? kcat if present, else the project's own client, else the log line.
+# Does the broker answer a metadata request? kcat if present, else its log line and an open port.
 answers() {
   if command -v kcat >/dev/null 2>&1; then
     kcat -b "$ADDRESS" -L -m 3 >/dev/null 2>&1
-  elif [ -d "$ROOT/node_modules/@confluentinc/kafka-javascript/build" ]; then
-    node "$ROOT/scripts/broker-ready.mjs" "$ADDRESS" >/dev/null 2>&1
   else
     grep -q "Kafka Server started" "$LOG" 2>/dev/null && (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null
   fi
