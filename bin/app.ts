@@ -10,12 +10,16 @@ export interface AppSettings {
 
 const TYPESCRIPT = new Set([".ts", ".mts", ".cts", ".tsx"]);
 let typescriptLoader: Promise<void> | undefined;
+/**
+ * This CLI itself runs from TypeScript sources (the repository's `npm run weir`, tsx): a TypeScript loader is in
+ * place already, and registering a second one would load a second copy of every module the app shares with the CLI.
+ */
+const RUNNING_FROM_SOURCE = import.meta.url.endsWith(".ts");
 
 /**
  * TypeScript apps run without a build step: the first `.ts` module registers tsx's ESM loader (a dependency of
  * weir) for the rest of the process, so the app and everything it imports load as one module graph — `weir`
- * imported by the app is the same instance the CLI uses. Under tsx already (the repository's own `npm run weir`)
- * registering again is harmless.
+ * imported by the app is the same instance the CLI uses.
  */
 async function loadTypeScript(): Promise<void> {
   typescriptLoader ??= import("tsx/esm/api").then(({ register }) => {
@@ -37,7 +41,7 @@ export async function loadTopology(app: string | undefined, settings: AppSetting
     if (!existsSync(path))
       throw new UsageError(`--app ${app}: no such file (${path}); pass the path of your topology module`);
     try {
-      if (TYPESCRIPT.has(extname(path))) await loadTypeScript();
+      if (TYPESCRIPT.has(extname(path)) && !RUNNING_FROM_SOURCE) await loadTypeScript();
       mod = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
     } catch (err) {
       throw new UsageError(
@@ -71,7 +75,8 @@ function exportsNoTopology(app: string, mod: Record<string, unknown>, candidate:
     v !== null &&
     (v.constructor?.name === "Topology" || v.constructor?.name === "TopologyBuilder");
   const hint = sameName(candidate)
-    ? " It exports a Topology from another copy of weir: the app and the CLI must use the same installed weir (npm ls weir)."
+    ? " It exports a Topology from another copy of weir: the app and the CLI must use the same installed weir (npm ls weir)," +
+      ' and a TypeScript app must be an ES module (its package.json says "type": "module"), or it loads weir a second time as CommonJS.'
     : candidate === undefined
       ? ""
       : ` Its ${typeof mod.createTopology === "function" ? "createTopology() returned" : "export is"} ${describe(candidate)}.`;
