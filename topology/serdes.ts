@@ -2,20 +2,78 @@ import type { Serde as StoreSerde } from "../state/types.js";
 import { DeserializationError, SchemaError, SerializationError } from "./errors.js";
 import type { RawRecord, StreamRecord } from "./record.js";
 
-/** A serde; `nullable: false` makes a null (tombstone) payload a deserialization error. */
+/**
+ * A serializer/deserializer pair for keys or values (Kafka's `Serde`), as sources, sinks and stores take them.
+ * `nullable: false` makes a null (tombstone) payload a deserialization error. Ready-made ones are in
+ * {@link Serdes}.
+ *
+ * @example
+ * ```ts
+ * import { DeserializationError, type Serde } from "weir";
+ *
+ * const date: Serde<Date> = {
+ *   name: "iso-date",
+ *   serialize: (d) => Buffer.from(d.toISOString()),
+ *   deserialize: (b) => {
+ *     const d = new Date(b.toString("utf8"));
+ *     if (Number.isNaN(d.getTime())) throw new DeserializationError("not an ISO date");
+ *     return d;
+ *   },
+ * };
+ * ```
+ */
 export interface Serde<T> extends StoreSerde<T> {
+  /** false: a null payload (a tombstone) is a deserialization error instead of a null value. @default true */
   readonly nullable?: boolean;
 }
 
-/** Validates a decoded value and returns it typed; throws (any error) with a message saying what is wrong. */
+/**
+ * Validates a decoded value and returns it typed; throws (any error) with a message saying what is wrong. Give
+ * one to {@link Serdes.json} to check values as they are read (a failure is a {@link SchemaError}, so the record is
+ * dead-lettered). A zod schema fits with a small adapter.
+ *
+ * @example
+ * ```ts
+ * import { Serdes, type Schema } from "weir";
+ *
+ * type Payment = { orderId: string; amount: number };
+ * const payment: Schema<Payment> = {
+ *   name: "payment",
+ *   validate(value) {
+ *     const v = value as Partial<Payment>;
+ *     if (typeof v?.orderId !== "string" || typeof v.amount !== "number") throw new Error("orderId and amount required");
+ *     return v as Payment;
+ *   },
+ * };
+ * const payments = Serdes.json(payment);
+ * ```
+ */
 export interface Schema<T> {
+  /** The schema's name, used in serde names and error messages. */
   readonly name: string;
+  /** The value, typed, or a throw saying what is wrong with it. */
   validate(value: unknown): T;
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
+/**
+ * Ready-made serdes (Kafka's `Serdes`): strings, bytes, numbers as text, 32-bit integers and JSON with an optional
+ * schema.
+ *
+ * @example
+ * ```ts
+ * import { Serdes, TopologyBuilder } from "weir";
+ *
+ * const app = new TopologyBuilder("shop");
+ * app
+ *   .stream("orders", { key: Serdes.string(), value: Serdes.json<{ amount: number }>() })
+ *   .mapValues("amount", (order) => order.amount)
+ *   .to("order-amounts", { key: Serdes.string(), value: Serdes.number() });
+ * ```
+ */
 export const Serdes = {
+  /** UTF-8 text; bytes that are not valid UTF-8 are a DeserializationError. */
   string(): Serde<string> {
     return {
       name: "string",
@@ -30,6 +88,7 @@ export const Serdes = {
     };
   },
 
+  /** The bytes as they are, a Buffer. */
   bytes(): Serde<Buffer> {
     return { name: "bytes", serialize: (v) => v, deserialize: (b) => b };
   },
@@ -124,7 +183,18 @@ export function decode<T>(serde: Serde<T>, bytes: Buffer | null, what: "key" | "
       throw new SchemaError(`${what} is null but serde ${serde.name} requires a value`);
     return null as T;
   }
-  return serde.deserialize(bytes);
+  try {
+    return serde.deserialize(bytes);
+  } catch (err) {
+    // Say which half of the record and which serde: the first record a new application meets is often written in
+    // another format than the serde given to stream()/table() expects.
+    if (err instanceof DeserializationError && !err.message.startsWith(`${what} `))
+      throw new (err.constructor as typeof DeserializationError)(
+        `${what} does not decode with serde ${serde.name}: ${err.message}`,
+        { cause: err.cause ?? err },
+      );
+    throw err;
+  }
 }
 
 /** A record off Kafka as processors see it: key and value decoded (throws what the serdes throw). */

@@ -8,7 +8,7 @@ import { ConfigError } from "../errors.js";
 import { silentLogger } from "../log.js";
 import { compileWorkerOptions, type WorkerOptions } from "../options.js";
 import { Serdes } from "../serdes.js";
-import { consumerConfig } from "./clients.js";
+import { consumerConfig, retry } from "./clients.js";
 
 const serdes = { key: Serdes.string(), value: Serdes.string() };
 
@@ -67,5 +67,34 @@ describe("consumer configuration by group protocol", () => {
       /set one of them/,
     );
     expect(() => compile({ groupProtocol: "eager" as never })).toThrow(/must be "classic" or "consumer"/);
+  });
+});
+
+describe("retry while the broker is unreachable", () => {
+  it("logs each attempt, says once what to check, and returns what the call finally answers", async () => {
+    const t = topology(false);
+    const options = compileWorkerOptions(t, { brokers: "nowhere:9", stateDir: "/tmp/unused", workerId: "w" });
+    const lines: Array<{ msg: string; fields: Record<string, unknown> | undefined }> = [];
+    const log = {
+      ...silentLogger,
+      warn: (msg: string, fields?: Record<string, unknown>) => lines.push({ msg, fields }),
+    };
+    let calls = 0;
+    const transport = Object.assign(new Error("broker transport failure"), { code: -195 });
+    const result = await retry(
+      { topology: t, options, log, metrics: undefined, stopRequested: () => false },
+      "metadata",
+      async () => {
+        if (++calls < 3) throw transport;
+        return "answered";
+      },
+    );
+    expect(result).toBe("answered");
+    expect(lines.map((l) => l.msg)).toEqual([
+      "metadata failed; Kafka at nowhere:9 unreachable? retrying",
+      "metadata failed; Kafka at nowhere:9 unreachable? retrying",
+    ]);
+    expect(lines[0]!.fields?.hint).toMatch(/not ready.*--brokers \/ KAFKA_BROKERS/);
+    expect(lines[1]!.fields?.hint).toBeUndefined();
   });
 });

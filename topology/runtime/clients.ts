@@ -431,6 +431,12 @@ export async function retry<T>(
         attempt,
         retryInMs: delay,
         error: describeKafkaError(err),
+        // The first thing a new user meets: say what to check once, not on every attempt.
+        ...(attempt === 1
+          ? {
+              hint: "the worker stays not ready (/readyz 503) and retries until a broker answers; check that Kafka runs at that address, or set it with --brokers / KAFKA_BROKERS",
+            }
+          : {}),
       });
       await sleep(delay);
     }
