@@ -10,33 +10,58 @@ type Write = readonly [Buffer, Buffer | null];
 
 const compareWrites = (a: Write, b: Write): number => Buffer.compare(a[0], b[0]);
 
+/**
+ * The per-task write buffer over one store-partition (a {@link StoreBackend}): processors write here and reads see
+ * buffered writes first. The engine applies the buffer ({@link StateBackend.apply} with {@link BufferedStore.drain})
+ * only after the Kafka transaction committed, or discards it on abort, so local state is never ahead of Kafka —
+ * the role of Kafka Streams' record cache and transactional state, made explicit.
+ *
+ * @example
+ * ```ts
+ * import { BufferedStore, openMemoryState } from "weir/state";
+ *
+ * const state = openMemoryState();
+ * const buffer = new BufferedStore(state.open("stock", 0));
+ * buffer.put(Buffer.from("SKU-1"), Buffer.from("7"));
+ * buffer.get(Buffer.from("SKU-1")); // the buffered value
+ * state.open("stock", 0).get(Buffer.from("SKU-1")); // undefined: not applied yet
+ * state.apply([{ store: "stock", partition: 0, writes: buffer.drain(), checkpoint: 0 }]);
+ * ```
+ */
 export class BufferedStore {
   /** Keyed by the key's latin1 string: one code unit per byte, so it is an exact, cheap Map key. */
   readonly #buffer = new Map<string, Write>();
   #discards = 0;
 
   /**
+   * An empty buffer over `backend`.
+   *
+   * @param backend the store-partition under the buffer
    * @param onWrite the changelog hook, called on every put (value) and delete (null), after the write is buffered.
    *   The buffers are kept as given: do not mutate them after `put`.
    * @param validate called before a write is buffered; what it throws reaches the caller and nothing is written
    *   (the runtime refuses a write whose changelog record could not be produced).
    */
   constructor(
+    /** The store-partition under the buffer. */
     readonly backend: StoreBackend,
     private readonly onWrite?: (key: Buffer, value: Buffer | null) => void,
     private readonly validate?: (key: Buffer, value: Buffer | null) => void,
   ) {}
 
+  /** The key's value: the buffered write if any (undefined for a buffered delete), else the backend's. */
   get(key: Buffer): Buffer | undefined {
     const buffered = this.#buffer.get(key.toString("latin1"));
     if (buffered !== undefined) return buffered[1] ?? undefined;
     return this.backend.get(key);
   }
 
+  /** Buffer a write (an empty key is an InvalidStoreKeyError). */
   put(key: Buffer, value: Buffer): void {
     this.#write(key, value);
   }
 
+  /** Buffer a delete. */
   delete(key: Buffer): void {
     this.#write(key, null);
   }
@@ -68,6 +93,7 @@ export class BufferedStore {
     return merge(buffered, backend, reverse, limit);
   }
 
+  /** How many keys have buffered writes. */
   get pendingWrites(): number {
     return this.#buffer.size;
   }

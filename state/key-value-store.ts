@@ -85,7 +85,21 @@ class TypedKeyValueStore<K, V> implements KeyValueStore<K, V> {
   }
 }
 
-/** A typed key-value store over a task's write buffer. Entries are ordered by serialized key bytes. */
+/**
+ * A typed key-value store over a task's write buffer (what {@link weir!ProcessorContext.keyValueStore} returns).
+ * Entries are ordered by serialized key bytes.
+ *
+ * @example
+ * ```ts
+ * import { Serdes } from "weir";
+ * import { BufferedStore, keyValueStore, openMemoryState } from "weir/state";
+ *
+ * const buffer = new BufferedStore(openMemoryState().open("users", 0));
+ * const users = keyValueStore("users", buffer, { key: Serdes.string(), value: Serdes.json<{ name: string }>() });
+ * users.put("u1", { name: "Ada" });
+ * console.log([...users.prefixScan("u")]); // [{ key: "u1", value: { name: "Ada" } }]
+ * ```
+ */
 export function keyValueStore<K, V>(
   name: string,
   inner: BufferedStore,

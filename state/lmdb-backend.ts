@@ -31,8 +31,15 @@ import { DIGEST_BYTES, keyDigest, packWithKey, unpackWithKey } from "./long-keys
 type BytesDb = Database<Buffer, Buffer>;
 
 /**
- * Virtual address space reserved for the memory map (not disk: the file grows with the data).
- * @default 8 GiB
+ * Virtual address space reserved for the memory map (not disk: the file grows with the data): the default of
+ * {@link openLmdbState}'s `mapSizeBytes`, 8 GiB. A worker's local state cannot grow beyond it.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_MAP_SIZE_BYTES, openLmdbState } from "weir/state";
+ *
+ * const state = openLmdbState({ path: "/var/lib/weir/shop", mapSizeBytes: 4 * DEFAULT_MAP_SIZE_BYTES }); // 32 GiB
+ * ```
  */
 export const DEFAULT_MAP_SIZE_BYTES = 8 * 1024 ** 3;
 /** Store-partitions per worker directory is bounded by this (LMDB's `maxDbs`; each costs a little at open). */
@@ -41,7 +48,18 @@ const DATA_DB_PREFIX = "s:";
 const CHECKPOINT_DB = "checkpoints";
 const BYTES = { keyEncoding: "binary", encoding: "binary" } as const;
 
-/** Keys up to this many bytes are stored as they are (LMDB's own limit is 1978); see the file comment. */
+/**
+ * Keys up to this many bytes are stored as they are (LMDB's own limit is 1978); a longer key is stored under its
+ * first MAX_INLINE_KEY_BYTES bytes and a SHA-256 digest, with the full key beside the value. Keys of any length
+ * work; this only says which ones cost a little more.
+ *
+ * @example
+ * ```ts
+ * import { MAX_INLINE_KEY_BYTES } from "weir/state";
+ *
+ * const inline = (key: Buffer) => key.length <= MAX_INLINE_KEY_BYTES;
+ * ```
+ */
 export const MAX_INLINE_KEY_BYTES = 1900;
 const MAX_PROBES = 256;
 /** Sorts after every physical key that starts with the same MAX_INLINE_KEY_BYTES bytes. */
@@ -313,7 +331,21 @@ class LmdbStateBackend implements StateBackend {
   }
 }
 
-/** Open (or create) the LMDB state of one worker directory. */
+/**
+ * Open (or create) the LMDB state of one worker directory: one environment, a sub-database per store-partition,
+ * and checkpoints written in the same transaction as the data (what a {@link weir!Worker} runs on; Kafka Streams uses
+ * RocksDB in this role). `mapSizeBytes` defaults to {@link DEFAULT_MAP_SIZE_BYTES}.
+ *
+ * @example
+ * ```ts
+ * import { TopologyTestDriver, type Topology } from "weir";
+ * import { openLmdbState } from "weir/state";
+ *
+ * declare const topology: Topology;
+ * // Run the test driver on LMDB, as the worker does.
+ * const driver = new TopologyTestDriver(topology, { state: openLmdbState({ path: "/tmp/weir-driver" }) });
+ * ```
+ */
 export function openLmdbState(options: { path: string; mapSizeBytes?: number }): StateBackend {
   return new LmdbStateBackend(options.path, options.mapSizeBytes ?? DEFAULT_MAP_SIZE_BYTES);
 }

@@ -175,7 +175,20 @@ class MemoryStateBackend implements StateBackend {
   }
 }
 
-/** A fresh in-memory state backend. */
+/**
+ * A fresh in-memory state backend: the same contract as LMDB (byte-ordered ranges, atomic apply, checkpoints);
+ * nothing survives `close()`. What the test driver uses by default.
+ *
+ * @example
+ * ```ts
+ * import { openMemoryState } from "weir/state";
+ *
+ * const state = openMemoryState();
+ * state.apply([{ store: "stock", partition: 0, writes: [[Buffer.from("SKU-1"), Buffer.from("7")]], checkpoint: 12 }]);
+ * console.log(state.list()); // [{ store: "stock", partition: 0, checkpoint: 12, entries: 1 }]
+ * state.close();
+ * ```
+ */
 export function openMemoryState(): StateBackend {
   return new MemoryStateBackend();
 }

@@ -8,11 +8,57 @@
  * the high watermark hold only markers: there is nothing to replay.
  */
 
+/**
+ * What restore must do for a store-partition before its task may process records: nothing (`up-to-date`),
+ * replay the changelog from `fromOffset` to `toOffset` (exclusive) onto the local state (`replay`), or wipe the
+ * local state and rebuild it from the changelog (`wipe-and-rebuild`). `reason` says why, for the log.
+ *
+ * @example
+ * ```ts
+ * import { decideRestore, type RestorePlan } from "weir/state";
+ *
+ * const plan: RestorePlan = decideRestore({ checkpoint: 99, lowWatermark: 0, highWatermark: 150 });
+ * if (plan.action !== "up-to-date") console.log(`restore ${plan.fromOffset}..${plan.toOffset}: ${plan.reason}`);
+ * ```
+ */
 export type RestorePlan =
-  | { action: "up-to-date"; reason: string }
-  | { action: "replay"; fromOffset: number; toOffset: number; reason: string }
-  | { action: "wipe-and-rebuild"; fromOffset: number; toOffset: number; reason: string };
+  | {
+      /** Nothing to restore. */
+      action: "up-to-date";
+      /** Why, for the log. */
+      reason: string;
+    }
+  | {
+      /** Replay the changelog onto the local state. */
+      action: "replay";
+      /** The first changelog offset to read. */
+      fromOffset: number;
+      /** The offset to read up to (exclusive). */
+      toOffset: number;
+      /** Why, for the log. */
+      reason: string;
+    }
+  | {
+      /** Wipe the local state, then replay the changelog. */
+      action: "wipe-and-rebuild";
+      /** The first changelog offset to read. */
+      fromOffset: number;
+      /** The offset to read up to (exclusive). */
+      toOffset: number;
+      /** Why, for the log. */
+      reason: string;
+    };
 
+/**
+ * What {@link decideRestore} decides from: the local checkpoint and the changelog partition's watermarks.
+ *
+ * @example
+ * ```ts
+ * import type { RestoreInput } from "weir/state";
+ *
+ * const input: RestoreInput = { checkpoint: undefined, lowWatermark: 0, highWatermark: 42 }; // a new worker
+ * ```
+ */
 export interface RestoreInput {
   /** Offset of the last changelog record applied locally, undefined if none ever was (or the state was wiped). */
   checkpoint: number | undefined;
@@ -37,6 +83,20 @@ export const hasUnappliedRecordsDeleted = (checkpoint: number, input: RestoreInp
 export const isCaughtUp = (checkpoint: number, input: RestoreInput): boolean =>
   checkpoint + 1 >= input.highWatermark;
 
+/**
+ * Decide what restore must do for a store-partition (after Quix Streams' recovery checks): from the local
+ * checkpoint and the changelog's watermarks, replay what is missing, or wipe and rebuild when the changelog was
+ * recreated or records after the checkpoint were deleted. Throws a RangeError for impossible watermarks.
+ *
+ * @example
+ * ```ts
+ * import { decideRestore } from "weir/state";
+ *
+ * decideRestore({ checkpoint: undefined, lowWatermark: 0, highWatermark: 100 }).action; // "replay" (0 to 100)
+ * decideRestore({ checkpoint: 99, lowWatermark: 0, highWatermark: 100 }).action; // "up-to-date"
+ * decideRestore({ checkpoint: 500, lowWatermark: 0, highWatermark: 100 }).action; // "wipe-and-rebuild"
+ * ```
+ */
 export function decideRestore(input: RestoreInput): RestorePlan {
   const { checkpoint, lowWatermark, highWatermark } = input;
   if (lowWatermark > highWatermark || lowWatermark < 0) {

@@ -254,6 +254,24 @@ class TypedWindowStore<K, V> implements WindowStore<K, V> {
   }
 }
 
+/**
+ * How a typed window store measures retention and reports dropped puts (the runtime passes the task's stream
+ * time and its dropped-records counter).
+ *
+ * @example
+ * ```ts
+ * import { Serdes } from "weir";
+ * import { BufferedStore, openMemoryState, windowStore, type WindowStoreOptions } from "weir/state";
+ *
+ * let streamTime = -1;
+ * const options: WindowStoreOptions = {
+ *   streamTime: () => streamTime,
+ *   onDrop: (reason, timestamp) => console.warn(`dropped a put at ${timestamp}: ${reason}`),
+ * };
+ * const buffer = new BufferedStore(openMemoryState().open("logins", 0));
+ * const logins = windowStore("logins", buffer, { key: Serdes.string(), value: Serdes.string() }, 3_600_000, options);
+ * ```
+ */
 export interface WindowStoreOptions {
   /** The task's stream time (−1 before its first record): what retention is measured against. */
   streamTime?: () => number;
@@ -261,7 +279,23 @@ export interface WindowStoreOptions {
   onDrop?: (reason: "expired-window", timestamp: number) => void;
 }
 
-/** A typed window store over a task's write buffer. See the file comment for the layout and retention. */
+/**
+ * A typed window store over a task's write buffer (what {@link weir!ProcessorContext.windowStore} returns): values by
+ * (key, timestamp), one key's entries adjacent and in time order; entries older than `retentionMs` behind stream
+ * time (or the newest timestamp held) are invisible and dropped on put.
+ *
+ * @example
+ * ```ts
+ * import { Serdes } from "weir";
+ * import { BufferedStore, openMemoryState, windowStore } from "weir/state";
+ *
+ * const buffer = new BufferedStore(openMemoryState().open("page-views", 0));
+ * const views = windowStore("page-views", buffer, { key: Serdes.string(), value: Serdes.number() }, 60_000);
+ * views.put("home", 3, 1_000);
+ * views.put("home", 5, 2_000);
+ * console.log([...views.fetch("home", 0, 10_000)].map((e) => e.value)); // [3, 5]
+ * ```
+ */
 export function windowStore<K, V>(
   name: string,
   inner: BufferedStore,

@@ -1,45 +1,113 @@
 import { changelogTopic, type Topology, type TopologyNode } from "./builder.js";
 
+/**
+ * A topology as plain JSON (Kafka Streams' `TopologyDescription`): sub-topologies with their nodes and edges,
+ * stores with their changelogs, and topics by role. What `weir describe --json` prints.
+ *
+ * @example
+ * ```ts
+ * import { describeJson, type Topology, type TopologyDescription } from "weir";
+ *
+ * declare const topology: Topology;
+ * const d: TopologyDescription = describeJson(topology);
+ * for (const s of d.stores) console.log(s.name, s.kind, s.changelog ?? "no changelog");
+ * console.log("inputs:", d.topics.inputs, "dead letters:", d.topics.deadLetter);
+ * ```
+ */
 export interface TopologyDescription {
+  /** The application id. */
   appId: string;
+  /** The sub-topologies, by id. */
   subtopologies: Array<{
+    /** The sub-topology's id. */
     id: number;
+    /** The topics it reads. */
     sourceTopics: string[];
+    /** The topics it writes. */
     sinkTopics: string[];
+    /** The stores its processors use. */
     stores: string[];
+    /** Its nodes, parents before children. */
     nodes: Array<{
+      /** The node's name. */
       name: string;
+      /** The node's kind. */
       type: TopologyNode["type"];
+      /** Sources and sinks: the topic. */
       topic?: string;
+      /** Processors: the stores they use. */
       stores?: string[];
       /** An asynchronous processor (processAsync): its limits. */
-      async?: { concurrency: number; ordering: string; timeoutMs: number; attempts: number };
+      async?: {
+        /** Calls in flight per task. */
+        concurrency: number;
+        /** In which order calls run and emit. */
+        ordering: string;
+        /** One call's time limit, ms. */
+        timeoutMs: number;
+        /** Calls per record. */
+        attempts: number;
+      };
+      /** The nodes that process its output. */
       children: string[];
+      /** The nodes whose output it processes. */
       parents: string[];
     }>;
   }>;
+  /** The declared stores. */
   stores: Array<{
+    /** The store's name. */
     name: string;
+    /** `key-value` or `window`. */
     kind: string;
+    /** Its changelog topic, or null when it has none of its own. */
     changelog: string | null;
+    /** Window stores: the retention, ms. */
     retentionMs?: number;
+    /** Key-value stores with a TTL: the TTL, ms. */
     ttlMs?: number;
     /** A global table's store: the topic every worker reads in full into it (subtopology is -1). */
     globalTopic?: string;
     /** A table's store whose changelog is this source topic. */
     sourceTopic?: string;
+    /** The sub-topology whose tasks hold it (-1 for a global table's store). */
     subtopology: number;
   }>;
+  /** The topics, by role. */
   topics: {
+    /** Topics read and written by nobody in the topology: the application's inputs. */
     inputs: string[];
+    /** Topics written that are not internal: the application's outputs. */
     outputs: string[];
-    internal: Array<{ name: string; kind: string; config: Record<string, string> }>;
+    /** Repartition topics and changelogs. */
+    internal: Array<{
+      /** The topic's name. */
+      name: string;
+      /** `repartition` or `changelog`. */
+      kind: string;
+      /** The configs it is created with. */
+      config: Record<string, string>;
+    }>;
     /** Topics read in full by every worker into global tables. */
     global: string[];
+    /** The dead-letter topic. */
     deadLetter: string;
   };
 }
 
+/**
+ * The topology as a {@link TopologyDescription}: plain JSON, for tools and `weir describe --json`.
+ *
+ * @example
+ * ```ts
+ * import { Serdes, TopologyBuilder, describeJson } from "weir";
+ *
+ * const app = new TopologyBuilder("shop");
+ * const serdes = { key: Serdes.string(), value: Serdes.json() };
+ * app.stream("orders", serdes).to("orders-copy", serdes);
+ * console.log(JSON.stringify(describeJson(app.build()), null, 2));
+ * ```
+ */
 export function describeJson(topology: Topology): TopologyDescription {
   const children = new Map<string, string[]>();
   for (const s of topology.subtopologies)
@@ -95,7 +163,25 @@ export function describeJson(topology: Topology): TopologyDescription {
   };
 }
 
-/** Text in the spirit of Kafka Streams' TopologyDescription. */
+/**
+ * The topology as text in the spirit of Kafka Streams' `TopologyDescription.toString()`: sub-topologies with their
+ * nodes and edges, stores, and topics. What `weir describe` prints.
+ *
+ * @example
+ * ```ts
+ * import { Serdes, TopologyBuilder, describeText } from "weir";
+ *
+ * const app = new TopologyBuilder("shop");
+ * const serdes = { key: Serdes.string(), value: Serdes.json() };
+ * app.stream("orders", serdes).to("orders-copy", serdes);
+ * process.stdout.write(describeText(app.build()));
+ * // Topology: shop
+ * //   Sub-topology: 0  (tasks 0_<partition>, one per partition of orders)
+ * //     Source: orders-source (topic: orders)
+ * //       --> orders-copy-sink
+ * // ...
+ * ```
+ */
 export function describeText(topology: Topology): string {
   const d = describeJson(topology);
   const lines = [`Topology: ${d.appId}`];
@@ -136,7 +222,19 @@ export function describeText(topology: Topology): string {
   return lines.join("\n") + "\n";
 }
 
-/** A Mermaid flowchart: one subgraph per sub-topology, topics as stadium shapes, stores as cylinders. */
+/**
+ * The topology as a Mermaid flowchart: one subgraph per sub-topology, topics as stadium shapes, stores as
+ * cylinders. Put it in a Markdown code block of language `mermaid` to draw the topology.
+ *
+ * @example
+ * ```ts
+ * import { writeFileSync } from "node:fs";
+ * import { describeMermaid, type Topology } from "weir";
+ *
+ * declare const topology: Topology;
+ * writeFileSync("topology.md", `~~~mermaid\n${describeMermaid(topology)}~~~\n`);
+ * ```
+ */
 export function describeMermaid(topology: Topology): string {
   const d = describeJson(topology);
   const id = (kind: string, name: string) => `${kind}_${name.replace(/[^A-Za-z0-9_]/g, "_")}`;

@@ -250,3 +250,38 @@ describe("TopologyTestDriver", () => {
     expect(driver.keyValueStore<string, number>("counts", xs[0]!.partition).get("x")).toBe(3);
   });
 });
+
+describe("stores a processor asks for", () => {
+  const topologyAsking = (kind: "undeclared" | "wrong-kind") => {
+    const b = new TopologyBuilder("t");
+    b.store("counts", Stores.keyValue(Serdes.string(), Serdes.number()));
+    b.stream("in", s)
+      .process(
+        "p",
+        (ctx) =>
+          map((r) => {
+            if (kind === "undeclared") ctx.keyValueStore("other");
+            else ctx.windowStore("counts");
+            return { key: r.key, value: r.value };
+          }),
+        { stores: ["counts"] },
+      )
+      .to("out", s);
+    return b.build();
+  };
+
+  it("a store it did not declare, or asked for as the wrong kind: a bug in the topology, it fails the task saying what to do", () => {
+    for (const [kind, message] of [
+      ["undeclared", /processor 'p' did not declare store 'other'; add it to \{ stores: \[\.\.\.\] \}/],
+      [
+        "wrong-kind",
+        /asked for store 'counts' as a window store, but it is a key-value store: use ctx\.keyValueStore\('counts'\)/,
+      ],
+    ] as const) {
+      const driver = new TopologyTestDriver(topologyAsking(kind));
+      expect(() => driver.pipeInput("in", [{ key: "k", value: "v" }])).toThrow(message);
+      expect(driver.deadLetters()).toHaveLength(0);
+      driver.close();
+    }
+  });
+});

@@ -12,15 +12,53 @@ import { applyStaged, changelogSizeCheck, stageChangelogs } from "./runtime/task
 import { DEFAULT_MAX_RECORD_BYTES, checkRecordSize, fitDeadLetter } from "./runtime/record-collector.js";
 import type { RecordFailureAction, RecordFailureHandlers } from "./failures.js";
 
+/**
+ * An output record as {@link TopologyTestDriver.readOutput} returns it (Kafka Streams' `TestRecord`): decoded key
+ * and value, timestamp, headers and where it was written.
+ *
+ * @example
+ * ```ts
+ * import type { TestRecord, TopologyTestDriver } from "weir";
+ *
+ * declare const driver: TopologyTestDriver;
+ * const out: TestRecord<string, string>[] = driver.readOutput<string, string>("order-status");
+ * console.log(out.map((r) => `${r.key}=${r.value} @${r.timestamp}`));
+ * ```
+ */
 export interface TestRecord<K, V> {
+  /** The decoded key. */
   key: K;
+  /** The decoded value. */
   value: V;
+  /** The record's timestamp, epoch ms. */
   timestamp: number;
+  /** The record's headers. */
   headers: Headers;
+  /** The partition it was written to. */
   partition: number;
+  /** Its offset in that partition. */
   offset: number;
 }
 
+/**
+ * Options of a {@link TopologyTestDriver}: partitions per topic, the initial wall clock, error handling and the
+ * state backend (Kafka Streams' driver takes these as properties).
+ *
+ * @example
+ * ```ts
+ * import { TopologyTestDriver, type DriverOptions, type Topology } from "weir";
+ * import { openLmdbState } from "weir/state";
+ *
+ * declare const topology: Topology;
+ * const options: DriverOptions = {
+ *   partitions: 4,
+ *   wallClockMs: Date.parse("2024-01-01T00:00:00Z"),
+ *   errorHandlers: { processing: "fail" },
+ *   state: openLmdbState({ path: "/tmp/weir-test-state" }),
+ * };
+ * const driver = new TopologyTestDriver(topology, options);
+ * ```
+ */
 export interface DriverOptions {
   /** Partitions of every topic (default 1). */
   partitions?: number;
@@ -41,6 +79,28 @@ export interface DriverOptions {
 /**
  * Runs a topology in-process without a broker, as Kafka Streams' TopologyTestDriver: in-memory stores, a commit
  * after every input record, records to internal (repartition) topics processed at once, outputs kept per topic.
+ *
+ * @example
+ * ```ts
+ * import { Serdes, TopologyBuilder, TopologyTestDriver } from "weir";
+ *
+ * const app = new TopologyBuilder("shop");
+ * app
+ *   .stream("orders", { key: Serdes.string(), value: Serdes.json<{ amount: number }>() })
+ *   .groupByKey("orders-by-customer")
+ *   .count("orders-per-customer")
+ *   .toStream("count-updates")
+ *   .to("order-counts", { key: Serdes.string(), value: Serdes.json<number | null>() });
+ *
+ * const driver = new TopologyTestDriver(app.build());
+ * driver.pipeInput("orders", [
+ *   { key: "alice", value: { amount: 10 } },
+ *   { key: "alice", value: { amount: 25 } },
+ * ]);
+ * console.log(driver.readOutput("order-counts").map((r) => r.value)); // [1, 2]
+ * console.log(driver.keyValueStore<string, number>("orders-per-customer").get("alice")); // 2
+ * driver.close();
+ * ```
  */
 export class TopologyTestDriver {
   readonly #topology: Topology;
@@ -60,6 +120,12 @@ export class TopologyTestDriver {
   /** Wakes settle() when an asynchronous call settles. */
   #wake: () => void = () => {};
 
+  /**
+   * A driver for `topology`; tasks and stores are created as records arrive.
+   *
+   * @param topology the built topology to run
+   * @param options partitions, wall clock, error handling and state backend
+   */
   constructor(topology: Topology, options: DriverOptions = {}) {
     this.#topology = topology;
     this.#partitions = options.partitions ?? 1;
@@ -75,7 +141,21 @@ export class TopologyTestDriver {
     this.#state = options.state ?? openMemoryState();
   }
 
-  /** Serialize with the source's serdes and process. Timestamps default to the wall clock. */
+  /**
+   * Serialize with the source's serdes and process, record by record (Kafka Streams' `TestInputTopic.pipeInput`).
+   * Timestamps default to the wall clock; the partition defaults to the key's (murmur2) partition.
+   *
+   * @example
+   * ```ts
+   * import type { TopologyTestDriver } from "weir";
+   *
+   * declare const driver: TopologyTestDriver;
+   * driver.pipeInput("orders", [
+   *   { key: "o-1", value: { amount: 10 }, timestamp: 1_000 },
+   *   { key: "o-2", value: { amount: 99 }, timestamp: 2_000, headers: { source: "web" } },
+   * ]);
+   * ```
+   */
   pipeInput<K, V>(
     topic: string,
     records: Array<{ key: K; value: V; timestamp?: number; headers?: Headers; partition?: number }>,
@@ -91,7 +171,18 @@ export class TopologyTestDriver {
       });
   }
 
-  /** Process raw bytes (e.g. a malformed record). */
+  /**
+   * Process raw bytes (e.g. a malformed record, to test dead-lettering).
+   *
+   * @example
+   * ```ts
+   * import type { TopologyTestDriver } from "weir";
+   *
+   * declare const driver: TopologyTestDriver;
+   * driver.pipeRaw("orders", { key: Buffer.from("o-1"), value: Buffer.from("{not json") });
+   * console.log(driver.deadLetters().length); // 1
+   * ```
+   */
   pipeRaw(
     topic: string,
     record: {
@@ -126,6 +217,16 @@ export class TopologyTestDriver {
    * Wait until no asynchronous processor (processAsync) holds a record: each settled call's outputs are applied as
    * the worker applies them (downstream, into the output topics), and the calls waiting behind them start. Fails
    * after `timeoutMs` naming how many records are still in flight.
+   *
+   * @example
+   * ```ts
+   * import type { TopologyTestDriver } from "weir";
+   *
+   * declare const driver: TopologyTestDriver;
+   * driver.pipeInput("orders", [{ key: "o-1", value: { customer: "c-1", amount: 250 } }]);
+   * await driver.settle(); // the risk check's call has completed and its output is written
+   * console.log(driver.readOutput("scored-orders"));
+   * ```
    */
   async settle(timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
@@ -155,14 +256,29 @@ export class TopologyTestDriver {
     this.#drain();
   }
 
-  /** Move the wall clock and fire wall-clock punctuators that became due. */
+  /**
+   * Move the wall clock by `ms` and fire wall-clock punctuators that became due (Kafka Streams'
+   * `advanceWallClockTime`).
+   */
   advanceWallClock(ms: number): void {
     this.#wallClock += ms;
     for (const task of this.#tasks.values()) task.punctuateWallClock(this.#wallClock);
     this.#drain();
   }
 
-  /** Records written to a topic, decoded with the topology's sink serdes for it (or the given ones), and removed. */
+  /**
+   * Records written to a topic, decoded with the topology's sink serdes for it (or the given ones), and removed
+   * (Kafka Streams' `TestOutputTopic.readRecordsToList`).
+   *
+   * @example
+   * ```ts
+   * import { Serdes, type TopologyTestDriver } from "weir";
+   *
+   * declare const driver: TopologyTestDriver;
+   * const statuses = driver.readOutput<string, string>("order-status");
+   * const changelog = driver.readOutput("shop-stock-changelog", { key: Serdes.string(), value: Serdes.int32() });
+   * ```
+   */
   readOutput<K = unknown, V = unknown>(
     topic: string,
     serdes?: { key: Serde<K>; value: Serde<V> },
@@ -193,16 +309,36 @@ export class TopologyTestDriver {
     return this.#topics.get(topic) ?? [];
   }
 
-  /** Records sent to the dead-letter topic (not removed). */
   /** Records stores or operators discarded (what the worker counts in weir_dropped_records_total). */
-  droppedRecords(): ReadonlyArray<{ reason: string; node: string }> {
+  droppedRecords(): ReadonlyArray<{
+    /** Why, e.g. `expired-window`, `null-key`. */
+    reason: string;
+    /** The node (or store) that dropped it. */
+    node: string;
+  }> {
     return this.#dropped;
   }
 
+  /**
+   * Records sent to the dead-letter topic (not removed), with the `weir.*` headers of {@link DeadLetterHeader}.
+   *
+   * @example
+   * ```ts
+   * import { DeadLetterHeader, type TopologyTestDriver } from "weir";
+   *
+   * declare const driver: TopologyTestDriver;
+   * for (const letter of driver.deadLetters())
+   *   console.log(letter.headers[DeadLetterHeader.errorClass], letter.headers[DeadLetterHeader.errorMessage]);
+   * ```
+   */
   deadLetters(): readonly RawRecord[] {
     return this.records(this.#topology.deadLetterTopic);
   }
 
+  /**
+   * A key-value store of the task for `partition` (or a global table's store), to read in assertions (Kafka
+   * Streams' `getKeyValueStore`).
+   */
   keyValueStore<K, V>(name: string, partition = 0): KeyValueStore<K, V> {
     const global = this.#topology.globalStores.find((g) => g.store === name);
     if (global)
@@ -216,14 +352,17 @@ export class TopologyTestDriver {
     >;
   }
 
+  /** A window store of the task for `partition`, to read in assertions (Kafka Streams' `getWindowStore`). */
   windowStore<K, V>(name: string, partition = 0): WindowStore<K, V> {
     return this.#task(this.#subtopologyOfStore(name), partition).store(name) as unknown as WindowStore<K, V>;
   }
 
+  /** The driver's wall-clock time, epoch ms. */
   get wallClockMs(): number {
     return this.#wallClock;
   }
 
+  /** Close the tasks and the state backend. */
   close(): void {
     for (const t of this.#tasks.values()) t.close();
     this.#state.close();

@@ -33,17 +33,70 @@ import {
 } from "./errors.js";
 import type { LibrdKafkaError } from "./kafka.js";
 
+/**
+ * The class of a failure, which decides what the worker does: `record` (one input record is at fault:
+ * dead-letter it or fail, per its kind), `transient` (wait and retry, not ready meanwhile) or `fatal` (stop with
+ * the reason). See {@link classify}.
+ *
+ * @example
+ * ```ts
+ * import { classify, type FailureClass } from "weir";
+ *
+ * const cls: FailureClass = classify({ code: -195, message: "Local: Broker transport failure" }); // "transient"
+ * ```
+ */
 export type FailureClass = "record" | "transient" | "fatal";
 
-/** The handler a record-level failure goes to (Kafka Streams: deserialization/processing/production handler). */
+/**
+ * The handler a record-level failure goes to (Kafka Streams: deserialization/processing/production exception
+ * handler).
+ *
+ * @example
+ * ```ts
+ * import { DeserializationError, recordFailureKind, type RecordFailureKind } from "weir";
+ *
+ * const kind: RecordFailureKind | undefined = recordFailureKind(new DeserializationError("not valid JSON"));
+ * // "deserialization"
+ * ```
+ */
 export type RecordFailureKind = "deserialization" | "processing" | "production";
 
-/** What a record-level handler does: send the input record to the dead-letter topic and go on, or fail. */
+/**
+ * What a record-level handler does: send the input record to the dead-letter topic and go on, or fail (Kafka
+ * Streams' `CONTINUE` with a dead-letter queue, or `FAIL`).
+ *
+ * @example
+ * ```ts
+ * import type { RecordFailureAction, WorkerOptions } from "weir";
+ *
+ * const strict: RecordFailureAction = "fail";
+ * const options: WorkerOptions = { brokers: "localhost:9092", stateDir: "/var/lib/weir", processingErrors: strict };
+ * ```
+ */
 export type RecordFailureAction = "dead-letter" | "fail";
 
+/**
+ * What each kind of record-level failure does: {@link RecordFailureAction} per {@link RecordFailureKind}.
+ *
+ * @example
+ * ```ts
+ * import { TopologyTestDriver, type RecordFailureHandlers, type Topology } from "weir";
+ *
+ * declare const topology: Topology;
+ * const handlers: RecordFailureHandlers = {
+ *   deserialization: "dead-letter",
+ *   processing: "fail",
+ *   production: "dead-letter",
+ * };
+ * const driver = new TopologyTestDriver(topology, { errorHandlers: handlers });
+ * ```
+ */
 export interface RecordFailureHandlers {
+  /** An input record that does not decode. */
   readonly deserialization: RecordFailureAction;
+  /** A processor that threw. */
   readonly processing: RecordFailureAction;
+  /** An output or store value that cannot be produced (too large, not serializable). */
   readonly production: RecordFailureAction;
 }
 
@@ -57,7 +110,19 @@ const AUTH_CODES = new Set([
   -169, // librdkafka: __AUTHENTICATION
 ]);
 
-/** The record-level kind of an error, or undefined if it is not a record-level error. */
+/**
+ * The record-level kind of an error, or undefined if it is not a record-level error. Any error that is not a
+ * {@link WeirError} (a TypeError from user code, a library's error) is a processing error.
+ *
+ * @example
+ * ```ts
+ * import { RecordTooLargeError, TopologyError, recordFailureKind } from "weir";
+ *
+ * recordFailureKind(new TypeError("x is undefined")); // "processing"
+ * recordFailureKind(new RecordTooLargeError("too large", 2_000_000, 1_000_000, "out")); // "production"
+ * recordFailureKind(new TopologyError("bad topology")); // undefined
+ * ```
+ */
 export function recordFailureKind(err: unknown): RecordFailureKind | undefined {
   if (err instanceof DeserializationError) return "deserialization";
   if (err instanceof RecordTooLargeError || err instanceof SerializationError) return "production";
@@ -67,7 +132,21 @@ export function recordFailureKind(err: unknown): RecordFailureKind | undefined {
   return undefined;
 }
 
-/** The class of an error met outside a processor (committing, producing, consuming, administering). */
+/**
+ * The class of an error met outside a processor (committing, producing, consuming, administering): the one place
+ * weir decides whether to dead-letter, retry or stop. librdkafka errors are fatal when librdkafka says so or on
+ * authentication and authorization failures, and transient otherwise.
+ *
+ * @example
+ * ```ts
+ * import { ConfigError, ProducerFencedError, TransactionAbortedError, classify } from "weir";
+ *
+ * classify(new TransactionAbortedError("aborted")); // "transient"
+ * classify(new ProducerFencedError("fenced")); // "fatal"
+ * classify(new ConfigError("bad option")); // "fatal"
+ * classify({ code: 30, message: "Group authorization failed" }); // "fatal"
+ * ```
+ */
 export function classify(err: unknown): FailureClass {
   if (err instanceof WeirError) {
     if (recordFailureKind(err) !== undefined) return "record";

@@ -1,4 +1,25 @@
-/** The public surface of weir's topology layer: the DSL, serdes, the runtime and the test driver. */
+/**
+ * The public surface of weir's topology layer (`weir`): the DSL, serdes, the runtime and the test driver. Build a
+ * topology with {@link TopologyBuilder}, run it with a {@link Worker}, test it with a {@link TopologyTestDriver}.
+ *
+ * @example
+ * ```ts
+ * import { Serdes, TopologyBuilder, Worker } from "weir";
+ *
+ * const key = Serdes.string();
+ * const app = new TopologyBuilder("shop");
+ * app
+ *   .stream("orders", { key, value: Serdes.json<{ customer: string; amount: number }>() })
+ *   .filter("large-orders", (r) => r.value.amount >= 1000)
+ *   .mapValues("customer", (order) => order.customer)
+ *   .to("large-order-customers", { key, value: Serdes.string() });
+ *
+ * const worker = new Worker(app.build(), { brokers: "localhost:9092", stateDir: "/var/lib/weir" });
+ * await worker.start();
+ * ```
+ *
+ * @module weir
+ */
 export {
   TopologyBuilder,
   KStream,
@@ -30,7 +51,22 @@ export {
   type SubTopology,
   type InternalTopic,
   type OffsetResetPolicy,
+  type AppCounter,
+  type SourceOptions,
+  type TimestampExtractor,
+  type TopologyNode,
+  type SourceNode,
+  type ProcessorNode,
+  type AsyncProcessorSpec,
+  type BranchNode,
+  type MergeNode,
+  type SinkNode,
 } from "./builder.js";
+export type { StreamTableJoinSerdes, StreamJoinSerdes, Serdes2 } from "./dsl/kstream.js";
+export type { MaterializeOptions } from "./dsl/ktable.js";
+export type { AggregateOptions } from "./dsl/grouped.js";
+export type { WindowedAggregateOptions } from "./dsl/windows.js";
+export type { ProblemReport, HealthProblem } from "./runtime/health.js";
 export { SlidingWindows, SlidingWindowedKStream } from "./dsl/sliding.js";
 export { Serdes, type Serde, type Schema } from "./serdes.js";
 export type { StreamRecord, Emit, Headers, RawRecord, OutgoingRecord } from "./record.js";
@@ -43,6 +79,7 @@ export {
   type WorkerOptions,
   type CompiledWorkerOptions,
   type ProcessingGuarantee,
+  type GroupProtocol,
 } from "./options.js";
 export { DeadLetterHeader } from "./dead-letter.js";
 export {
@@ -54,7 +91,7 @@ export {
   type RecordFailureHandlers,
 } from "./failures.js";
 export { partitionForKey, murmur2 } from "./partitioner.js";
-export { jsonLogger, silentLogger, type Logger, type LogLevel } from "./log.js";
-export { createMetrics, metricsForApp, setWorkerInfo, type WeirMetrics } from "./metrics.js";
+export { jsonLogger, silentLogger, type Logger, type LogLevel, type LogFields } from "./log.js";
+export { createMetrics, metricsForApp, setWorkerInfo, type WeirMetrics, type WorkerInfo } from "./metrics.js";
 export * from "./errors.js";
 export type { KeyValueStore, WindowStore, KeyValue, WindowedEntry } from "../state/index.js";

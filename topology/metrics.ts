@@ -318,8 +318,28 @@ function defineInstruments(registry: Registry) {
 
 type Instruments = ReturnType<typeof defineInstruments>;
 
-/** weir's instruments, labelled with one application's id (`app`), on a registry. */
+/**
+ * weir's instruments, labelled with one application's id (`app`), on a prom-client registry: one property per
+ * metric (`recordsConsumed` is `weir_records_consumed_total`, and so on; docs/metrics.md explains what they
+ * answer). Pass it to a worker (`WorkerOptions.metrics`) and serve `registry.metrics()` on `/metrics`.
+ *
+ * @example
+ * ```ts
+ * import { createServer } from "node:http";
+ * import { Worker, createMetrics, type Topology } from "weir";
+ *
+ * declare const topology: Topology;
+ * const metrics = createMetrics();
+ * const worker = new Worker(topology, { brokers: "localhost:9092", stateDir: "/var/lib/weir", metrics });
+ * createServer(async (_req, res) => {
+ *   res.setHeader("content-type", metrics.registry.contentType);
+ *   res.end(await metrics.registry.metrics());
+ * }).listen(9464);
+ * await worker.start();
+ * ```
+ */
 export type WeirMetrics = Readonly<Instruments> & {
+  /** The prom-client registry the instruments are registered on. */
   readonly registry: Registry;
   /** The application whose series these are (undefined: no `app` label is added). */
   readonly app: string | undefined;
@@ -331,6 +351,16 @@ const instrumentsOf = new WeakMap<Registry, Instruments>();
  * weir's instruments on `registry` (a fresh one by default), for application `app`. The instruments and Node's
  * default metrics are registered once per registry; each application's view adds its `app` label to every series,
  * so several applications (workers of different topologies) in one process share one `/metrics`.
+ *
+ * @example
+ * ```ts
+ * import { Registry } from "prom-client";
+ * import { createMetrics } from "weir";
+ *
+ * const registry = new Registry();
+ * const shop = createMetrics(registry, "shop");
+ * const billing = createMetrics(registry, "billing"); // same instruments, app="billing" on its series
+ * ```
  */
 export function createMetrics(registry: Registry = new Registry(), app?: string): WeirMetrics {
   let instruments = instrumentsOf.get(registry);
@@ -345,7 +375,18 @@ export function createMetrics(registry: Registry = new Registry(), app?: string)
   return Object.freeze(view) as WeirMetrics;
 }
 
-/** The same registry's instruments, labelled for `app` (what a worker does with the metrics it is given). */
+/**
+ * The same registry's instruments, labelled for `app` (what a worker does with the metrics it is given).
+ *
+ * @example
+ * ```ts
+ * import { createMetrics, metricsForApp } from "weir";
+ *
+ * const metrics = createMetrics();
+ * const shop = metricsForApp(metrics, "shop");
+ * shop.recordsConsumed.inc({ topic: "orders", partition: "0" }); // counted with app="shop"
+ * ```
+ */
 export function metricsForApp(metrics: WeirMetrics, app: string): WeirMetrics {
   return metrics.app === app ? metrics : createMetrics(metrics.registry, app);
 }
@@ -378,10 +419,23 @@ function withApp<M extends object>(metric: M, app: string): M {
   });
 }
 
+/**
+ * The labels of the constant `weir_worker_info` series (see {@link setWorkerInfo}).
+ *
+ * @example
+ * ```ts
+ * import type { WorkerInfo } from "weir";
+ *
+ * const info: WorkerInfo = { version: "0.1.0", app: "shop", guarantee: "exactly_once" };
+ * ```
+ */
 export interface WorkerInfo {
+  /** weir's version. */
   version: string;
+  /** The application id. */
   app: string;
-  guarantee: "exactly-once" | "at-least-once" | (string & {});
+  /** The processing guarantee, as a label value (`weir worker` publishes the option's value, e.g. `exactly_once`). */
+  guarantee: "exactly_once" | "at_least_once" | (string & {});
 }
 
 const appCounters = new WeakMap<Registry, Map<string, { counter: Counter<string>; labels: string }>>();
@@ -414,7 +468,18 @@ export function appCounter(
   return { inc: (labels, value) => counter.inc({ ...labels, ...app }, value ?? 1) };
 }
 
-/** Publish the constant `weir_worker_info` series. */
+/**
+ * Publish the constant `weir_worker_info` series (value 1, labelled with version, app and guarantee), as
+ * `weir worker` does at start.
+ *
+ * @example
+ * ```ts
+ * import { createMetrics, setWorkerInfo } from "weir";
+ *
+ * const metrics = createMetrics(undefined, "shop");
+ * setWorkerInfo(metrics, { version: "0.1.0", app: "shop", guarantee: "exactly_once" });
+ * ```
+ */
 export function setWorkerInfo(metrics: WeirMetrics, info: WorkerInfo): void {
   metrics.workerInfo.set({ version: info.version, app: info.app, guarantee: info.guarantee }, 1);
 }

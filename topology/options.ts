@@ -8,16 +8,69 @@ import type { KafkaConfig } from "./kafka.js";
 import type { Logger } from "./log.js";
 import type { WeirMetrics } from "./metrics.js";
 
+/**
+ * The processing guarantee (Kafka Streams' `processing.guarantee`): `exactly_once` commits outputs, changelog
+ * records and consumed offsets in one Kafka transaction (Kafka Streams' `exactly_once_v2`); `at_least_once`
+ * commits offsets after the outputs are delivered, without transactions.
+ *
+ * @example
+ * ```ts
+ * import { Worker, type ProcessingGuarantee, type Topology } from "weir";
+ *
+ * declare const topology: Topology;
+ * const guarantee: ProcessingGuarantee = "at_least_once";
+ * const worker = new Worker(topology, { brokers: "localhost:9092", stateDir: "/var/lib/weir", guarantee });
+ * ```
+ */
 export type ProcessingGuarantee = "exactly_once" | "at_least_once";
+
+/**
+ * The consumer group protocol (librdkafka's `group.protocol`): `classic`, or `consumer` (KIP-848, Apache Kafka
+ * 4.0+). See {@link WorkerOptions.groupProtocol}.
+ *
+ * @example
+ * ```ts
+ * import type { GroupProtocol, WorkerOptions } from "weir";
+ *
+ * const groupProtocol: GroupProtocol = "consumer";
+ * const options: WorkerOptions = {
+ *   brokers: "localhost:9092",
+ *   stateDir: "/var/lib/weir",
+ *   groupProtocol,
+ *   remoteAssignor: "uniform",
+ * };
+ * ```
+ */
 export type GroupProtocol = "classic" | "consumer";
 
-/** What users pass to a worker. Every field but `brokers` and `stateDir` is optional. */
+/**
+ * What users pass to a worker (Kafka Streams' `StreamsConfig`). Every field but `brokers` and `stateDir` is
+ * optional; {@link compileWorkerOptions} checks them and applies the defaults.
+ *
+ * @example
+ * ```ts
+ * import { Worker, createMetrics, jsonLogger, type Topology, type WorkerOptions } from "weir";
+ *
+ * declare const topology: Topology;
+ * const options: WorkerOptions = {
+ *   brokers: "kafka-1:9092,kafka-2:9092",
+ *   stateDir: "/var/lib/weir",
+ *   guarantee: "exactly_once",
+ *   commitIntervalMs: 100,
+ *   processingErrors: "dead-letter",
+ *   kafka: { "security.protocol": "SASL_SSL", "sasl.mechanisms": "PLAIN" },
+ *   logger: jsonLogger(),
+ *   metrics: createMetrics(),
+ * };
+ * const worker = new Worker(topology, options);
+ * ```
+ */
 export interface WorkerOptions {
   /** Kafka bootstrap servers, `host:port[,host:port]`. */
   brokers: string;
   /** Folder holding this worker's LMDB environment and its persisted worker id. */
   stateDir: string;
-  /** @default "exactly_once" */
+  /** The processing guarantee. @default "exactly_once" */
   guarantee?: ProcessingGuarantee;
   /** How often to commit. @default 100 under exactly_once, 1000 under at_least_once */
   commitIntervalMs?: number;
@@ -94,7 +147,9 @@ export interface WorkerOptions {
   shutdownTimeoutMs?: number;
   /** librdkafka properties passed through to every client (SASL, SSL, ...). */
   kafka?: KafkaConfig;
+  /** Where the worker logs. @default silentLogger */
   logger?: Logger;
+  /** weir's Prometheus instruments to record into (see {@link createMetrics}); none when absent. */
   metrics?: WeirMetrics;
   /** Test only (never set in production): arms fault points through a file, see runtime/test-faults.ts. */
   testFaultFile?: string;
@@ -102,33 +157,67 @@ export interface WorkerOptions {
   statisticsIntervalMs?: number;
 }
 
-/** The frozen form the runtime sees. */
+/**
+ * The frozen form of {@link WorkerOptions} the runtime sees: checked, with every default applied (see the options
+ * for what each field means). A worker's is {@link Worker.options}.
+ *
+ * @example
+ * ```ts
+ * import type { Worker } from "weir";
+ *
+ * declare const worker: Worker;
+ * const { guarantee, commitIntervalMs, workerId, appStateDir } = worker.options;
+ * console.log(`${workerId}: ${guarantee}, commit every ${commitIntervalMs} ms, state in ${appStateDir}`);
+ * ```
+ */
 export interface CompiledWorkerOptions {
+  /** Kafka bootstrap servers. */
   readonly brokers: string;
+  /** The worker's state folder. */
   readonly stateDir: string;
+  /** This application's folder in it, `<stateDir>/<appId>` (LMDB environment and worker id). */
   readonly appStateDir: string;
+  /** The processing guarantee. */
   readonly guarantee: ProcessingGuarantee;
+  /** How often to commit, ms. */
   readonly commitIntervalMs: number;
+  /** Commit early after this many records. */
   readonly maxUncommittedRecords: number;
+  /** What each kind of record-level failure does. */
   readonly errorHandlers: RecordFailureHandlers;
+  /** Whether dropped records are also dead-lettered. */
   readonly droppedRecords: "drop" | "dead-letter";
+  /** When a worker with work waiting and no commit counts as stalled, ms. */
   readonly stallTimeoutMs: number;
+  /** Records fetched per poll. */
   readonly maxPollRecords: number;
+  /** Queued records per partition before it is paused. */
   readonly maxBufferedRecordsPerPartition: number;
+  /** The consumer group protocol. */
   readonly groupProtocol: GroupProtocol;
   /** `consumer` protocol: the broker-side assignor weir asks for (undefined: the broker's default). */
   readonly remoteAssignor: string | undefined;
   /** Classic protocol only. */
   readonly sessionTimeoutMs: number;
+  /** The producer's transaction timeout, ms. */
   readonly transactionTimeoutMs: number;
+  /** How long one transaction call waits for an answer, ms. */
   readonly transactionCallTimeoutMs: number;
+  /** How long a task may stall on a passing condition before the worker stops, ms. */
   readonly taskTimeoutMs: number;
+  /** The classic protocol's partition assignor. */
   readonly assignor: "range" | "cooperative-sticky" | "roundrobin";
+  /** This worker's stable id (part of its transactional id). */
   readonly workerId: string;
+  /** Restore records applied per LMDB transaction. */
   readonly restoreBatchRecords: number;
+  /** Bound on graceful shutdown, ms. */
   readonly shutdownTimeoutMs: number;
+  /** librdkafka statistics interval, ms (0: off). */
   readonly statisticsIntervalMs: number;
+  /** librdkafka properties passed to every client. */
   readonly kafka: Readonly<KafkaConfig>;
+  /** Test only: the fault-injection file, if any. */
   readonly testFaultFile: string | undefined;
 }
 
@@ -146,6 +235,24 @@ const action = (name: string, v: RecordFailureAction | undefined): RecordFailure
   return v;
 };
 
+/**
+ * Check worker options against a topology and apply the defaults: what a {@link Worker}'s constructor does. Throws
+ * a ConfigError naming the option at fault. Without `workerId`, it reads (or creates) the id persisted in
+ * `<stateDir>/<appId>/worker-id`, so it touches the file system.
+ *
+ * @example
+ * ```ts
+ * import { compileWorkerOptions, type Topology } from "weir";
+ *
+ * declare const topology: Topology;
+ * const compiled = compileWorkerOptions(topology, {
+ *   brokers: "localhost:9092",
+ *   stateDir: "/tmp/weir",
+ *   workerId: "w-1",
+ * });
+ * console.log(compiled.commitIntervalMs, compiled.assignor); // 100, and "range" or "cooperative-sticky"
+ * ```
+ */
 export function compileWorkerOptions(topology: Topology, o: WorkerOptions): CompiledWorkerOptions {
   if (!o.brokers) throw new ConfigError("brokers is required (KAFKA_BROKERS or --brokers)");
   if (!o.stateDir) throw new ConfigError("stateDir is required (WEIR_STATE_DIR or --state-dir)");

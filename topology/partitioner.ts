@@ -1,6 +1,13 @@
 /**
- * Kafka's default partitioner for keyed records (murmur2, as the Java clients and librdkafka's
- * `murmur2_random`), so that weir, Kafka Streams and Java producers agree on where a key lives.
+ * The 32-bit murmur2 hash of Kafka's default partitioner for keyed records (as the Java clients' `Utils.murmur2`
+ * and librdkafka's `murmur2_random`), so that weir, Kafka Streams and Java producers agree on where a key lives.
+ *
+ * @example
+ * ```ts
+ * import { murmur2 } from "weir";
+ *
+ * const hash = murmur2(Buffer.from("order-1")); // a signed 32-bit integer
+ * ```
  */
 export function murmur2(data: Buffer): number {
   const seed = 0x9747b28c;
@@ -36,7 +43,17 @@ export function murmur2(data: Buffer): number {
   return h;
 }
 
-/** The partition of a keyed record among `partitions`, as Kafka's DefaultPartitioner / BuiltInPartitioner. */
+/**
+ * The partition of a keyed record among `partitions`, as Kafka's DefaultPartitioner / BuiltInPartitioner: where a
+ * Java producer, librdkafka's `murmur2_random` and weir put the key's serialized bytes.
+ *
+ * @example
+ * ```ts
+ * import { Serdes, partitionForKey } from "weir";
+ *
+ * const partition = partitionForKey(Serdes.string().serialize("customer-42"), 12); // 0..11
+ * ```
+ */
 export function partitionForKey(key: Buffer, partitions: number): number {
   return (murmur2(key) & 0x7fffffff) % partitions;
 }

@@ -41,7 +41,8 @@ export interface Serde<T> extends StoreSerde<T> {
  *   name: "payment",
  *   validate(value) {
  *     const v = value as Partial<Payment>;
- *     if (typeof v?.orderId !== "string" || typeof v.amount !== "number") throw new Error("orderId and amount required");
+ *     if (typeof v?.orderId !== "string" || typeof v.amount !== "number")
+ *       throw new Error("orderId and amount required");
  *     return v as Payment;
  *   },
  * };

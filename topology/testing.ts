@@ -9,7 +9,7 @@
  * import { ProcessorTester } from "weir/testing";
  * import { map } from "rxjs";
  *
- * const tester = new ProcessorTester(
+ * const tester = new ProcessorTester<string, string, string, number>(
  *   (ctx) => {
  *     const counts = ctx.keyValueStore<string, number>("counts");
  *     return map((r) => {
@@ -41,7 +41,23 @@ import type { Emit, Headers, StreamRecord } from "./record.js";
 
 export { TopologyTestDriver, type TestRecord, type DriverOptions } from "./driver.js";
 
-/** Where {@link MockProcessorContext} and {@link ProcessorTester} start. */
+/**
+ * Where {@link MockProcessorContext} and {@link ProcessorTester} start.
+ *
+ * @example
+ * ```ts
+ * import { Serdes, Stores } from "weir";
+ * import { MockProcessorContext, type MockContextOptions } from "weir/testing";
+ *
+ * const options: MockContextOptions = {
+ *   stores: { stock: Stores.keyValue(Serdes.string(), Serdes.int32()) },
+ *   partition: 3,
+ *   processor: "reserve",
+ *   wallClockMs: Date.parse("2024-01-01T00:00:00Z"),
+ * };
+ * const ctx = new MockProcessorContext(options); // ctx.taskId === "0_3"
+ * ```
+ */
 export interface MockContextOptions {
   /** The stores the processor uses, by name (what `.process(name, factory, { stores })` declares). */
   stores?: Readonly<Record<string, StoreDefinition>>;
@@ -57,11 +73,25 @@ export interface MockContextOptions {
   wallClockMs?: number;
 }
 
-/** A record the processor discarded on purpose through `ctx.dropped(reason)`. */
+/**
+ * A record the processor discarded on purpose through `ctx.dropped(reason)`.
+ *
+ * @example
+ * ```ts
+ * import { MockProcessorContext, type DroppedRecord } from "weir/testing";
+ *
+ * const ctx = new MockProcessorContext();
+ * ctx.dropped("null-key");
+ * const [drop]: DroppedRecord[] = ctx.droppedRecords;
+ * // drop: { reason: "null-key", record: undefined, deadLetter: undefined }
+ * ```
+ */
 export interface DroppedRecord {
+  /** The reason given to `dropped(reason)`, e.g. `null-key`. */
   reason: string;
   /** The input record being processed when it was dropped (undefined during a punctuation). */
   record: StreamRecord | undefined;
+  /** The `deadLetter` option given to `dropped` (undefined: the worker's `droppedRecords` option decides). */
   deadLetter: boolean | undefined;
 }
 
@@ -81,9 +111,12 @@ interface Punctuator {
  *
  * @example
  * ```ts
+ * import { Serdes, Stores } from "weir";
+ * import { MockProcessorContext } from "weir/testing";
+ *
  * const ctx = new MockProcessorContext({ stores: { seen: Stores.keyValue(Serdes.string(), Serdes.number()) } });
  * ctx.keyValueStore<string, number>("seen").put("a", 1);
- * ctx.counter("orders_total", "orders").inc({ status: "CONFIRMED" });
+ * ctx.counter("orders_total").inc({ status: "CONFIRMED" });
  * ctx.counterValue("orders_total", { status: "CONFIRMED" }); // 1
  * ```
  */
@@ -103,6 +136,7 @@ export class MockProcessorContext implements ProcessorContext {
   #wallClock: number;
   #current: StreamRecord | undefined;
 
+  /** A context with the given stores and identity (task `0_<partition>`), stream time -1 and no record. */
   constructor(options: MockContextOptions = {}) {
     this.appId = options.appId ?? "test";
     this.partition = options.partition ?? 0;
@@ -147,7 +181,7 @@ export class MockProcessorContext implements ProcessorContext {
     return this.#current;
   }
 
-  counter(name: string): AppCounter {
+  counter(name: string, _help?: string, _labelNames?: readonly string[]): AppCounter {
     return {
       inc: (labels, value = 1) => {
         const key = counterKey(name, labels);
@@ -236,10 +270,20 @@ function counterKey(name: string, labels?: Readonly<Record<string, string>>): st
   return `${name}${JSON.stringify(sorted)}`;
 }
 
-/** Optional parts of a record piped into a {@link ProcessorTester}. */
+/**
+ * Optional parts of a record piped into a {@link ProcessorTester}.
+ *
+ * @example
+ * ```ts
+ * import type { PipeOptions } from "weir/testing";
+ *
+ * const late: PipeOptions = { timestamp: 1_000, headers: { source: "replay" }, topic: "orders" };
+ * ```
+ */
 export interface PipeOptions {
   /** Event time, epoch ms. @default the tester's wall-clock time */
   timestamp?: number;
+  /** The record's headers. @default {} */
   headers?: Headers;
   /** @default the tester's topic */
   topic?: string;
@@ -253,6 +297,19 @@ export interface PipeOptions {
  *
  * @example
  * ```ts
+ * import { map } from "rxjs";
+ * import { expect } from "vitest";
+ * import { Serdes, Stores, type ProcessorFactory } from "weir";
+ * import { ProcessorTester } from "weir/testing";
+ *
+ * const countClicks: ProcessorFactory<string, string, string, number> = (ctx) => {
+ *   const clicks = ctx.keyValueStore<string, number>("clicks-per-user");
+ *   return map((r) => {
+ *     const n = (clicks.get(r.key) ?? 0) + 1;
+ *     clicks.put(r.key, n);
+ *     return { key: r.key, value: n };
+ *   });
+ * };
  * const tester = new ProcessorTester(countClicks, {
  *   stores: { "clicks-per-user": Stores.keyValue(Serdes.string(), Serdes.number()) },
  * });
@@ -271,6 +328,7 @@ export class ProcessorTester<KI, VI, KO, VO> {
   #failed = false;
   #offset = 0;
 
+  /** Build the processor with a fresh {@link MockProcessorContext} from `options` and subscribe it. */
   constructor(factory: ProcessorFactory<KI, VI, KO, VO>, options: MockContextOptions = {}) {
     this.context = new MockProcessorContext(options);
     this.#topic = options.topic ?? "input";

@@ -13,21 +13,89 @@ import type {
 } from "./builder.js";
 import { TopologyError } from "./errors.js";
 
+/**
+ * The name of a store's changelog topic, `<appId>-<store>-changelog` (as Kafka Streams names them).
+ *
+ * @example
+ * ```ts
+ * import { changelogTopic } from "weir";
+ *
+ * changelogTopic("shop", "stock"); // "shop-stock-changelog"
+ * ```
+ */
 export const changelogTopic = (appId: string, store: string): string => `${appId}-${store}-changelog`;
+
+/**
+ * The name of a repartition topic, `<appId>-<name>-repartition`, where `name` is the node that repartitions (as
+ * Kafka Streams names them).
+ *
+ * @example
+ * ```ts
+ * import { repartitionTopic } from "weir";
+ *
+ * repartitionTopic("shop", "by-country"); // "shop-by-country-repartition"
+ * ```
+ */
 export const repartitionTopic = (appId: string, name: string): string => `${appId}-${name}-repartition`;
+
+/**
+ * The name of the application's dead-letter topic, `<appId>-dlq`: records that failed to deserialize or process,
+ * with headers naming the error and the source ({@link DeadLetterHeader}).
+ *
+ * @example
+ * ```ts
+ * import { deadLetterTopic } from "weir";
+ *
+ * deadLetterTopic("shop"); // "shop-dlq"
+ * ```
+ */
 export const deadLetterTopic = (appId: string): string => `${appId}-dlq`;
 
-/** A validated, immutable topology. */
+/**
+ * A validated, immutable topology (Kafka Streams' `Topology`), made by {@link TopologyBuilder.build}: its
+ * sub-topologies, stores, internal topics and their names. Give it to a {@link Worker} to run it, or to a
+ * {@link TopologyTestDriver} to test it.
+ *
+ * @example
+ * ```ts
+ * import { Serdes, TopologyBuilder } from "weir";
+ *
+ * const app = new TopologyBuilder("shop");
+ * app
+ *   .stream("orders", { key: Serdes.string(), value: Serdes.json<{ customer: string }>() })
+ *   .groupBy("by-customer", (r) => r.value.customer, {
+ *     key: Serdes.string(),
+ *     value: Serdes.json<{ customer: string }>(),
+ *   })
+ *   .count("orders-per-customer");
+ * const topology = app.build();
+ * console.log(topology.inputTopics); // ["orders"]
+ * console.log(topology.internalTopics.map((t) => t.name)); // the repartition topic and the count's changelog
+ * ```
+ */
 export class Topology {
+  /** The sub-topologies, by id. */
   readonly subtopologies: readonly SubTopology[];
+  /** The repartition and changelog topics the application owns. */
   readonly internalTopics: readonly InternalTopic[];
+  /** The dead-letter topic, `<appId>-dlq`. */
   readonly deadLetterTopic: string;
   readonly #nodes: Map<string, TopologyNode>;
   readonly #subtopologyOfTopic = new Map<string, number>();
 
+  /**
+   * Validates the nodes and stores (throws a TopologyError naming the node at fault). Use
+   * {@link TopologyBuilder.build} rather than calling this.
+   *
+   * @param appId the application id
+   * @param nodes every node, parents before children
+   * @param stores the declared stores, by name
+   */
   constructor(
+    /** The application id. */
     readonly appId: string,
     nodes: TopologyNode[],
+    /** The declared stores, by name. */
     readonly stores: ReadonlyMap<string, StoreDefinition>,
   ) {
     this.#nodes = new Map(nodes.map((n) => [n.name, n]));
@@ -40,10 +108,12 @@ export class Topology {
     Object.freeze(this);
   }
 
+  /** The node named `name`, if there is one. */
   node(name: string): TopologyNode | undefined {
     return this.#nodes.get(name);
   }
 
+  /** The sub-topology that reads `topic`, if any. */
   subtopologyOf(topic: string): SubTopology | undefined {
     const id = this.#subtopologyOfTopic.get(topic);
     return id === undefined ? undefined : this.subtopologies[id];
@@ -56,7 +126,14 @@ export class Topology {
   }
 
   /** Global tables: store name and the topic every worker reads in full into it. */
-  get globalStores(): Array<{ store: string; topic: string; definition: StoreDefinition }> {
+  get globalStores(): Array<{
+    /** The global table's store. */
+    store: string;
+    /** The topic read in full into it. */
+    topic: string;
+    /** The store's definition. */
+    definition: StoreDefinition;
+  }> {
     return [...this.stores]
       .filter(([, d]) => d.globalTopic !== undefined)
       .map(([store, definition]) => ({ store, topic: definition.globalTopic!, definition }));

@@ -11,7 +11,21 @@ import { StreamAggregations } from "./stream-aggregations.js";
 import { SessionWindowedKStream, SessionWindows, TimeWindowedKStream, TimeWindows } from "./windows.js";
 import { SlidingWindowedKStream, SlidingWindows } from "./sliding.js";
 
-/** Where an aggregation keeps its result. */
+/**
+ * Where an aggregation keeps its result (Kafka Streams' `Materialized.as(store)`), and how long an idle group
+ * lives.
+ *
+ * @example
+ * ```ts
+ * import { Serdes, TopologyBuilder } from "weir";
+ *
+ * const app = new TopologyBuilder("shop");
+ * app
+ *   .stream("carts", { key: Serdes.string(), value: Serdes.json<{ sku: string }>() })
+ *   .groupByKey("carts-by-user")
+ *   .count("cart-size", { store: "cart-sizes", ttlMs: 24 * 3_600_000 });
+ * ```
+ */
 export interface AggregateOptions {
   /** The key-value store (and changelog `<app>-<store>-changelog`). @default the aggregation's name */
   store?: string;
@@ -52,10 +66,25 @@ function aggregation<K, VA>(
  * A stream grouped by key (Kafka Streams' KGroupedStream), partitioned so that all records of a key meet in one
  * task. Each aggregation materializes its result in a changelogged key-value store and returns it as a table.
  * Records with a null key or value are skipped and counted (`weir_dropped_records_total`), as in Kafka Streams.
+ * Made by {@link KStream.groupByKey} and {@link KStream.groupBy}.
+ *
+ * @example
+ * ```ts
+ * import { Serdes, TimeWindows, TopologyBuilder } from "weir";
+ *
+ * const app = new TopologyBuilder("analytics");
+ * const byPage = app
+ *   .stream("clicks", { key: Serdes.string(), value: Serdes.json<{ page: string }>() })
+ *   .groupBy("by-page", (r) => r.value.page, { key: Serdes.string(), value: Serdes.json<{ page: string }>() });
+ * byPage.count("clicks-per-page");
+ * byPage.windowedBy(TimeWindows.ofSizeWithNoGrace(60_000)).count("clicks-per-page-per-minute");
+ * ```
  */
 export class KGroupedStream<K, V> extends StreamAggregations<K, V, K, AggregateOptions> {
+  /** @internal made by KStream.groupByKey and KStream.groupBy */
   constructor(
     private readonly builder: TopologyBuilder,
+    /** The grouping's node name (and its repartition topic's, when it repartitions). */
     readonly name: string,
     stream: KStream<K, V>,
     private readonly key: Serde<K> | undefined,
@@ -63,7 +92,22 @@ export class KGroupedStream<K, V> extends StreamAggregations<K, V, K, AggregateO
     super(stream);
   }
 
-  /** Cut each key's records into time windows (tumbling or hopping) before aggregating them. */
+  /**
+   * Cut each key's records into time windows (tumbling or hopping) before aggregating them
+   * (KGroupedStream.windowedBy).
+   *
+   * @example
+   * ```ts
+   * import { Serdes, TimeWindows, TopologyBuilder } from "weir";
+   *
+   * const app = new TopologyBuilder("analytics");
+   * app
+   *   .stream("page-views", { key: Serdes.string(), value: Serdes.json() })
+   *   .groupByKey("views-by-user")
+   *   .windowedBy(TimeWindows.ofSizeAndGrace(5 * 60_000, 30_000).advanceBy(60_000))
+   *   .count("views-per-user-5m", { emit: "onWindowClose" });
+   * ```
+   */
   windowedBy(windows: TimeWindows): TimeWindowedKStream<K, V>;
   /** Cut each key's records into sessions separated by an inactivity gap before aggregating them. */
   windowedBy(windows: SessionWindows): SessionWindowedKStream<K, V>;
@@ -99,10 +143,26 @@ export class KGroupedStream<K, V> extends StreamAggregations<K, V, K, AggregateO
 /**
  * A table re-grouped under new keys (Kafka Streams' KGroupedTable): each update of a row arrives as the value it
  * stops contributing (subtracted from its old group) and the value it now contributes (added to its new group).
+ * Made by {@link KTable.groupBy}.
+ *
+ * @example
+ * ```ts
+ * import { Serdes, TopologyBuilder } from "weir";
+ *
+ * const app = new TopologyBuilder("shop");
+ * app
+ *   .table("customers", { key: Serdes.string(), value: Serdes.json<{ country: string }>() })
+ *   .groupBy("by-country", (id, c) => ({ key: c.country, value: id }), {
+ *     key: Serdes.string(),
+ *     value: Serdes.string(),
+ *   })
+ *   .count("customers-per-country");
+ * ```
  */
 export class KGroupedTable<K, V> {
   private constructor(
     private readonly builder: TopologyBuilder,
+    /** The grouping's node name (and its repartition topic's). */
     readonly name: string,
     /** The repartition source node: Change records keyed by group. */
     private readonly node: string,
@@ -153,7 +213,7 @@ export class KGroupedTable<K, V> {
     );
   }
 
-  /** Combine rows with `adder`, and take a row's old value out with `subtractor`. */
+  /** Combine rows with `adder`, and take a row's old value out with `subtractor` (KGroupedTable.reduce). */
   reduce(
     name: string,
     fns: { adder: (aggregate: V, value: V) => V; subtractor: (aggregate: V, value: V) => V },
@@ -171,7 +231,30 @@ export class KGroupedTable<K, V> {
 
   /**
    * Fold rows into a per-group aggregate: `adder` for a row's new value, `subtractor` for the value it replaces, so
-   * a row moving between groups leaves one aggregate and enters the other.
+   * a row moving between groups leaves one aggregate and enters the other (KGroupedTable.aggregate).
+   *
+   * @example
+   * ```ts
+   * import { Serdes, TopologyBuilder } from "weir";
+   *
+   * type Account = { region: string; balance: number };
+   * const app = new TopologyBuilder("bank");
+   * app
+   *   .table("accounts", { key: Serdes.string(), value: Serdes.json<Account>() })
+   *   .groupBy("by-region", (_id, a) => ({ key: a.region, value: a }), {
+   *     key: Serdes.string(),
+   *     value: Serdes.json<Account>(),
+   *   })
+   *   .aggregate(
+   *     "region-stats",
+   *     {
+   *       initializer: () => ({ accounts: 0, total: 0 }),
+   *       adder: (_region, a, s) => ({ accounts: s.accounts + 1, total: s.total + a.balance }),
+   *       subtractor: (_region, a, s) => ({ accounts: s.accounts - 1, total: s.total - a.balance }),
+   *     },
+   *     { value: Serdes.json<{ accounts: number; total: number }>() },
+   *   );
+   * ```
    */
   aggregate<VA>(
     name: string,

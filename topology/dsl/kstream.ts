@@ -7,7 +7,7 @@ import {
 } from "../builder.js";
 import { TopologyError } from "../errors.js";
 import { repartitionTopic } from "../topology.js";
-import type { Headers, StreamRecord } from "../record.js";
+import type { StreamRecord } from "../record.js";
 import { Serdes, type Serde } from "../serdes.js";
 import {
   filterRecords,
@@ -29,16 +29,59 @@ import {
 /**
  * The serdes a stream–table join repartitions the stream with when its key changed upstream and the stream does
  * not carry them (Kafka Streams' `Joined.with`): the key's (default: the table's) and the stream's value.
+ *
+ * @example
+ * ```ts
+ * import { Serdes, TopologyBuilder } from "weir";
+ *
+ * type Click = { user: string; page: string };
+ * const app = new TopologyBuilder("analytics");
+ * const users = app.table("users", { key: Serdes.string(), value: Serdes.json<{ country: string }>() });
+ * app
+ *   .stream("clicks", { key: Serdes.string(), value: Serdes.json<Click>() })
+ *   .selectKey("by-user", (r) => r.value.user) // the key changed: the join repartitions first
+ *   .join("click-user", users, (click, user) => ({ ...click, country: user.country }), {
+ *     key: Serdes.string(),
+ *     value: Serdes.json<Click>(),
+ *   });
+ * ```
  */
 export interface StreamTableJoinSerdes<K, V> {
+  /** The key's serde. @default the stream's, else the table's */
   key?: Serde<K>;
+  /** The stream's value serde. @default the stream's */
   value?: Serde<V>;
 }
 
-/** The serdes a windowed stream join stores its records with, when the streams do not carry them. */
+/**
+ * The serdes a windowed stream join stores its records with, when the streams do not carry them (Kafka Streams'
+ * `StreamJoined.with`).
+ *
+ * @example
+ * ```ts
+ * import { JoinWindows, Serdes, TopologyBuilder, type StreamJoinSerdes } from "weir";
+ *
+ * type Order = { amount: number };
+ * type Payment = { paid: number };
+ * const serdes: StreamJoinSerdes<string, Order, Payment> = {
+ *   key: Serdes.string(),
+ *   value: Serdes.json<Order>(),
+ *   otherValue: Serdes.json<Payment>(),
+ * };
+ * const app = new TopologyBuilder("shop");
+ * const payments = app.stream("payments", { key: Serdes.string(), value: Serdes.json<Payment>() });
+ * const withinAMinute = JoinWindows.ofTimeDifferenceWithNoGrace(60_000);
+ * app
+ *   .stream("orders", { key: Serdes.string(), value: Serdes.json<Order>() })
+ *   .join("order-payment", payments, (o, p) => ({ ...o, ...p }), withinAMinute, serdes);
+ * ```
+ */
 export interface StreamJoinSerdes<K, V, VO> {
+  /** The key's serde. @default this stream's, else the other's */
   key?: Serde<K>;
+  /** This stream's value serde. @default this stream's */
   value?: Serde<V>;
+  /** The other stream's value serde. @default the other stream's */
   otherValue?: Serde<VO>;
 }
 
@@ -56,26 +99,81 @@ export interface StreamMeta<K, V> {
   readonly repartitionRequired?: boolean;
 }
 
+/**
+ * A key serde and a value serde together, as repartitions and groupings take them (Kafka Streams' `Grouped.with`,
+ * `Repartitioned.with`).
+ *
+ * @example
+ * ```ts
+ * import { Serdes, type Serdes2 } from "weir";
+ *
+ * const orderSerdes: Serdes2<string, { amount: number }> = { key: Serdes.string(), value: Serdes.json() };
+ * ```
+ */
 export interface Serdes2<K, V> {
+  /** The key's serde. */
   key: Serde<K>;
+  /** The value's serde. */
   value: Serde<V>;
 }
 
 /**
  * A record stream (Kafka Streams' KStream). Every method names the node it adds; names are stable identifiers of
- * the topology (they name stores, internal topics and metrics), so renaming one is a topology change.
+ * the topology (they name stores, internal topics and metrics), so renaming one is a topology change. Made by
+ * {@link TopologyBuilder.stream} and by the methods that return streams.
+ *
+ * @example
+ * ```ts
+ * import { Serdes, TopologyBuilder } from "weir";
+ *
+ * type Order = { customer: string; amount: number; items: string[] };
+ * const app = new TopologyBuilder("shop");
+ * const { valid, invalid } = app
+ *   .stream("orders", { key: Serdes.string(), value: Serdes.json<Order>() })
+ *   .branch("validate", { valid: (r) => r.value.items.length > 0, invalid: () => true });
+ * invalid
+ *   .mapValues("reject", () => "REJECTED_INVALID")
+ *   .to("order-status", { key: Serdes.string(), value: Serdes.string() });
+ * valid.to("valid-orders", { key: Serdes.string(), value: Serdes.json<Order>() });
+ * ```
  */
 export class KStream<K, V> {
+  /** @internal made by TopologyBuilder and the DSL methods */
   constructor(
     private readonly builder: TopologyBuilder,
     /** The node whose output this stream is. */
     readonly node: string,
+    /** @internal what the DSL knows about the stream (serdes, whether its key changed) */
     readonly meta: StreamMeta<K, V> = {},
   ) {}
 
   /**
    * Run records through a processor (an RxJS operator factory) that may use the named stores: the Processor API, the
    * escape hatch under every other method. The processor may change keys, so a following grouping repartitions.
+   *
+   * @example
+   * ```ts
+   * import { map } from "rxjs";
+   * import { Serdes, Stores, TopologyBuilder } from "weir";
+   *
+   * const app = new TopologyBuilder("shop");
+   * app.store("reserved", Stores.keyValue(Serdes.string(), Serdes.int32()));
+   * app
+   *   .stream("reservations", { key: Serdes.string(), value: Serdes.int32() })
+   *   .process(
+   *     "reserve",
+   *     (ctx) => {
+   *       const reserved = ctx.keyValueStore<string, number>("reserved");
+   *       return map((r) => {
+   *         const total = (reserved.get(r.key) ?? 0) + r.value;
+   *         reserved.put(r.key, total);
+   *         return { key: r.key, value: total };
+   *       });
+   *     },
+   *     { stores: ["reserved"] },
+   *   )
+   *   .to("reserved-totals", { key: Serdes.string(), value: Serdes.int32() });
+   * ```
    */
   process<KO, VO>(
     name: string,
@@ -101,6 +199,28 @@ export class KStream<K, V> {
    * The function gets no stores: state read before an `await` may be stale after it, and a write after it would race
    * the key's next record. Read state in a processor before this one (put it in the value) and write it in one after
    * it: those run in the key's order. The processor may change keys, so a following grouping repartitions.
+   *
+   * @example
+   * ```ts
+   * import { Serdes, TopologyBuilder } from "weir";
+   *
+   * type Order = { customer: string; amount: number };
+   * const app = new TopologyBuilder("shop");
+   * app
+   *   .stream("orders", { key: Serdes.string(), value: Serdes.json<Order>() })
+   *   .processAsync(
+   *     "risk-check",
+   *     async (r, ctx) => {
+   *       const res = await fetch(`http://risk:8080/risk?customer=${r.value.customer}&amount=${r.value.amount}`, {
+   *         signal: ctx.signal,
+   *       });
+   *       const { score } = (await res.json()) as { score: number };
+   *       return { key: r.key, value: { ...r.value, score } };
+   *     },
+   *     { concurrency: 32, timeoutMs: 2000, retry: { attempts: 8 } },
+   *   )
+   *   .to("scored-orders", { key: Serdes.string(), value: Serdes.json<Order & { score: number }>() });
+   * ```
    */
   processAsync<KO, VO>(
     name: string,
@@ -156,7 +276,20 @@ export class KStream<K, V> {
     return new KStream<KO, VO>(this.builder, name, { repartitionRequired: true });
   }
 
-  /** Records for which `predicate` is false are dropped. */
+  /**
+   * Records for which `predicate` is false are dropped (KStream.filter).
+   *
+   * @example
+   * ```ts
+   * import { Serdes, TopologyBuilder } from "weir";
+   *
+   * const app = new TopologyBuilder("shop");
+   * app
+   *   .stream("orders", { key: Serdes.string(), value: Serdes.json<{ amount: number }>() })
+   *   .filter("large-orders", (r) => r.value.amount >= 1000)
+   *   .to("large-orders", { key: Serdes.string(), value: Serdes.json<{ amount: number }>() });
+   * ```
+   */
   filter(name: string, predicate: (record: StreamRecord<K, V>) => boolean): KStream<K, V> {
     this.#function(name, predicate);
     this.builder.add({
@@ -168,27 +301,52 @@ export class KStream<K, V> {
     return new KStream<K, V>(this.builder, name, this.meta);
   }
 
-  /** Records for which `predicate` is true are dropped. */
+  /** Records for which `predicate` is true are dropped (KStream.filterNot). */
   filterNot(name: string, predicate: (record: StreamRecord<K, V>) => boolean): KStream<K, V> {
     this.#function(name, predicate);
     return this.filter(name, (r) => !predicate(r));
   }
 
-  /** A new key and value per record. Marks the stream for repartitioning. */
+  /**
+   * A new key and value per record (KStream.map). Marks the stream for repartitioning.
+   *
+   * @example
+   * ```ts
+   * import { Serdes, TopologyBuilder } from "weir";
+   *
+   * const app = new TopologyBuilder("shop");
+   * app
+   *   .stream("orders", { key: Serdes.string(), value: Serdes.json<{ customer: string; amount: number }>() })
+   *   .map("by-customer", (r) => ({ key: r.value.customer, value: r.value.amount }))
+   *   .to("amounts-by-customer", { key: Serdes.string(), value: Serdes.number() });
+   * ```
+   */
   map<KO, VO>(name: string, fn: (record: StreamRecord<K, V>) => { key: KO; value: VO }): KStream<KO, VO> {
     this.#function(name, fn);
     this.#processor(name, () => flatMapRecords((r: StreamRecord<K, V>) => [fn(r)]));
     return new KStream<KO, VO>(this.builder, name, { repartitionRequired: true });
   }
 
-  /** A new value per record; the key (and its partitioning) is kept. */
+  /**
+   * A new value per record; the key (and its partitioning) is kept (KStream.mapValues).
+   *
+   * @example
+   * ```ts
+   * import { Serdes, TopologyBuilder } from "weir";
+   *
+   * const app = new TopologyBuilder("shop");
+   * app
+   *   .stream("orders", { key: Serdes.string(), value: Serdes.json<{ amount: number }>() })
+   *   .mapValues("with-vat", (order) => ({ ...order, gross: order.amount * 1.2 }));
+   * ```
+   */
   mapValues<VO>(name: string, fn: (value: V, record: StreamRecord<K, V>) => VO): KStream<K, VO> {
     this.#function(name, fn);
     this.#processor(name, () => mapValuesOp(fn));
     return new KStream<K, VO>(this.builder, name, this.#sameKey());
   }
 
-  /** Zero or more records per record. Marks the stream for repartitioning. */
+  /** Zero or more records per record, each with a new key and value (KStream.flatMap). Marks the stream for repartitioning. */
   flatMap<KO, VO>(
     name: string,
     fn: (record: StreamRecord<K, V>) => Iterable<{ key: KO; value: VO }>,
@@ -198,7 +356,20 @@ export class KStream<K, V> {
     return new KStream<KO, VO>(this.builder, name, { repartitionRequired: true });
   }
 
-  /** Zero or more values per record, each under the record's key. */
+  /**
+   * Zero or more values per record, each under the record's key (KStream.flatMapValues).
+   *
+   * @example
+   * ```ts
+   * import { Serdes, TopologyBuilder } from "weir";
+   *
+   * const app = new TopologyBuilder("shop");
+   * app
+   *   .stream("orders", { key: Serdes.string(), value: Serdes.json<{ items: string[] }>() })
+   *   .flatMapValues("items", (order) => order.items)
+   *   .to("order-items", { key: Serdes.string(), value: Serdes.string() });
+   * ```
+   */
   flatMapValues<VO>(
     name: string,
     fn: (value: V, record: StreamRecord<K, V>) => Iterable<VO>,
@@ -212,7 +383,19 @@ export class KStream<K, V> {
     return new KStream<K, VO>(this.builder, name, this.#sameKey());
   }
 
-  /** A new key per record, the value kept. Marks the stream for repartitioning. */
+  /**
+   * A new key per record, the value kept (KStream.selectKey). Marks the stream for repartitioning.
+   *
+   * @example
+   * ```ts
+   * import { Serdes, TopologyBuilder } from "weir";
+   *
+   * const app = new TopologyBuilder("shop");
+   * app
+   *   .stream("orders", { key: Serdes.string(), value: Serdes.json<{ customer: string }>() })
+   *   .selectKey("key-by-customer", (r) => r.value.customer);
+   * ```
+   */
   selectKey<KO>(name: string, fn: (record: StreamRecord<K, V>) => KO): KStream<KO, V> {
     this.#function(name, fn);
     this.#processor(name, () => selectKeyOp(fn));
@@ -222,14 +405,14 @@ export class KStream<K, V> {
     });
   }
 
-  /** Calls `fn` for each record and passes the record on unchanged (logging, metrics). */
+  /** Calls `fn` for each record and passes the record on unchanged (KStream.peek: logging, metrics). */
   peek(name: string, fn: (record: StreamRecord<K, V>) => void): KStream<K, V> {
     this.#function(name, fn);
     this.#processor(name, () => filterRecords((r: StreamRecord<K, V>) => (fn(r), true)));
     return new KStream<K, V>(this.builder, name, this.meta);
   }
 
-  /** Calls `fn` for each record; a terminal node (nothing flows on). */
+  /** Calls `fn` for each record; a terminal node, nothing flows on (KStream.foreach). */
   foreach(name: string, fn: (record: StreamRecord<K, V>) => void): void {
     this.#function(name, fn);
     this.#processor(name, () => emitting((r: StreamRecord<K, V>) => (fn(r), [])));
@@ -237,7 +420,19 @@ export class KStream<K, V> {
 
   /**
    * Split the stream: each record goes to the first branch whose predicate matches (records matching none are
-   * dropped). Branch nodes are named `<name>-<branch>`.
+   * dropped). Branch nodes are named `<name>-<branch>` (Kafka Streams' `split().branch()`).
+   *
+   * @example
+   * ```ts
+   * import { Serdes, TopologyBuilder } from "weir";
+   *
+   * const app = new TopologyBuilder("shop");
+   * const { large, small } = app
+   *   .stream("orders", { key: Serdes.string(), value: Serdes.json<{ amount: number }>() })
+   *   .branch("by-size", { large: (r) => r.value.amount >= 1000, small: () => true });
+   * large.to("large-orders", { key: Serdes.string(), value: Serdes.json<{ amount: number }>() });
+   * small.to("small-orders", { key: Serdes.string(), value: Serdes.json<{ amount: number }>() });
+   * ```
    */
   branch<B extends string>(
     name: string,
@@ -256,7 +451,19 @@ export class KStream<K, V> {
     return out;
   }
 
-  /** One stream of the records of this stream and the others, in processing order. */
+  /**
+   * One stream of the records of this stream and the others, in processing order (KStream.merge).
+   *
+   * @example
+   * ```ts
+   * import { Serdes, TopologyBuilder } from "weir";
+   *
+   * const app = new TopologyBuilder("shop");
+   * const web = app.stream("web-orders", { key: Serdes.string(), value: Serdes.json() });
+   * const store = app.stream("store-orders", { key: Serdes.string(), value: Serdes.json() });
+   * web.merge("all-orders", store).to("orders", { key: Serdes.string(), value: Serdes.json() });
+   * ```
+   */
   merge(name: string, ...others: KStream<K, V>[]): KStream<K, V> {
     this.builder.add({ type: "merge", name, parents: [this.node, ...others.map((o) => o.node)] });
     const all = [this, ...others];
@@ -271,18 +478,37 @@ export class KStream<K, V> {
 
   /**
    * Write to a topic. The sink node is named `<topic>-sink` unless `name` is given. `feedback: true` declares an
-   * intended loop to a topic read upstream (e.g. compensation records); any other loop is a TopologyError.
+   * intended loop to a topic read upstream (e.g. compensation records); any other loop is a TopologyError
+   * (KStream.to with `Produced.with`).
+   *
+   * @example
+   * ```ts
+   * import { Serdes, TopologyBuilder } from "weir";
+   *
+   * const app = new TopologyBuilder("shop");
+   * app
+   *   .stream("orders", { key: Serdes.string(), value: Serdes.json<{ status: string }>() })
+   *   .mapValues("status", (order) => order.status)
+   *   .to("order-status", {
+   *     key: Serdes.string(),
+   *     value: Serdes.string(),
+   *     topicConfig: { "cleanup.policy": "compact" },
+   *   });
+   * ```
    */
   to(
     topic: string,
     serdes: {
+      /** The key's serde. */
       key: Serde<K>;
+      /** The value's serde. */
       value: Serde<V>;
+      /** The sink node's name. @default `<topic>-sink` */
       name?: string;
+      /** An intended loop to a topic read upstream (exempt from the cycle check). @default false */
       feedback?: boolean;
       /** Configs for creating the topic (`weir topics create`), e.g. `{ "cleanup.policy": "compact" }`. */
       topicConfig?: Record<string, string>;
-      headers?: Headers;
     },
   ): void {
     const name = serdes?.name ?? `${topic}-sink`;
@@ -306,7 +532,19 @@ export class KStream<K, V> {
 
   /**
    * Re-key through the internal topic `<app>-<name>-repartition`: records are written partitioned by their
-   * (new) key and read back by a new sub-topology, so that all records of a key meet in one task.
+   * (new) key and read back by a new sub-topology, so that all records of a key meet in one task
+   * (KStream.repartition).
+   *
+   * @example
+   * ```ts
+   * import { Serdes, TopologyBuilder } from "weir";
+   *
+   * const app = new TopologyBuilder("shop");
+   * app
+   *   .stream("orders", { key: Serdes.string(), value: Serdes.json<{ customer: string }>() })
+   *   .selectKey("key-by-customer", (r) => r.value.customer)
+   *   .repartition("by-customer", { key: Serdes.string(), value: Serdes.json<{ customer: string }>() });
+   * ```
    */
   repartition(name: string, serdes: Serdes2<K, V>): KStream<K, V> {
     const topic = repartitionTopic(this.builder.appId, name);
@@ -330,6 +568,21 @@ export class KStream<K, V> {
   /**
    * Group by the current key (Kafka Streams' groupByKey). If the key was changed upstream, the records are first
    * repartitioned through `<app>-<name>-repartition`, which needs both serdes (given here, or known from the source).
+   *
+   * @example
+   * ```ts
+   * import { Serdes, TopologyBuilder } from "weir";
+   *
+   * const app = new TopologyBuilder("shop");
+   * app
+   *   .stream("payments", { key: Serdes.string(), value: Serdes.json<{ amount: number }>() })
+   *   .groupByKey("payments-by-order")
+   *   .aggregate(
+   *     "paid",
+   *     { initializer: () => 0, aggregator: (_key, payment, total) => total + payment.amount },
+   *     { value: Serdes.number() },
+   *   );
+   * ```
    */
   groupByKey(name: string, serdes: Partial<Serdes2<K, V>> = {}): KGroupedStream<K, V> {
     const key = serdes.key ?? this.meta.key;
@@ -338,7 +591,22 @@ export class KStream<K, V> {
     return new KGroupedStream<K, V>(this.builder, name, stream, key);
   }
 
-  /** Group by a new key: `keySelector` picks it, and the records go through `<app>-<name>-repartition`. */
+  /**
+   * Group by a new key (KStream.groupBy): `keySelector` picks it, and the records go through
+   * `<app>-<name>-repartition`.
+   *
+   * @example
+   * ```ts
+   * import { Serdes, TopologyBuilder } from "weir";
+   *
+   * type Click = { page: string };
+   * const app = new TopologyBuilder("analytics");
+   * app
+   *   .stream("clicks", { key: Serdes.string(), value: Serdes.json<Click>() })
+   *   .groupBy("by-page", (r) => r.value.page, { key: Serdes.string(), value: Serdes.json<Click>() })
+   *   .count("clicks-per-page");
+   * ```
+   */
   groupBy<KG>(
     name: string,
     keySelector: (record: StreamRecord<K, V>) => KG,
@@ -350,6 +618,16 @@ export class KStream<K, V> {
   /**
    * The stream as a table (KStream.toTable): each record upserts its key's row in store `options.store` (default
    * `name`), a null value deletes it. Needs the serdes of the store.
+   *
+   * @example
+   * ```ts
+   * import { Serdes, TopologyBuilder } from "weir";
+   *
+   * const app = new TopologyBuilder("shop");
+   * const latestStatus = app
+   *   .stream("order-status", { key: Serdes.string(), value: Serdes.string() })
+   *   .toTable("latest-status", { store: "order-status" });
+   * ```
    */
   toTable(name: string, options: Partial<Serdes2<K, V>> & { store?: string } = {}): KTable<K, V> {
     const key = options.key ?? this.meta.key;
@@ -371,6 +649,18 @@ export class KStream<K, V> {
   /**
    * Join each record with the table's current row for its key (KStream.join(KTable)): no row, no output. The table
    * must be co-partitioned with this stream (checked at start); only stream records trigger output.
+   *
+   * @example
+   * ```ts
+   * import { Serdes, TopologyBuilder } from "weir";
+   *
+   * const app = new TopologyBuilder("shop");
+   * const customers = app.table("customers", { key: Serdes.string(), value: Serdes.json<{ tier: string }>() });
+   * app
+   *   .stream("orders", { key: Serdes.string(), value: Serdes.json<{ amount: number }>() }) // keyed by customer
+   *   .join("order-customer", customers, (order, customer) => ({ ...order, tier: customer.tier }))
+   *   .to("orders-with-tier", { key: Serdes.string(), value: Serdes.json<{ amount: number; tier: string }>() });
+   * ```
    */
   join<VT, VO>(
     name: string,
@@ -378,7 +668,10 @@ export class KStream<K, V> {
     joiner: (value: V, row: VT, record: StreamRecord<K, V>) => VO,
     serdes?: StreamTableJoinSerdes<K, V>,
   ): KStream<K, VO>;
-  /** Join with a global table (every worker has all of it): `keySelector` picks the row; no co-partitioning needed. */
+  /**
+   * Join with a global table (every worker has all of it): `keySelector` picks the row; no co-partitioning needed
+   * (KStream.join(GlobalKTable)).
+   */
   join<KT, VT, VO>(
     name: string,
     table: GlobalKTable<KT, VT>,
@@ -389,6 +682,23 @@ export class KStream<K, V> {
    * Join with another stream within a time window (KStream.join(KStream, JoinWindows)): records of the same key at
    * most `windows` apart join, whichever arrives first. Both streams must be co-partitioned (a changed key is
    * repartitioned first).
+   *
+   * @example
+   * ```ts
+   * import { JoinWindows, Serdes, TopologyBuilder } from "weir";
+   *
+   * const app = new TopologyBuilder("shop");
+   * const payments = app.stream("payments", { key: Serdes.string(), value: Serdes.json<{ paid: number }>() });
+   * app
+   *   .stream("orders", { key: Serdes.string(), value: Serdes.json<{ amount: number }>() }) // both keyed by order id
+   *   .join(
+   *     "order-payment",
+   *     payments,
+   *     (order, payment) => order.amount === payment.paid,
+   *     JoinWindows.ofTimeDifferenceAndGrace(5 * 60_000, 30_000),
+   *   )
+   *   .to("payment-checks", { key: Serdes.string(), value: Serdes.json<boolean>() });
+   * ```
    */
   join<VO2, VO>(
     name: string,
@@ -402,13 +712,28 @@ export class KStream<K, V> {
     return this.#tableJoin("inner", name, table, rest);
   }
 
-  /** As `join`, but a record without a row is joined with null (KStream.leftJoin(KTable)). */
+  /**
+   * As `join`, but a record without a row is joined with null (KStream.leftJoin(KTable)).
+   *
+   * @example
+   * ```ts
+   * import { Serdes, TopologyBuilder } from "weir";
+   *
+   * const app = new TopologyBuilder("shop");
+   * const stock = app.table("stock", { key: Serdes.string(), value: Serdes.int32() });
+   * app
+   *   .stream("reservations", { key: Serdes.string(), value: Serdes.int32() }) // keyed by SKU
+   *   .leftJoin("check-stock", stock, (wanted, available) => (available ?? 0) >= wanted)
+   *   .to("reservation-results", { key: Serdes.string(), value: Serdes.json<boolean>() });
+   * ```
+   */
   leftJoin<VT, VO>(
     name: string,
     table: KTable<K, VT>,
     joiner: (value: V, row: VT | null, record: StreamRecord<K, V>) => VO,
     serdes?: StreamTableJoinSerdes<K, V>,
   ): KStream<K, VO>;
+  /** As the global table `join`, but a record without a row is joined with null (KStream.leftJoin(GlobalKTable)). */
   leftJoin<KT, VT, VO>(
     name: string,
     table: GlobalKTable<KT, VT>,
@@ -431,7 +756,27 @@ export class KStream<K, V> {
     return this.#tableJoin("left", name, table, rest);
   }
 
-  /** As the windowed `leftJoin`, for the records of both streams (KStream.outerJoin). */
+  /**
+   * As the windowed `leftJoin`, for the records of both streams (KStream.outerJoin): a record of either side that
+   * found no partner is joined with null once its window has closed.
+   *
+   * @example
+   * ```ts
+   * import { JoinWindows, Serdes, TopologyBuilder } from "weir";
+   *
+   * const app = new TopologyBuilder("shop");
+   * const shipments = app.stream("shipments", { key: Serdes.string(), value: Serdes.json<{ carrier: string }>() });
+   * app
+   *   .stream("orders", { key: Serdes.string(), value: Serdes.json<{ amount: number }>() })
+   *   .outerJoin(
+   *     "order-shipment",
+   *     shipments,
+   *     (order, shipment) => ({ ordered: order !== null, shipped: shipment !== null }),
+   *     JoinWindows.ofTimeDifferenceWithNoGrace(24 * 3_600_000),
+   *   )
+   *   .to("fulfilment", { key: Serdes.string(), value: Serdes.json<{ ordered: boolean; shipped: boolean }>() });
+   * ```
+   */
   outerJoin<VO2, VO>(
     name: string,
     other: KStream<K, VO2>,

@@ -44,7 +44,20 @@ function enableOldValues(flags: OldValues | undefined): void {
 const upstreamOf = (...tables: Array<KTable<unknown, unknown>>): OldValues[] =>
   tables.map((t) => t.meta.oldValues).filter((f): f is OldValues => f !== undefined);
 
-/** Options of a table method that may materialize its result in a store of its own. */
+/**
+ * Options of a table method that may materialize its result in a store of its own (Kafka Streams' `Materialized`).
+ * Without `store`, the result is computed from its input tables when it is read.
+ *
+ * @example
+ * ```ts
+ * import { Serdes, TopologyBuilder } from "weir";
+ *
+ * const app = new TopologyBuilder("shop");
+ * app
+ *   .table("customers", { key: Serdes.string(), value: Serdes.json<{ tier: string; email: string }>() })
+ *   .filter("gold-customers", (c) => c.tier === "gold", { store: "gold-customers", ttlMs: 30 * 24 * 3_600_000 });
+ * ```
+ */
 export interface MaterializeOptions<V> {
   /** Materialize the result in this key-value store (queryable with `weir state`, joinable without recomputing). */
   store?: string;
@@ -56,13 +69,32 @@ export interface MaterializeOptions<V> {
 
 /**
  * A changelog stream seen as a table: the latest value per key (Kafka Streams' KTable). Updates flow downstream as
- * changes (new value, old value), so aggregations over a table can subtract what a row contributed before.
+ * changes (new value, old value), so aggregations over a table can subtract what a row contributed before. Made by
+ * {@link TopologyBuilder.table}, {@link KStream.toTable} and aggregations.
+ *
+ * @example
+ * ```ts
+ * import { Serdes, TopologyBuilder } from "weir";
+ *
+ * const app = new TopologyBuilder("shop");
+ * const customers = app.table("customers", { key: Serdes.string(), value: Serdes.json<{ country: string }>() });
+ * customers
+ *   .groupBy("by-country", (id, c) => ({ key: c.country, value: id }), {
+ *     key: Serdes.string(),
+ *     value: Serdes.string(),
+ *   })
+ *   .count("customers-per-country")
+ *   .toStream("country-counts")
+ *   .to("customers-per-country", { key: Serdes.string(), value: Serdes.json<number | null>() });
+ * ```
  */
 export class KTable<K, V> {
+  /** @internal made by TopologyBuilder and the DSL methods */
   constructor(
     private readonly builder: TopologyBuilder,
     /** The node whose output (Change records) this table is. */
     readonly node: string,
+    /** @internal what the DSL knows about the table (serdes, how to read it, its store) */
     readonly meta: TableMeta<K, V>,
   ) {}
 
@@ -71,13 +103,46 @@ export class KTable<K, V> {
     return this.meta.getter;
   }
 
-  /** The table's updates as a stream of new values; a deleted row is a record with a null value. */
+  /**
+   * The table's updates as a stream of new values; a deleted row is a record with a null value (KTable.toStream).
+   *
+   * @example
+   * ```ts
+   * import { Serdes, TopologyBuilder } from "weir";
+   *
+   * const app = new TopologyBuilder("shop");
+   * app
+   *   .stream("orders", { key: Serdes.string(), value: Serdes.json<{ customer: string }>() })
+   *   .groupBy("by-customer", (r) => r.value.customer, {
+   *     key: Serdes.string(),
+   *     value: Serdes.json<{ customer: string }>(),
+   *   })
+   *   .count("orders-per-customer")
+   *   .toStream("order-count-updates")
+   *   .to("orders-per-customer", { key: Serdes.string(), value: Serdes.json<number | null>() });
+   * ```
+   */
   toStream(name: string): KStream<K, V | null> {
     this.#processor(name, changesToValues<K, V>(), []);
     return new KStream<K, V | null>(this.builder, name, this.meta.key ? { key: this.meta.key } : {});
   }
 
-  /** A table of `fn(value, key)` per row. */
+  /**
+   * A table of `fn(value, key)` per row (KTable.mapValues).
+   *
+   * @example
+   * ```ts
+   * import { Serdes, TopologyBuilder } from "weir";
+   *
+   * const app = new TopologyBuilder("shop");
+   * const emails = app
+   *   .table("customers", { key: Serdes.string(), value: Serdes.json<{ email: string }>() })
+   *   .mapValues("customer-emails", (c) => c.email.toLowerCase(), {
+   *     store: "customer-emails",
+   *     value: Serdes.string(),
+   *   });
+   * ```
+   */
   mapValues<VO>(
     name: string,
     fn: (value: V, key: K) => VO,
@@ -87,7 +152,19 @@ export class KTable<K, V> {
     return this.#transform(name, fn, options, undefined);
   }
 
-  /** A table of the rows for which `predicate` holds; a row that stops matching is deleted downstream. */
+  /**
+   * A table of the rows for which `predicate` holds; a row that stops matching is deleted downstream (KTable.filter).
+   *
+   * @example
+   * ```ts
+   * import { Serdes, TopologyBuilder } from "weir";
+   *
+   * const app = new TopologyBuilder("shop");
+   * const active = app
+   *   .table("accounts", { key: Serdes.string(), value: Serdes.json<{ active: boolean }>() })
+   *   .filter("active-accounts", (account) => account.active);
+   * ```
+   */
   filter(
     name: string,
     predicate: (value: V, key: K) => boolean,
@@ -97,7 +174,7 @@ export class KTable<K, V> {
     return this.#transform(name, (v, k) => (predicate(v, k) ? v : null), options, this.meta.value);
   }
 
-  /** A table of the rows for which `predicate` does not hold. */
+  /** A table of the rows for which `predicate` does not hold (KTable.filterNot). */
   filterNot(
     name: string,
     predicate: (value: V, key: K) => boolean,
@@ -111,6 +188,21 @@ export class KTable<K, V> {
    * Re-group the rows under a new key (KTable.groupBy): `selector` maps a row to its group's key and the value it
    * contributes. The rows travel through `<app>-<name>-repartition`; the grouped table's `aggregate` gets an adder and
    * a subtractor, so a row that changes group leaves the old group's aggregate and enters the new one.
+   *
+   * @example
+   * ```ts
+   * import { Serdes, TopologyBuilder } from "weir";
+   *
+   * type Account = { region: string; balance: number };
+   * const app = new TopologyBuilder("bank");
+   * app
+   *   .table("accounts", { key: Serdes.string(), value: Serdes.json<Account>() })
+   *   .groupBy("by-region", (_id, a) => ({ key: a.region, value: a.balance }), {
+   *     key: Serdes.string(),
+   *     value: Serdes.number(),
+   *   })
+   *   .reduce("balance-per-region", { adder: (sum, b) => sum + b, subtractor: (sum, b) => sum - b });
+   * ```
    */
   groupBy<KG, VG>(
     name: string,
@@ -127,7 +219,23 @@ export class KTable<K, V> {
     return KGroupedTable.create(this.builder, name, this.node, selector, serdes);
   }
 
-  /** Rows present in both tables, joined (KTable.join): either side's update re-computes the row. */
+  /**
+   * Rows present in both tables, joined (KTable.join): either side's update re-computes the row. Both tables must be
+   * co-partitioned.
+   *
+   * @example
+   * ```ts
+   * import { Serdes, TopologyBuilder } from "weir";
+   *
+   * const app = new TopologyBuilder("shop");
+   * const names = app.table("customer-names", { key: Serdes.string(), value: Serdes.string() });
+   * const tiers = app.table("customer-tiers", { key: Serdes.string(), value: Serdes.string() });
+   * const profiles = names.join("profiles", tiers, (name, tier) => ({ name, tier }), {
+   *   store: "profiles",
+   *   value: Serdes.json<{ name: string; tier: string }>(),
+   * });
+   * ```
+   */
   join<VR, VO>(
     name: string,
     other: KTable<K, VR>,
@@ -137,7 +245,19 @@ export class KTable<K, V> {
     return this.#join("inner", name, other, joiner as (l: V | null, r: VR | null) => VO, options);
   }
 
-  /** Every row of this table, joined with the other's row or null (KTable.leftJoin). */
+  /**
+   * Every row of this table, joined with the other's row or null (KTable.leftJoin).
+   *
+   * @example
+   * ```ts
+   * import { Serdes, TopologyBuilder } from "weir";
+   *
+   * const app = new TopologyBuilder("shop");
+   * const names = app.table("customer-names", { key: Serdes.string(), value: Serdes.string() });
+   * const tiers = app.table("customer-tiers", { key: Serdes.string(), value: Serdes.string() });
+   * names.leftJoin("names-with-tier", tiers, (name, tier) => `${name} (${tier ?? "basic"})`);
+   * ```
+   */
   leftJoin<VR, VO>(
     name: string,
     other: KTable<K, VR>,
@@ -291,12 +411,27 @@ export class KTable<K, V> {
 /**
  * A table every worker holds in full (Kafka Streams' GlobalKTable): all partitions of its topic, read without a
  * consumer group, restored before the worker is ready and tailed while it runs. Streams join it through a key
- * selector, without co-partitioning. Read-only for processors.
+ * selector, without co-partitioning. Read-only for processors. Made by {@link TopologyBuilder.globalTable}.
+ *
+ * @example
+ * ```ts
+ * import { Serdes, TopologyBuilder } from "weir";
+ *
+ * const app = new TopologyBuilder("shop");
+ * const rates = app.globalTable("fx-rates", { key: Serdes.string(), value: Serdes.number(), store: "fx-rates" });
+ * app
+ *   .stream("payments", { key: Serdes.string(), value: Serdes.json<{ currency: string; amount: number }>() })
+ *   .leftJoin("in-eur", rates, (r) => r.value.currency, (p, rate) => ({ eur: p.amount * (rate ?? 1) }));
+ * ```
  */
 export class GlobalKTable<K, V> {
+  /** @internal made by TopologyBuilder.globalTable */
   constructor(
+    /** The topic every worker reads in full. */
     readonly topic: string,
+    /** The store it is materialized in. */
     readonly store: string,
+    /** @internal the table's serdes */
     readonly meta: { key: Serde<K>; value: Serde<V> },
   ) {}
 

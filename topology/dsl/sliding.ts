@@ -34,11 +34,25 @@ import {
  *
  * Example, time difference 5000, records of one key at 8000, 9200 and 12400: the windows are [3000, 8000] {8000},
  * [4200, 9200] {8000, 9200}, [7400, 12400] {8000, 9200, 12400}, [8001, 13001] {9200, 12400} and [9201, 14201] {12400}.
+ *
+ * @example
+ * ```ts
+ * import { Serdes, SlidingWindows, TopologyBuilder } from "weir";
+ *
+ * // Payments of a card within any 10 minutes of each other.
+ * const app = new TopologyBuilder("fraud");
+ * app
+ *   .stream("payments", { key: Serdes.string(), value: Serdes.json<{ amount: number }>() }) // keyed by card
+ *   .groupByKey("payments-by-card")
+ *   .windowedBy(SlidingWindows.ofTimeDifferenceAndGrace(10 * 60_000, 30_000))
+ *   .count("payments-in-10m");
+ * ```
  */
 export class SlidingWindows {
   private constructor(
     /** The window length: the largest time difference (inclusive) between two records of one window. */
     readonly timeDifferenceMs: number,
+    /** How long after a window's end (in stream time) it still accepts records, ms. */
     readonly graceMs: number,
   ) {}
 
@@ -92,17 +106,35 @@ export function slidingValueSerde<VA>(value: Serde<VA>): Serde<SlidingWindowValu
 const retentionOf = ({ timeDifferenceMs, graceMs }: SlidingWindows): number =>
   2 * timeDifferenceMs + graceMs + 1;
 
-/** A grouped stream cut into sliding windows (Kafka Streams' SlidingWindowedKStream). */
+/**
+ * A grouped stream cut into sliding windows (Kafka Streams' SlidingWindowedKStream): `count`, `reduce` and
+ * `aggregate` per key and window. Made by {@link KGroupedStream.windowedBy} with {@link SlidingWindows};
+ * `closeIdleAfterMs` is not supported.
+ *
+ * @example
+ * ```ts
+ * import { Serdes, SlidingWindows, TopologyBuilder } from "weir";
+ *
+ * const app = new TopologyBuilder("fraud");
+ * app
+ *   .stream("payments", { key: Serdes.string(), value: Serdes.number() }) // amount, keyed by card
+ *   .groupByKey("payments-by-card")
+ *   .windowedBy(SlidingWindows.ofTimeDifferenceWithNoGrace(60_000))
+ *   .reduce("spend-per-minute", (sum, amount) => sum + amount, { emit: "onWindowClose" });
+ * ```
+ */
 export class SlidingWindowedKStream<K, V> extends StreamAggregations<
   K,
   V,
   Windowed<K>,
   WindowedAggregateOptions
 > {
+  /** @internal made by KGroupedStream.windowedBy */
   constructor(
     private readonly builder: TopologyBuilder,
     stream: KStream<K, V>,
     private readonly key: Serde<K> | undefined,
+    /** The sliding windows records are cut into. */
     readonly windows: SlidingWindows,
   ) {
     super(stream);

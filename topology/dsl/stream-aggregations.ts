@@ -20,7 +20,20 @@ export abstract class StreamAggregations<K, V, KR, O extends object> {
     options: O,
   ): KTable<KR, VA>;
 
-  /** The number of records per group (key, or key and window). */
+  /**
+   * The number of records per group (key, or key and window), as a table (count).
+   *
+   * @example
+   * ```ts
+   * import { Serdes, TopologyBuilder } from "weir";
+   *
+   * const app = new TopologyBuilder("shop");
+   * app
+   *   .stream("orders", { key: Serdes.string(), value: Serdes.json() }) // keyed by customer
+   *   .groupByKey("orders-by-customer")
+   *   .count("orders-per-customer");
+   * ```
+   */
   count(name: string, options: O = {} as O): KTable<KR, number> {
     return this.fold(
       name,
@@ -31,7 +44,21 @@ export abstract class StreamAggregations<K, V, KR, O extends object> {
     );
   }
 
-  /** The first value of a group, then `reducer(aggregate, value)` for each later one. */
+  /**
+   * The first value of a group, then `reducer(aggregate, value)` for each later one (reduce). Needs the value serde,
+   * given here or known from the stream.
+   *
+   * @example
+   * ```ts
+   * import { Serdes, TopologyBuilder } from "weir";
+   *
+   * const app = new TopologyBuilder("sensors");
+   * app
+   *   .stream("temperatures", { key: Serdes.string(), value: Serdes.number() })
+   *   .groupByKey("by-sensor")
+   *   .reduce("max-temperature", (max, t) => Math.max(max, t));
+   * ```
+   */
   reduce(
     name: string,
     reducer: (aggregate: V, value: V) => V,
@@ -47,7 +74,28 @@ export abstract class StreamAggregations<K, V, KR, O extends object> {
     );
   }
 
-  /** Fold the values of a group into an aggregate that starts at `initializer()`. */
+  /**
+   * Fold the values of a group into an aggregate that starts at `initializer()` (aggregate).
+   *
+   * @example
+   * ```ts
+   * import { Serdes, TopologyBuilder } from "weir";
+   *
+   * type Stats = { count: number; sum: number };
+   * const app = new TopologyBuilder("shop");
+   * app
+   *   .stream("orders", { key: Serdes.string(), value: Serdes.json<{ amount: number }>() })
+   *   .groupByKey("orders-by-customer")
+   *   .aggregate(
+   *     "order-stats",
+   *     {
+   *       initializer: (): Stats => ({ count: 0, sum: 0 }),
+   *       aggregator: (_customer, order, s) => ({ count: s.count + 1, sum: s.sum + order.amount }),
+   *     },
+   *     { value: Serdes.json<Stats>() },
+   *   );
+   * ```
+   */
   aggregate<VA>(
     name: string,
     fns: { initializer: () => VA; aggregator: (key: K, value: V, aggregate: VA) => VA },

@@ -19,16 +19,32 @@ import type { Serde } from "../serdes.js";
 import { emitting } from "./processors.js";
 import { requireMs } from "./checks.js";
 
-/** How far apart in time two records of a key may be to join (Kafka Streams' JoinWindows). */
+/**
+ * How far apart in time two records of a key may be to join (Kafka Streams' JoinWindows), for
+ * {@link KStream.join}, {@link KStream.leftJoin} and {@link KStream.outerJoin} of two streams.
+ *
+ * @example
+ * ```ts
+ * import { JoinWindows } from "weir";
+ *
+ * const within5m = JoinWindows.ofTimeDifferenceAndGrace(5 * 60_000, 30_000);
+ * const paymentAfterOrder = JoinWindows.ofTimeDifferenceWithNoGrace(10 * 60_000).before(0); // right side only later
+ * const deterministic = within5m.closeOnPartnerTime(24 * 3_600_000);
+ * ```
+ */
 export class JoinWindows {
   private constructor(
     /** How much earlier than a left record a right record may be. */
     readonly beforeMs: number,
     /** How much later than a left record a right record may be. */
     readonly afterMs: number,
+    /** How long after a window's end (in stream time) records may still join, ms. */
     readonly graceMs: number,
     /** Set by closeOnPartnerTime: windows close on the partner side's own time; buffers kept this long. */
-    readonly partnerTime?: { readonly retentionMs: number },
+    readonly partnerTime?: {
+      /** How long each side's records are buffered, ms of their own side's time. */
+      readonly retentionMs: number;
+    },
   ) {}
 
   /** Records at most `differenceMs` apart join; no grace. */

@@ -18,10 +18,32 @@ import { requireFunctions, requireMs, requireValueSerde } from "./checks.js";
 import { StreamAggregations } from "./stream-aggregations.js";
 import { sessionStore, sessionValueSerde, type SessionValue } from "../../state/session-store.js";
 
-/** A key and the window it was aggregated in: [start, end), epoch milliseconds. */
+/**
+ * A key and the window it was aggregated in: [start, end), epoch milliseconds (Kafka Streams' `Windowed<K>`): the
+ * key of a windowed aggregation's table. Session windows are [start, end] with both ends inclusive.
+ *
+ * @example
+ * ```ts
+ * import { Serdes, TimeWindows, TopologyBuilder, type Windowed } from "weir";
+ *
+ * const label = (w: Windowed<string>) => `${w.key}@${new Date(w.start).toISOString()}`;
+ * const app = new TopologyBuilder("analytics");
+ * app
+ *   .stream("clicks", { key: Serdes.string(), value: Serdes.json() })
+ *   .groupByKey("clicks-by-user")
+ *   .windowedBy(TimeWindows.ofSizeWithNoGrace(60_000))
+ *   .count("clicks-per-minute")
+ *   .toStream("minute-counts")
+ *   .map("label", (r) => ({ key: label(r.key), value: r.value }))
+ *   .to("clicks-per-minute", { key: Serdes.string(), value: Serdes.json<number | null>() });
+ * ```
+ */
 export interface Windowed<K> {
+  /** The record key. */
   readonly key: K;
+  /** The window's start, epoch ms (inclusive). */
   readonly start: number;
+  /** The window's end, epoch ms (exclusive for time windows, inclusive for sessions). */
   readonly end: number;
 }
 
@@ -29,11 +51,23 @@ export interface Windowed<K> {
  * Fixed-size windows aligned to the epoch (Kafka Streams' TimeWindows): tumbling (`advance` = size, the default) or
  * hopping (`advanceBy`). A record at time t belongs to every window with start ≤ t < start + size. A record for a
  * window whose end + grace is at or behind stream time is too late: dropped and counted (`expired-window`).
+ *
+ * @example
+ * ```ts
+ * import { TimeWindows } from "weir";
+ *
+ * const tumbling = TimeWindows.ofSizeWithNoGrace(60_000); // [0, 60000), [60000, 120000), ...
+ * const hopping = TimeWindows.ofSizeAndGrace(300_000, 10_000).advanceBy(60_000); // 5-minute windows every minute
+ * hopping.windowsFor(420_000); // [180000, 240000, 300000, 360000, 420000]
+ * ```
  */
 export class TimeWindows {
   private constructor(
+    /** The window size, ms. */
     readonly sizeMs: number,
+    /** How far each window starts after the previous one, ms (the size, for tumbling windows). */
     readonly advanceMs: number,
+    /** How long after its end a window still accepts records, ms of stream time. */
     readonly graceMs: number,
   ) {}
 
@@ -67,9 +101,46 @@ export class TimeWindows {
   }
 }
 
-/** When a windowed aggregation forwards its results. */
+/**
+ * When a windowed aggregation forwards its results (Kafka Streams' `EmitStrategy`): on every update, or once when
+ * the window closes (Kafka Streams' `suppress(untilWindowCloses)`).
+ *
+ * @example
+ * ```ts
+ * import { Serdes, TimeWindows, TopologyBuilder, type EmitStrategy } from "weir";
+ *
+ * const emit: EmitStrategy = "onWindowClose"; // one final count per window
+ * const app = new TopologyBuilder("analytics");
+ * app
+ *   .stream("clicks", { key: Serdes.string(), value: Serdes.json() })
+ *   .groupByKey("clicks-by-user")
+ *   .windowedBy(TimeWindows.ofSizeAndGrace(60_000, 5_000))
+ *   .count("clicks-per-minute", { emit });
+ * ```
+ */
 export type EmitStrategy = "onUpdate" | "onWindowClose";
 
+/**
+ * Options of a windowed aggregation (time, session or sliding windows): its window store, its emit strategy, and
+ * for time windows closing idle windows on wall-clock time.
+ *
+ * @example
+ * ```ts
+ * import { Serdes, TimeWindows, TopologyBuilder, type WindowedAggregateOptions } from "weir";
+ *
+ * const options: WindowedAggregateOptions = {
+ *   store: "hourly-sales",
+ *   emit: "onWindowClose",
+ *   closeIdleAfterMs: 60_000,
+ * };
+ * const app = new TopologyBuilder("shop");
+ * app
+ *   .stream("sales", { key: Serdes.string(), value: Serdes.number() })
+ *   .groupByKey("sales-by-store")
+ *   .windowedBy(TimeWindows.ofSizeWithNoGrace(3_600_000))
+ *   .reduce("hourly-sales", (sum, amount) => sum + amount, options);
+ * ```
+ */
 export interface WindowedAggregateOptions {
   /** The window store. @default the aggregation's name */
   store?: string;
@@ -129,17 +200,39 @@ export function windowedTable<K, VA>(
   });
 }
 
-/** A grouped stream cut into windows (Kafka Streams' TimeWindowedKStream). */
+/**
+ * A grouped stream cut into windows (Kafka Streams' TimeWindowedKStream): `count`, `reduce` and `aggregate` per key
+ * and window, into a window store; the result is a table keyed by {@link Windowed} keys. Made by
+ * {@link KGroupedStream.windowedBy} with {@link TimeWindows}.
+ *
+ * @example
+ * ```ts
+ * import { Serdes, TimeWindows, TopologyBuilder } from "weir";
+ *
+ * const app = new TopologyBuilder("shop");
+ * app
+ *   .stream("orders", { key: Serdes.string(), value: Serdes.json<{ amount: number }>() })
+ *   .groupByKey("orders-by-customer")
+ *   .windowedBy(TimeWindows.ofSizeAndGrace(3_600_000, 60_000))
+ *   .aggregate(
+ *     "hourly-spend",
+ *     { initializer: () => 0, aggregator: (_customer, order, total) => total + order.amount },
+ *     { value: Serdes.number(), emit: "onWindowClose" },
+ *   );
+ * ```
+ */
 export class TimeWindowedKStream<K, V> extends StreamAggregations<
   K,
   V,
   Windowed<K>,
   WindowedAggregateOptions
 > {
+  /** @internal made by KGroupedStream.windowedBy */
   constructor(
     private readonly builder: TopologyBuilder,
     stream: KStream<K, V>,
     private readonly key: Serde<K> | undefined,
+    /** The windows records are cut into. */
     readonly windows: TimeWindows,
   ) {
     super(stream);
@@ -285,17 +378,33 @@ export function windowAggregate<K, V, VA>(
  * Session windows (Kafka Streams' SessionWindows): a key's records closer than `gap` to each other form one
  * session [first record time, last record time]; a record that falls between two sessions merges them. A record
  * whose session would end before stream time − grace is too late: dropped and counted.
+ *
+ * @example
+ * ```ts
+ * import { Serdes, SessionWindows, TopologyBuilder } from "weir";
+ *
+ * const app = new TopologyBuilder("analytics");
+ * app
+ *   .stream("page-views", { key: Serdes.string(), value: Serdes.json() }) // keyed by user
+ *   .groupByKey("views-by-user")
+ *   .windowedBy(SessionWindows.ofInactivityGapAndGrace(30 * 60_000, 60_000))
+ *   .count("views-per-session");
+ * ```
  */
 export class SessionWindows {
   private constructor(
+    /** The inactivity gap that separates sessions, ms. */
     readonly gapMs: number,
+    /** How long after a session's end (in stream time) records may still extend it, ms. */
     readonly graceMs: number,
   ) {}
 
+  /** Sessions separated by `gapMs` of inactivity, no grace. */
   static ofInactivityGapWithNoGrace(gapMs: number): SessionWindows {
     return SessionWindows.ofInactivityGapAndGrace(gapMs, 0);
   }
 
+  /** Sessions separated by `gapMs` of inactivity that accept records up to `graceMs` late (in stream time). */
   static ofInactivityGapAndGrace(gapMs: number, graceMs: number): SessionWindows {
     requireMs(gapMs, "session inactivity gap");
     requireMs(graceMs, "session grace", { zero: true });
@@ -303,12 +412,38 @@ export class SessionWindows {
   }
 }
 
-/** A grouped stream cut into sessions (Kafka Streams' SessionWindowedKStream). */
+/**
+ * A grouped stream cut into sessions (Kafka Streams' SessionWindowedKStream): `count`, `reduce` and `aggregate`
+ * per key and session; merging sessions combine their aggregates. Made by {@link KGroupedStream.windowedBy} with
+ * {@link SessionWindows}.
+ *
+ * @example
+ * ```ts
+ * import { Serdes, SessionWindows, TopologyBuilder } from "weir";
+ *
+ * const app = new TopologyBuilder("analytics");
+ * app
+ *   .stream("page-views", { key: Serdes.string(), value: Serdes.json<{ page: string }>() })
+ *   .groupByKey("views-by-user")
+ *   .windowedBy(SessionWindows.ofInactivityGapWithNoGrace(30 * 60_000))
+ *   .aggregate(
+ *     "session-pages",
+ *     {
+ *       initializer: (): string[] => [],
+ *       aggregator: (_user, view, pages) => [...pages, view.page],
+ *       merger: (_user, a, b) => [...a, ...b],
+ *     },
+ *     { value: Serdes.json<string[]>(), emit: "onWindowClose" },
+ *   );
+ * ```
+ */
 export class SessionWindowedKStream<K, V> {
+  /** @internal made by KGroupedStream.windowedBy */
   constructor(
     private readonly builder: TopologyBuilder,
     private readonly stream: KStream<K, V>,
     private readonly key: Serde<K> | undefined,
+    /** The session windows records are cut into. */
     readonly windows: SessionWindows,
   ) {}
 

@@ -24,12 +24,38 @@ const PROBLEMS = [
   "stalled",
   "split-assignment",
 ] as const;
+/**
+ * A named problem that keeps a worker from progress (and from being ready): `brokers-unreachable`,
+ * `topic-missing`, `commits-failing`, `commit-undecided`, `stalled` or `split-assignment`.
+ *
+ * @example
+ * ```ts
+ * import type { HealthProblem, Worker } from "weir";
+ *
+ * declare const worker: Worker;
+ * const paging: HealthProblem[] = ["stalled", "commits-failing"];
+ * const page = worker.problems().some((p) => (paging as string[]).includes(p.problem));
+ * ```
+ */
 export type HealthProblem = (typeof PROBLEMS)[number];
 
+/**
+ * Why a worker is not ready, as {@link Worker.problems} and `/readyz` report it.
+ *
+ * @example
+ * ```ts
+ * import type { Worker } from "weir";
+ *
+ * declare const worker: Worker;
+ * if (!worker.ready) for (const p of worker.problems()) console.warn(`${p.problem} since ${p.since}: ${p.reason}`);
+ * ```
+ */
 export interface ProblemReport {
   /** "rebalancing" is the worker's own: partitions being assigned, restored or positioned. */
   problem: HealthProblem | "rebalancing";
+  /** What is wrong, for people. */
   reason: string;
+  /** When it started, ISO 8601. */
   since: string;
 }
 

@@ -33,11 +33,28 @@ export interface ActiveTask {
   queues: PartitionQueues;
 }
 
+/**
+ * A task as {@link Worker.tasks} reports it: its id, input partitions and progress.
+ *
+ * @example
+ * ```ts
+ * import type { Worker } from "weir";
+ *
+ * declare const worker: Worker;
+ * for (const t of worker.tasks())
+ *   console.log(`${t.id} [${t.partitions}] ${t.state}, stream time ${t.streamTime}, ${t.processedRecords} records`);
+ * ```
+ */
 export interface TaskStatus {
+  /** The task id, `<subtopology>_<partition>`. */
   id: TaskId;
+  /** Its input partitions, as `<topic>/<partition>`. */
   partitions: string[];
+  /** Restoring its stores, or processing (at present every reported task is `running`). */
   state: "restoring" | "running";
+  /** The largest record timestamp it has seen (-1 before the first). */
   streamTime: number;
+  /** Records it has processed since it was created on this worker. */
   processedRecords: number;
 }
 

@@ -585,7 +585,7 @@ export class StreamTask {
 
   #context(node: ProcessorNode): ProcessorContext {
     const allowed = new Set(node.stores);
-    const storeFor = (name: string) => {
+    const storeFor = (name: string, kind: StoreDefinition["kind"]) => {
       if (!allowed.has(name))
         throw new StateStoreError(
           `processor '${node.name}' did not declare store '${name}'; add it to { stores: [...] }`,
@@ -597,6 +597,11 @@ export class StreamTask {
       // A table whose changelog is its source topic is written by its table node only: anything else would be
       // lost at the next restore.
       const def = this.#options.topology.stores.get(name);
+      if (def && def.kind !== kind)
+        throw new StateStoreError(
+          `processor '${node.name}' asked for store '${name}' as a ${kind} store, but it is a ${def.kind} store: use ctx.${def.kind === "window" ? "windowStore" : "keyValueStore"}('${name}')`,
+          { store: name, node: node.name },
+        );
       const store = this.store(name);
       return def?.sourceTopic !== undefined && node.name !== name && "prefixScan" in store
         ? readOnly(store)
@@ -607,8 +612,8 @@ export class StreamTask {
       taskId: this.id,
       partition: this.partition,
       processor: node.name,
-      keyValueStore: <K, V>(name: string) => storeFor(name) as unknown as KeyValueStore<K, V>,
-      windowStore: <K, V>(name: string) => storeFor(name) as unknown as WindowStore<K, V>,
+      keyValueStore: <K, V>(name: string) => storeFor(name, "key-value") as unknown as KeyValueStore<K, V>,
+      windowStore: <K, V>(name: string) => storeFor(name, "window") as unknown as WindowStore<K, V>,
       streamTime: () => this.streamTime,
       wallClockTime: () => this.#options.wallClock(),
       punctuate: (kind, intervalMs) => {

@@ -65,15 +65,47 @@ const PRODUCER_REPLACEMENT_WINDOW_MS = 10 * 60_000;
 /** FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH, NOT_LEADER_OR_FOLLOWER: answers to a client with stale metadata. */
 const STALE_METADATA_CODES = new Set<number | undefined>([74, 75, 6]);
 
+/**
+ * A worker's life cycle (Kafka Streams' `KafkaStreams.State`): `created` → `starting` (clients, topics, global
+ * tables) → `running` → `stopped`, or `failed` on a fatal error. (`stopping` is part of the type but the worker
+ * does not enter it at present: it stays `running` until it has stopped.)
+ *
+ * @example
+ * ```ts
+ * import type { Worker, WorkerState } from "weir";
+ *
+ * declare const worker: Worker;
+ * const state: WorkerState = worker.state;
+ * if (state === "failed") process.exitCode = 1;
+ * ```
+ */
 export type WorkerState = "created" | "starting" | "running" | "stopping" | "stopped" | "failed";
 
 /**
  * A weir worker: one member of the application's consumer group. Runs the tasks of the partitions it is assigned,
  * commits their outputs, changelog records and consumed offsets in one Kafka transaction per commit interval
- * (exactly-once) and only then applies their state writes to LMDB with the changelog offsets.
+ * (exactly-once) and only then applies their state writes to LMDB with the changelog offsets. The counterpart of
+ * Kafka Streams' `KafkaStreams` instance; run more of them (processes or machines) in the same group to scale out.
+ *
+ * @example
+ * ```ts
+ * import { Worker, jsonLogger, type Topology } from "weir";
+ *
+ * declare const topology: Topology;
+ * const worker = new Worker(topology, {
+ *   brokers: process.env.KAFKA_BROKERS ?? "localhost:9092",
+ *   stateDir: "/var/lib/weir",
+ *   logger: jsonLogger(),
+ * });
+ * process.once("SIGTERM", () => void worker.stop("SIGTERM"));
+ * await worker.start();
+ * await worker.done; // resolves on stop, rejects with the fatal error
+ * ```
  */
 export class Worker {
+  /** The topology the worker runs. */
   readonly topology: Topology;
+  /** Its options, checked and with defaults applied. */
   readonly options: CompiledWorkerOptions;
   readonly #log: Logger;
   readonly #metrics: WorkerOptions["metrics"];
@@ -118,6 +150,13 @@ export class Worker {
   /** When the loop last turned: a loop that stops turning outside a known wait is wedged (see `live`). */
   #loopTurn = Date.now();
 
+  /**
+   * Checks the options ({@link compileWorkerOptions}) and the client configuration; connects to nothing yet (see
+   * {@link Worker.start}). Throws a ConfigError for options that can never work.
+   *
+   * @param topology the built topology to run
+   * @param options brokers, state folder and the rest
+   */
   constructor(topology: Topology, options: WorkerOptions) {
     this.topology = topology;
     this.options = compileWorkerOptions(topology, options);
@@ -217,6 +256,7 @@ export class Worker {
     return this.#restorer.restoredRecords;
   }
 
+  /** Where the worker is in its life cycle. */
   get state(): WorkerState {
     return this.#state;
   }
@@ -269,27 +309,74 @@ export class Worker {
     return this.#done;
   }
 
+  /** The tasks this worker runs, with their partitions and progress. */
   tasks(): TaskStatus[] {
     return this.#tm.status();
   }
 
-  /** Interactive query of a key-value store on this worker (see TaskManager.queryStore). */
+  /**
+   * Interactive query of a key-value store on this worker (Kafka Streams' interactive queries): the key's value if
+   * a task of this worker holds it. `partition` is the partition the value was found in (-1 for a global table);
+   * when not found, it is the partition the key belongs to, and `local` says whether this worker holds it.
+   *
+   * @example
+   * ```ts
+   * import type { Worker } from "weir";
+   *
+   * declare const worker: Worker;
+   * const { found, value } = worker.queryStore("orders-per-customer", "alice");
+   * if (found) console.log(`alice placed ${String(value)} orders`);
+   * ```
+   */
   queryStore(
     store: string,
     key: unknown,
-  ): { found: boolean; value?: unknown; partition: number; local: boolean } {
+  ): {
+    /** Whether the key has a value here. */
+    found: boolean;
+    /** The decoded value, when found. */
+    value?: unknown;
+    /** The partition of the key (-1 for a global table). */
+    partition: number;
+    /** Whether this worker holds that partition's store. */
+    local: boolean;
+  } {
     return this.#tm.queryStore(store, key);
   }
 
-  /** Entries of a key-value store across this worker's tasks. */
+  /**
+   * Entries of a key-value store across this worker's tasks, in key order per task, at most `limit`; with a
+   * `prefix`, those whose serialized key starts with the serialized prefix.
+   *
+   * @example
+   * ```ts
+   * import type { Worker } from "weir";
+   *
+   * declare const worker: Worker;
+   * for (const { key, value, partition } of worker.scanStore("stock", "SKU-1", 20))
+   *   console.log(partition, key, value);
+   * ```
+   */
   scanStore(
     store: string,
     prefix?: unknown,
     limit = 100,
-  ): Generator<{ key: unknown; value: unknown; partition: number }> {
+  ): Generator<{
+    /** The decoded key. */
+    key: unknown;
+    /** The decoded value. */
+    value: unknown;
+    /** The partition it is in (-1 for a global table). */
+    partition: number;
+  }> {
     return this.#tm.scanStore(store, prefix, limit);
   }
 
+  /**
+   * Start (Kafka Streams' `KafkaStreams.start`): connect the clients, create missing internal topics, initialise
+   * transactions, restore global tables, join the group; then process in the background. Resolves once running;
+   * rejects (and {@link Worker.done} rejects) if start-up fails.
+   */
   async start(): Promise<void> {
     if (this.#state !== "created") throw new WeirError(`worker already ${this.#state}`);
     this.#state = "starting";
