@@ -37,6 +37,7 @@ import type {
   StoreDefinition,
 } from "./builder.js";
 import { ConfigError } from "./errors.js";
+import { duePunctuators, type Punctuator } from "./runtime/punctuation.js";
 import type { Emit, Headers, StreamRecord } from "./record.js";
 
 export { TopologyTestDriver, type TestRecord, type DriverOptions } from "./driver.js";
@@ -93,13 +94,6 @@ export interface DroppedRecord {
   record: StreamRecord | undefined;
   /** The `deadLetter` option given to `dropped` (undefined: the worker's `droppedRecords` option decides). */
   deadLetter: boolean | undefined;
-}
-
-interface Punctuator {
-  kind: PunctuationKind;
-  intervalMs: number;
-  last: number;
-  subject: Subject<number>;
 }
 
 /**
@@ -228,17 +222,7 @@ export class MockProcessorContext implements ProcessorContext {
   }
 
   #fire(kind: PunctuationKind, now: number): void {
-    if (now < 0) return;
-    for (const p of this.#punctuators.values()) {
-      if (p.kind !== kind) continue;
-      if (p.last < 0) {
-        p.last = now;
-        continue;
-      }
-      if (now - p.last < p.intervalMs) continue;
-      p.last = now;
-      p.subject.next(now);
-    }
+    for (const p of duePunctuators(this.#punctuators.values(), kind, now)) p.subject.next(now);
   }
 
   #store(name: string, kind: StoreDefinition["kind"]): unknown {

@@ -27,6 +27,7 @@ import { recordFailureKind, type RecordFailureHandlers } from "../failures.js";
 import { decodeRecord, encode, type Serde } from "../serdes.js";
 import { eventTimeOf } from "./source-stores.js";
 import { AsyncStage } from "./async-stage.js";
+import { duePunctuators, type Punctuator } from "./punctuation.js";
 
 export type TaskId = string;
 export const taskId = (subtopology: number, partition: number): TaskId => `${subtopology}_${partition}`;
@@ -73,13 +74,6 @@ export interface TaskOptions {
   /** A dropped record is also dead-lettered (with weir.drop.reason) when "dead-letter". @default "drop" */
   droppedRecords?: "drop" | "dead-letter";
   hooks?: TaskHooks;
-}
-
-interface Punctuator {
-  kind: PunctuationKind;
-  intervalMs: number;
-  last: number;
-  subject: Subject<number>;
 }
 
 const SAMPLE_EVERY = 16;
@@ -388,15 +382,7 @@ export class StreamTask {
   }
 
   #punctuate(kind: PunctuationKind, now: number): void {
-    if (now < 0) return;
-    for (const p of this.#punctuators.values()) {
-      if (p.kind !== kind) continue;
-      if (p.last < 0) {
-        p.last = now;
-        continue;
-      }
-      if (now - p.last < p.intervalMs) continue;
-      p.last = now;
+    for (const p of duePunctuators(this.#punctuators.values(), kind, now)) {
       this.#options.hooks?.punctuated?.(kind);
       this.#run(() => p.subject.next(now));
     }
