@@ -28,6 +28,9 @@ export interface WeirConfig {
   stallTimeoutMs?: number;
   groupProtocol?: "classic" | "consumer";
   remoteAssignor?: string;
+  staticMembership: boolean;
+  advertisedUrl?: string;
+  standbyReplicas?: number;
   /** The order pipeline's risk service (processors/risk-service.ts); required when running it (no --app). */
   riskUrl?: string;
   kafka: Record<string, string>;
@@ -61,6 +64,9 @@ export const workerFlagSpec = {
   "stall-timeout-ms": { type: "string" },
   "group-protocol": { type: "string" },
   "remote-assignor": { type: "string" },
+  "static-membership": { type: "string" },
+  "advertised-url": { type: "string" },
+  "standby-replicas": { type: "string" },
   "risk-url": { type: "string" },
   config: { type: "string" },
   kafka: { type: "string", multiple: true },
@@ -110,6 +116,18 @@ export const workerFlagHelp: Array<[string, string]> = [
   [
     "--remote-assignor A",
     "with --group-protocol consumer, the broker-side assignor: range (default when a sub-topology joins topics) or uniform (env WEIR_REMOTE_ASSIGNOR)",
+  ],
+  [
+    "--standby-replicas N",
+    "warm copies of every changelogged task kept on N other workers, so a partition moving to one of them restores only the tail (env WEIR_STANDBY_REPLICAS; default 0)",
+  ],
+  [
+    "--advertised-url URL",
+    "where other workers reach this one's HTTP server, to forward interactive queries for keys it holds (env WEIR_ADVERTISED_URL; default: http://<http host>:<port>, the machine's host name when bound to 0.0.0.0)",
+  ],
+  [
+    "--static-membership on|off",
+    "on (default): join as the static member <app>-<worker id> (KIP-345), so a worker restarted within the session timeout gets its partitions back without a rebalance; a worker stopped for good then leaves its partitions idle for the session timeout (env WEIR_STATIC_MEMBERSHIP)",
   ],
   [
     "--risk-url URL",
@@ -209,7 +227,19 @@ export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): 
       pick("remote-assignor", "WEIR_REMOTE_ASSIGNOR", "remoteAssignor"),
       ["range", "uniform"] as const,
     ),
+    staticMembership:
+      choiceFlag(
+        "static-membership",
+        pick("static-membership", "WEIR_STATIC_MEMBERSHIP", "staticMembership"),
+        ["on", "off"] as const,
+        "on",
+      ) === "on",
     riskUrl: httpUrl("risk-url", ...source("risk-url", "WEIR_RISK_URL", "riskUrl")),
+    standbyReplicas: int("standby-replicas", "WEIR_STANDBY_REPLICAS", "standbyReplicas", 0, 100),
+    advertisedUrl: httpUrl(
+      "advertised-url",
+      ...source("advertised-url", "WEIR_ADVERTISED_URL", "advertisedUrl"),
+    ),
     kafka,
   };
 }

@@ -12,7 +12,10 @@ import { parseKey } from "./state.js";
  *   /readyz                   readiness: 200 while tasks are restored, running and progressing; 503 with the problems
  *                             (rebalancing, brokers-unreachable, topic-missing, commits-failing, commit-undecided, stalled, split-assignment) in the body
  *   /tasks                    the tasks this worker runs (JSON)
- *   /state/<store>/<key>      a key-value store entry (interactive query), 404 if absent or not on this worker
+ *   /state/<store>/<key>      a key-value store entry (interactive query) from any worker: answered here when this
+ *                             worker holds the key's partition, else forwarded to the worker that does (found through
+ *                             the group's assignment and the members topic; `answeredBy`, `forwardedBy`); 404 if
+ *                             absent; 503 with Retry-After while the group moves the partition
  *   /state/<store>?prefix=&limit=   a scan of the local partitions of a store
  */
 export async function startHttpServer(options: {
@@ -61,7 +64,32 @@ export async function startHttpServer(options: {
           if (rest.length > 0) {
             const text = rest.join("/");
             const result = worker.queryStore(store, parseKey(def, text));
-            return json(result.found ? 200 : 404, { store, key: text, ...result });
+            const answeredBy = { workerId: worker.options.workerId, url: worker.advertisedUrl };
+            if (result.local)
+              return json(result.found ? 200 : 404, { store, key: text, ...result, answeredBy });
+            // Routed interactive queries: the key's partition is another worker's. A forwarded request is answered
+            // here or not at all (the assignment moved between the two lookups): never forwarded twice.
+            const retry = (reason: string) => {
+              res.setHeader("retry-after", "1");
+              json(503, { store, key: text, partition: result.partition, error: reason });
+            };
+            if (url.searchParams.has("forwarded"))
+              return retry(
+                `partition ${result.partition} is not on this worker any more (the group is moving it)`,
+              );
+            const owner = await worker.ownerOf(store, result.partition);
+            if (owner.kind !== "owner") return retry(owner.reason);
+            const target = new URL(`${owner.url.replace(/\/$/, "")}${url.pathname}`);
+            target.searchParams.set("forwarded", worker.options.workerId);
+            const answer = await fetch(target, { signal: AbortSignal.timeout(10_000) }).catch(
+              (err: unknown) => err as Error,
+            );
+            if (answer instanceof Error)
+              return retry(`worker ${owner.workerId} at ${owner.url} did not answer: ${answer.message}`);
+            const body = (await answer.json().catch(() => ({}))) as Record<string, unknown>;
+            const after = answer.headers.get("retry-after");
+            if (after) res.setHeader("retry-after", after);
+            return json(answer.status, { ...body, forwardedBy: answeredBy });
           }
           const prefixText = url.searchParams.get("prefix");
           const prefix = prefixText === null ? undefined : parseKey(def, prefixText);

@@ -190,6 +190,7 @@ describe("topics plan", () => {
       ["plan-app-s-changelog", "changelog", 6, "compact"],
       ["plan-app-w-changelog", "changelog", 6, "compact,delete"],
       ["plan-app-dlq", "dead-letter", 1, "-"],
+      ["plan-app-members", "members", 1, "compact"],
     ]);
   });
 

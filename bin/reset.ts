@@ -120,7 +120,8 @@ async function reset(argv: string[]): Promise<number> {
   const topology = await loadTopology(config.app, { partitions: config.partitions });
   const group = topology.appId;
   const stateDir = resolve(join(config.stateDir, topology.appId));
-  const internal = topology.internalTopics.map((t) => t.name);
+  // The members topic too: the URLs of workers that are gone with the application.
+  const internal = [...topology.internalTopics.map((t) => t.name), topology.membersTopic];
 
   return withAdmin(cliClientConfig(config, "reset-admin"), async (admin) => {
     await requireEmptyGroup(admin, group);

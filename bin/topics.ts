@@ -24,7 +24,8 @@ import { loadConfig, type WeirConfig } from "./config.js";
 import { printJson, table } from "./output.js";
 import { describeTopicConfigs } from "./topic-configs.js";
 
-export type TopicRole = "input" | "output" | "global" | "repartition" | "changelog" | "dead-letter";
+export type TopicRole =
+  "input" | "output" | "global" | "repartition" | "changelog" | "dead-letter" | "members";
 
 export interface PlannedTopic {
   name: string;
@@ -97,6 +98,13 @@ export function planTopics(
     partitions: undefined,
     createPartitions: DEAD_LETTER_PARTITIONS,
     config: {},
+  });
+  planned.push({
+    name: topology.membersTopic,
+    role: "members",
+    partitions: 1,
+    createPartitions: 1,
+    config: { "cleanup.policy": "compact" },
   });
   return planned;
 }

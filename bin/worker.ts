@@ -1,3 +1,4 @@
+import { hostname } from "node:os";
 import { ConfigError, createMetrics, jsonLogger, setWorkerInfo, Worker } from "../topology/index.js";
 import { checkClientConfigs } from "../topology/runtime/clients.js";
 import { loadTopology } from "./app.js";
@@ -59,6 +60,8 @@ export const workerCommand: Command = {
         stallTimeoutMs: config.stallTimeoutMs,
         groupProtocol: config.groupProtocol,
         remoteAssignor: config.remoteAssignor,
+        staticMembership: config.staticMembership,
+        standbyReplicas: config.standbyReplicas,
         kafka: config.kafka,
         logger: log,
         metrics,
@@ -69,6 +72,8 @@ export const workerCommand: Command = {
       setWorkerInfo(metrics, { version: version(), app: topology.appId, guarantee: config.guarantee });
       const http = await startHttpServer({ worker, metrics, host: config.httpHost, port: config.httpPort });
       log.info("http server listening", { url: http.url });
+      // Where the other workers forward interactive queries for keys this one holds.
+      worker.advertise(config.advertisedUrl ?? reachableUrl(http.url, config.httpHost));
 
       let signals = 0;
       const onSignal = (signal: NodeJS.Signals) => {
@@ -103,3 +108,11 @@ export const workerCommand: Command = {
       return code;
     }),
 };
+
+/** The server's URL as other machines reach it: a wildcard bind address is replaced by the host name. */
+function reachableUrl(url: string, host: string): string {
+  if (host !== "0.0.0.0" && host !== "::" && host !== "[::]") return url;
+  const u = new URL(url);
+  u.hostname = hostname();
+  return u.toString().replace(/\/$/, "");
+}

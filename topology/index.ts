@@ -74,6 +74,7 @@ export { mapValues, selectKey, filterRecords, flatMapRecords } from "./operators
 export { describeJson, describeText, describeMermaid, type TopologyDescription } from "./describe.js";
 export { TopologyTestDriver, type TestRecord, type DriverOptions } from "./driver.js";
 export { Worker, type WorkerState, type TaskStatus } from "./runtime/worker.js";
+export type { PartitionOwner } from "./runtime/members.js";
 export {
   compileWorkerOptions,
   type WorkerOptions,

@@ -96,6 +96,9 @@ export const RdKafka = {
   clientId: "client.id",
   /** `group.id`: the consumer group. */
   groupId: "group.id",
+  /** `group.instance.id`: a static member's stable id (KIP-345): restarted within the session timeout, it gets its
+   *  partitions back without a rebalance of the group. */
+  groupInstanceId: "group.instance.id",
   /** `enable.auto.commit`: commit offsets in the background. */
   enableAutoCommit: "enable.auto.commit",
   /** `enable.auto.offset.store`: store each delivered message's offset for commit automatically. */

@@ -122,6 +122,14 @@ function defineInstruments(registry: Registry) {
       registers,
     }),
 
+    // --- standby replicas -----------------------------------------------------------------------------------
+    standbyLag: new Gauge({
+      name: "weir_standby_lag_records",
+      help: "Records a standby replica is behind its changelog's end, per store partition (this worker keeps it).",
+      labelNames: ["store", "partition", "app"] as const,
+      registers,
+    }),
+
     // --- restore --------------------------------------------------------------------------------------------
     restoreRemaining: new Gauge({
       name: "weir_restore_remaining_records",

@@ -141,6 +141,28 @@ export interface WorkerOptions {
   /** Stable id of this worker: names its transactional id, so a restarted worker fences its predecessor at once.
    *  @default a UUID persisted in stateDir */
   workerId?: string;
+  /**
+   * Static group membership (KIP-345, Kafka Streams' `group.instance.id`): the worker joins as the static member
+   * `<appId>-<workerId>`, so a worker restarted within the session timeout (the same state directory, hence the same
+   * persisted worker id) gets its partitions back without a rebalance of the others. The cost: a static member does
+   * not leave the group when it stops, so the partitions of a worker stopped for good wait out the session timeout
+   * before they move, as a killed worker's do. A `group.instance.id` among the Kafka properties takes precedence.
+   * @default true
+   */
+  staticMembership?: boolean;
+  /**
+   * Where this worker answers interactive queries (its HTTP server, e.g. `http://10.0.0.7:9400`), Kafka Streams'
+   * `application.server`: written to the members topic so that any worker can forward a query for a key to the
+   * worker that holds it. `weir worker` sets it from `--advertised-url`, or its HTTP host and port. Without it, a
+   * query for a key held elsewhere cannot be forwarded to this worker.
+   */
+  advertisedUrl?: string;
+  /**
+   * Standby replicas (Kafka Streams' `num.standby.replicas`): warm copies of other workers' store partitions this
+   * many workers keep, tailing their changelogs, so that a partition moving to a worker that kept its standby
+   * restores only the tail (runtime/standbys.ts says how they are placed). @default 0
+   */
+  standbyReplicas?: number;
   /** Restore records applied per LMDB transaction (bigger batches write LMDB pages once). @default 100000 */
   restoreBatchRecords?: number;
   /** Bound on graceful shutdown. @default 30000 */
@@ -209,6 +231,12 @@ export interface CompiledWorkerOptions {
   readonly assignor: "range" | "cooperative-sticky" | "roundrobin";
   /** This worker's stable id (part of its transactional id). */
   readonly workerId: string;
+  /** The consumer's `group.instance.id`: `<appId>-<workerId>` under static membership, else undefined. */
+  readonly groupInstanceId: string | undefined;
+  /** Where this worker answers interactive queries, if it says. */
+  readonly advertisedUrl: string | undefined;
+  /** Standby replicas kept of every changelogged task (0: none). */
+  readonly standbyReplicas: number;
   /** Restore records applied per LMDB transaction. */
   readonly restoreBatchRecords: number;
   /** Bound on graceful shutdown, ms. */
@@ -225,6 +253,13 @@ const positive = (name: string, v: number | undefined, dflt: number): number => 
   const value = v ?? dflt;
   if (!Number.isFinite(value) || value <= 0)
     throw new ConfigError(`${name} must be a positive number, got ${String(v)}`);
+  return value;
+};
+
+const count = (name: string, v: number | undefined, dflt: number): number => {
+  const value = v ?? dflt;
+  if (!Number.isSafeInteger(value) || value < 0)
+    throw new ConfigError(`${name} must be an integer >= 0, got ${String(v)}`);
   return value;
 };
 
@@ -262,6 +297,7 @@ export function compileWorkerOptions(topology: Topology, o: WorkerOptions): Comp
   const needsCopartitioning = topology.subtopologies.some((s) => s.sourceTopics.length > 1);
   const appStateDir = join(o.stateDir, topology.appId);
   const groupProtocol = groupProtocolOf(o);
+  const workerId = o.workerId ?? persistedWorkerId(appStateDir);
   return Object.freeze({
     brokers: o.brokers,
     stateDir: o.stateDir,
@@ -296,7 +332,15 @@ export function compileWorkerOptions(topology: Topology, o: WorkerOptions): Comp
     transactionCallTimeoutMs: positive("transactionCallTimeoutMs", o.transactionCallTimeoutMs, 10_000),
     taskTimeoutMs: positive("taskTimeoutMs", o.taskTimeoutMs, 300_000),
     assignor: o.assignor ?? (needsCopartitioning ? "range" : "cooperative-sticky"),
-    workerId: o.workerId ?? persistedWorkerId(appStateDir),
+    workerId,
+    advertisedUrl: o.advertisedUrl,
+    standbyReplicas: count("standbyReplicas", o.standbyReplicas, 0),
+    groupInstanceId:
+      typeof o.kafka?.["group.instance.id"] === "string"
+        ? o.kafka["group.instance.id"]
+        : (o.staticMembership ?? true)
+          ? `${topology.appId}-${workerId}`
+          : undefined,
     restoreBatchRecords: positive("restoreBatchRecords", o.restoreBatchRecords, 100_000),
     shutdownTimeoutMs: positive("shutdownTimeoutMs", o.shutdownTimeoutMs, 30_000),
     statisticsIntervalMs: o.statisticsIntervalMs ?? (o.metrics ? 5000 : 0),

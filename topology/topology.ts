@@ -80,6 +80,11 @@ export class Topology {
   readonly internalTopics: readonly InternalTopic[];
   /** The dead-letter topic, `<appId>-dlq`. */
   readonly deadLetterTopic: string;
+  /**
+   * The members topic, `<appId>-members` (compacted, one partition): each worker's id and the URL it answers
+   * interactive queries on, so that any worker can forward a query to the worker that holds the key.
+   */
+  readonly membersTopic: string;
   readonly #nodes: Map<string, TopologyNode>;
   readonly #subtopologyOfTopic = new Map<string, number>();
 
@@ -100,6 +105,7 @@ export class Topology {
   ) {
     this.#nodes = new Map(nodes.map((n) => [n.name, n]));
     this.deadLetterTopic = deadLetterTopic(appId);
+    this.membersTopic = `${appId}-members`;
     this.#checkStores(nodes);
     this.subtopologies = this.#split(nodes);
     for (const s of this.subtopologies) for (const t of s.sourceTopics) this.#subtopologyOfTopic.set(t, s.id);

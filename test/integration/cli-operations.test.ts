@@ -38,6 +38,7 @@ describe("weir topics / state / replay --dead-letters / reset around a worker", 
   const output = `${prefix}-counts`;
   const changelog = `${prefix}-app-counts-changelog`;
   const dlq = `${prefix}-app-dlq`;
+  const members = `${prefix}-app-members`;
   const group = `${prefix}-app`;
   const stateRoot = mkdtempSync(join(tmpdir(), "weir-cli-ops-"));
   const stateDir = join(stateRoot, group);
@@ -48,7 +49,7 @@ describe("weir topics / state / replay --dead-letters / reset around a worker", 
   afterAll(async () => {
     if (worker && worker.exitCode === null) worker.kill("SIGKILL");
     rmSync(stateRoot, { recursive: true, force: true });
-    for (const t of [input, output, changelog, dlq]) await deleteTopic(t);
+    for (const t of [input, output, changelog, dlq, members]) await deleteTopic(t);
   });
 
   it("topics create creates every topic of the topology, idempotently, with the internal topics' policies", async () => {
@@ -59,12 +60,14 @@ describe("weir topics / state / replay --dead-letters / reset around a worker", 
       [output, "output", "created", 3],
       [changelog, "changelog", "created", 3],
       [dlq, "dead-letter", "created", 1],
+      [members, "members", "created", 1],
     ]);
     const configs = await describeTopicConfigs(brokers(), {}, [changelog, input], ["cleanup.policy"]);
     expect(configs?.get(changelog)?.get("cleanup.policy")).toBe("compact");
     expect(configs?.get(input)?.get("cleanup.policy")).toBe("delete");
     const second = cliJson(await runWeir(["topics", "create", ...app, "--json"], env));
     expect((second.topics as Array<{ status: string }>).map((t) => t.status)).toEqual([
+      "exists",
       "exists",
       "exists",
       "exists",
@@ -198,7 +201,12 @@ describe("weir topics / state / replay --dead-letters / reset around a worker", 
     const plan = cliJson(
       await runWeir(["reset", ...app, "--state-dir", stateRoot, "--dry-run", "--json"], env),
     );
-    expect(plan).toMatchObject({ group, deleteTopics: [changelog], deleteStateDir: true, done: false });
+    expect(plan).toMatchObject({
+      group,
+      deleteTopics: [changelog, members],
+      deleteStateDir: true,
+      done: false,
+    });
     const unconfirmed = await runWeir(["reset", ...app, "--state-dir", stateRoot], env);
     expect(unconfirmed.code).toBe(2);
     expect(unconfirmed.stderr).toMatch(/--yes/);
@@ -213,6 +221,7 @@ describe("weir topics / state / replay --dead-letters / reset around a worker", 
       [2, 0],
     ]);
     expect(await listTopics()).not.toContain(changelog);
+    expect(await listTopics()).not.toContain(members);
     expect(existsSync(stateDir)).toBe(false);
     // Inputs, outputs and the dead-letter topic are kept.
     expect(await consumeAll(output, { timeoutMs: 30_000, isolation: "read_committed" })).toHaveLength(20);

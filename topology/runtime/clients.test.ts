@@ -48,6 +48,13 @@ describe("consumer configuration by group protocol", () => {
     ).toBe("uniform");
   });
 
+  it("static membership: group.instance.id is <app>-<worker id> by default, absent when off, the Kafka property's if given", () => {
+    expect(config(false, {})["group.instance.id"]).toBe("app-w");
+    expect(config(false, { groupProtocol: "consumer" })["group.instance.id"]).toBe("app-w");
+    expect(config(false, { staticMembership: false })["group.instance.id"]).toBeUndefined();
+    expect(config(false, { kafka: { "group.instance.id": "mine" } })["group.instance.id"]).toBe("mine");
+  });
+
   it("the librdkafka property group.protocol selects the protocol as the option does", () => {
     const c = config(true, { kafka: { "group.protocol": "consumer" } });
     expect(c["group.protocol"]).toBe("consumer");

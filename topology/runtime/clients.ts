@@ -150,6 +150,7 @@ export function consumerConfig(
     // position ever be invalid, librdkafka must stop and say so rather than reset silently.
     [RdKafka.autoOffsetReset]: "error",
     ...groupProtocolConfig(o),
+    ...(o.groupInstanceId !== undefined ? { [RdKafka.groupInstanceId]: o.groupInstanceId } : {}),
     // A rewind can wait for unstable committed offsets under the processing lock for up to the task timeout;
     // the member must not be evicted from the group for that.
     [RdKafka.maxPollIntervalMs]: Math.max(300_000, o.taskTimeoutMs + 60_000),

@@ -52,9 +52,12 @@ export async function prepareTopics(
       config: { ...t.config },
     })),
     { name: topology.deadLetterTopic, partitions: 1, config: {} },
+    { name: topology.membersTopic, partitions: 1, config: { "cleanup.policy": "compact" } },
   ];
   const result = await ensureTopics(d.admin, counts, specs);
-  const bad = result.mismatched.filter((m) => m.name !== topology.deadLetterTopic);
+  const bad = result.mismatched.filter(
+    (m) => m.name !== topology.deadLetterTopic && m.name !== topology.membersTopic,
+  );
   if (bad.length > 0)
     throw new StateStoreError(
       `internal topics exist with the wrong partition count: ${bad.map((m) => `${m.name} has ${m.partitions}, needs ${m.required}`).join("; ")}. ` +

@@ -36,6 +36,8 @@ export interface RestorerDeps extends RuntimeContext {
   stopRequested: () => boolean;
   /** Retry while Kafka is unreachable (the worker's retry with back-off and logging). */
   retry: <T>(what: string, fn: () => Promise<T>) => Promise<T>;
+  /** Called before a task's stores are restored: a standby of the task kept here stops writing them. */
+  beforeRestore?: (sub: number, partition: number) => void;
 }
 
 /** The restore loop met a position that is no longer in the changelog: plan the restore again. */
@@ -58,6 +60,7 @@ export class Restorer {
     partition: number,
     sourceStart: (topic: string, partition: number) => number | undefined = () => undefined,
   ): Promise<void> {
+    this.d.beforeRestore?.(sub, partition);
     for (const store of this.d.topology.subtopologies[sub]!.stores) {
       const definition = this.d.topology.stores.get(store)!;
       if (definition.sourceTopic !== undefined) {

@@ -3,6 +3,7 @@ import type { Topology } from "../builder.js";
 import {
   ProducerError,
   ProducerFencedError,
+  StateStoreError,
   StopRequestedError,
   WeirError,
   errorMessage,
@@ -10,6 +11,7 @@ import {
 import {
   ErrorCode,
   Offset,
+  RdKafka,
   Txn,
   consumeBatch,
   createAdmin,
@@ -25,7 +27,7 @@ import {
   sleep,
   tpKey,
 } from "../kafka.js";
-import { fatalProducerRemedy } from "../failures.js";
+import { classify, fatalProducerRemedy } from "../failures.js";
 import { silentLogger, type Logger } from "../log.js";
 import { consumerLag, metricsForApp } from "../metrics.js";
 import { compileWorkerOptions, type CompiledWorkerOptions, type WorkerOptions } from "../options.js";
@@ -34,6 +36,7 @@ import {
   clientConfig,
   closeClients,
   connectWithRetry,
+  consumerConfig,
   createConsumer,
   createProducer,
   createRestoreConsumer,
@@ -43,6 +46,8 @@ import {
   type ClientContext,
 } from "./clients.js";
 import { Committer } from "./committer.js";
+import { QueryRouter, publishMember, type PartitionOwner } from "./members.js";
+import { StandbyReplicas } from "./standbys.js";
 import { prepareTopics } from "./internal-topics.js";
 import { RecordCollector } from "./record-collector.js";
 import { OFFSET_RANGE_CHECK_MS, Rebalancer, SPLIT_ASSIGNMENT_GRACE_MS } from "./rebalances.js";
@@ -129,6 +134,9 @@ export class Worker {
   readonly #globals: GlobalTables;
   readonly #rebalancer: Rebalancer;
   readonly #collector: RecordCollector;
+  readonly #router: QueryRouter;
+  #standbys: StandbyReplicas | undefined;
+  #advertisedUrl: string | undefined;
   readonly #ctx: ClientContext & { stopRequested: () => boolean };
   readonly #clientErrors: ClientErrorLog;
   readonly #health: Health;
@@ -193,6 +201,8 @@ export class Worker {
       ...base,
       producer: () => this.#producer!,
     });
+    this.#router = new QueryRouter(this.#ctx, () => this.#admin);
+    this.#advertisedUrl = this.options.advertisedUrl;
     this.#tm = new TaskManager({
       ...base,
       store: () => this.#store!,
@@ -218,6 +228,7 @@ export class Worker {
       admin: () => this.#admin!,
       stopRequested: () => this.#stopRequested,
       retry: (what, fn) => this.#retry(what, fn),
+      beforeRestore: (sub, partition) => this.#standbys?.release(sub, partition),
     });
     this.#globals = new GlobalTables({
       ...base,
@@ -345,6 +356,52 @@ export class Worker {
   }
 
   /**
+   * Where this worker answers interactive queries, when it is known only once its HTTP server listens (a port
+   * chosen by the system): overrides the `advertisedUrl` option. Call it before {@link Worker.start}.
+   *
+   * @example
+   * ```ts
+   * import type { Worker } from "weir";
+   *
+   * declare const worker: Worker;
+   * worker.advertise("http://10.0.0.7:9400");
+   * await worker.start();
+   * ```
+   */
+  advertise(url: string): void {
+    if (this.#state !== "created") throw new WeirError("advertise() must be called before start()");
+    this.#advertisedUrl = url;
+  }
+
+  /** Where this worker answers interactive queries (see {@link Worker.advertise}), if it said. */
+  get advertisedUrl(): string | undefined {
+    return this.#advertisedUrl;
+  }
+
+  /**
+   * Where a key of a store is when this worker does not hold it (routed interactive queries): the worker that does,
+   * and the URL it advertised (`advertisedUrl`), from the group's current assignment as the broker describes it;
+   * `rebalancing` while the group moves partitions (ask again shortly), `unknown` when the holder advertises no URL.
+   *
+   * @example
+   * ```ts
+   * import type { Worker } from "weir";
+   *
+   * declare const worker: Worker;
+   * const local = worker.queryStore("orders-per-customer", "alice");
+   * if (!local.local) {
+   *   const where = await worker.ownerOf("orders-per-customer", local.partition);
+   *   if (where.kind === "owner") console.log(`ask ${where.url} (worker ${where.workerId})`);
+   * }
+   * ```
+   */
+  async ownerOf(store: string, partition: number): Promise<PartitionOwner> {
+    const sub = this.topology.subtopologies.find((s) => s.stores.includes(store));
+    if (!sub) throw new StateStoreError(`no partitioned store named '${store}'`, { store });
+    return this.#router.ownerOf(sub, partition);
+  }
+
+  /**
    * Entries of a key-value store across this worker's tasks, in key order per task, at most `limit`; with a
    * `prefix`, those whose serialized key starts with the serialized prefix.
    *
@@ -387,6 +444,7 @@ export class Worker {
       stateDir: o.appStateDir,
       assignor: o.assignor,
       commitIntervalMs: o.commitIntervalMs,
+      ...(o.groupInstanceId !== undefined ? { staticMember: o.groupInstanceId } : {}),
     });
     try {
       this.#store = openLmdbState({ path: o.appStateDir });
@@ -404,6 +462,8 @@ export class Worker {
       this.#tm.partitionsOf = topics.partitionsOf;
       this.#topics.startWith(topics.topicPartitions);
       this.#log.debug("topics ready");
+      const url = this.#advertisedUrl;
+      if (url !== undefined) await this.#retry("advertise", () => this.#advertise(url));
       if (o.guarantee === "exactly_once")
         await retry(this.#ctx, "initTransactions", () => Txn.init(this.#producer!, 30_000));
       this.#log.debug("transactions initialised");
@@ -424,6 +484,19 @@ export class Worker {
       this.#log.debug("consumers connected");
       this.#consumer.on("event.error", (err) => this.#onClientError(err));
       this.#consumer.subscribe(this.topology.sourceTopics);
+      if (o.standbyReplicas > 0) {
+        this.#standbys = new StandbyReplicas({
+          ctx: this.#ctx,
+          store: () => this.#store!,
+          admin: () => this.#admin!,
+          group: () => this.#router.group(),
+          partitionsOf: () => this.#tm.partitionsOf,
+          activeTasks: () => new Set(this.tasks().map((t) => t.id)),
+          memberKey: o.groupInstanceId ?? String(consumerConfig(this.#ctx, () => {})[RdKafka.clientId]),
+          stopRequested: () => this.#stopRequested,
+        });
+        await this.#standbys.start();
+      }
       if (this.#stopRequested) throw new StopRequestedError("stopped during start");
     } catch (err) {
       this.#state = "failed";
@@ -460,6 +533,21 @@ export class Worker {
         throw err;
       }
     });
+  }
+
+  /** This worker's entry in the members topic: where it answers queries, and how to find it among the group's members. */
+  async #advertise(url: string): Promise<void> {
+    const clientId = String(consumerConfig(this.#ctx, () => {})[RdKafka.clientId]);
+    await publishMember(this.#ctx, {
+      workerId: this.options.workerId,
+      url,
+      clientId,
+      ...(this.options.groupInstanceId !== undefined
+        ? { groupInstanceId: this.options.groupInstanceId }
+        : {}),
+      at: Date.now(),
+    });
+    this.#log.info("advertised for interactive queries", { url, membersTopic: this.topology.membersTopic });
   }
 
   async #connectProducer(): Promise<Producer> {
@@ -668,6 +756,10 @@ export class Worker {
             await this.#exclusive(() => this.#rebalancer.abortAndRewind());
             continue;
           }
+          // A consumer librdkafka has given up on (a fatal error: fenced as a static member, authorization) stays
+          // dead: retrying would loop while health said all was well. Stop with the reason.
+          if (typeof (err as LibrdKafkaError)?.code === "number" && classify(err) === "fatal")
+            throw consumerFatal(err, this.options.groupInstanceId);
           if (pollErrors++ % 50 === 0)
             this.#log.warn("consume failed; retrying", { error: describeKafkaError(err) });
           await sleep(Math.min(100 * pollErrors, 2000));
@@ -836,6 +928,7 @@ export class Worker {
     // it must end before its clients are closed under it.
     await settledWithin(this.#rebalancer.chain, 15_000);
     await this.#globals.stop().catch(() => {});
+    await this.#standbys?.stop().catch(() => {});
     await this.#closeClients();
     await this.#rebalancer.chain.catch(() => {});
     this.#store?.close();
@@ -867,4 +960,22 @@ export class Worker {
     this.#lock = run.catch(() => {});
     return run;
   }
+}
+
+/** KIP-345: FENCED_INSTANCE_ID, a newer member joined with this member's group.instance.id. */
+const FENCED_INSTANCE_ID = 82;
+
+/** The error a worker stops with when its group consumer failed fatally, saying why in an operator's terms. */
+function consumerFatal(err: unknown, groupInstanceId: string | undefined): WeirError {
+  const e = err as LibrdKafkaError;
+  const fenced =
+    groupInstanceId !== undefined &&
+    (e?.code === FENCED_INSTANCE_ID || /fenced|group\.instance\.id/i.test(e?.message ?? ""));
+  return new WeirError(
+    fenced
+      ? `fenced out of the group: another worker joined as the static member ${groupInstanceId} (the same worker id — ` +
+          `two workers on one state directory, or a copy of it); this worker stops (${describeKafkaError(err)})`
+      : `the group consumer failed fatally: ${describeKafkaError(err)}`,
+    { cause: err },
+  );
 }
