@@ -42,7 +42,7 @@ async function run(staticMembership: "on" | "off") {
     staticMembership,
     // Long enough for a restart on a busy machine; the heartbeat stays at 2 s.
     "--kafka",
-    "session.timeout.ms=30000",
+    "session.timeout.ms=15000",
   ];
   const env = { WEIR_TEST_PREFIX: prefix };
   const produced = new Map<string, number>();
