@@ -100,6 +100,8 @@ describe("weir state get/scan --url: a missing store, a missing key and not a we
   // The worker's real HTTP handler over a stand-in worker that holds counts: {alpha: 4}.
   const worker = {
     topology,
+    options: { workerId: "stand-in" },
+    advertisedUrl: undefined,
     queryStore: (_store: string, key: unknown) =>
       key === "alpha"
         ? { found: true, value: 4, partition: 0, local: true }

@@ -273,6 +273,7 @@ describe("registry", () => {
         "weir_restore_remaining_records",
         "weir_restore_restarts_total",
         "weir_restored_records_total",
+        "weir_standby_lag_records",
         "weir_store_bytes",
         "weir_store_entries",
         "weir_transactions_total",
@@ -343,6 +344,7 @@ describe("registry", () => {
     m.restoreRemaining.set({ store: "orders", partition: "0" }, 10);
     m.restoredRecords.inc({ store: "orders" }, 990);
     m.restoreRestarts.inc({ store: "orders" });
+    m.standbyLag.set({ store: "orders", partition: "1" }, 0);
     m.restoreDuration.observe({ store: "orders" }, 2.5);
     m.restoreRate.set({ store: "orders" }, 400);
     m.storeEntries.set({ store: "orders", partition: "0" }, 1000);
