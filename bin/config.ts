@@ -28,7 +28,7 @@ export interface WeirConfig {
   stallTimeoutMs?: number;
   groupProtocol?: "classic" | "consumer";
   remoteAssignor?: string;
-  staticMembership: boolean;
+  staticMembership?: boolean;
   advertisedUrl?: string;
   standbyReplicas?: number;
   /** The order pipeline's risk service (processors/risk-service.ts); required when running it (no --app). */
@@ -127,7 +127,7 @@ export const workerFlagHelp: Array<[string, string]> = [
   ],
   [
     "--static-membership on|off",
-    "on (default): join as the static member <app>-<worker id> (KIP-345), so a worker restarted within the session timeout gets its partitions back without a rebalance; a worker stopped for good then leaves its partitions idle for the session timeout (env WEIR_STATIC_MEMBERSHIP)",
+    "on (default under the classic protocol; off under consumer, where the broker refuses a crashed member's id until its session times out): join as the static member <app>-<worker id> (KIP-345), so a worker restarted within the session timeout gets its partitions back without a rebalance; a worker stopped for good then leaves its partitions idle for the session timeout (env WEIR_STATIC_MEMBERSHIP)",
   ],
   [
     "--risk-url URL",
@@ -227,13 +227,14 @@ export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): 
       pick("remote-assignor", "WEIR_REMOTE_ASSIGNOR", "remoteAssignor"),
       ["range", "uniform"] as const,
     ),
-    staticMembership:
-      choiceFlag(
+    // Unset: the worker's default for its group protocol.
+    staticMembership: ((v) => (v === undefined ? undefined : v === "on"))(
+      optionalChoice(
         "static-membership",
         pick("static-membership", "WEIR_STATIC_MEMBERSHIP", "staticMembership"),
         ["on", "off"] as const,
-        "on",
-      ) === "on",
+      ),
+    ),
     riskUrl: httpUrl("risk-url", ...source("risk-url", "WEIR_RISK_URL", "riskUrl")),
     standbyReplicas: int("standby-replicas", "WEIR_STANDBY_REPLICAS", "standbyReplicas", 0, 100),
     advertisedUrl: httpUrl(

@@ -63,16 +63,37 @@ export async function startHttpServer(options: {
             });
           if (rest.length > 0) {
             const text = rest.join("/");
-            const result = worker.queryStore(store, parseKey(def, text));
+            const range = def.kind === "window" ? timeRange(url.searchParams) : undefined;
+            const result = range
+              ? worker.queryWindowStore(store, parseKey(def, text), range.from, range.to)
+              : worker.queryStore(store, parseKey(def, text));
             const answeredBy = { workerId: worker.options.workerId, url: worker.advertisedUrl };
             if (result.local)
-              return json(result.found ? 200 : 404, { store, key: text, ...result, answeredBy });
+              return json("found" in result && !result.found ? 404 : 200, {
+                store,
+                key: text,
+                ...result,
+                answeredBy,
+              });
             // Routed interactive queries: the key's partition is another worker's. A forwarded request is answered
             // here or not at all (the assignment moved between the two lookups): never forwarded twice.
             const retry = (reason: string) => {
               res.setHeader("retry-after", "1");
               json(503, { store, key: text, partition: result.partition, error: reason });
             };
+            // A stale read (`?stale=ok`): from the standby this worker keeps of the partition, when it keeps one.
+            if (!range && url.searchParams.get("stale") === "ok") {
+              const stale = worker.queryStandby(store, parseKey(def, text));
+              if (stale)
+                return json(stale.found ? 200 : 404, {
+                  store,
+                  key: text,
+                  ...stale,
+                  local: false,
+                  stale: true,
+                  answeredBy,
+                });
+            }
             if (url.searchParams.has("forwarded"))
               return retry(
                 `partition ${result.partition} is not on this worker any more (the group is moving it)`,
@@ -80,6 +101,7 @@ export async function startHttpServer(options: {
             const owner = await worker.ownerOf(store, result.partition);
             if (owner.kind !== "owner") return retry(owner.reason);
             const target = new URL(`${owner.url.replace(/\/$/, "")}${url.pathname}`);
+            for (const [k, v] of url.searchParams) target.searchParams.set(k, v);
             target.searchParams.set("forwarded", worker.options.workerId);
             const answer = await fetch(target, { signal: AbortSignal.timeout(10_000) }).catch(
               (err: unknown) => err as Error,
@@ -117,4 +139,23 @@ export async function startHttpServer(options: {
     server,
     url: `http://${options.host.includes(":") ? `[${options.host}]` : options.host}:${address.port}`,
   };
+}
+
+/**
+ * A window store query's time range: `?from=&to=` as epoch milliseconds or ISO dates, both inclusive (default: the
+ * last hour up to now). Bad values are a 400.
+ */
+function timeRange(params: URLSearchParams): { from: number; to: number } {
+  const parse = (name: string, fallback: number): number => {
+    const text = params.get(name);
+    if (text === null || text === "") return fallback;
+    const n = /^-?\d+$/.test(text) ? Number(text) : Date.parse(text);
+    if (!Number.isFinite(n))
+      throw new UsageError(`${name} must be epoch milliseconds or an ISO date, got '${text}'`);
+    return n;
+  };
+  const to = parse("to", Date.now());
+  const from = parse("from", to - 3_600_000);
+  if (from > to) throw new UsageError(`from (${from}) is after to (${to})`);
+  return { from, to };
 }

@@ -95,9 +95,30 @@ async function describeGroup(admin: IAdminClient, group: string) {
   return g;
 }
 
+/**
+ * Static members (weir's default, `--static-membership`) do not leave the group when their worker stops: the broker
+ * removes them when their session times out. A group whose members are all static may be stopped workers: wait that
+ * long for it to empty before refusing.
+ */
+const STATIC_MEMBER_WAIT_MS = 20_000;
+
 async function requireEmptyGroup(admin: IAdminClient, group: string): Promise<void> {
-  const g = await describeGroup(admin, group);
-  const members = g?.members ?? [];
+  let g = await describeGroup(admin, group);
+  let members = g?.members ?? [];
+  const deadline = Date.now() + STATIC_MEMBER_WAIT_MS;
+  let said = false;
+  while (members.length > 0 && members.every((m) => m.groupInstanceId) && Date.now() < deadline) {
+    if (!said)
+      process.stderr.write(
+        `weir reset: consumer group ${group} still has ${members.length} static member(s) ` +
+          `(${members.map((m) => m.groupInstanceId).join(", ")}); stopped workers leave when their session times ` +
+          `out: waiting up to ${STATIC_MEMBER_WAIT_MS / 1000} s\n`,
+      );
+    said = true;
+    await new Promise((r) => setTimeout(r, 1000));
+    g = await describeGroup(admin, group);
+    members = g?.members ?? [];
+  }
   if (members.length > 0)
     throw new Error(
       `consumer group ${group} has ${members.length} active member(s): ` +

@@ -107,7 +107,10 @@ export class CountApp {
       const answers = await Promise.all(
         workers.map((w) => w.json<{ found: boolean; value?: number }>(`/state/counts/${key}`)),
       );
-      const found = answers.filter((a) => a.body.found);
+      // Every worker answers for every key (routed queries); the one that holds it answers without forwarding.
+      const found = answers.filter(
+        (a) => a.body.found && (a.body as { forwardedBy?: unknown }).forwardedBy === undefined,
+      );
       if (found.length !== 1 || found[0]!.body.value !== expected)
         mismatches.push(
           `${key}: expected ${expected}, got ${JSON.stringify(found.map((f) => f.body.value))}`,

@@ -99,4 +99,53 @@ describe("routed interactive queries", () => {
     expect(cli.code).toBe(0);
     expect(cli.stdout).toContain(String(expected.get(key)));
   }, 400_000);
+
+  it("a window store's entries of a key over a time range, from any worker", async () => {
+    const prefix = uniqueName("iqw");
+    await createTopic(`${prefix}-in`, 4);
+    await createTopic(`${prefix}-out`, 4);
+    const env = { WEIR_TEST_PREFIX: prefix };
+    const workers = [0, 1].map(() =>
+      new WorkerProcess({ args: ["--app", "test/apps/windowed-count.ts"], env }).start(),
+    );
+    running.push(...workers);
+    await Promise.all(workers.map((w) => w.waitReady(120_000)));
+    // Every record in one 1-second window, which stays open (nothing later closes or expires it).
+    const base = Math.floor(Date.now() / 1000) * 1000 - 60_000;
+    const expected = new Map<string, number>();
+    const records = Array.from({ length: 400 }, (_, i) => {
+      const key = `page-${i % 40}`;
+      expected.set(key, (expected.get(key) ?? 0) + 1);
+      return { key, value: "v", timestamp: base + 500 };
+    });
+    await produceAll(`${prefix}-in`, records, { config: { partitioner: "murmur2_random" } });
+    await waitAllCommitted(`${prefix}-app`, `${prefix}-in`, { timeoutMs: 120_000 });
+    await Promise.all(workers.map((w) => w.waitReady(60_000)));
+
+    let forwarded = 0;
+    for (const [key, n] of expected)
+      for (const w of workers) {
+        const path = `/state/counts/${key}?from=${base - 5000}&to=${base + 5000}`;
+        const r = await waitFor(`${key}'s windows`, async () => {
+          const a = await w.json<Answer & { entries?: Array<{ timestamp: number; value: number }> }>(path);
+          return a.status === 503 ? undefined : a;
+        });
+        expect({ key, status: r.status, entries: r.body.entries }).toEqual({
+          key,
+          status: 200,
+          entries: [{ timestamp: base, value: n }],
+        });
+        if (r.body.forwardedBy) forwarded++;
+      }
+    expect(forwarded).toBe(40);
+    // A range without the window: no entries. A bad range: 400.
+    expect(
+      (
+        await workers[0]!.json<{ entries: unknown[] }>(
+          `/state/counts/page-1?from=${base + 2000}&to=${base + 9000}`,
+        )
+      ).body.entries,
+    ).toEqual([]);
+    expect((await workers[0]!.json(`/state/counts/page-1?from=yesterday`)).status).toBe(400);
+  }, 300_000);
 });

@@ -17,6 +17,7 @@ import {
   waitFor,
 } from "../helpers/kafka.js";
 import { WorkerProcess, type LogLine } from "../helpers/worker-process.js";
+import { partitionForKey } from "../../topology/index.js";
 
 const PARTITIONS = 6;
 // WEIR_STANDBY_TEST_KEYS: a larger store for a one-off failover measurement (the figures in the README).
@@ -79,6 +80,16 @@ async function failover(standbys: number) {
       },
       { timeoutMs: 120_000, intervalMs: 500 },
     );
+
+  if (standbys > 0) {
+    // A stale read (`?stale=ok`) of a key in the victim's partition, answered by a survivor from its standby.
+    const key = Array.from({ length: 1000 }, (_, i) => `key-${i}`).find((k) =>
+      victimTasks.includes(partitionForKey(Buffer.from(k), PARTITIONS)),
+    )!;
+    const stale = await survivors[0]!.json<Record<string, unknown>>(`/state/counts/${key}?stale=ok`);
+    expect(stale.status).toBe(200);
+    expect(stale.body).toMatchObject({ value: 1, stale: true, local: false });
+  }
 
   const logsAtKill = survivors.map((w) => w.logs.length);
   const killedAt = Date.now();
@@ -149,6 +160,8 @@ describe("standby replicas", () => {
       // The partition's changelog held ~33,000 records at the kill; the new owner replayed at most the tail.
       expect(changelogEnds.get(p)).toBeGreaterThan(0.75 * PER_PARTITION);
       expect(m.restored, `partition ${p}`).toBeLessThan(2_000);
+      // Processing resumes once the group notices the death (the session timeout, 10 s) and the tail is read.
+      expect(m.resumedMs, `partition ${p}`).toBeLessThan(30_000);
     }
   }, 600_000);
 

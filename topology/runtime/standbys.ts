@@ -148,6 +148,17 @@ export class StandbyReplicas {
     this.d.ctx.log.info("standby released", { task: id, reason: why });
   }
 
+  /**
+   * A key's value in the standby copy this worker keeps of a store partition (`?stale=ok` queries): the bytes, or
+   * null when absent; undefined when this worker keeps no standby of that partition. As fresh as the standby's lag.
+   */
+  read(store: string, partition: number, key: Buffer): Buffer | null | undefined {
+    const sub = this.d.ctx.topology.subtopologies.find((s) => s.stores.includes(store));
+    const kept = sub && this.#kept.get(taskId(sub.id, partition));
+    if (!kept || ![...kept.changelogs.values()].some((c) => c.store === store)) return undefined;
+    return this.d.store().open(store, partition).get(key) ?? null;
+  }
+
   /** Re-compute which standbys this worker keeps, and start or release the difference. */
   reconcile(): Promise<void> {
     if (this.replicas <= 0 || this.#stopped || !this.#consumer) return Promise.resolve();

@@ -4,7 +4,7 @@
  * backlog passes a bound, resume at half), processing what is queued, the positions to commit, and interactive
  * queries of the local stores.
  */
-import { BufferedStore, type StateBackend, type StoreBackend } from "../../state/index.js";
+import { BufferedStore, type StateBackend, type StoreBackend, type WindowStore } from "../../state/index.js";
 import { prefixUpperBound } from "../../state/key-value-store.js";
 import { changelogSizeCheck } from "./task-stores.js";
 import { StateStoreError } from "../errors.js";
@@ -397,6 +397,28 @@ export class TaskManager {
       partition: expected,
       local: candidates.some((t) => t.task.partition === expected),
     };
+  }
+
+  /** A window store's entries of one key with timestamps in [from, to], from the task holding the key's partition. */
+  queryWindow(
+    store: string,
+    key: unknown,
+    from: number,
+    to: number,
+  ): { entries: Array<{ timestamp: number; value: unknown }>; partition: number; local: boolean } {
+    const def = this.d.topology.stores.get(store);
+    const sub = this.d.topology.subtopologies.find((s) => s.stores.includes(store));
+    if (!def || !sub) throw new StateStoreError(`no store named '${store}'`, { store });
+    if (def.kind !== "window")
+      throw new StateStoreError(`store '${store}' is a key-value store: query it by key`, { store });
+    const partition = partitionForKey(def.keySerde.serialize(key), this.partitionsOf.get(sub.id) ?? 1);
+    const active = [...this.tasks.values()].find(
+      (t) => t.task.subtopology.id === sub.id && t.task.partition === partition,
+    );
+    if (!active) return { entries: [], partition, local: false };
+    const s = active.task.store(store) as unknown as WindowStore<unknown, unknown>;
+    const entries = [...s.fetch(key, from, to)].map((e) => ({ timestamp: e.timestamp, value: e.value }));
+    return { entries, partition, local: true };
   }
 
   /** Entries of a key-value store across this worker's tasks. */

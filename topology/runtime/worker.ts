@@ -48,6 +48,7 @@ import {
 import { Committer } from "./committer.js";
 import { QueryRouter, publishMember, type PartitionOwner } from "./members.js";
 import { StandbyReplicas } from "./standbys.js";
+import { partitionForKey } from "../partitioner.js";
 import { prepareTopics } from "./internal-topics.js";
 import { RecordCollector } from "./record-collector.js";
 import { OFFSET_RANGE_CHECK_MS, Rebalancer, SPLIT_ASSIGNMENT_GRACE_MS } from "./rebalances.js";
@@ -399,6 +400,66 @@ export class Worker {
     const sub = this.topology.subtopologies.find((s) => s.stores.includes(store));
     if (!sub) throw new StateStoreError(`no partitioned store named '${store}'`, { store });
     return this.#router.ownerOf(sub, partition);
+  }
+
+  /**
+   * A window store's entries of one key with timestamps (window starts) in [from, to], when this worker holds the
+   * key's partition (`local`); otherwise empty, with the partition to ask its owner about ({@link Worker.ownerOf}).
+   *
+   * @example
+   * ```ts
+   * import type { Worker } from "weir";
+   *
+   * declare const worker: Worker;
+   * const hour = 3_600_000;
+   * const { entries, local } = worker.queryWindowStore("views-per-minute", "/home", Date.now() - hour, Date.now());
+   * if (local) for (const e of entries) console.log(new Date(e.timestamp).toISOString(), e.value);
+   * ```
+   */
+  queryWindowStore(
+    store: string,
+    key: unknown,
+    from: number,
+    to: number,
+  ): {
+    /** The key's entries in the range, oldest first. */
+    entries: Array<{ timestamp: number; value: unknown }>;
+    /** The key's partition. */
+    partition: number;
+    /** Whether this worker holds that partition. */
+    local: boolean;
+  } {
+    return this.#tm.queryWindow(store, key, from, to);
+  }
+
+  /**
+   * A key of a key-value store read from the standby replica this worker keeps of its partition (a stale read,
+   * `?stale=ok`): undefined when this worker keeps no standby of that partition. The copy lags the active task by
+   * what `weir_standby_lag_records` says.
+   *
+   * @example
+   * ```ts
+   * import type { Worker } from "weir";
+   *
+   * declare const worker: Worker;
+   * const stale = worker.queryStandby("orders-per-customer", "alice");
+   * if (stale?.found) console.log(`alice: ${String(stale.value)} (from a standby)`);
+   * ```
+   */
+  queryStandby(
+    store: string,
+    key: unknown,
+  ): { found: boolean; value?: unknown; partition: number } | undefined {
+    const def = this.topology.stores.get(store);
+    const sub = this.topology.subtopologies.find((s) => s.stores.includes(store));
+    if (!def || !sub || !this.#standbys) return undefined;
+    const bytes = def.keySerde.serialize(key);
+    const partition = partitionForKey(bytes, this.#tm.partitionsOf.get(sub.id) ?? 1);
+    const value = this.#standbys.read(store, partition, bytes);
+    if (value === undefined) return undefined;
+    return value === null
+      ? { found: false, partition }
+      : { found: true, value: def.valueSerde.deserialize(value), partition };
   }
 
   /**
@@ -964,13 +1025,26 @@ export class Worker {
 
 /** KIP-345: FENCED_INSTANCE_ID, a newer member joined with this member's group.instance.id. */
 const FENCED_INSTANCE_ID = 82;
+/** KIP-848: UNRELEASED_INSTANCE_ID, the instance id is still held by a member that has not left (it crashed). */
+const UNRELEASED_INSTANCE_ID = 111;
 
 /** The error a worker stops with when its group consumer failed fatally, saying why in an operator's terms. */
 function consumerFatal(err: unknown, groupInstanceId: string | undefined): WeirError {
   const e = err as LibrdKafkaError;
+  const unreleased =
+    groupInstanceId !== undefined &&
+    (e?.code === UNRELEASED_INSTANCE_ID || /unreleased/i.test(e?.message ?? ""));
   const fenced =
     groupInstanceId !== undefined &&
     (e?.code === FENCED_INSTANCE_ID || /fenced|group\.instance\.id/i.test(e?.message ?? ""));
+  if (unreleased)
+    return new WeirError(
+      `the broker still holds static member ${groupInstanceId} for this worker's previous run (it did not leave the ` +
+        "group: a crash). Under the consumer group protocol it refuses the id until that member's session times out " +
+        "(group.consumer.session.timeout.ms): restart after it, or run with --static-membership off " +
+        `(${describeKafkaError(err)})`,
+      { cause: err },
+    );
   return new WeirError(
     fenced
       ? `fenced out of the group: another worker joined as the static member ${groupInstanceId} (the same worker id — ` +
