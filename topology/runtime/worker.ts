@@ -423,7 +423,12 @@ export class Worker {
     to: number,
   ): {
     /** The key's entries in the range, oldest first. */
-    entries: Array<{ timestamp: number; value: unknown }>;
+    entries: Array<{
+      /** The window's start (or the event time the value was stored under). */
+      timestamp: number;
+      /** The decoded value. */
+      value: unknown;
+    }>;
     /** The key's partition. */
     partition: number;
     /** Whether this worker holds that partition. */
@@ -449,7 +454,16 @@ export class Worker {
   queryStandby(
     store: string,
     key: unknown,
-  ): { found: boolean; value?: unknown; partition: number } | undefined {
+  ):
+    | {
+        /** Whether the standby copy has the key. */
+        found: boolean;
+        /** The decoded value, when found. */
+        value?: unknown;
+        /** The key's partition. */
+        partition: number;
+      }
+    | undefined {
     const def = this.topology.stores.get(store);
     const sub = this.topology.subtopologies.find((s) => s.stores.includes(store));
     if (!def || !sub || !this.#standbys) return undefined;
