@@ -15,7 +15,8 @@ import { parseKey } from "./state.js";
  *   /state/<store>/<key>      a key-value store entry (interactive query) from any worker: answered here when this
  *                             worker holds the key's partition, else forwarded to the worker that does (found through
  *                             the group's assignment and the members topic; `answeredBy`, `forwardedBy`); 404 if
- *                             absent; 503 with Retry-After while the group moves the partition
+ *                             absent; 503 with Retry-After while the group moves the partition; a window or session
+ *                             store's entries of the key with `?from=&to=`; `?stale=ok` from a standby kept here
  *   /state/<store>?prefix=&limit=   a scan of the local partitions of a store
  */
 export async function startHttpServer(options: {
