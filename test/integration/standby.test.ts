@@ -56,7 +56,10 @@ async function failover(standbys: number) {
 
   const records = (from: number, n: number, round: string) =>
     Array.from({ length: n }, (_, i) => ({ key: `key-${from + i}`, value: round }));
-  await produceAll(input, records(0, KEYS, "a"), { config: { partitioner: "murmur2_random" } });
+  await produceAll(input, records(0, KEYS, "a"), {
+    config: { partitioner: "murmur2_random" },
+    timeoutMs: 60_000 + KEYS / 10,
+  });
   await waitAllCommitted(`${prefix}-app`, input, { timeoutMs: 240_000 + KEYS / 10 });
   await Promise.all(workers.map((w) => w.waitReady(60_000)));
 
