@@ -127,7 +127,7 @@ export const workerFlagHelp: Array<[string, string]> = [
   ],
   [
     "--static-membership on|off",
-    "on (default under the classic protocol; off under consumer, where the broker refuses a crashed member's id until its session times out): join as the static member <app>-<worker id> (KIP-345), so a worker restarted within the session timeout gets its partitions back without a rebalance; a worker stopped for good then leaves its partitions idle for the session timeout (env WEIR_STATIC_MEMBERSHIP)",
+    "off (default) or on: join as the static member <app>-<worker id> (KIP-345), so a worker restarted within the session timeout gets its partitions back without a rebalance; a worker stopped for good then leaves its partitions idle for the session timeout (env WEIR_STATIC_MEMBERSHIP)",
   ],
   [
     "--risk-url URL",

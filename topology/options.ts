@@ -147,10 +147,11 @@ export interface WorkerOptions {
    * persisted worker id) gets its partitions back without a rebalance of the others. The cost: a static member does
    * not leave the group when it stops, so the partitions of a worker stopped for good wait out the session timeout
    * before they move, as a killed worker's do. A `group.instance.id` among the Kafka properties takes precedence.
-   * Under the consumer protocol (KIP-848) it is off unless asked for: there the broker refuses a restarted member's
-   * instance id until the crashed one's session times out (UNRELEASED_INSTANCE_ID, fatal in librdkafka), so a worker
-   * restarted sooner stops with that reason instead of rejoining.
-   * @default true under `groupProtocol: "classic"`, false under `"consumer"`
+   * Off unless asked for, because librdkafka makes two situations fatal for a static member, and a worker then stops
+   * with the reason for its supervisor to restart it: a broker outage longer than the session timeout (the member is
+   * fenced when the brokers return), and, under the consumer protocol (KIP-848), a restart before the crashed
+   * member's session timed out (UNRELEASED_INSTANCE_ID). Turn it on where a supervisor restarts workers and rolling
+   * restarts matter more. @default false
    */
   staticMembership?: boolean;
   /**
@@ -341,7 +342,7 @@ export function compileWorkerOptions(topology: Topology, o: WorkerOptions): Comp
     groupInstanceId:
       typeof o.kafka?.["group.instance.id"] === "string"
         ? o.kafka["group.instance.id"]
-        : (o.staticMembership ?? groupProtocol === "classic")
+        : (o.staticMembership ?? false)
           ? `${topology.appId}-${workerId}`
           : undefined,
     restoreBatchRecords: positive("restoreBatchRecords", o.restoreBatchRecords, 100_000),

@@ -1048,9 +1048,12 @@ function consumerFatal(err: unknown, groupInstanceId: string | undefined): WeirE
   const unreleased =
     groupInstanceId !== undefined &&
     (e?.code === UNRELEASED_INSTANCE_ID || /unreleased/i.test(e?.message ?? ""));
+  // librdkafka reports a fenced static member as a generic fatal error (-150): under static membership, that is it.
   const fenced =
     groupInstanceId !== undefined &&
-    (e?.code === FENCED_INSTANCE_ID || /fenced|group\.instance\.id/i.test(e?.message ?? ""));
+    (e?.code === FENCED_INSTANCE_ID ||
+      e?.code === -150 ||
+      /fenced|group\.instance\.id/i.test(e?.message ?? ""));
   if (unreleased)
     return new WeirError(
       `the broker still holds static member ${groupInstanceId} for this worker's previous run (it did not leave the ` +
@@ -1061,8 +1064,9 @@ function consumerFatal(err: unknown, groupInstanceId: string | undefined): WeirE
     );
   return new WeirError(
     fenced
-      ? `fenced out of the group: another worker joined as the static member ${groupInstanceId} (the same worker id — ` +
-          `two workers on one state directory, or a copy of it); this worker stops (${describeKafkaError(err)})`
+      ? `fenced out of the group as the static member ${groupInstanceId}: another worker joined with the same worker ` +
+          "id (two workers on one state directory, or a copy of it), or this worker's session expired during a broker " +
+          `outage longer than the session timeout; this worker stops, a restart rejoins (${describeKafkaError(err)})`
       : `the group consumer failed fatally: ${describeKafkaError(err)}`,
     { cause: err },
   );
