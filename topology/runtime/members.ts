@@ -101,8 +101,8 @@ export async function publishMember(ctx: ClientContext, record: MemberRecord): P
 
 /** Answers "who holds partition p of this sub-topology, and at which URL", from the broker and the members topic. */
 export class QueryRouter {
-  #group: { at: number; value: Promise<GroupView> } | undefined;
-  #members: { at: number; value: Promise<MemberRecord[]> } | undefined;
+  readonly #group = new Cached(() => this.#describeGroup());
+  readonly #members = new Cached(() => this.#readMembers());
 
   constructor(
     private readonly ctx: ClientContext,
@@ -111,48 +111,23 @@ export class QueryRouter {
 
   /** The group as the broker describes it now (cached for a second): its members and what each holds. */
   group(): Promise<GroupView> {
-    return this.#cached("group", () => this.#describeGroup());
+    return this.#group.get();
   }
 
   async ownerOf(sub: SubTopology, partition: number): Promise<PartitionOwner> {
     const group = await this.group();
     if (!group.stable) return { kind: "rebalancing", reason: `the group is ${group.state}` };
-    const topics = new Set(sub.sourceTopics);
-    const member = group.members.find((m) =>
-      m.partitions.some((tp) => topics.has(tp.topic) && tp.partition === partition),
-    );
+    const member = holderOf(group, sub, partition);
     if (!member) return { kind: "rebalancing", reason: `no member holds partition ${partition} yet` };
-    let records = await this.#cached("members", () => this.#readMembers());
-    let record = match(records, member);
-    if (!record) {
-      // A worker that joined since the last read: read again once.
-      this.#members = undefined;
-      records = await this.#cached("members", () => this.#readMembers());
-      record = match(records, member);
-    }
+    let record = match(await this.#members.get(), member);
+    // A worker that joined since the last read: read again once.
+    if (!record) record = match(await this.#members.get(true), member);
     if (!record)
       return {
         kind: "unknown",
         reason: `the member holding partition ${partition} (${member.groupInstanceId ?? member.clientId}) advertises no URL`,
       };
     return { kind: "owner", workerId: record.workerId, url: record.url };
-  }
-
-  #cached<T>(which: "group" | "members", load: () => Promise<T>): Promise<T> {
-    const now = Date.now();
-    const slot = (which === "group" ? this.#group : this.#members) as
-      { at: number; value: Promise<T> } | undefined;
-    if (slot && now - slot.at < CACHE_MS) return slot.value;
-    const value = load();
-    const entry = { at: now, value };
-    // A failed load is not kept.
-    value.catch(() => {
-      if (which === "group" && this.#group === (entry as never)) this.#group = undefined;
-      if (which === "members" && this.#members === (entry as never)) this.#members = undefined;
-    });
-    if (which === "group") this.#group = entry as never;
-    else this.#members = entry as never;
-    return value;
   }
 
   async #describeGroup(): Promise<GroupView> {
@@ -230,6 +205,38 @@ export interface GroupView {
     groupInstanceId: string | undefined;
     partitions: Array<{ topic: string; partition: number }>;
   }>;
+}
+
+/** A value loaded at most once a second; a failed load is not kept. */
+class Cached<T> {
+  #entry: { at: number; value: Promise<T> } | undefined;
+  constructor(private readonly load: () => Promise<T>) {}
+
+  get(fresh = false): Promise<T> {
+    const now = Date.now();
+    if (!fresh && this.#entry && now - this.#entry.at < CACHE_MS) return this.#entry.value;
+    const entry = { at: now, value: this.load() };
+    entry.value.catch(() => {
+      if (this.#entry === entry) this.#entry = undefined;
+    });
+    this.#entry = entry;
+    return entry.value;
+  }
+}
+
+/** How a group member is known: its group.instance.id (static membership), else its consumer's client.id. */
+export const memberKey = (m: GroupView["members"][number]): string => m.groupInstanceId ?? m.clientId;
+
+/** The member the broker's assignment gives partition `partition` of a sub-topology's source topics to. */
+export function holderOf(
+  group: GroupView,
+  sub: Pick<SubTopology, "sourceTopics">,
+  partition: number,
+): GroupView["members"][number] | undefined {
+  const topics = new Set(sub.sourceTopics);
+  return group.members.find((m) =>
+    m.partitions.some((tp) => topics.has(tp.topic) && tp.partition === partition),
+  );
 }
 
 /** The newest record of the worker that is this group member. */

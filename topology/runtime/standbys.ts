@@ -37,7 +37,7 @@ import {
 } from "../kafka.js";
 import { taskId } from "./task.js";
 import { clientConfig, restoreConsumerConfig, type ClientContext } from "./clients.js";
-import type { GroupView } from "./members.js";
+import { holderOf, memberKey, type GroupView } from "./members.js";
 
 export interface StandbyDeps {
   ctx: ClientContext;
@@ -202,10 +202,7 @@ export class StandbyReplicas {
   /** Start keeping a task's standby: each store planned as a restore is, then its changelog tailed from there. */
   async #keep(sub: number, partition: number): Promise<void> {
     const { topology } = this.d.ctx;
-    const stores = topology.subtopologies[sub]!.stores.filter((s) => {
-      const def = topology.stores.get(s)!;
-      return def.changelog && def.sourceTopic === undefined && def.globalTopic === undefined;
-    });
+    const stores = standbyStores(topology, topology.subtopologies[sub]!);
     if (stores.length === 0) return;
     const id = taskId(sub, partition);
     const kept: Kept = { sub, partition, changelogs: new Map() };
@@ -338,20 +335,12 @@ export function standbyTasks(
   replicas: number,
 ): Map<string, { sub: number; partition: number }> {
   const wanted = new Map<string, { sub: number; partition: number }>();
-  const keyOf = (m: GroupView["members"][number]) => m.groupInstanceId ?? m.clientId;
-  const members = [...new Set(group.members.map(keyOf))];
+  const members = [...new Set(group.members.map(memberKey))];
   for (const sub of topology.subtopologies) {
-    const kept = sub.stores.some((s) => {
-      const def = topology.stores.get(s)!;
-      return def.changelog && def.sourceTopic === undefined && def.globalTopic === undefined;
-    });
-    if (!kept) continue;
-    const topics = new Set(sub.sourceTopics);
+    if (standbyStores(topology, sub).length === 0) continue;
     for (let partition = 0; partition < (partitionsOf.get(sub.id) ?? 0); partition++) {
-      const owner = group.members.find((m) =>
-        m.partitions.some((tp) => topics.has(tp.topic) && tp.partition === partition),
-      );
-      const ownerKey = owner ? keyOf(owner) : undefined;
+      const owner = holderOf(group, sub, partition);
+      const ownerKey = owner ? memberKey(owner) : undefined;
       const id = taskId(sub.id, partition);
       const ranked = members
         .filter((m) => m !== ownerKey)
@@ -368,12 +357,17 @@ export function standbyTasks(
 /** Whether the broker's assignment places task `id` on member `me`. */
 function ownedBy(topology: ClientContext["topology"], group: GroupView, id: string, me: string): boolean {
   const [sub, partition] = id.split("_").map(Number) as [number, number];
-  const topics = new Set(topology.subtopologies[sub]?.sourceTopics ?? []);
-  return group.members.some(
-    (m) =>
-      (m.groupInstanceId ?? m.clientId) === me &&
-      m.partitions.some((tp) => topics.has(tp.topic) && tp.partition === partition),
-  );
+  const subtopology = topology.subtopologies[sub];
+  const holder = subtopology && holderOf(group, subtopology, partition);
+  return holder !== undefined && memberKey(holder) === me;
+}
+
+/** A sub-topology's stores that standbys keep: changelogged, not restored from a source topic, not global. */
+function standbyStores(topology: ClientContext["topology"], sub: { stores: readonly string[] }): string[] {
+  return sub.stores.filter((s) => {
+    const def = topology.stores.get(s)!;
+    return def.changelog && def.sourceTopic === undefined && def.globalTopic === undefined;
+  });
 }
 
 function rendezvous(member: string, task: string): string {

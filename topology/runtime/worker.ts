@@ -36,7 +36,6 @@ import {
   clientConfig,
   closeClients,
   connectWithRetry,
-  consumerConfig,
   createConsumer,
   createProducer,
   createRestoreConsumer,
@@ -567,7 +566,7 @@ export class Worker {
           group: () => this.#router.group(),
           partitionsOf: () => this.#tm.partitionsOf,
           activeTasks: () => new Set(this.tasks().map((t) => t.id)),
-          memberKey: o.groupInstanceId ?? String(consumerConfig(this.#ctx, () => {})[RdKafka.clientId]),
+          memberKey: o.groupInstanceId ?? this.#consumerClientId(),
           stopRequested: () => this.#stopRequested,
         });
         await this.#standbys.start();
@@ -610,9 +609,14 @@ export class Worker {
     });
   }
 
+  /** The group consumer's client.id (as the group's description names the member when it is not static). */
+  #consumerClientId(): string {
+    return String(clientConfig(this.#ctx, "consumer")[RdKafka.clientId]);
+  }
+
   /** This worker's entry in the members topic: where it answers queries, and how to find it among the group's members. */
   async #advertise(url: string): Promise<void> {
-    const clientId = String(consumerConfig(this.#ctx, () => {})[RdKafka.clientId]);
+    const clientId = this.#consumerClientId();
     await publishMember(this.#ctx, {
       workerId: this.options.workerId,
       url,
