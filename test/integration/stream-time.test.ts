@@ -24,6 +24,16 @@ const AFTER = [
   { key: "k", value: "4", timestamp: 1300 },
 ];
 
+/** Runs `check`; if it fails, prints what the worker logged (above debug) first, for an output that never came. */
+async function explainFailure(worker: WorkerProcess, check: () => Promise<void>): Promise<void> {
+  try {
+    await check();
+  } catch (err) {
+    console.log(worker.stderr.filter((l) => !l.includes('"level":"debug"')).join("\n"));
+    throw err;
+  }
+}
+
 describe("stream time across a restart", () => {
   it("a TTL count over a restart equals one uninterrupted run", async () => {
     const prefix = uniqueName("st");
@@ -34,8 +44,11 @@ describe("stream time across a restart", () => {
     // The uninterrupted run keeps k (stream time stays 5000): its second record counts 2.
     expect(expected).toEqual(["x=1", "k=1", "y=1", "k=2"]);
 
-    await createTopic(`${prefix}-in`, 1);
-    await createTopic(`${prefix}-out`, 1);
+    // The records carry 1970 timestamps: under the broker's default retention (7 days, checked every 30 s on the
+    // test broker) a retention check deletes them within seconds of being written, input or output.
+    const keep = { "retention.ms": "-1" };
+    await createTopic(`${prefix}-in`, 1, keep);
+    await createTopic(`${prefix}-out`, 1, keep);
     const worker = () =>
       new WorkerProcess({
         args: ["--app", "test/apps/ttl-count.ts", "--commit-interval-ms", "100"],
@@ -49,7 +62,7 @@ describe("stream time across a restart", () => {
     running.push(first);
     await first.waitReady(120_000);
     await produceAll(`${prefix}-in`, BEFORE);
-    expect(await read(1)).toEqual(["x=1"]);
+    await explainFailure(first, async () => expect(await read(1)).toEqual(["x=1"]));
     await first.stop();
 
     // A new worker with an empty state directory: the store comes from its changelog, stream time from the commit.
@@ -57,13 +70,7 @@ describe("stream time across a restart", () => {
     running.push(second);
     await second.waitReady(120_000);
     await produceAll(`${prefix}-in`, AFTER);
-    try {
-      expect(await read(4)).toEqual(expected);
-    } catch (err) {
-      // What the restarted worker did, for an output that never came.
-      console.log(second.stderr.filter((l) => !l.includes('"level":"debug"')).join("\n"));
-      throw err;
-    }
+    await explainFailure(second, async () => expect(await read(4)).toEqual(expected));
 
     // A store with a time to live keeps the write's stream time beside each value; weir state shows the value.
     const app = ["--app", "test/apps/ttl-count.ts"];
