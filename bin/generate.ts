@@ -27,6 +27,7 @@ export const workloadFlagSpec = {
   rate: { type: "string" },
   skus: { type: "string" },
   scarce: { type: "string" },
+  "bad-input": { type: "string" },
 } as const;
 
 export const workloadFlagHelp: Array<[string, string]> = [
@@ -35,6 +36,10 @@ export const workloadFlagHelp: Array<[string, string]> = [
   ["--rate R", `orders per second of simulated event time (default ${DEFAULT_WORKLOAD.rate})`],
   ["--skus K", `distinct skus; about a tenth are scarce (default ${DEFAULT_WORKLOAD.skus})`],
   ["--scarce F", `share of orders with a line of a scarce sku, 0..1 (default ${DEFAULT_WORKLOAD.scarce})`],
+  [
+    "--bad-input N",
+    "also N bad records among the valid ones: invalid JSON, garbage, null keys and values, oversized, wrong types, unknown currencies, late, strays... (processors/hostile.ts; default 0)",
+  ],
 ];
 
 type Values = Record<string, string | boolean | string[] | undefined>;
@@ -55,6 +60,7 @@ export function workloadOptions(
     scarce: numberFlag("scarce", values.scarce as string | undefined, DEFAULT_WORKLOAD.scarce, 0, 1),
     startMs: DEFAULT_WORKLOAD.startMs,
     pipeline: DEFAULT_PIPELINE_OPTIONS,
+    badInput: intFlag("bad-input", values["bad-input"] as string | undefined, 0, 0, 1_000_000),
   };
 }
 

@@ -41,6 +41,7 @@ export async function verifyOnKafka(
       key: d.key?.toString("utf8") ?? null,
       value: d.value,
       sourceTopic: d.headers[DeadLetterHeader.topic],
+      truncated: d.headers[DeadLetterHeader.truncated] !== undefined,
     })),
   });
   return { ...report, seconds: (Date.now() - started) / 1000 };

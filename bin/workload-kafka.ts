@@ -61,6 +61,9 @@ export async function produceRecords(
       [RdKafka.batchNumMessages]: 10_000,
       [RdKafka.queueBufferingMaxMessages]: 200_000,
       [RdKafka.deliveryReports]: true,
+      // Up to the broker's default record limit (1,048,588 with its overhead), above librdkafka's 1,000,000: bad
+      // input includes a record weir's own producer may not copy whole.
+      [RdKafka.messageMaxBytes]: 1_048_000,
       ...options.kafka,
     }) as never,
   );
@@ -75,7 +78,7 @@ export async function produceRecords(
         return {
           topic: r.topic,
           partition: r.partition,
-          key: Buffer.from(r.key),
+          key: r.key === null ? null : Buffer.from(r.key),
           value: r.value,
           timestamp: r.timestamp,
         };

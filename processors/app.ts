@@ -197,9 +197,13 @@ export function createTopology(
       value: Serdes.json<unknown>(),
       topicConfig: { ...TOPIC_CONFIGS[Topics.orders] },
     })
-    .process("dedupe-orders", dedupeOrders({ seenStore: StoreNames.seenOrders }), {
-      stores: [StoreNames.seenOrders],
-    })
+    .process(
+      "dedupe-orders",
+      dedupeOrders({ seenStore: StoreNames.seenOrders, lateAfterMs: o.joinGraceMs }),
+      {
+        stores: [StoreNames.seenOrders],
+      },
+    )
     .mapValues("validate-orders", (value, r) => validateOrder(r.key, value))
     .branch("validation", {
       rejected: (r: StreamRecord<string, ValidationOutput>) => isOrderStatus(r.value),

@@ -77,7 +77,14 @@ export interface Restock {
 }
 
 export type InvalidReason =
-  "malformed" | "empty-lines" | "bad-quantity" | "negative-price" | "total-mismatch" | "unsupported-currency";
+  | "malformed"
+  | "empty-lines"
+  | "bad-quantity"
+  | "negative-price"
+  | "total-mismatch"
+  | "unsupported-currency"
+  /** Its event time is further behind its partition's stream time than the payment join's grace (see dedupeOrders). */
+  | "late";
 export type PaymentRejection = "declined" | "amount-mismatch" | "timeout";
 
 export type FinalStatus =

@@ -22,8 +22,9 @@ async function runThroughDriver(workload: ReturnType<typeof generateWorkload>, p
   try {
     for (const r of workload.records) {
       driver.pipeRaw(r.topic, {
-        key: Buffer.from(r.key),
-        value: r.value,
+        key: r.key === null ? null : Buffer.from(r.key),
+        // As the client writes it to Kafka: an empty value becomes null (processors/hostile.ts, "empty-value").
+        value: r.value?.length === 0 ? null : r.value,
         timestamp: r.timestamp,
         partition: r.partition,
       });
@@ -40,6 +41,7 @@ async function runThroughDriver(workload: ReturnType<typeof generateWorkload>, p
         key: d.key?.toString() ?? null,
         value: d.value,
         sourceTopic: d.headers[DeadLetterHeader.topic],
+        truncated: d.headers[DeadLetterHeader.truncated] !== undefined,
       })),
     });
   } finally {
@@ -54,10 +56,12 @@ describe("workload generator and verifier", () => {
     expect(b.records.length).toBe(a.records.length);
     for (let i = 0; i < a.records.length; i++) {
       expect(b.records[i]!.key).toBe(a.records[i]!.key);
-      expect(b.records[i]!.value.equals(a.records[i]!.value)).toBe(true);
+      expect(b.records[i]!.value!.equals(a.records[i]!.value!)).toBe(true);
       expect(b.records[i]!.timestamp).toBe(a.records[i]!.timestamp);
     }
-    expect(generateWorkload(options({ seed: 8 })).records[5]!.value.equals(a.records[5]!.value)).toBe(false);
+    expect(generateWorkload(options({ seed: 8 })).records[5]!.value!.equals(a.records[5]!.value!)).toBe(
+      false,
+    );
   });
 
   it("covers every kind of order, duplicates, malformed records and scarce stock", () => {
@@ -82,11 +86,11 @@ describe("workload generator and verifier", () => {
     expect(w.summary.duplicateOrders).toBeGreaterThan(0);
     expect(w.summary.malformed).toBeGreaterThan(0);
     // Broken clocks: an order and a payment stamped in 2100, placed among the others (not at the end).
-    const future = w.records.findIndex((r) => r.key.startsWith("future-order-"));
+    const future = w.records.findIndex((r) => r.key?.startsWith("future-order-"));
     expect(future).toBeGreaterThan(0);
     expect(future).toBeLessThan(w.records.length / 2 + 100);
-    expect(w.records.some((r) => r.key.startsWith("future-payment-") && r.topic === "payments")).toBe(true);
-    expect(w.malformed.filter((m) => m.key.startsWith("future-"))).toHaveLength(4);
+    expect(w.records.some((r) => r.key?.startsWith("future-payment-") && r.topic === "payments")).toBe(true);
+    expect(w.malformed.filter((m) => m.key?.startsWith("future-"))).toHaveLength(4);
   });
 
   it("passes its own verification when run through the topology (TopologyTestDriver), with stock contention", async () => {
@@ -103,6 +107,41 @@ describe("workload generator and verifier", () => {
     expect(report.statuses.CONFIRMED).toBeGreaterThan(0);
     expect(report.statuses.REJECTED_RISK).toBe(w.summary.riskRejected);
     expect(w.summary.riskRejected).toBeGreaterThan(0);
+  });
+
+  it("bad input: every category gets what it is owed, and the valid orders around it their outcomes", async () => {
+    const w = generateWorkload(options({ orders: 400, badInput: 600 }));
+    expect(Object.keys(w.summary.badInput).length).toBeGreaterThanOrEqual(20);
+    // The valid records are the same bytes with or without bad input.
+    const plain = generateWorkload(options({ orders: 400 })).records.filter((r) =>
+      r.key?.startsWith("order-"),
+    );
+    expect(w.records.filter((r) => r.key?.startsWith("order-")).map((r) => r.value)).toEqual(
+      plain.map((r) => r.value),
+    );
+    const report = await runThroughDriver(w, 3);
+    expect(report.checks.badInput, JSON.stringify(report.checks.badInput?.wrong)).toMatchObject({ ok: true });
+    expect(report.checks).toMatchObject({
+      exactlyOneStatus: { ok: true },
+      outcomes: { ok: true },
+      stock: { ok: true },
+      deadLetters: { ok: true },
+    });
+  });
+
+  it("bad input: a record that got the wrong outcome is named in the report", () => {
+    const w = generateWorkload(options({ orders: 20, badInput: 40 }));
+    const owedStatus = w.hostile.find((h) => h.expect.kind === "status")!;
+    // Every order confirmed, nothing dead-lettered: each bad record's check fails.
+    const statuses = w.orders.map((o) => ({
+      key: o.orderId,
+      value: { orderId: o.orderId, status: "CONFIRMED" },
+    }));
+    const report = verifyWorkload(w, { statuses, levels: [], deadLetters: [] });
+    expect(report.checks.badInput).toMatchObject({ ok: false });
+    expect(report.checks.badInput!.wrong).toContainEqual(
+      expect.objectContaining({ key: owedStatus.key, got: "CONFIRMED" }),
+    );
   });
 
   it("reports differences: a missing status, a wrong outcome", () => {

@@ -12,6 +12,7 @@ import { DEFAULT_PIPELINE_OPTIONS, Topics, type CompiledOrderPipelineOptions } f
 import type { InvalidReason, Order, OrderLine, Payment, PaymentRejection } from "./orders.js";
 import { SUPPORTED_CURRENCIES } from "./orders.js";
 import { isRiskRejected, riskScore } from "./risk.js";
+import { hostileRecords, type HostileExpect } from "./hostile.js";
 
 export interface WorkloadOptions {
   orders: number;
@@ -27,6 +28,8 @@ export interface WorkloadOptions {
   /** Partitions of the payments topic (for the final clock payments). */
   paymentPartitions: number;
   pipeline: CompiledOrderPipelineOptions;
+  /** Bad records (processors/hostile.ts) mixed among the valid ones. @default 0 */
+  badInput?: number;
 }
 
 export const DEFAULT_WORKLOAD = {
@@ -40,8 +43,10 @@ export const DEFAULT_WORKLOAD = {
 
 export interface WorkloadRecord {
   topic: string;
-  key: string;
-  value: Buffer;
+  /** null only for bad input (a record without a key). */
+  key: string | null;
+  /** null only for bad input (a tombstone on an input topic). */
+  value: Buffer | null;
   timestamp: number;
   /** Only the clock payments name their partition; the rest go by key (murmur2). */
   partition?: number;
@@ -82,7 +87,15 @@ export interface Workload {
    * Records that must land in the dead-letter topic: orders that are not JSON, and records stamped in 2100 (on
    * `orders` and `payments`) that the sources' future-skew guard refuses.
    */
-  malformed: Array<{ key: string; value: Buffer }>;
+  malformed: Array<{ key: string | null; value: Buffer | null }>;
+  /** The bad input (`badInput`), each with the outcome it is owed. */
+  hostile: Array<{
+    category: string;
+    topic: string;
+    key: string | null;
+    value: Buffer | null;
+    expect: HostileExpect;
+  }>;
   /** Per sku: units from the initial restock, and from restocks during the run. */
   initialStock: Map<string, number>;
   restocked: Map<string, number>;
@@ -94,6 +107,8 @@ export interface Workload {
     /** Valid orders the risk check rejects. */
     riskRejected: number;
     malformed: number;
+    /** Bad input records per category. */
+    badInput: Record<string, number>;
     scarceSkus: string[];
     eventTimeSpanMs: number;
   };
@@ -160,7 +175,7 @@ export function generateWorkload(options: WorkloadOptions): Workload {
   type Timed = WorkloadRecord & { seq: number; at: number };
   const timed: Timed[] = [];
   let seq = 0;
-  const add = (topic: string, key: string, value: Buffer, timestamp: number, at = timestamp) =>
+  const add = (topic: string, key: string | null, value: Buffer | null, timestamp: number, at = timestamp) =>
     timed.push({ topic, key, value, timestamp, seq: seq++, at });
 
   const expected: ExpectedOrder[] = [];
@@ -352,6 +367,23 @@ export function generateWorkload(options: WorkloadOptions): Workload {
     }
   }
 
+  // Bad input, from its own random sequence (the valid records stay the same bytes with or without it).
+  const hostile: Workload["hostile"] = [];
+  const badInput: Record<string, number> = {};
+  if ((options.badInput ?? 0) > 0) {
+    const span = endMs - options.startMs;
+    for (const h of hostileRecords(options.badInput!, prng(options.seed ^ 0x5eed), options.startMs, span)) {
+      add(h.topic, h.key, h.value, h.timestamp, options.startMs + Math.floor(h.at * span));
+      hostile.push({ category: h.category, topic: h.topic, key: h.key, value: h.value, expect: h.expect });
+      badInput[h.category] = (badInput[h.category] ?? 0) + 1;
+      if (h.expect.kind === "dead-letter") malformed.push({ key: h.key, value: h.value });
+      if (h.expect.kind === "status")
+        expected.push({ orderId: h.key!, expected: h.expect.expected, lines: [], duplicated: false });
+    }
+    const duplicatedIds = new Set(hostile.filter((h) => h.category === "duplicate-id").map((h) => h.key));
+    for (const e of expected) if (duplicatedIds.has(e.orderId)) e.duplicated = true;
+  }
+
   timed.sort((a, b) => a.at - b.at || a.seq - b.seq);
   const records: WorkloadRecord[] = timed.map(({ seq: _seq, at: _at, ...r }) => r);
   const lastMs = timed.length > 0 ? timed[timed.length - 1]!.at : options.startMs;
@@ -371,6 +403,7 @@ export function generateWorkload(options: WorkloadOptions): Workload {
     records,
     orders: expected,
     malformed,
+    hostile,
     initialStock,
     restocked,
     summary: {
@@ -380,6 +413,7 @@ export function generateWorkload(options: WorkloadOptions): Workload {
       duplicateOrders: duplicates,
       riskRejected,
       malformed: malformed.length,
+      badInput,
       scarceSkus,
       eventTimeSpanMs: clockAt - (options.startMs - 1000),
     },
@@ -390,7 +424,13 @@ export function generateWorkload(options: WorkloadOptions): Workload {
 export interface Observed {
   statuses: Array<{ key: string | null; value: unknown }>;
   levels: Array<{ key: string | null; value: unknown }>;
-  deadLetters: Array<{ key: string | null; value: Buffer | null; sourceTopic: string | undefined }>;
+  /** `truncated`: the dead letter was cut to fit the producer's limit (its value is a prefix of the record's). */
+  deadLetters: Array<{
+    key: string | null;
+    value: Buffer | null;
+    sourceTopic: string | undefined;
+    truncated?: boolean;
+  }>;
 }
 
 export interface Check {
@@ -407,6 +447,8 @@ export interface VerifyReport {
     outcomes: Check;
     stock: Check;
     deadLetters: Check;
+    /** Present with bad input: per category, how many records got the outcome they are owed. */
+    badInput?: Check;
   };
 }
 
@@ -476,17 +518,24 @@ export function verifyWorkload(workload: Workload, observed: Observed): VerifyRe
       stockMismatches.push({ sku, expected: expectedLevel, actual: actual ?? null });
   }
 
-  // Dead letters: every malformed or broken-clock record, nothing else.
-  const dead = new Set(
-    observed.deadLetters
-      .filter((d) => d.sourceTopic === Topics.orders || d.sourceTopic === Topics.payments)
-      .map((d) => `${d.key}\u0000${d.value?.toString("base64") ?? ""}`),
+  // Dead letters: every malformed or broken-clock record, nothing else. A record is its key and value; one cut to
+  // fit the producer's limit by its key alone (bad input keys are unique).
+  const name = (key: string | null, value: Buffer | null): string =>
+    `${key ?? "\u0001null"}\u0000${value === null ? "\u0001null" : value.toString("base64")}`;
+  const inputs = new Set<string>([Topics.orders, Topics.payments, Topics.restocks]);
+  const deadFromInputs = observed.deadLetters.filter(
+    (d) => d.sourceTopic !== undefined && inputs.has(d.sourceTopic),
   );
-  const missingDead = workload.malformed.filter(
-    (m) => !dead.has(`${m.key}\u0000${m.value.toString("base64")}`),
-  );
+  const dead = new Set(deadFromInputs.map((d) => name(d.key, d.value)));
+  const deadCut = new Set(deadFromInputs.filter((d) => d.truncated).map((d) => d.key));
+  const isDead = (m: { key: string | null; value: Buffer | null }): boolean =>
+    dead.has(name(m.key, m.value)) || (m.key !== null && deadCut.has(m.key));
+  const missingDead = workload.malformed.filter((m) => !isDead(m));
+  const malformedNames = new Set(workload.malformed.map((m) => name(m.key, m.value)));
   const malformedKeys = new Set(workload.malformed.map((m) => m.key));
-  const unexpectedDead = observed.deadLetters.filter((d) => d.key === null || !malformedKeys.has(d.key));
+  const unexpectedDead = observed.deadLetters.filter(
+    (d) => !malformedNames.has(name(d.key, d.value)) && !(d.truncated && malformedKeys.has(d.key)),
+  );
 
   const checks = {
     exactlyOneStatus: {
@@ -515,10 +564,63 @@ export function verifyWorkload(workload: Workload, observed: Observed): VerifyRe
       unexpected: unexpectedDead.length,
     },
   };
+  const withBadInput =
+    workload.hostile.length > 0 ? { ...checks, badInput: checkBadInput(workload, byOrder, isDead) } : checks;
   return {
-    ok: Object.values(checks).every((c) => c.ok),
+    ok: Object.values(withBadInput).every((c) => c.ok),
     orders: workload.orders.length,
     statuses,
-    checks,
+    checks: withBadInput,
+  };
+}
+
+/**
+ * Per bad-input category: records, and how many got what they are owed (a dead letter; one status, the expected one;
+ * or neither). A wrong one names its key and what happened instead.
+ */
+function checkBadInput(
+  workload: Workload,
+  byOrder: Map<string, Array<Record<string, unknown>>>,
+  isDead: (m: { key: string | null; value: Buffer | null }) => boolean,
+): Check {
+  const categories: Record<string, { records: number; asOwed: number }> = {};
+  const wrong: Array<{ category: string; key: string | null; owed: string; got: string }> = [];
+  for (const h of workload.hostile) {
+    const c = (categories[h.category] ??= { records: 0, asOwed: 0 });
+    c.records++;
+    const statuses = h.key === null ? [] : (byOrder.get(h.key) ?? []);
+    const got = [
+      ...statuses.map((s) =>
+        s.reason === undefined ? String(s.status) : `${String(s.status)}:${String(s.reason)}`,
+      ),
+      ...(isDead(h) ? ["dead-letter"] : []),
+    ];
+    const e = h.expect;
+    const owed =
+      e.kind === "dead-letter"
+        ? "dead-letter"
+        : e.kind === "ignored"
+          ? "nothing"
+          : e.expected.status === "PAID"
+            ? "PAID"
+            : `${e.expected.status}:${e.expected.reason}`;
+    // A duplicate shares its key with the first record: it is owed nothing of its own, so only the count matters.
+    const ok =
+      e.kind === "dead-letter"
+        ? got.includes("dead-letter")
+        : e.kind === "ignored"
+          ? h.category === "duplicate-id"
+            ? statuses.length <= 1
+            : got.length === 0
+          : got.length === 1 && got[0] === owed;
+    if (ok) c.asOwed++;
+    else if (wrong.length < 20)
+      wrong.push({ category: h.category, key: h.key, owed, got: got.join(",") || "nothing" });
+  }
+  return {
+    ok: Object.values(categories).every((c) => c.asOwed === c.records),
+    records: workload.hostile.length,
+    categories,
+    wrong,
   };
 }

@@ -104,6 +104,11 @@ export class WorkerProcess {
     for (;;) {
       const found = this.logs.find(predicate);
       if (found) return found;
+      const exited = this.#child?.exitCode ?? this.#child?.signalCode ?? null;
+      if (exited !== null)
+        throw new Error(
+          `the worker exited (${exited}) while waiting for ${what}; last lines:\n${this.stderr.slice(-15).join("\n")}`,
+        );
       if (Date.now() > deadline)
         throw new Error(`timed out waiting for ${what}; last lines:\n${this.stderr.slice(-15).join("\n")}`);
       await new Promise<void>((res) => {

@@ -3,7 +3,12 @@
  * the demo starts, passes its verifier, also when a worker is killed (SIGKILL) mid-run and restarted.
  */
 import { spawn } from "node:child_process";
-import { describe, expect, it } from "vitest";
+import { readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { startRiskService } from "../../processors/risk-service.js";
+import { consumeAll } from "../helpers/kafka.js";
+import { WorkerProcess, cliJson, runWeir } from "../helpers/worker-process.js";
 
 interface DemoResult {
   code: number | null;
@@ -12,7 +17,9 @@ interface DemoResult {
     ok: boolean;
     orders: number;
     statuses: Record<string, number>;
-    checks: Record<string, { ok: boolean }>;
+    checks: Record<string, { ok: boolean; categories?: Record<string, { records: number; asOwed: number }> }>;
+    workersRunningAtEnd: number;
+    logs: string;
     riskService: { calls: number; failures: number; badRequests: number };
     throughputOrdersPerSecond: number;
     elapsedSeconds: number;
@@ -98,4 +105,56 @@ describe("weir demo (real broker)", () => {
     expect(code).toBe(0);
     expect(total(summary.statuses)).toBe(20000);
   }, 250_000);
+
+  const running: WorkerProcess[] = [];
+  const closing: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((w) => w.stop()));
+    await Promise.all(closing.splice(0).map((close) => close()));
+  });
+
+  it("10,000 bad records among 2,000 orders: each gets what it is owed, no worker fails; replayed dead letters come back once", async () => {
+    const { code, summary, stderr } = await demo(
+      ["--orders", "2000", "--bad-input", "10000", "--workers", "2", "--seed", "17"],
+      240_000,
+    );
+    const bad = summary.checks.badInput!;
+    expect(bad, JSON.stringify((bad as unknown as { wrong: unknown }).wrong)).toMatchObject({ ok: true });
+    expect(summary.checks, stderr.slice(-2000)).toMatchObject({
+      exactlyOneStatus: { ok: true },
+      outcomes: { ok: true },
+      stock: { ok: true },
+      deadLetters: { ok: true },
+    });
+    expect(code).toBe(0);
+    const categories = Object.entries(bad.categories!);
+    expect(categories.length).toBeGreaterThanOrEqual(20);
+    expect(categories.reduce((n, [, c]) => n + c.records, 0)).toBe(10_000);
+    for (const [name, c] of categories) expect(c.asOwed, name).toBe(c.records);
+    // No worker crashed or was restarted: both ran to the end, each with one log (one process).
+    expect(summary.workersRunningAtEnd).toBe(2);
+    const logs = readdirSync(summary.logs).filter((f) => f.endsWith(".log"));
+    expect(logs.sort()).toEqual(["worker-0.0.log", "worker-1.0.log"]);
+    for (const log of logs)
+      expect(readFileSync(join(summary.logs, log), "utf8")).not.toMatch(/"msg":"worker failed"/);
+
+    // Re-drive the dead letters into their topics: still bad, each comes back to the dead-letter topic once, and the
+    // new dead letters are not replayed again (the replay ends at the topic's end when it starts).
+    const dlq = "weir-orders-dlq";
+    const before = await consumeAll(dlq, { isolation: "read_committed", timeoutMs: 60_000 });
+    expect(before.length).toBeGreaterThan(3000);
+    const risk = await startRiskService({ failureRate: 0 });
+    closing.push(() => risk.close());
+    const worker = new WorkerProcess({ args: ["--partitions", "4", "--risk-url", risk.url] });
+    running.push(worker.start());
+    await worker.waitReady(120_000);
+    const replay = cliJson(await runWeir(["replay", "--dead-letters", "--json"]));
+    expect(replay).toMatchObject({ records: before.length });
+    await consumeAll(dlq, { isolation: "read_committed", expected: 2 * before.length, timeoutMs: 90_000 });
+    await new Promise((r) => setTimeout(r, 5000));
+    const after = await consumeAll(dlq, { isolation: "read_committed", timeoutMs: 60_000 });
+    expect(after.length).toBe(2 * before.length);
+    const keys = (records: typeof before) => records.map((r) => r.key ?? "<null>").sort();
+    expect(keys(after.slice(before.length))).toEqual(keys(before));
+  }, 400_000);
 });
