@@ -158,8 +158,8 @@ async function reset(argv: string[]): Promise<number> {
   const internal = [...topology.internalTopics.map((t) => t.name), topology.membersTopic];
 
   return withAdmin(cliClientConfig(config, "reset-admin"), async (admin) => {
-    requireUnlockedStateDir(stateDir);
     await requireEmptyGroup(admin, group);
+    requireUnlockedStateDir(stateDir);
     return withConsumer(
       {
         ...cliClientConfig(config, "reset"),
