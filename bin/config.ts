@@ -18,6 +18,10 @@ export interface WeirConfig {
   taskTimeoutMs?: number;
   httpHost: string;
   httpPort: number;
+  /** When set, `/state/...` requires `Authorization: Bearer <token>` (bin/http.ts). */
+  httpToken?: string;
+  /** "off": no `/state` endpoints at all. */
+  stateApi: "on" | "off";
   logLevel: LogLevel;
   app?: string;
   partitions: number;
@@ -54,6 +58,8 @@ export const workerFlagSpec = {
   "task-timeout-ms": { type: "string" },
   "http-host": { type: "string" },
   "http-port": { type: "string" },
+  "http-token": { type: "string" },
+  "state-api": { type: "string" },
   "log-level": { type: "string" },
   app: { type: "string" },
   partitions: { type: "string" },
@@ -86,6 +92,14 @@ export const workerFlagHelp: Array<[string, string]> = [
     "HTTP bind address for /metrics /healthz /readyz /state (env WEIR_HTTP_HOST; default 127.0.0.1)",
   ],
   ["--http-port N", "HTTP port, 0 = any free port (env WEIR_HTTP_PORT; default 9400)"],
+  [
+    "--http-token T",
+    "require 'Authorization: Bearer T' on /state (interactive queries); /healthz, /readyz and /metrics stay open. Give every worker of the application the same token: forwarded queries carry it (env WEIR_HTTP_TOKEN)",
+  ],
+  [
+    "--state-api on|off",
+    "off: no /state endpoints (interactive queries) at all (env WEIR_STATE_API; default on)",
+  ],
   ["--log-level L", "debug|info|warn|error (env WEIR_LOG_LEVEL; default info)"],
   ["--app MODULE", "topology module to run (env WEIR_APP; default: the order pipeline)"],
   ["--partitions N", "partitions for topics weir creates (env WEIR_PARTITIONS; default 3)"],
@@ -195,6 +209,13 @@ export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): 
     httpHost: pick("http-host", "WEIR_HTTP_HOST", "httpHost") ?? "127.0.0.1",
     // 0: any free port.
     httpPort: int("http-port", "WEIR_HTTP_PORT", "httpPort", 0, 65_535) ?? 9400,
+    httpToken: httpToken(...source("http-token", "WEIR_HTTP_TOKEN", "httpToken")),
+    stateApi: choiceFlag(
+      "state-api",
+      pick("state-api", "WEIR_STATE_API", "stateApi"),
+      ["on", "off"] as const,
+      "on",
+    ),
     logLevel: choiceFlag(
       "log-level",
       pick("log-level", "WEIR_LOG_LEVEL", "logLevel"),
@@ -243,6 +264,19 @@ export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): 
     ),
     kafka,
   };
+}
+
+/**
+ * The HTTP token, or undefined if not set. It goes into an HTTP header, so it is printable ASCII without spaces;
+ * the error never repeats it.
+ */
+export function httpToken(value: string | undefined, from: string | undefined): string | undefined {
+  if (value === undefined || value === "") return undefined;
+  if (!/^[\x21-\x7e]+$/.test(value))
+    throw new UsageError(
+      `--http-token${from ? ` (${from})` : ""} must be printable ASCII without spaces (it is sent in an HTTP header)`,
+    );
+  return value;
 }
 
 /** An http(s) URL setting, or undefined if not set. */

@@ -1,4 +1,5 @@
-import { createServer, type Server } from "node:http";
+import { createHash, timingSafeEqual } from "node:crypto";
+import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { WeirMetrics, Worker } from "../topology/index.js";
 import { UsageError } from "./args.js";
@@ -18,14 +19,22 @@ import { parseKey } from "./state.js";
  *                             absent; 503 with Retry-After while the group moves the partition; a window or session
  *                             store's entries of the key with `?from=&to=`; `?stale=ok` from a standby kept here
  *   /state/<store>?prefix=&limit=   a scan of the local partitions of a store
+ *
+ * With a `token`, `/state/...` requires `Authorization: Bearer <token>` (401 otherwise), and a forwarded query sends
+ * it on: the workers of an application share one token. Health, readiness, /tasks and /metrics stay open (probes and
+ * Prometheus scrapes carry no token). With `stateApi: "off"` there are no `/state` endpoints (404 saying so).
  */
 export async function startHttpServer(options: {
   worker: Worker;
   metrics: WeirMetrics;
   host: string;
   port: number;
+  /** Required as a bearer token on `/state/...` when set. */
+  token?: string;
+  /** "off": no `/state` endpoints. Default "on". */
+  stateApi?: "on" | "off";
 }): Promise<{ server: Server; url: string }> {
-  const { worker, metrics } = options;
+  const { worker, metrics, token } = options;
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://localhost");
     const json = (status: number, body: unknown) => {
@@ -52,7 +61,25 @@ export async function startHttpServer(options: {
           });
         } else if (url.pathname === "/tasks") {
           json(200, worker.tasks());
-        } else if (url.pathname.startsWith("/state/")) {
+        } else if (url.pathname === "/state" || url.pathname.startsWith("/state/")) {
+          if (options.stateApi === "off")
+            return json(404, {
+              error: "the /state endpoints (interactive queries) are off on this worker (--state-api off)",
+            });
+          if (token !== undefined && !authorized(req, token)) {
+            res.setHeader(
+              "www-authenticate",
+              req.headers.authorization === undefined
+                ? 'Bearer realm="weir"'
+                : 'Bearer realm="weir", error="invalid_token"',
+            );
+            return json(401, {
+              error:
+                "/state needs 'Authorization: Bearer <token>': the worker's --http-token (weir state get --url: --http-token or WEIR_HTTP_TOKEN)",
+            });
+          }
+          if (url.pathname === "/state")
+            return json(400, { error: "usage: /state/<store>/<key> or /state/<store>?prefix=P&limit=N" });
           const [store, ...rest] = url.pathname.slice("/state/".length).split("/").map(decodeURIComponent);
           if (!store)
             return json(400, { error: "usage: /state/<store>/<key> or /state/<store>?prefix=P&limit=N" });
@@ -104,9 +131,11 @@ export async function startHttpServer(options: {
             const target = new URL(`${owner.url.replace(/\/$/, "")}${url.pathname}`);
             for (const [k, v] of url.searchParams) target.searchParams.set(k, v);
             target.searchParams.set("forwarded", worker.options.workerId);
-            const answer = await fetch(target, { signal: AbortSignal.timeout(10_000) }).catch(
-              (err: unknown) => err as Error,
-            );
+            const answer = await fetch(target, {
+              signal: AbortSignal.timeout(10_000),
+              // The workers of an application share the token: the worker asked passes it on.
+              ...(token !== undefined ? { headers: { authorization: `Bearer ${token}` } } : {}),
+            }).catch((err: unknown) => err as Error);
             if (answer instanceof Error)
               return retry(`worker ${owner.workerId} at ${owner.url} did not answer: ${answer.message}`);
             const body = (await answer.json().catch(() => ({}))) as Record<string, unknown>;
@@ -140,6 +169,16 @@ export async function startHttpServer(options: {
     server,
     url: `http://${options.host.includes(":") ? `[${options.host}]` : options.host}:${address.port}`,
   };
+}
+
+/** Whether the request carries `Authorization: Bearer <token>`, compared in constant time. */
+export function authorized(req: Pick<IncomingMessage, "headers">, token: string): boolean {
+  const header = req.headers.authorization;
+  const match = header === undefined ? null : /^Bearer[ ]+(\S+)[ ]*$/i.exec(header);
+  if (!match) return false;
+  // Digests of equal length: timingSafeEqual needs that, and the token's length does not leak either.
+  const digest = (s: string) => createHash("sha256").update(s, "utf8").digest();
+  return timingSafeEqual(digest(match[1]!), digest(token));
 }
 
 /**

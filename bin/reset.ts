@@ -25,6 +25,7 @@ import { cliClientConfig, kafkaStep, pollUntil, withAdmin, withConsumer } from "
 import type { Command } from "./command.js";
 import { sharedFlags } from "./command-flags.js";
 import { loadConfig } from "./config.js";
+import { inspectLock, lockedMessage } from "../topology/runtime/state-directory.js";
 import { parsePosition } from "./offset-range.js";
 import { printJson, table } from "./output.js";
 
@@ -127,6 +128,18 @@ async function requireEmptyGroup(admin: IAdminClient, group: string): Promise<vo
     );
 }
 
+/**
+ * The local state directory is not deleted under a live worker: one whose lock names a running process (it may be a
+ * worker of another Kafka cluster, or one not in the group yet, which the group check does not see).
+ */
+function requireUnlockedStateDir(stateDir: string): void {
+  const lock = inspectLock(stateDir);
+  if (lock.kind === "held")
+    throw new Error(
+      `${lockedMessage(stateDir, lock).replace(/; give each worker.*$/, "")}: stop it before resetting (nothing changed)`,
+    );
+}
+
 async function reset(argv: string[]): Promise<number> {
   const { values } = parse(argv, spec);
   if (values.help) {
@@ -146,6 +159,7 @@ async function reset(argv: string[]): Promise<number> {
 
   return withAdmin(cliClientConfig(config, "reset-admin"), async (admin) => {
     await requireEmptyGroup(admin, group);
+    requireUnlockedStateDir(stateDir);
     return withConsumer(
       {
         ...cliClientConfig(config, "reset"),
@@ -220,6 +234,7 @@ async function reset(argv: string[]): Promise<number> {
           }
         }
         await requireEmptyGroup(admin, group); // again: a worker may have started meanwhile
+        requireUnlockedStateDir(stateDir);
         if (moves.length > 0)
           await kafkaStep(`cannot commit the offsets of group ${group} (did a worker join it?)`, async () => {
             consumer.commitSync(

@@ -18,12 +18,14 @@ import { UsageError, intFlag, parse, renderHelp, runCommand, type CommandHelp } 
 import type { Command } from "./command.js";
 import { sharedFlags } from "./command-flags.js";
 import { loadConfig } from "./config.js";
+import { inspectLock, lockedMessage } from "../topology/runtime/state-directory.js";
 import { printJson, table } from "./output.js";
 
 const common = sharedFlags(["app", "state-dir", "config", "partitions"]);
 const spec = {
   ...common.spec,
   url: { type: "string" },
+  "http-token": { type: "string" },
   prefix: { type: "string" },
   limit: { type: "string" },
   json: { type: "boolean" },
@@ -39,6 +41,7 @@ const help: CommandHelp = {
     "Exit status: 0 found, 1 key not found or error, 2 bad usage (also: no such store, offline or on the worker).",
   flags: [
     ["--url URL", "a running worker's HTTP address (http://host:port, see --http-port of weir worker)"],
+    ["--http-token T", "with --url: the worker's --http-token, sent as a bearer token (env WEIR_HTTP_TOKEN)"],
     ["--prefix P", "scan: only keys starting with P (in the key serde's bytes)"],
     ["--limit N", "scan: at most N entries (default 100)"],
     ["--json", "print JSON"],
@@ -133,6 +136,14 @@ function openOffline(topology: Topology, stateRoot: string): StateBackend {
     throw new Error(
       `no state of ${topology.appId} in ${dir}: check --state-dir (the worker's), or query a running worker with --url`,
     );
+  // A live worker's directory is not read offline: its lock file names it (runtime/state-directory.ts); a process
+  // with the LMDB files open and no lock (a worker of an older weir) is refused too.
+  const lock = inspectLock(dir);
+  if (lock.kind === "held")
+    throw new Error(
+      `${lockedMessage(dir, lock).replace(/; give each worker.*$/, "")}: an offline read needs a stopped worker. ` +
+        `Query the running worker with --url http://<its --http-host>:<its --http-port> instead`,
+    );
   const users = processesUsing(dir);
   if (users.length > 0)
     throw new Error(
@@ -188,6 +199,8 @@ async function stateCommand(argv: string[]): Promise<number> {
   if (url !== undefined && !/^https?:\/\/[^/]+/.test(url))
     throw new UsageError(`--url must look like http://host:port, got '${url}'`);
   const config = loadConfig(values);
+  if (values["http-token"] !== undefined && url === undefined)
+    throw new UsageError("--http-token goes with --url (an offline read needs no token)");
 
   if (url !== undefined)
     return online(
@@ -198,6 +211,7 @@ async function stateCommand(argv: string[]): Promise<number> {
       values.prefix as string | undefined,
       limit,
       json,
+      config.httpToken,
     );
 
   const topology = await loadTopology(config.app, { partitions: config.partitions });
@@ -301,6 +315,7 @@ async function online(
   prefix: string | undefined,
   limit: number,
   json: boolean,
+  token: string | undefined,
 ): Promise<number> {
   const target =
     sub === "get"
@@ -308,7 +323,10 @@ async function online(
       : `${url}/state/${encodeURIComponent(store)}?${new URLSearchParams({ ...(prefix !== undefined ? { prefix } : {}), limit: String(limit) }).toString()}`;
   let res: Response;
   try {
-    res = await fetch(target, { signal: AbortSignal.timeout(10_000) });
+    res = await fetch(target, {
+      signal: AbortSignal.timeout(10_000),
+      ...(token !== undefined ? { headers: { authorization: `Bearer ${token}` } } : {}),
+    });
   } catch (err) {
     throw new Error(
       `cannot reach the worker at ${url}: ${err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err)}`,
@@ -328,6 +346,14 @@ async function online(
       `no store named '${store}' on the worker at ${url}; its stores: ${stores.join(", ") || "(none)"}`,
     );
   }
+  if (res.status === 401 && res.headers.get("www-authenticate")?.startsWith("Bearer"))
+    throw new Error(
+      token === undefined
+        ? `the worker at ${url} requires a token for /state: pass --http-token T or set WEIR_HTTP_TOKEN (its --http-token)`
+        : `the worker at ${url} refused the token given (--http-token / WEIR_HTTP_TOKEN): it is not the worker's --http-token`,
+    );
+  if (res.status === 404 && typeof body?.error === "string" && body.error.includes("--state-api off"))
+    throw new Error(`the worker at ${url} serves no /state endpoints: it runs with --state-api off`);
   if (body !== undefined && (res.status >= 500 || res.status === 400) && typeof body.error === "string")
     throw new Error(`worker at ${url} answered ${res.status}: ${body.error}`);
   const weirAnswer =

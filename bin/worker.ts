@@ -1,6 +1,15 @@
 import { hostname } from "node:os";
-import { ConfigError, createMetrics, jsonLogger, setWorkerInfo, Worker } from "../topology/index.js";
+import {
+  ConfigError,
+  createMetrics,
+  jsonLogger,
+  setWorkerInfo,
+  StateDirectoryLockedError,
+  Worker,
+} from "../topology/index.js";
 import { checkClientConfigs } from "../topology/runtime/clients.js";
+import { inspectLock, lockedMessage } from "../topology/runtime/state-directory.js";
+import { fatalForLog } from "../topology/runtime/worker.js";
 import { loadTopology } from "./app.js";
 import { parse, renderHelp, runCommand, type CommandHelp } from "./args.js";
 import { version, type Command } from "./command.js";
@@ -14,7 +23,9 @@ const help: CommandHelp = {
     "/metrics, /healthz, /readyz and /state over HTTP. SIGTERM/SIGINT: graceful shutdown (commit, close, leave the\n" +
     "group), exit 0; a second signal exits at once. Logs are JSON lines on stderr.\n" +
     "Exit status: 0 stopped by a signal, 1 the worker failed, 2 bad usage or a configuration that can never work\n" +
-    "(e.g. a --kafka property librdkafka rejects; checked before the HTTP server starts, never retried).",
+    "(e.g. a --kafka property librdkafka rejects; checked before the HTTP server starts, never retried), or a state\n" +
+    "directory another live worker holds (its lock file <state-dir>/<app id>/worker.lock names it; a dead worker's\n" +
+    "lock is taken over).",
   flags: workerFlagHelp,
   examples: [
     "weir worker                                   # the order pipeline against KAFKA_BROKERS or 127.0.0.1:9092",
@@ -69,8 +80,20 @@ export const workerCommand: Command = {
       // Kafka client configuration librdkafka refuses (an unknown property, a combination it does not support)
       // is a ConfigError, exit 2 (runCommand), before anything is served or connected.
       await checkClientConfigs({ topology, options: worker.options, log, metrics: undefined });
+      // A second worker on a live worker's state directory is told so before it serves or binds anything (its HTTP
+      // port is likely the first one's); worker.start() takes the lock itself, so a race between the two is judged there.
+      const dirLock = inspectLock(worker.options.appStateDir);
+      if (dirLock.kind === "held" && dirLock.sameHost)
+        throw new StateDirectoryLockedError(lockedMessage(worker.options.appStateDir, dirLock));
       setWorkerInfo(metrics, { version: version(), app: topology.appId, guarantee: config.guarantee });
-      const http = await startHttpServer({ worker, metrics, host: config.httpHost, port: config.httpPort });
+      const http = await startHttpServer({
+        worker,
+        metrics,
+        host: config.httpHost,
+        port: config.httpPort,
+        token: config.httpToken,
+        stateApi: config.stateApi,
+      });
       log.info("http server listening", { url: http.url });
       // Where the other workers forward interactive queries for keys this one holds.
       worker.advertise(config.advertisedUrl ?? reachableUrl(http.url, config.httpHost));
@@ -100,7 +123,8 @@ export const workerCommand: Command = {
       } catch (err) {
         // Configuration that can never work: said once, by runCommand (exit 2), not logged as a failure too.
         if (err instanceof ConfigError) throw err;
-        log.error("worker failed", { error: err instanceof Error ? err.message : String(err) });
+        // Never a record's content in the log (a record failing under a "fail" handler: its failure and where).
+        log.error("worker failed", { error: fatalForLog(err) });
         code = 1;
       } finally {
         http.server.close();

@@ -428,3 +428,23 @@ export function errorMessage(err: unknown): string {
     return String((err as { message: unknown }).message);
   return String(err);
 }
+
+/**
+ * The worker's state directory (`<stateDir>/<appId>`) is held by another live worker: two workers were given the
+ * same state directory (Kafka Streams refuses the same way, with a lock on the directory). The worker refuses to
+ * start before it opens any store or joins its group; the CLI exits with code 2. A lock whose worker died (killed,
+ * crashed) does not block: it is taken over.
+ *
+ * @example
+ * ```ts
+ * import { StateDirectoryLockedError, type Worker } from "weir";
+ *
+ * declare const worker: Worker;
+ * try {
+ *   await worker.start();
+ * } catch (err) {
+ *   if (err instanceof StateDirectoryLockedError) console.error(err.message); // names the holder: id, pid, host
+ * }
+ * ```
+ */
+export class StateDirectoryLockedError extends ConfigError {}

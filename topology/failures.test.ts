@@ -12,13 +12,16 @@ import { TopologyTestDriver } from "./driver.js";
 import {
   ConfigError,
   DeserializationError,
+  DroppedRecordError,
+  InvalidTimestampError,
+  ProcessingError,
   ProducerError,
   ProducerFencedError,
   RecordTooLargeError,
   SerializationError,
 } from "./errors.js";
-import { classify, fatalProducerRemedy, recordFailureKind } from "./failures.js";
-import { Serdes } from "./serdes.js";
+import { classify, fatalProducerRemedy, loggableFailure, recordFailureKind } from "./failures.js";
+import { Serdes, decode, type Schema, type Serde } from "./serdes.js";
 import {
   LEVELS_STORE,
   LISTS_STORE,
@@ -213,5 +216,64 @@ describe("fatalProducerRemedy", () => {
     expect(fatalProducerRemedy(invalidTxnState, { ...eos, replacementsLeft: false })).toBe("stop");
     expect(fatalProducerRemedy(invalidTxnState, { ...eos, exactlyOnce: false })).toBe("stop");
     expect(fatalProducerRemedy(new ProducerFencedError("no Kafka error behind it"), eos)).toBe("stop");
+  });
+});
+
+describe("what a log line says of a record's failure (loggableFailure)", () => {
+  const SECRET = "card=4111-1111-1111-1111";
+  const decodeError = (serde: Serde<unknown>, text: string): unknown => {
+    try {
+      decode(serde, Buffer.from(text), "value");
+    } catch (err) {
+      return err;
+    }
+    throw new Error("decoded");
+  };
+
+  it("a value that does not decode: the serde named, the bytes not quoted (the error message quotes them)", () => {
+    for (const serde of [Serdes.json(), Serdes.number()]) {
+      const err = decodeError(serde as Serde<unknown>, SECRET);
+      expect((err as Error).message).toContain(SECRET.slice(0, 20)); // the dead letter's header keeps the preview
+      const line = loggableFailure(err);
+      expect(line).toBe(`DeserializationError: value does not decode with serde ${serde.name}`);
+      expect(line).not.toContain("4111");
+    }
+  });
+
+  it("a schema's, a processor's and a serde writer's messages are withheld: user code may quote the record", () => {
+    const schema: Schema<unknown> = {
+      name: "Card",
+      validate: (v) => {
+        throw new Error(`bad card ${JSON.stringify(v)}`);
+      },
+    };
+    const schemaError = decodeError(Serdes.json(schema) as Serde<unknown>, JSON.stringify({ card: SECRET }));
+    expect(loggableFailure(schemaError)).toBe("SchemaError: value does not decode with serde json(Card)");
+    const processing = new ProcessingError(`processor 'charge' failed: declined ${SECRET}`, {
+      node: "charge",
+      cause: new TypeError(SECRET),
+    });
+    expect(loggableFailure(processing)).toBe(
+      "ProcessingError in 'charge' (caused by TypeError): message withheld from the log (it may quote the record)",
+    );
+    expect(loggableFailure(new SerializationError(`serde number cannot write ${SECRET}`))).toBe(
+      "SerializationError: a value its serde cannot write",
+    );
+    expect(loggableFailure(new InvalidTimestampError(`timestamp extractor failed: ${SECRET}`))).toBe(
+      "the timestamp extractor failed",
+    );
+    expect(loggableFailure(new Error(SECRET))).not.toContain("4111");
+  });
+
+  it("messages weir writes from sizes and names are kept", () => {
+    const tooLarge = new RecordTooLargeError(
+      "record of 2000000 bytes exceeds 1000000 for out",
+      2e6,
+      1e6,
+      "out",
+    );
+    expect(loggableFailure(tooLarge)).toBe(tooLarge.message);
+    const dropped = new DroppedRecordError("null-key", "record dropped by 'group': null-key");
+    expect(loggableFailure(dropped)).toBe("record dropped by 'group': null-key");
   });
 });

@@ -20,6 +20,8 @@
 import {
   ConfigError,
   DeserializationError,
+  DroppedRecordError,
+  InvalidTimestampError,
   OffsetError,
   ProcessingError,
   ProducerError,
@@ -130,6 +132,39 @@ export function recordFailureKind(err: unknown): RecordFailureKind | undefined {
   // Anything thrown by user code that weir did not classify (TypeError, a library's error) is a processing error.
   if (!(err instanceof WeirError)) return "processing";
   return undefined;
+}
+
+/**
+ * What a log line says of a record's failure: never the record's content (its value, or its key: a customer's
+ * email is a key too), which the dead letter keeps. The log line locates the record (topic, partition, offset; the
+ * dead letter carries them in its weir.source.* headers) and says which failure it was:
+ *   - messages weir writes from sizes, offsets and names (too large, dropped, a timestamp ahead) as they are;
+ *   - a deserialization error by its head, naming the serde ("value does not decode with serde json"): its tail
+ *     quotes the bytes;
+ *   - a value a serde cannot write, a processor's error, a schema's, a timestamp extractor's: by class and node
+ *     only. They come from user code or quote the value, and may carry the record's content.
+ * The full message is in the dead letter's `weir.error.message` header.
+ */
+export function loggableFailure(err: unknown): string {
+  if (err instanceof RecordTooLargeError || err instanceof DroppedRecordError) return err.message;
+  if (err instanceof InvalidTimestampError)
+    return /^timestamp \d+ \(\S+\) is \d+ ms ahead of wall-clock time/.test(err.message)
+      ? err.message
+      : err.message.startsWith("timestamp extractor failed")
+        ? "the timestamp extractor failed"
+        : "invalid timestamp: event time must be a non-negative integer";
+  if (err instanceof DeserializationError) {
+    const head =
+      /^(key|value) (does not decode with serde [^:]+|is null but serde \S+ requires a value)/.exec(
+        err.message,
+      );
+    return `${err.name}: ${head ? head[0] : "the record does not decode"}`;
+  }
+  if (err instanceof SerializationError) return `${err.name}: a value its serde cannot write`;
+  const name = err instanceof Error ? err.name : typeof err;
+  const node = err instanceof WeirError && err.node !== undefined ? ` in '${err.node}'` : "";
+  const cause = err instanceof Error && err.cause instanceof Error ? ` (caused by ${err.cause.name})` : "";
+  return `${name}${node}${cause}: message withheld from the log (it may quote the record)`;
 }
 
 /**

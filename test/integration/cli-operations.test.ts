@@ -127,7 +127,9 @@ describe("weir topics / state / replay --dead-letters / reset around a worker", 
 
     const busy = await runWeir(["state", "get", "counts", "alpha", ...app, "--state-dir", stateRoot], env);
     expect(busy.code).toBe(1);
-    expect(busy.stderr).toMatch(/in use by a running worker \(pid \d+\)/);
+    expect(busy.stderr).toMatch(
+      /state directory \S+ is in use by worker \S+ \(pid \d+ on host \S+\) since \S+: an offline read needs a stopped worker/,
+    );
 
     const refused = await runWeir(["reset", ...app, "--state-dir", stateRoot, "--yes"], env);
     expect(refused.code).toBe(1);

@@ -5,6 +5,7 @@
  * transaction.
  */
 import { DeadLetterHeader, deadLetterHeaders, deadLetterReason } from "../dead-letter.js";
+import { loggableFailure } from "../failures.js";
 import { ProducerError, ProducerFencedError, RecordTooLargeError, type WeirError } from "../errors.js";
 import {
   ErrorCode,
@@ -112,9 +113,10 @@ export class RecordCollector {
 
   /** An input record to the dead-letter topic, with headers naming the error and the record's source. */
   deadLetter(r: RawRecord, error: WeirError): void {
+    // No record content in the log (failures.ts loggableFailure): the dead letter keeps the record and the full message.
     this.d.log.warn("record sent to the dead-letter topic", {
       reason: error.name,
-      error: error.message,
+      error: loggableFailure(error),
       topic: r.topic,
       partition: r.partition,
       offset: r.offset,

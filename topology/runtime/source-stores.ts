@@ -6,7 +6,8 @@
  * extractor cannot give.
  */
 import type { SourceNode, StoreDefinition, Topology } from "../builder.js";
-import { errorMessage } from "../errors.js";
+import { InvalidTimestampError, errorMessage } from "../errors.js";
+import { loggableFailure } from "../failures.js";
 import type { RawRecord, StreamRecord } from "../record.js";
 import { decodeRecord } from "../serdes.js";
 
@@ -59,10 +60,10 @@ export function sourceRecordCheck(
     try {
       record = decodeRecord(definition.keySerde, definition.valueSerde, raw);
     } catch (err) {
-      return errorMessage(err);
+      return loggableFailure(err);
     }
     if (!source) return undefined;
     const time = eventTimeOf(source, record);
-    return "problem" in time ? time.problem : undefined;
+    return "problem" in time ? loggableFailure(new InvalidTimestampError(time.problem)) : undefined;
   };
 }

@@ -3,6 +3,7 @@ import type { Topology } from "../builder.js";
 import {
   ProducerError,
   ProducerFencedError,
+  StateDirectoryLockedError,
   StateStoreError,
   StopRequestedError,
   WeirError,
@@ -27,7 +28,7 @@ import {
   sleep,
   tpKey,
 } from "../kafka.js";
-import { classify, fatalProducerRemedy } from "../failures.js";
+import { classify, fatalProducerRemedy, loggableFailure, recordFailureKind } from "../failures.js";
 import { silentLogger, type Logger } from "../log.js";
 import { consumerLag, metricsForApp } from "../metrics.js";
 import { compileWorkerOptions, type CompiledWorkerOptions, type WorkerOptions } from "../options.js";
@@ -47,6 +48,7 @@ import {
 import { Committer } from "./committer.js";
 import { QueryRouter, publishMember, type PartitionOwner } from "./members.js";
 import { StandbyReplicas } from "./standbys.js";
+import { StateDirectoryLock } from "./state-directory.js";
 import { partitionForKey } from "../partitioner.js";
 import { prepareTopics } from "./internal-topics.js";
 import { RecordCollector } from "./record-collector.js";
@@ -116,6 +118,8 @@ export class Worker {
   readonly #metrics: WorkerOptions["metrics"];
   #state: WorkerState = "created";
   #store: StateBackend | undefined;
+  /** The lock on the state directory, held from start until the worker has stopped (runtime/state-directory.ts). */
+  #dirLock: StateDirectoryLock | undefined;
   #consumer: KafkaConsumer | undefined;
   #restoreConsumer: KafkaConsumer | undefined;
   #globalConsumer: KafkaConsumer | undefined;
@@ -521,6 +525,12 @@ export class Worker {
       ...(o.groupInstanceId !== undefined ? { staticMember: o.groupInstanceId } : {}),
     });
     try {
+      // Before any store is opened or the group joined: a second worker on this directory stops here.
+      this.#dirLock = await StateDirectoryLock.acquire(o.appStateDir, o.workerId, this.#log, (reason) => {
+        this.#fatal ??= new StateDirectoryLockedError(
+          `${reason}: two workers on one state directory; give each worker its own --state-dir`,
+        );
+      });
       this.#store = openLmdbState({ path: o.appStateDir });
       this.#producer = await this.#connectProducer();
       this.#log.debug("producer connected");
@@ -575,6 +585,8 @@ export class Worker {
     } catch (err) {
       this.#state = "failed";
       await this.#closeClients();
+      this.#store?.close();
+      this.#dirLock?.release();
       this.#rejectDone(err);
       throw err;
     }
@@ -994,7 +1006,7 @@ export class Worker {
     this.#state = this.#fatal === undefined ? "stopping" : "failed";
     if (this.#fatal !== undefined)
       this.#log.error("worker failed", {
-        error: errorMessage(this.#fatal),
+        error: fatalForLog(this.#fatal),
         where: (this.#fatal as WeirError).where?.(),
       });
     await this.#exclusive(async () => {
@@ -1011,6 +1023,7 @@ export class Worker {
     await this.#closeClients();
     await this.#rebalancer.chain.catch(() => {});
     this.#store?.close();
+    this.#dirLock?.release();
     this.#metrics?.workerReady.set(0);
     if (this.#fatal === undefined) {
       this.#state = "stopped";
@@ -1039,6 +1052,17 @@ export class Worker {
     this.#lock = run.catch(() => {});
     return run;
   }
+}
+
+/**
+ * A fatal error's message for the log: a record's failure under a "fail" handler (an error with the record's offset)
+ * says which failure it was and where, never the record's content (failures.ts loggableFailure); the record is still
+ * at its offset in the input topic.
+ */
+export function fatalForLog(err: unknown): string {
+  return err instanceof WeirError && err.offset !== undefined && recordFailureKind(err) !== undefined
+    ? `${loggableFailure(err)} (a record failed and its handler is "fail": ${err.where()})`
+    : errorMessage(err);
 }
 
 /** KIP-345: FENCED_INSTANCE_ID, a newer member joined with this member's group.instance.id. */
