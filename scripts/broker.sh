@@ -282,7 +282,7 @@ start() {
 
 stop() {
   if [ -n "${KAFKA_BROKERS:-}" ]; then say "KAFKA_BROKERS is set: nothing to stop"; return 0; fi
-  if ! pid_alive; then say "not running"; rm -f "$PIDFILE"; return 0; fi
+  if ! pid_alive; then say "not running"; rm -f "$PIDFILE" "$SASL_MARK"; return 0; fi
   local pid
   pid=$(cat "$PIDFILE")
   say "stopping pid $pid"
