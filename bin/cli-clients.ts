@@ -16,6 +16,7 @@ import {
   type Producer,
 } from "../topology/kafka.js";
 import { ConfigError, errorMessage } from "../topology/errors.js";
+import { redactText, saslError, showProperty, watchSecurity } from "../topology/security.js";
 import type { WeirConfig } from "./config.js";
 
 /**
@@ -29,7 +30,7 @@ export function checkKafkaProperties(kafka: Readonly<KafkaConfig>): void {
     try {
       new Kafka.Producer({ [k]: v } as never);
     } catch (err) {
-      refused.push(`${k}=${String(v)} (${errorMessage(err)})`);
+      refused.push(`${showProperty(k, v)} (${redactText(errorMessage(err), kafka)})`);
     }
   if (refused.length > 0)
     throw new ConfigError(
@@ -48,11 +49,15 @@ export function cliClientConfig(config: WeirConfig, role: string): KafkaConfig {
   };
 }
 
-/** Runs a Kafka step; a failure becomes an Error naming the step and the broker's reason. */
+/**
+ * Runs a Kafka step; a failure becomes an Error naming the step and the broker's reason. A ConfigError (a broker
+ * refusing the client's SASL, see topology/security.ts) says everything itself and stays one (exit 2).
+ */
 export async function kafkaStep<T>(what: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     throw new Error(`${what}: ${describeKafkaError(err)}`, { cause: err });
   }
 }
@@ -83,11 +88,20 @@ export async function withConsumer<T>(config: KafkaConfig, fn: (c: KafkaConsumer
   }
 }
 
+/**
+ * An admin client for `fn`, always closed. A request that fails after the broker refused the client's SASL fails
+ * with that ConfigError instead (the admin client has no connect step that would say so).
+ */
 export async function withAdmin<T>(config: KafkaConfig, fn: (a: IAdminClient) => Promise<T>): Promise<T> {
   const admin = createAdmin(config);
+  const watch = watchSecurity(admin as unknown as Parameters<typeof watchSecurity>[0], config);
   try {
     return await fn(admin);
+  } catch (err) {
+    const failure = watch.failure();
+    throw failure ? saslError(failure, config) : err;
   } finally {
+    watch.stop();
     admin.disconnect();
   }
 }

@@ -2,9 +2,12 @@
 # A real single-node Apache Kafka broker (KRaft, combined broker+controller) on loopback.
 #
 #   scripts/broker.sh start    provision jars once (Maven), format storage once, start, wait until it answers metadata
+#   scripts/broker.sh start --sasl
+#                              the same, plus a SASL_PLAINTEXT listener with SCRAM-SHA-256 on its own port (see below)
 #   scripts/broker.sh stop     stop the broker started by this script
-#   scripts/broker.sh status   running or not, and whether it answers
-#   scripts/broker.sh provision | address | version | libs
+#   scripts/broker.sh status   running or not, and whether it answers (and its SASL address, if it has one)
+#   scripts/broker.sh address  the PLAINTEXT address; `address --sasl`: the SASL_PLAINTEXT address
+#   scripts/broker.sh provision | version | libs
 #
 # Environment:
 #   KAFKA_BROKERS          use that cluster instead: start/stop do nothing
@@ -14,6 +17,10 @@
 #   WEIR_CONTROLLER_PORT   KRaft controller port  (default 9093)
 #   WEIR_HOME              working folder         (default <repo>/.weir)
 #   KAFKA_HEAP_OPTS        JVM heap               (default -Xms256m -Xmx1g)
+#   With --sasl (a local development broker only: the user and password are not secrets):
+#   WEIR_SASL_PORT         SASL_PLAINTEXT port    (default client port + 2)
+#   WEIR_SASL_USER         SCRAM-SHA-256 user     (default weir)
+#   WEIR_SASL_PASSWORD     its password           (default weir-local-dev-only)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -35,6 +42,67 @@ ADDRESS=127.0.0.1:$PORT
 
 say() { printf 'weir-broker: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
+
+# ---- SASL/SCRAM (start --sasl) ------------------------------------------------------------------------------------
+# A SASL_PLAINTEXT listener with SCRAM-SHA-256 next to the PLAINTEXT one, which stays for inter-broker traffic and
+# admin tools. The SCRAM user is created when storage is formatted (KIP-900: StorageTool format --add-scram).
+SASL=
+SASL_PORT=${WEIR_SASL_PORT:-$((PORT + 2))}
+SASL_USER=${WEIR_SASL_USER:-weir}
+SASL_PASSWORD=${WEIR_SASL_PASSWORD:-weir-local-dev-only}
+SASL_MECHANISM=SCRAM-SHA-256
+SASL_ADDRESS=127.0.0.1:$SASL_PORT
+# Written at start --sasl: this run directory's broker has the SASL listener (status and address say so).
+SASL_MARK=$RUN/sasl
+# What the storage was formatted with: the mechanism, the user and a checksum of the password (not the password).
+SASL_STAMP=$RUN/scram
+
+sasl_check_ports() {
+  case "$SASL_PORT" in '' | *[!0-9]*) die "WEIR_SASL_PORT must be a port number, got '$SASL_PORT'" ;; esac
+  [ "$SASL_PORT" != "$PORT" ] && [ "$SASL_PORT" != "$CPORT" ] ||
+    die "the SASL port $SASL_PORT is the broker's client or controller port; set WEIR_SASL_PORT to another port"
+  case "$SASL_USER" in '' | *[!A-Za-z0-9._-]*) die "WEIR_SASL_USER must be a plain name (letters, digits, . _ -)" ;; esac
+  case "$SASL_PASSWORD" in '' | *[],[\"\ ]*) die "WEIR_SASL_PASSWORD must not be empty nor hold commas, brackets, quotes or spaces" ;; esac
+}
+
+# What the storage's SCRAM credential must be for this start: mechanism, user, password checksum.
+sasl_stamp() { printf '%s %s %s\n' "$SASL_MECHANISM" "$SASL_USER" "$(printf '%s' "$SASL_PASSWORD" | cksum | cut -d' ' -f1)"; }
+
+# Storage formatted without this SCRAM user (or another password) is this local broker's disposable data: wipe it,
+# so that it is formatted again with the user.
+sasl_storage_check() {
+  [ -f "$DATA/meta.properties" ] || return 0
+  [ "$(cat "$SASL_STAMP" 2>/dev/null)" = "$(sasl_stamp)" ] && return 0
+  say "storage in $DATA was formatted without the SCRAM user $SASL_USER (or with another password); wiping it"
+  rm -rf "$DATA"
+}
+
+# The StorageTool format arguments that create the SCRAM user.
+sasl_format_args() { printf '%s\n' --add-scram "$SASL_MECHANISM=[name=$SASL_USER,password=$SASL_PASSWORD]"; }
+
+# Adds the SASL_PLAINTEXT listener to a broker's properties file (written by write_config).
+sasl_configure() {
+  local props=$1
+  sed -i \
+    -e "s|^listeners=.*|&,SASL_PLAINTEXT://$SASL_ADDRESS|" \
+    -e "s|^advertised.listeners=.*|&,SASL_PLAINTEXT://$SASL_ADDRESS|" \
+    -e "s|^listener.security.protocol.map=.*|&,SASL_PLAINTEXT:SASL_PLAINTEXT|" \
+    "$props"
+  cat >>"$props" <<PROPS
+# SASL_PLAINTEXT with SCRAM-SHA-256 (start --sasl): credentials are the SCRAM users stored in the cluster metadata.
+listener.name.sasl_plaintext.sasl.enabled.mechanisms=$SASL_MECHANISM
+listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+PROPS
+}
+
+# After a start: the SASL listener accepts connections. (Not a SCRAM handshake with kcat: the kcat of Debian 12,
+# librdkafka 2.0.2, is refused by Kafka 4.4 with the right password, where librdkafka 2.12 is accepted.)
+sasl_answers() { (exec 3<>"/dev/tcp/127.0.0.1/$SASL_PORT") 2>/dev/null; }
+
+# The SASL address of the broker of this run directory, for status and address; nothing if it has no SASL listener.
+sasl_address() { [ -f "$SASL_MARK" ] && cat "$SASL_MARK"; }
+sasl_status() { if [ -f "$SASL_MARK" ]; then echo ", SASL_PLAINTEXT ($SASL_MECHANISM) on $(cat "$SASL_MARK")"; fi; }
+# ---- end of SASL/SCRAM ----------------------------------------------------------------------------------------------
 
 need() {
   command -v java >/dev/null 2>&1 ||
@@ -151,29 +219,43 @@ start() {
     return 0
   fi
   if pid_alive && answers; then
-    say "already running (pid $(cat "$PIDFILE"))"
+    [ -z "$SASL" ] || [ -n "$(sasl_address)" ] ||
+      die "already running (pid $(cat "$PIDFILE")) without a SASL listener: stop it first to start it with --sasl"
+    say "already running (pid $(cat "$PIDFILE"))${SASL:+; SASL_PLAINTEXT ($SASL_MECHANISM) on $(sasl_address)}"
     echo "$ADDRESS"
     return 0
   fi
   need
   provision
   mkdir -p "$RUN"
+  if [ -n "$SASL" ]; then sasl_check_ports; fi
   # Storage formatted by another Kafka version is this local broker's disposable data: start afresh.
   if [ -f "$DATA/meta.properties" ] && [ "$(cat "$RUN/version" 2>/dev/null)" != "$KAFKA_VERSION" ]; then
     say "storage in $DATA was formatted by Kafka $(cat "$RUN/version" 2>/dev/null || echo '(unknown)'); wiping it for $KAFKA_VERSION"
     rm -rf "$DATA"
   fi
+  if [ -n "$SASL" ]; then sasl_storage_check; fi
   write_config
+  local format_args=()
+  if [ -n "$SASL" ]; then
+    sasl_configure "$PROPS"
+    mapfile -t format_args < <(sasl_format_args)
+  fi
   if [ ! -f "$DATA/meta.properties" ]; then
     say "formatting storage in $DATA"
     java -cp "$LIBS/*" "$(log_flag)" kafka.tools.StorageTool format \
       -t "$(java -cp "$LIBS/*" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)" \
-      -c "$PROPS" >>"$LOG" 2>&1 || die "storage format failed; see $LOG"
+      -c "$PROPS" "${format_args[@]}" >>"$LOG" 2>&1 || die "storage format failed; see $LOG"
     echo "$KAFKA_VERSION" >"$RUN/version"
+    if [ -n "$SASL" ]; then sasl_stamp >"$SASL_STAMP"; else rm -f "$SASL_STAMP"; fi
   fi
   if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && ! pid_alive; then
     die "port $PORT is taken by another process; set WEIR_BROKER_PORT (and WEIR_CONTROLLER_PORT) or KAFKA_BROKERS."
   fi
+  if [ -n "$SASL" ] && (exec 3<>"/dev/tcp/127.0.0.1/$SASL_PORT") 2>/dev/null && ! pid_alive; then
+    die "the SASL port $SASL_PORT is taken by another process; set WEIR_SASL_PORT."
+  fi
+  rm -f "$SASL_MARK"
   say "starting Apache Kafka $KAFKA_VERSION on $ADDRESS (log: $LOG)"
   # shellcheck disable=SC2086
   nohup java ${KAFKA_HEAP_OPTS:--Xms256m -Xmx1g} -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
@@ -186,40 +268,64 @@ start() {
     [ $SECONDS -lt $deadline ] || { tail -30 "$LOG" >&2; die "the broker did not answer within the timeout; see $LOG"; }
     sleep 0.5
   done
+  if [ -n "$SASL" ]; then
+    until sasl_answers; do
+      [ $SECONDS -lt $deadline ] || die "the broker's SASL listener did not answer on $SASL_ADDRESS; see $LOG"
+      sleep 0.5
+    done
+    echo "$SASL_ADDRESS" >"$SASL_MARK"
+    say "SASL_PLAINTEXT ($SASL_MECHANISM, user $SASL_USER) on $SASL_ADDRESS"
+  fi
   say "ready: bootstrap.servers=$ADDRESS"
   echo "$ADDRESS"
 }
 
 stop() {
   if [ -n "${KAFKA_BROKERS:-}" ]; then say "KAFKA_BROKERS is set: nothing to stop"; return 0; fi
-  if ! pid_alive; then say "not running"; rm -f "$PIDFILE"; return 0; fi
+  if ! pid_alive; then say "not running"; rm -f "$PIDFILE" "$SASL_MARK"; return 0; fi
   local pid
   pid=$(cat "$PIDFILE")
   say "stopping pid $pid"
   kill "$pid" 2>/dev/null || true
   for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
   if kill -0 "$pid" 2>/dev/null; then say "still alive after 30 s: SIGKILL"; kill -9 "$pid" 2>/dev/null || true; fi
-  rm -f "$PIDFILE"
+  rm -f "$PIDFILE" "$SASL_MARK"
   say "stopped"
 }
 
 status() {
   if [ -n "${KAFKA_BROKERS:-}" ]; then echo "external cluster: $KAFKA_BROKERS"; return 0; fi
   if pid_alive; then
-    if answers; then echo "running (pid $(cat "$PIDFILE")) on $ADDRESS"; else echo "process up (pid $(cat "$PIDFILE")) but not answering on $ADDRESS"; return 1; fi
+    if answers; then echo "running (pid $(cat "$PIDFILE")) on $ADDRESS$(sasl_status)"; else echo "process up (pid $(cat "$PIDFILE")) but not answering on $ADDRESS"; return 1; fi
   else
     echo "not running"
     return 3
   fi
 }
 
-case "${1:-}" in
+COMMAND=${1:-}
+shift || true
+for arg in "$@"; do
+  case "$arg" in
+    --sasl) SASL=1 ;;
+    *) die "unknown option $arg (usage: $0 start [--sasl] | address [--sasl] | stop | status | ...)" ;;
+  esac
+done
+
+case "$COMMAND" in
   start) start ;;
   stop) stop ;;
   status) status ;;
   provision) provision ;;
-  address) echo "${KAFKA_BROKERS:-$ADDRESS}" ;;
+  address)
+    if [ -n "$SASL" ]; then
+      sasl_address || die "the broker of $RUN has no SASL listener (start it with --sasl)"
+    else
+      echo "${KAFKA_BROKERS:-$ADDRESS}"
+      if [ -z "${KAFKA_BROKERS:-}" ] && [ -n "$(sasl_address)" ]; then say "SASL_PLAINTEXT ($SASL_MECHANISM): $(sasl_address)"; fi
+    fi
+    ;;
   version) echo "$KAFKA_VERSION" ;;
   libs) echo "$LIBS" ;;
-  *) echo "usage: $0 start|stop|status|provision|address|version|libs" >&2; exit 2 ;;
+  *) echo "usage: $0 start [--sasl]|stop|status|provision|address [--sasl]|version|libs" >&2; exit 2 ;;
 esac

@@ -34,6 +34,7 @@ import {
   WeirError,
 } from "./errors.js";
 import type { LibrdKafkaError } from "./kafka.js";
+import { isAuthenticationError } from "./security.js";
 
 /**
  * The class of a failure, which decides what the worker does: `record` (one input record is at fault:
@@ -203,7 +204,8 @@ export function classify(err: unknown): FailureClass {
   const e = err as Partial<LibrdKafkaError> | undefined;
   if (e && typeof e === "object" && typeof e.code === "number") {
     if (e.isFatal || e.code === -150) return "fatal";
-    if (AUTH_CODES.has(e.code)) return "fatal";
+    // A connected client's error event says code -1 and "authentication failure" (topology/security.ts).
+    if (AUTH_CODES.has(e.code) || isAuthenticationError(e)) return "fatal";
     // Everything else passes: transport failures, all brokers down, timeouts, unknown topics or partitions while
     // leaders move or a topic is recreated (the topic watch tells a deleted one apart), coordinators loading or
     // moving, concurrent transactions, what librdkafka flags retriable or abortable — and any other answer it does

@@ -42,6 +42,7 @@ import type {
   WatermarkOffsets,
 } from "@confluentinc/kafka-javascript";
 import { TopologyError } from "./errors.js";
+import { saslError, watchSecurity } from "./security.js";
 import type { Headers, RawRecord } from "./record.js";
 
 export { Kafka };
@@ -478,7 +479,11 @@ const cb =
     err ? reject(err) : resolve(value as T);
 
 /**
- * Connect a client (producer, consumer) within `timeoutMs`; resolves with the client.
+ * Connect a client (producer, consumer) within `timeoutMs`; resolves with the client. A broker that refused the
+ * client's SASL (wrong credentials, or a mechanism its listener does not offer) rejects with a ConfigError saying
+ * so, the user, the mechanism and the broker (never the password), not with librdkafka's "broker transport
+ * failure": no retry can heal it. Connections a plaintext client had closed at once (a SASL or SSL listener?) reject
+ * with librdkafka's error, its `hint` saying what to check.
  *
  * @example
  * ```ts
@@ -495,8 +500,22 @@ export function connect<
     connect(opts: object, cb: (err: LibrdKafkaError, m: unknown) => void): unknown;
   },
 >(client: C, timeoutMs = 10_000): Promise<C> {
-  return new Promise((resolve, reject) =>
-    client.connect({ timeout: timeoutMs }, (err) => (err ? reject(err) : resolve(client))),
+  const events = client as unknown as { on?: unknown; globalConfig?: Record<string, unknown> };
+  const watch =
+    typeof events.on === "function"
+      ? watchSecurity(client as unknown as Parameters<typeof watchSecurity>[0], events.globalConfig)
+      : undefined;
+  return new Promise<C>((resolve, reject) =>
+    client.connect({ timeout: timeoutMs }, (err) => {
+      watch?.stop();
+      if (!err) return resolve(client);
+      const failure = watch?.failure();
+      if (failure) return reject(saslError(failure, events.globalConfig));
+      const hint = watch?.hint();
+      if (hint !== undefined && typeof err === "object")
+        (err as LibrdKafkaError & { hint?: string }).hint = hint;
+      reject(err);
+    }),
   );
 }
 
@@ -1014,7 +1033,11 @@ export function describeKafkaError(err: unknown): string {
       e.isRetriable && "retriable",
       e.isTxnRequiresAbort && "abortable",
     ].filter(Boolean);
-    return `${e.message} (code ${e.code}${flags.length ? `, ${flags.join(", ")}` : ""})`;
+    const hint = (err as { hint?: unknown }).hint;
+    return (
+      `${e.message} (code ${e.code}${flags.length ? `, ${flags.join(", ")}` : ""})` +
+      (typeof hint === "string" ? `: ${hint}` : "")
+    );
   }
   return err instanceof Error ? err.message : String(err);
 }

@@ -37,6 +37,8 @@ export class WorkerProcess {
   readonly stateDir: string;
   readonly logs: LogLine[] = [];
   readonly stderr: string[] = [];
+  /** What the worker wrote to stdout, line by line (it writes nothing there: its logs go to stderr). */
+  readonly stdout: string[] = [];
   #child: ChildProcess | undefined;
   #url: string | undefined;
   #exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }> | undefined;
@@ -67,10 +69,18 @@ export class WorkerProcess {
     const child = spawn(command, argv, {
       cwd: REPO,
       env: { ...process.env, ...this.options.env },
-      stdio: ["ignore", "ignore", "pipe"],
+      stdio: ["ignore", "pipe", "pipe"],
     });
     this.#child = child;
     this.#exit = new Promise((res) => child.once("exit", (code, signal) => res({ code, signal })));
+    let out = "";
+    child.stdout!.setEncoding("utf8");
+    child.stdout!.on("data", (chunk: string) => {
+      const lines = (out + chunk).split("\n");
+      out = lines.pop()!;
+      this.stdout.push(...lines);
+    });
+    child.stdout!.on("end", () => out !== "" && this.stdout.push(out));
     let buffered = "";
     child.stderr!.setEncoding("utf8");
     child.stderr!.on("data", (chunk: string) => {

@@ -8,7 +8,8 @@ import { ConfigError } from "../errors.js";
 import { silentLogger } from "../log.js";
 import { compileWorkerOptions, type WorkerOptions } from "../options.js";
 import { Serdes } from "../serdes.js";
-import { consumerConfig, retry } from "./clients.js";
+import { saslError, saslFailureOf } from "../security.js";
+import { checkClientConfigs, consumerConfig, retry } from "./clients.js";
 
 const serdes = { key: Serdes.string(), value: Serdes.string() };
 
@@ -107,5 +108,54 @@ describe("retry while the broker is unreachable", () => {
     ]);
     expect(lines[0]!.fields?.hint).toMatch(/not ready.*--brokers \/ KAFKA_BROKERS/);
     expect(lines[1]!.fields?.hint).toBeUndefined();
+  });
+});
+
+describe("secrets and authentication", () => {
+  const ctx = (kafka: Record<string, string>) => {
+    const t = topology(false);
+    const options = compileWorkerOptions(t, {
+      brokers: "x:1",
+      stateDir: "/tmp/unused",
+      workerId: "w",
+      kafka,
+    });
+    return { topology: t, options, log: silentLogger, metrics: undefined, stopRequested: () => false };
+  };
+
+  it("a configuration librdkafka rejects is named without the secret values in it", async () => {
+    const kafka = {
+      "security.protocol": "SSL",
+      "ssl.key.pem": "not-a-pem-hunter2",
+      "ssl.key.password": "hunter2-secret",
+    };
+    const err = await checkClientConfigs(ctx(kafka)).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ConfigError);
+    const message = (err as Error).message;
+    expect(message).toContain("ssl.key.pem=[redacted]");
+    expect(message).not.toContain("hunter2");
+  });
+
+  it("a broker refusing the client's SASL is not retried", async () => {
+    const lines: string[] = [];
+    const log = { ...silentLogger, warn: (msg: string) => lines.push(msg) };
+    const refused = saslError(
+      saslFailureOf(
+        "sasl_plaintext://127.0.0.1:9094/bootstrap: SASL authentication error: Authentication failed (after 3ms in state AUTH_REQ)",
+      )!,
+      { "sasl.username": "alice" },
+    );
+    let calls = 0;
+    await expect(
+      retry({ ...ctx({}), log }, "connect producer", async () => {
+        calls++;
+        throw refused;
+      }),
+    ).rejects.toBe(refused);
+    expect(calls).toBe(1);
+    expect(lines).toEqual([]);
   });
 });

@@ -24,6 +24,7 @@ import {
 import { applyLibrdkafkaStats, type WeirMetrics } from "../metrics.js";
 import type { RuntimeContext } from "./context.js";
 import { classify } from "../failures.js";
+import { redactText, showProperty } from "../security.js";
 import { DEFAULT_MAX_RECORD_BYTES } from "./record-collector.js";
 
 export type ClientContext = RuntimeContext;
@@ -54,7 +55,7 @@ export class ClientErrorLog {
     }
     this.#seen.set(key, { since: now, repeats: 0 });
     this.ctx.log.warn(`${client} error`, {
-      error: describeKafkaError(err),
+      error: redactText(describeKafkaError(err), this.ctx.options.kafka),
       brokers: this.ctx.options.brokers,
       ...(seen?.repeats ? { repeatedInLast10s: seen.repeats } : {}),
     });
@@ -63,7 +64,8 @@ export class ClientErrorLog {
 
 /**
  * librdkafka's own log (its `debug` contexts, e.g. `--kafka debug=cgrp,fetch`, and its notices) into weir's
- * logger at debug level: run with `--log-level debug` to see why a client did what it did.
+ * logger at debug level: run with `--log-level debug` to see why a client did what it did. librdkafka shows secret
+ * properties as [redacted] in its `conf` dumps; any secret value of the user's properties is redacted here too.
  */
 function forwardLog(ctx: ClientContext, client: KafkaConsumer | Producer, name: string): void {
   (client as unknown as NodeJS.EventEmitter).on(
@@ -73,7 +75,7 @@ function forwardLog(ctx: ClientContext, client: KafkaConsumer | Producer, name: 
         client: name,
         severity: e.severity,
         facility: e.fac,
-        message: e.message,
+        message: e.message === undefined ? undefined : redactText(e.message, ctx.options.kafka),
       }),
   );
 }
@@ -354,9 +356,13 @@ function clientConfigError(
   const user = ctx.options.kafka;
   const reason = librdkafkaReason(err);
   const named = propertiesNamed(reason, config);
-  const given = (culprits ?? named.filter((k) => k in user)).map((k) => `${k}=${printable(user[k]) ?? "?"}`);
-  const weirs = named.filter((k) => !(k in user)).map((k) => `${k}=${printable(config[k])}`);
-  const parts = [`librdkafka rejects the ${spec.role}'s configuration: ${reason.replace(/[\s.]+$/, "")}.`];
+  const given = (culprits ?? named.filter((k) => k in user)).map((k) =>
+    showProperty(k, printable(user[k]) ?? "?"),
+  );
+  const weirs = named.filter((k) => !(k in user)).map((k) => showProperty(k, printable(config[k])));
+  const parts = [
+    `librdkafka rejects the ${spec.role}'s configuration: ${redactText(reason, user).replace(/[\s.]+$/, "")}.`,
+  ];
   if (given.length > 0)
     parts.push(
       `Caused by the kafka option${given.length > 1 ? "s" : ""} ${given.join(", ")}` +
@@ -431,7 +437,8 @@ export async function retry<T>(
       ctx.log.warn(`${what} failed; Kafka at ${ctx.options.brokers} unreachable? retrying`, {
         attempt,
         retryInMs: delay,
-        error: describeKafkaError(err),
+        // With a hint when the broker closed a plaintext client's connections at once (kafka.ts connect).
+        error: redactText(describeKafkaError(err), ctx.options.kafka),
         // The first thing a new user meets: say what to check once, not on every attempt.
         ...(attempt === 1
           ? {

@@ -29,6 +29,7 @@ import {
   tpKey,
 } from "../kafka.js";
 import { classify, fatalProducerRemedy, loggableFailure, recordFailureKind } from "../failures.js";
+import { isAuthenticationError, saslError } from "../security.js";
 import { silentLogger, type Logger } from "../log.js";
 import { consumerLag, metricsForApp } from "../metrics.js";
 import { compileWorkerOptions, type CompiledWorkerOptions, type WorkerOptions } from "../options.js";
@@ -686,8 +687,19 @@ export class Worker {
     this.#log.info("producer replaced; resuming from the committed offsets");
   }
 
-  /** librdkafka says every broker connection is down: not ready at once; the next probe says when they are back. */
+  /**
+   * librdkafka says every broker connection is down: not ready at once; the next probe says when they are back. A
+   * broker refusing the client's authentication (credentials changed while the worker ran) is fatal: no retry can
+   * heal it (Kafka Streams dies on a SaslAuthenticationException too).
+   */
   #onClientError(err: LibrdKafkaError): void {
+    if (isAuthenticationError(err)) {
+      this.#fatal ??= saslError(
+        { kind: "authentication", broker: this.options.brokers, reason: describeKafkaError(err) },
+        this.options.kafka,
+      );
+      return;
+    }
     // The client reports it with code -1 and librdkafka's text, not with ALL_BROKERS_DOWN (-187).
     if (err.code !== ErrorCode.ALL_BROKERS_DOWN && !/all broker connections are down/i.test(err.message))
       return;
