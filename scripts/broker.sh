@@ -399,6 +399,7 @@ cluster_start() {
   if [ ! -s "$CLUSTER_RUN/cluster.id" ]; then
     java -cp "$LIBS/*" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1 >"$CLUSTER_RUN/cluster.id"
   fi
+  local formats=()
   for i in $(seq 1 "$n"); do
     cluster_node "$i"
     mkdir -p "$RUN"
@@ -406,8 +407,12 @@ cluster_start() {
     if [ ! -f "$DATA/meta.properties" ]; then
       say "formatting node $i's storage in $DATA (cluster id $(cat "$CLUSTER_RUN/cluster.id"))"
       java -cp "$LIBS/*" "$(log_flag)" kafka.tools.StorageTool format -t "$(cat "$CLUSTER_RUN/cluster.id")" \
-        -c "$PROPS" >>"$LOG" 2>&1 || die "storage format of node $i failed; see $LOG"
+        -c "$PROPS" >>"$LOG" 2>&1 &
+      formats+=("$i:$!")
     fi
+  done
+  for i in "${formats[@]}"; do
+    wait "${i#*:}" || die "storage format of node ${i%%:*} failed; see $CLUSTER_RUN/node-${i%%:*}/broker.log"
   done
   for i in $(seq 1 "$n"); do cluster_launch_node "$i"; done
   cluster_wait "$n" $(seq 1 "$n")
