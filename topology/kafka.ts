@@ -682,6 +682,16 @@ export function listOffsets(
         if (err) return rej(err);
         const failed = result.find((r) => r.error);
         if (failed) return rej(failed.error);
+        // A partition whose leader died and is not fenced yet can come back without an error and without an
+        // offset (-1001): no answer, so a failure the caller retries, never an empty partition.
+        const unknown = result.find((r) => r.offset < 0);
+        if (unknown)
+          return rej(
+            new Error(
+              `no ${spec} offset for ${tpKey(unknown.topic, unknown.partition)} (got ${unknown.offset}): ` +
+                `its leader is not known yet`,
+            ),
+          );
         res(new Map(result.map((r) => [tpKey(r.topic, r.partition), r.offset])));
       },
     ),

@@ -45,9 +45,20 @@ export type ConsumerConfig = Partial<ConsumerGlobalConfig> & Partial<ConsumerTop
 // Basics
 // ---------------------------------------------------------------------------------------------------------------
 
-/** The bootstrap servers of the test cluster (KAFKA_BROKERS, set by the integration global setup). */
+let brokersOverride: string | undefined;
+
+/**
+ * Points every helper of this module at `address` instead of KAFKA_BROKERS, for a test file that runs a cluster of
+ * its own (test/helpers/cluster.ts); `undefined` goes back to KAFKA_BROKERS. process.env is left alone, so child
+ * processes (workers) get their cluster only where the test passes it.
+ */
+export function useBrokers(address: string | undefined): void {
+  brokersOverride = address;
+}
+
+/** The bootstrap servers of the test cluster (KAFKA_BROKERS, set by the integration global setup, or useBrokers). */
 export function brokers(): string {
-  const value = process.env.KAFKA_BROKERS;
+  const value = brokersOverride ?? process.env.KAFKA_BROKERS;
   if (!value) {
     throw new Error(
       "KAFKA_BROKERS is not set: run integration tests through `vitest --project integration` (its global setup " +
@@ -195,19 +206,20 @@ export async function topicPartitions(topic: string): Promise<number[]> {
 }
 
 /**
- * Creates a topic (replication factor 1) and waits until its metadata shows every partition with a leader.
+ * Creates a topic (replication factor 1 unless `replicationFactor` says otherwise; -1 is the broker's
+ * default.replication.factor) and waits until its metadata shows every partition with a leader.
  * `config` holds topic configs, e.g. `{ "cleanup.policy": "compact" }`.
  */
 export async function createTopic(
   name: string,
   partitions = 1,
   config: Record<string, string> = {},
-  { timeoutMs = 30_000 }: { timeoutMs?: number } = {},
+  { timeoutMs = 30_000, replicationFactor = 1 }: { timeoutMs?: number; replicationFactor?: number } = {},
 ): Promise<void> {
   await withAdmin(async (admin) => {
     await fromCallback((done) =>
       admin.createTopic(
-        { topic: name, num_partitions: partitions, replication_factor: 1, config },
+        { topic: name, num_partitions: partitions, replication_factor: replicationFactor, config },
         DEFAULT_ADMIN_TIMEOUT_MS,
         (err) => done(err),
       ),
