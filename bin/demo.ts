@@ -54,7 +54,8 @@ function startLocalBroker(log: (line: string) => void): string {
   return address;
 }
 
-interface WorkerProcess {
+/** A worker process of the demo (and the chaos run): its log goes to `<runDir>/worker-<index>.<generation>.log`. */
+export interface WorkerProcess {
   index: number;
   child: ChildProcess;
   url: Promise<string>;
@@ -62,8 +63,28 @@ interface WorkerProcess {
   stateDir: string;
 }
 
+/** Every topic of the order pipeline (inputs, outputs, internal, dead letters), each with `partitions` partitions. */
+export function orderPipelineTopics(
+  partitions: number,
+): Array<{ name: string; partitions: number; config: Record<string, string> }> {
+  const topology = createTopology({ partitions });
+  return [
+    ...[
+      Topics.orders,
+      Topics.payments,
+      Topics.restocks,
+      Topics.ordersValidated,
+      Topics.ordersPaid,
+      Topics.orderStatus,
+      Topics.stockLevels,
+    ].map((name) => ({ name, partitions, config: { ...(TOPIC_CONFIGS[name] ?? {}) } })),
+    ...topology.internalTopics.map((t) => ({ name: t.name, partitions, config: { ...t.config } })),
+    { name: topology.deadLetterTopic, partitions: 1, config: {} },
+  ];
+}
+
 /** Start `weir worker` with the runtime this process runs on (node + its flags, e.g. tsx's loader). */
-function spawnWorker(
+export function spawnWorker(
   index: number,
   brokers: string,
   partitions: number,
@@ -73,8 +94,14 @@ function spawnWorker(
 ): WorkerProcess {
   const stateDir = join(runDir, `worker-${index}`);
   const script = join(here, `weir${extname(fileURLToPath(import.meta.url))}`);
+  // Under tsx (npm start) its loader is in execArgv; from a host that compiles TypeScript itself (vitest, for the
+  // chaos test) it is not, and a .ts entry point needs it.
+  const runtime =
+    script.endsWith(".ts") && !process.execArgv.some((a) => a.includes("tsx"))
+      ? ["--import", "tsx"]
+      : process.execArgv;
   const args = [
-    ...process.execArgv,
+    ...runtime,
     script,
     "worker",
     "--brokers",
@@ -119,7 +146,8 @@ async function httpGet(url: string): Promise<{ status: number; body: string }> {
   return { status: res.status, body: await res.text() };
 }
 
-async function waitReady(workers: WorkerProcess[], timeoutMs: number): Promise<void> {
+/** Resolves when every worker's /readyz answers 200. */
+export async function waitReady(workers: WorkerProcess[], timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (const w of workers) {
     const url = await Promise.race([
@@ -156,7 +184,12 @@ async function scrapeOrderCounts(urls: string[]): Promise<Record<string, number>
 }
 
 /** Count distinct orders with a status on order-status (read_committed), live. */
-async function watchStatuses(brokers: string, partitions: number, onStatus: (orderId: string) => void) {
+/** Reads order-status (read_committed) from the beginning as it grows; `onStatus` for each record, with its value. */
+export async function watchStatuses(
+  brokers: string,
+  partitions: number,
+  onStatus: (orderId: string, value: Buffer | null) => void,
+) {
   const consumer = new Kafka.KafkaConsumer(
     {
       [RdKafka.bootstrapServers]: brokers,
@@ -182,7 +215,7 @@ async function watchStatuses(brokers: string, partitions: number, onStatus: (ord
       const batch = await new Promise<Message[]>((resolve) =>
         consumer.consume(1000, (err, messages) => resolve(err ? [] : (messages ?? []))),
       );
-      for (const m of batch) if (m.key) onStatus(m.key.toString());
+      for (const m of batch) if (m.key) onStatus(m.key.toString(), m.value ?? null);
       if (batch.length === 0) await sleep(50);
     }
   })();
@@ -327,24 +360,7 @@ async function runDemo(s: DemoSettings): Promise<number> {
   );
 
   // 1. Topics, from nothing.
-  const topology = createTopology({ partitions: s.partitions });
-  const specs = [
-    ...[
-      Topics.orders,
-      Topics.payments,
-      Topics.restocks,
-      Topics.ordersValidated,
-      Topics.ordersPaid,
-      Topics.orderStatus,
-      Topics.stockLevels,
-    ].map((name) => ({ name, partitions: s.partitions, config: { ...(TOPIC_CONFIGS[name] ?? {}) } })),
-    ...topology.internalTopics.map((t) => ({
-      name: t.name,
-      partitions: s.partitions,
-      config: { ...t.config },
-    })),
-    { name: topology.deadLetterTopic, partitions: 1, config: {} },
-  ];
+  const specs = orderPipelineTopics(s.partitions);
   await deleteTopics(
     brokers,
     specs.map((t) => t.name),
@@ -490,7 +506,8 @@ async function runDemo(s: DemoSettings): Promise<number> {
  * partitions back) and the end offsets of every application topic unchanged over 2 s (nothing in flight, no release
  * pending).
  */
-async function waitIdle(
+/** Resolves when the topics' end offsets stopped moving for 2 s and every worker is ready (or at the timeout). */
+export async function waitIdle(
   brokers: string,
   topics: string[],
   timeoutMs: number,

@@ -396,6 +396,9 @@ export interface ProcessorNode {
  * In which order an asynchronous processor's calls run and emit:
  * - `per-key`: one call at a time per key, each key's outputs in offset order; different keys overlap;
  * - `per-partition`: one call at a time per task (no overlap): the order of the input;
+ * - `in-order`: calls overlap freely, and their outputs go downstream in the input's order (a slow call holds back
+ *   the results after it): the order of the input at the throughput of overlapping calls — what a later stage that
+ *   needs its input in time order (a windowed join, whose grace a reordering can exceed) wants;
  * - `none`: calls overlap freely and emit as they complete.
  *
  * @example
@@ -409,7 +412,7 @@ export interface ProcessorNode {
  *   .processAsync("enrich", async (r) => ({ key: r.key, value: { ...r.value, enriched: true } }), { ordering });
  * ```
  */
-export type AsyncOrdering = "per-key" | "per-partition" | "none";
+export type AsyncOrdering = "per-key" | "per-partition" | "in-order" | "none";
 
 /**
  * What an asynchronous processor's function ({@link AsyncProcessorFunction}) is given besides the record: an abort

@@ -87,6 +87,30 @@ describe("processAsync ordering", () => {
     d.close();
   });
 
+  it("in-order: calls overlap, and a result waits for every earlier one to go downstream", async () => {
+    const h = handCompleted();
+    const d = app(h.fn, { ordering: "in-order" });
+    d.pipeInput("in", [
+      { key: "A", value: "a1" },
+      { key: "B", value: "b1" },
+      { key: "A", value: "a2" },
+      { key: "C", value: "c1" },
+    ]);
+    await d.pollAsync();
+    expect(h.started).toEqual(["a1", "b1", "a2", "c1"]); // all at once, the same key too
+    h.release("c1");
+    h.release("b1");
+    await d.pollAsync();
+    expect(values(d)).toEqual([]); // a1 is not back: nothing may pass it
+    h.release("a1");
+    await d.pollAsync();
+    expect(values(d)).toEqual(["a1!", "b1!"]); // then a2 holds c1 back
+    h.release("a2");
+    await d.settle();
+    expect(values(d)).toEqual(["a2!", "c1!"]);
+    d.close();
+  });
+
   it("per-partition: one call at a time, in input order", async () => {
     const h = handCompleted();
     const d = app(h.fn, { ordering: "per-partition" });

@@ -242,7 +242,10 @@ export class KStream<K, V> {
       `retry.attempts must be an integer >= 1, got ${attempts}`,
     );
     const ordering = options.ordering ?? "per-key";
-    check(["per-key", "per-partition", "none"].includes(ordering), `unknown ordering '${ordering}'`);
+    check(
+      ["per-key", "per-partition", "in-order", "none"].includes(ordering),
+      `unknown ordering '${ordering}'`,
+    );
     const timeoutMs = options.timeoutMs ?? 30_000;
     const backoffMs = options.retry?.backoffMs ?? 100;
     check(

@@ -74,7 +74,9 @@ export class AsyncStage {
   }
 
   get hasCompleted(): boolean {
-    return this.#completed.length > 0;
+    return this.spec.ordering === "in-order"
+      ? this.#jobs[0]?.outcome !== undefined
+      : this.#completed.length > 0;
   }
 
   add(record: StreamRecord, raw: RawRecord | undefined, origin: StreamRecord | undefined): void {
@@ -87,6 +89,15 @@ export class AsyncStage {
    * after applying them, so a key's next record is called only after its previous one's outputs went downstream.
    */
   takeCompleted(): AsyncJob[] {
+    if (this.spec.ordering === "in-order") {
+      // Only the settled head of the arrival order: a settled job behind an unsettled one waits for it.
+      let n = 0;
+      while (n < this.#jobs.length && this.#jobs[n]!.outcome !== undefined) n++;
+      const head = this.#jobs.splice(0, n);
+      const taken = new Set(head);
+      this.#completed = this.#completed.filter((j) => !taken.has(j));
+      return head;
+    }
     const done = this.#completed;
     this.#completed = [];
     for (const job of done) {
@@ -113,7 +124,7 @@ export class AsyncStage {
 
   #orderKey(record: StreamRecord): string {
     if (this.spec.ordering === "per-partition") return "";
-    if (this.spec.ordering === "none") return "";
+    if (this.spec.ordering === "none" || this.spec.ordering === "in-order") return "";
     const k = record.key as unknown;
     if (k === null || k === undefined) return "\u0000null";
     if (typeof k === "string") return `s${k}`;
@@ -124,7 +135,8 @@ export class AsyncStage {
 
   #startReady(): void {
     if (this.#closed) return;
-    const ordered = this.spec.ordering !== "none";
+    // One call at a time per key (per-key) or per task (per-partition); in-order and none overlap freely.
+    const ordered = this.spec.ordering === "per-key" || this.spec.ordering === "per-partition";
     for (const job of this.#jobs) {
       if (this.#running >= this.spec.concurrency) return;
       if (job.started) continue;
