@@ -126,6 +126,25 @@ describe("the state directory lock", () => {
     expect((JSON.parse(readFileSync(join(d, LOCK_FILE), "utf8")) as LockHolder).workerId).toBe("restarted");
   });
 
+  it("a lock held by a zombie (killed, not yet reaped by its parent) is stale", async () => {
+    if (process.platform !== "linux") return;
+    // A child killed while this process does not reap it: a shell that kills its own child and sleeps.
+    const sh = spawn("sh", ["-c", "sleep 30 & echo $!; kill -9 $!; exec sleep 30"], {
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    const pid = Number(
+      await new Promise<string>((res) => sh.stdout!.once("data", (b: Buffer) => res(b.toString()))),
+    );
+    try {
+      await expect.poll(() => readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.[0]).toBe("Z");
+      const d = dir();
+      writeLock(d, { pid, processStart: processStartOf(pid) });
+      expect(inspectLock(d)).toMatchObject({ kind: "stale", reason: `process ${pid} is not running` });
+    } finally {
+      sh.kill("SIGKILL");
+    }
+  });
+
   it("a live pid running another process than the one that took the lock (a reused pid) is stale", () => {
     const start = processStartOf(process.ppid);
     if (start === undefined) return expect(process.platform).not.toBe("linux"); // no /proc: not judged

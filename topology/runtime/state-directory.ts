@@ -77,14 +77,20 @@ function readText(path: string): string | undefined {
   }
 }
 
-/** Whether a pid runs on this machine (EPERM: it runs, as another user). */
+/**
+ * Whether a pid runs on this machine (EPERM: it runs, as another user). A zombie — killed, not yet reaped by its
+ * parent (a supervisor restarting a SIGKILLed worker before it waited for it) — does not: its state in
+ * /proc/<pid>/stat is Z (or X), and it will never touch the directory again.
+ */
 function pidRunning(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === "EPERM";
   }
+  const stat = readText(`/proc/${pid}/stat`);
+  const state = stat?.slice(stat.lastIndexOf(")") + 2).split(" ")[0];
+  return state !== "Z" && state !== "X";
 }
 
 /** Lock files this process holds (path → token): a second worker of this process on the same directory is refused. */
