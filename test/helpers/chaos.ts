@@ -285,12 +285,20 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         const record = (target: string) =>
           faultLog.push({
             atS: (t0 - loadStarted) / 1000,
-            kind: f.kind,
+            kind,
             target,
             tookS: (Date.now() - t0) / 1000,
           });
         const running = live();
-        switch (f.kind) {
+        // The group stays between W-1 and W+1 workers: an add at the top removes one instead, a remove at the
+        // bottom adds one (the schedule's rebalance happens either way).
+        const kind: FaultKind =
+          f.kind === "worker-add" && running.length > o.workers
+            ? "worker-remove"
+            : f.kind === "worker-remove" && running.length < o.workers
+              ? "worker-add"
+              : f.kind;
+        switch (kind) {
           case "worker-kill": {
             const victim = pick(running);
             log(`chaos: ${sinceLoad().toFixed(0)} s: SIGKILL worker ${victim.index}; restart at once`);
@@ -308,12 +316,6 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
             break;
           }
           case "worker-add": {
-            if (running.length > o.workers) {
-              log(
-                `chaos: ${sinceLoad().toFixed(0)} s: worker-add skipped (already ${running.length} workers)`,
-              );
-              continue;
-            }
             const index = Math.max(...slots.map((s) => s.index)) + 1;
             slots.push(launch(index, 0));
             log(`chaos: ${sinceLoad().toFixed(0)} s: added worker ${index} (rebalance)`);
@@ -321,12 +323,6 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
             break;
           }
           case "worker-remove": {
-            if (running.length < o.workers) {
-              log(
-                `chaos: ${sinceLoad().toFixed(0)} s: worker-remove skipped (only ${running.length} workers)`,
-              );
-              continue;
-            }
             const victim = pick(running);
             victim.removed = true;
             log(`chaos: ${sinceLoad().toFixed(0)} s: removing worker ${victim.index} (SIGTERM, rebalance)`);
