@@ -19,6 +19,7 @@ import {
   type KafkaConfig,
   type Message,
   type Producer,
+  type RecordToProduce,
   type TopicSpec,
 } from "../topology/kafka.js";
 import type { Headers } from "../topology/index.js";
@@ -52,6 +53,34 @@ export async function produceRecords(
   records: readonly WorkloadRecord[],
   options: { kafka?: KafkaConfig; onProgress?: (delivered: number) => void; timeoutMs?: number } = {},
 ): Promise<void> {
+  const producer = await workloadProducer(brokers, options.kafka);
+  try {
+    await produceInOrder(producer, records.length, (i) => toProduce(records[i]!), {
+      timeoutMs: options.timeoutMs,
+      onProgress: options.onProgress,
+    });
+  } finally {
+    producer.setPollInterval(0);
+    await disconnect(producer);
+  }
+}
+
+/** A workload record as the producer takes it. */
+export function toProduce(r: WorkloadRecord): RecordToProduce {
+  return {
+    topic: r.topic,
+    partition: r.partition,
+    key: r.key === null ? null : Buffer.from(r.key),
+    value: r.value,
+    timestamp: r.timestamp,
+  };
+}
+
+/**
+ * The workload's producer, connected and polling: idempotent, acks=all, murmur2_random (Kafka's Java partitioning,
+ * so keys land where the workers expect). Disconnect it when done.
+ */
+export async function workloadProducer(brokers: string, kafka: KafkaConfig = {}): Promise<Producer> {
   const producer: Producer = new Kafka.Producer(
     clientConfig(brokers, "generate", {
       [RdKafka.enableIdempotence]: true,
@@ -64,31 +93,12 @@ export async function produceRecords(
       // Up to the broker's default record limit (1,048,588 with its overhead), above librdkafka's 1,000,000: bad
       // input includes a record weir's own producer may not copy whole.
       [RdKafka.messageMaxBytes]: 1_048_000,
-      ...options.kafka,
+      ...kafka,
     }) as never,
   );
   await connect(producer);
   producer.setPollInterval(20);
-  try {
-    await produceInOrder(
-      producer,
-      records.length,
-      (i) => {
-        const r = records[i]!;
-        return {
-          topic: r.topic,
-          partition: r.partition,
-          key: r.key === null ? null : Buffer.from(r.key),
-          value: r.value,
-          timestamp: r.timestamp,
-        };
-      },
-      { timeoutMs: options.timeoutMs, onProgress: options.onProgress },
-    );
-  } finally {
-    producer.setPollInterval(0);
-    await disconnect(producer);
-  }
+  return producer;
 }
 
 export interface ReadRecord {

@@ -23,15 +23,14 @@ import {
   type WorkerProcess,
 } from "../../bin/demo.js";
 import { verifyOnKafka } from "../../bin/verify.js";
-import { createTopics, deleteGroup, deleteTopics } from "../../bin/workload-kafka.js";
 import {
-  Kafka,
-  RdKafka,
-  baseClientConfig,
-  connect,
-  disconnect,
-  produceInOrder,
-} from "../../topology/kafka.js";
+  createTopics,
+  deleteGroup,
+  deleteTopics,
+  toProduce,
+  workloadProducer,
+} from "../../bin/workload-kafka.js";
+import { disconnect, produceInOrder } from "../../topology/kafka.js";
 import { LocalCluster } from "./cluster.js";
 
 export const FAULT_KINDS = [
@@ -223,17 +222,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     });
 
     // The load, paced over the duration, with one producer (idempotent, acks=all).
-    const producer = new Kafka.Producer({
-      ...baseClientConfig(brokers, "weir-chaos-load"),
-      [RdKafka.enableIdempotence]: true,
-      [RdKafka.acks]: "all",
-      [RdKafka.partitioner]: "murmur2_random",
-      [RdKafka.lingerMs]: 20,
-      [RdKafka.deliveryReports]: true,
-      [RdKafka.messageMaxBytes]: 1_048_000,
-    } as never);
-    await connect(producer);
-    producer.setPollInterval(20);
+    const producer = await workloadProducer(brokers);
     loadStarted = Date.now();
     const records = workload.records;
     const load = (async () => {
@@ -251,21 +240,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
             const key = records[i]!.key;
             if (key !== null) producedAt.set(key, now);
           }
-          await produceInOrder(
-            producer,
-            due - from,
-            (i) => {
-              const r = records[from + i]!;
-              return {
-                topic: r.topic,
-                partition: r.partition,
-                key: r.key === null ? null : Buffer.from(r.key),
-                value: r.value,
-                timestamp: r.timestamp,
-              };
-            },
-            { timeoutMs: 120_000 },
-          );
+          await produceInOrder(producer, due - from, (i) => toProduce(records[from + i]!), {
+            timeoutMs: 120_000,
+          });
           next = due;
         }
         await sleep(sliceMs);

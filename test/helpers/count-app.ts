@@ -12,8 +12,32 @@ import {
   produceAll,
   uniqueName,
   waitFor,
+  type ConsumedRecord,
 } from "./kafka.js";
 import { WorkerProcess, type WorkerProcessOptions } from "./worker-process.js";
+
+/**
+ * What is wrong with a count app's output (`<key>#<seq>:<count>` per input `<key>#<seq>`) given what was produced
+ * (key → records): the first ten inputs counted twice, never counted, or counted with the wrong key or count.
+ */
+export function countOutputProblems(
+  out: ConsumedRecord[],
+  produced: ReadonlyMap<string, number>,
+): { duplicates: string[]; missing: string[]; wrong: string[] } {
+  const seen = new Map<string, number>();
+  const wrong: string[] = [];
+  for (const r of out) {
+    const [input, n] = r.value!.split(":");
+    const [key, seq] = input!.split("#");
+    if (r.key !== key || Number(n) !== Number(seq)) wrong.push(`${r.key} ${r.value}`);
+    seen.set(input!, (seen.get(input!) ?? 0) + 1);
+  }
+  const duplicates = [...seen].filter(([, c]) => c > 1).map(([k]) => k);
+  const missing: string[] = [];
+  for (const [key, count] of produced)
+    for (let s = 1; s <= count; s++) if (!seen.has(`${key}#${s}`)) missing.push(`${key}#${s}`);
+  return { duplicates: duplicates.slice(0, 10), missing: missing.slice(0, 10), wrong: wrong.slice(0, 10) };
+}
 
 export class CountApp {
   readonly prefix = uniqueName("cnt");
@@ -75,28 +99,7 @@ export class CountApp {
   /** The committed output: exactly one record per input, with the exact running count. */
   async expectExactOutput(): Promise<void> {
     const out = await consumeAll(this.output, { isolation: "read_committed", timeoutMs: 60_000 });
-    const seen = new Map<string, number>();
-    const wrong: string[] = [];
-    for (const r of out) {
-      const [input, n] = r.value!.split(":");
-      const [key, seq] = input!.split("#");
-      expect(r.key).toBe(key);
-      if (Number(n) !== Number(seq)) wrong.push(`${input} counted ${n}`);
-      seen.set(input!, (seen.get(input!) ?? 0) + 1);
-    }
-    const duplicates = [...seen].filter(([, c]) => c > 1).map(([k]) => k);
-    const missing: string[] = [];
-    for (const [key, count] of this.produced)
-      for (let s = 1; s <= count; s++) if (!seen.has(`${key}#${s}`)) missing.push(`${key}#${s}`);
-    expect({
-      duplicates: duplicates.slice(0, 10),
-      missing: missing.slice(0, 10),
-      wrong: wrong.slice(0, 10),
-    }).toEqual({
-      duplicates: [],
-      missing: [],
-      wrong: [],
-    });
+    expect(countOutputProblems(out, this.produced)).toEqual({ duplicates: [], missing: [], wrong: [] });
     expect(out.length).toBe(this.total);
   }
 

@@ -14,6 +14,7 @@ import type { Producer } from "@confluentinc/kafka-javascript";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { describeTopicConfigs } from "../../bin/topic-configs.js";
 import { LocalCluster, describeTopics, transactionCoordinator } from "../helpers/cluster.js";
+import { countOutputProblems } from "../helpers/count-app.js";
 import {
   connectProducer,
   consumeAll,
@@ -194,23 +195,7 @@ describe("a three-broker cluster", () => {
       // The committed output: one record per input, with the key's running count.
       const out = await consumeAll(output, { isolation: "read_committed", timeoutMs: 60_000 });
       phase(`${out.length} outputs read`);
-      const seen = new Map<string, number>();
-      const wrong: string[] = [];
-      for (const r of out) {
-        const [record, n] = r.value!.split(":");
-        const [key, seq] = record!.split("#");
-        if (r.key !== key || Number(n) !== Number(seq)) wrong.push(`${r.key} ${r.value}`);
-        seen.set(record!, (seen.get(record!) ?? 0) + 1);
-      }
-      const duplicates = [...seen].filter(([, c]) => c > 1).map(([k]) => k);
-      const missing: string[] = [];
-      for (const [key, count] of load.produced)
-        for (let s = 1; s <= count; s++) if (!seen.has(`${key}#${s}`)) missing.push(`${key}#${s}`);
-      expect({
-        duplicates: duplicates.slice(0, 10),
-        missing: missing.slice(0, 10),
-        wrong: wrong.slice(0, 10),
-      }).toEqual({ duplicates: [], missing: [], wrong: [] });
+      expect(countOutputProblems(out, load.produced)).toEqual({ duplicates: [], missing: [], wrong: [] });
       expect(out.length).toBe(load.total);
 
       // The worker rode it out: still running, never failed.
