@@ -607,7 +607,7 @@ export function consumeBatch(consumer: KafkaConsumer, max: number): Promise<Mess
 }
 
 /**
- * A partition's low and high watermarks, asked of the broker.
+ * A partition's low and high watermarks, asked of the broker; rejects when the answer has no offsets (-1001).
  *
  * @example
  * ```ts
@@ -624,7 +624,19 @@ export function watermarks(
   partition: number,
   timeoutMs = 10_000,
 ): Promise<WatermarkOffsets> {
-  return new Promise((res, rej) => client.queryWatermarkOffsets(topic, partition, timeoutMs, cb(res, rej)));
+  return new Promise((res, rej) =>
+    client.queryWatermarkOffsets(topic, partition, timeoutMs, (err, w) => {
+      if (err) return rej(err);
+      // As in listOffsets: a negative offset without an error (a leader not known yet) is no answer.
+      if (w.lowOffset < 0 || w.highOffset < 0)
+        return rej(
+          new Error(
+            `no watermarks for ${tpKey(topic, partition)} (got ${w.lowOffset}..${w.highOffset}): its leader is not known yet`,
+          ),
+        );
+      res(w);
+    }),
+  );
 }
 
 /**
