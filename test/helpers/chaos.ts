@@ -31,7 +31,10 @@ import {
   workloadProducer,
 } from "../../bin/workload-kafka.js";
 import { disconnect, produceInOrder } from "../../topology/kafka.js";
-import { LocalCluster } from "./cluster.js";
+import { LocalCluster, waitInSync } from "./cluster.js";
+
+/** Kafka's own topics that weir's exactly-once writes to. */
+const KAFKA_INTERNAL = ["__consumer_offsets", "__transaction_state"];
 
 export const FAULT_KINDS = [
   "worker-kill",
@@ -315,8 +318,16 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
             await cluster.kill(node);
             await sleep(10_000 + random() * 10_000);
             await cluster.startNode(node);
+            // As a rolling restart does: the next broker fault waits until this one has caught up (every partition's
+            // ISR full again). Without it, a second broker down leaves partitions below min.insync.replicas (2) and
+            // Kafka refuses their writes until the first catches up: a stall of the cluster, not of weir.
+            const caughtUp = await waitInSync(
+              brokers,
+              [...specs.map((t) => t.name), ...KAFKA_INTERNAL],
+              300_000,
+            );
             brokerDown = false;
-            log(`chaos: ${sinceLoad().toFixed(0)} s: broker ${node} back`);
+            log(`chaos: ${sinceLoad().toFixed(0)} s: broker ${node} back, in sync after ${caughtUp} ms`);
             record(`broker ${node}`);
             break;
           }

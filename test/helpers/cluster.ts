@@ -9,6 +9,7 @@ import { execFile } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { TopicDescription } from "@confluentinc/kafka-javascript";
+import { baseClientConfig, createAdmin } from "../../topology/kafka.js";
 import { fromCallback, withAdmin } from "./kafka.js";
 import { REPO } from "./worker-process.js";
 
@@ -105,6 +106,34 @@ export async function describeTopics(topics: string[]): Promise<TopicDescription
       admin.describeTopics(topics, { timeout: 10_000 }, (err, result) => done(err, result)),
     ),
   );
+}
+
+/**
+ * Waits until every partition of `topics` on the cluster at `address` has its full ISR again (a restarted broker has
+ * caught up): what an operator's rolling restart waits for before the next broker. Resolves with the time it took,
+ * ms; rejects after `timeoutMs`.
+ */
+export async function waitInSync(address: string, topics: string[], timeoutMs: number): Promise<number> {
+  const started = Date.now();
+  const admin = createAdmin(baseClientConfig(address, "weir-test-isr"));
+  try {
+    for (;;) {
+      const described = await fromCallback<TopicDescription[]>((done) =>
+        admin.describeTopics(topics, { timeout: 10_000 }, (err, result) => done(err, result)),
+      ).catch(() => undefined);
+      const lagging = described?.flatMap((t) =>
+        t.partitions.filter((p) => p.isr.length < p.replicas.length).map((p) => `${t.name}-${p.partition}`),
+      );
+      if (lagging !== undefined && lagging.length === 0) return Date.now() - started;
+      if (Date.now() - started > timeoutMs)
+        throw new Error(
+          `partitions still under-replicated after ${timeoutMs} ms: ${lagging?.slice(0, 5).join(", ")}`,
+        );
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  } finally {
+    admin.disconnect();
+  }
 }
 
 /** Java's String.hashCode, which Kafka uses to place a transactional id or group id on a partition. */
