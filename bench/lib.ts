@@ -4,7 +4,7 @@
  * librdkafka wrappers (topology/kafka.ts) are used, so baseline and engine read through the same client.
  */
 import { spawnSync } from "node:child_process";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { GroupResults, TopicDescription } from "@confluentinc/kafka-javascript";
@@ -390,6 +390,20 @@ export function printTable(rows: Row[], columns: string[]): string {
 }
 
 /** Write `bench/results/<name>-<date>.json` and return its path. */
+/**
+ * The version of the local broker at `brokers` (its first address), as scripts/broker.sh recorded it in its run
+ * folder under .weir or WEIR_HOME; "unknown" for a broker it did not start.
+ */
+export function brokerVersion(brokers: string): string {
+  const port = /:(\d+)$/.exec(brokers.split(",")[0]!)?.[1];
+  const homes = [join(REPO_DIR, ".weir"), ...(process.env.WEIR_HOME ? [process.env.WEIR_HOME] : [])];
+  for (const home of homes) {
+    const file = join(home, `broker-${port}`, "version");
+    if (existsSync(file)) return `Apache Kafka ${readFileSync(file, "utf8").trim()}`;
+  }
+  return "unknown";
+}
+
 export function writeResults(name: string, data: unknown): string {
   const dir = join(BENCH_DIR, "results");
   mkdirSync(dir, { recursive: true });

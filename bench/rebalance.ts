@@ -7,15 +7,7 @@
  * (KIP-1071) protocol. Prints a table and writes bench/results/rebalance-<date>.json. See bench/README.md.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import {
-  createWriteStream,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  type WriteStream,
-} from "node:fs";
+import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, type WriteStream } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -36,6 +28,7 @@ import {
   KS_CLASSPATH,
   REPO_DIR,
   adminClient,
+  brokerVersion,
   asError,
   buildKafkaStreams,
   createTopic,
@@ -766,12 +759,9 @@ const median = (xs: number[]) => {
 };
 
 /** The local broker's version, when it is the one scripts/broker.sh started on that port. */
-function brokerVersion(): string {
-  const port = /:(\d+)$/.exec(flags.brokers.split(",")[0]!)?.[1];
-  const file = join(REPO_DIR, ".weir", `broker-${port}`, "version");
-  return existsSync(file)
-    ? `Apache Kafka ${readFileSync(file, "utf8").trim()} (scripts/broker.sh)`
-    : "unknown";
+function localBrokerVersion(): string {
+  const version = brokerVersion(flags.brokers);
+  return version === "unknown" ? version : `${version} (scripts/broker.sh)`;
 }
 
 async function main(): Promise<void> {
@@ -836,7 +826,7 @@ async function main(): Promise<void> {
       date: new Date().toISOString(),
       command,
       host: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version },
-      broker: { address: flags.brokers, version: brokerVersion() },
+      broker: { address: flags.brokers, version: localBrokerVersion() },
       settings: {
         ...flags,
         workers: 3,

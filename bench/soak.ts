@@ -7,15 +7,7 @@
  * docs/reliability/soak.svg by default) and prints a summary. See bench/README.md and docs/reliability.md.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import {
-  createWriteStream,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, release, tmpdir, totalmem } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { Kafka } from "../topology/kafka.js";
@@ -23,6 +15,7 @@ import {
   DEFAULT_BROKERS,
   REPO_DIR,
   adminClient,
+  brokerVersion,
   committedOffsets,
   deleteTopics,
   endOffsets,
@@ -414,15 +407,6 @@ function chart(samples: Sample[], total: number, title: string, subtitle: string
 
 // ---- versions ------------------------------------------------------------------------------------------------
 
-function brokerVersion(): string {
-  const port = /:(\d+)$/.exec(flags.brokers.split(",")[0]!)?.[1];
-  const file = join(REPO_DIR, ".weir", `broker-${port}`, "version");
-  const shared = process.env.WEIR_HOME ? join(process.env.WEIR_HOME, `broker-${port}`, "version") : "";
-  for (const f of [file, shared])
-    if (f && existsSync(f)) return `Apache Kafka ${readFileSync(f, "utf8").trim()}`;
-  return "unknown";
-}
-
 const packageVersion = (path: string) =>
   (JSON.parse(readFileSync(join(REPO_DIR, path), "utf8")) as { version: string }).version;
 
@@ -530,7 +514,7 @@ async function main(): Promise<void> {
       weir: packageVersion("package.json"),
       kafkaJavascript: packageVersion("node_modules/@confluentinc/kafka-javascript/package.json"),
       librdkafka: (Kafka as unknown as { librdkafkaVersion?: string }).librdkafkaVersion,
-      broker: `${brokerVersion()} at ${flags.brokers}`,
+      broker: `${brokerVersion(flags.brokers)} at ${flags.brokers}`,
     },
     settings: {
       ...flags,

@@ -183,7 +183,6 @@ async function scrapeOrderCounts(urls: string[]): Promise<Record<string, number>
   return counts;
 }
 
-/** Count distinct orders with a status on order-status (read_committed), live. */
 /** Reads order-status (read_committed) from the beginning as it grows; `onStatus` for each record, with its value. */
 export async function watchStatuses(
   brokers: string,

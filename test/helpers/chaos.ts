@@ -256,7 +256,6 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     const schedule =
       o.schedule ?? chaosSchedule(o.seed, o.durationMs, o.faultEveryMs ?? 30_000, o.kinds ?? FAULT_KINDS);
     const faultLog: FaultRecord[] = [];
-    let brokerDown = false;
     const faults = (async () => {
       for (const f of schedule) {
         const wait = loadStarted + f.atMs - Date.now();
@@ -311,9 +310,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
             break;
           }
           case "broker-kill": {
-            if (brokerDown) continue;
             const node = 1 + Math.floor(random() * 3);
-            brokerDown = true;
             log(`chaos: ${sinceLoad().toFixed(0)} s: SIGKILL broker ${node}`);
             await cluster.kill(node);
             await sleep(10_000 + random() * 10_000);
@@ -326,7 +323,6 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
               [...specs.map((t) => t.name), ...KAFKA_INTERNAL],
               300_000,
             );
-            brokerDown = false;
             log(`chaos: ${sinceLoad().toFixed(0)} s: broker ${node} back, in sync after ${caughtUp} ms`);
             record(`broker ${node}`);
             break;
