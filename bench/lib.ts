@@ -213,7 +213,7 @@ export async function load(
   brokers: string,
   topic: string,
   count: number,
-  record: (i: number) => { key: Buffer; value: Buffer; partition?: number },
+  record: (i: number) => { key: Buffer; value: Buffer; partition?: number; timestamp?: number },
 ): Promise<{ records: number; seconds: number }> {
   const producer: Producer = new Kafka.Producer({
     ...baseClientConfig(brokers, `weir-bench-loader-${process.pid}`),

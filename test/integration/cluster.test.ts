@@ -56,6 +56,13 @@ afterAll(async () => {
   await cluster.stop();
 }, 90_000);
 
+const alive = (pid: number | undefined): boolean => {
+  try {
+    return pid !== undefined && process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+};
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Continuous keyed load through one idempotent producer; value `<key>#<sequence within key>`. */
@@ -233,7 +240,16 @@ describe("a three-broker cluster", () => {
       for (const l of worker.logs.filter((x) => x.level !== "debug").slice(-80))
         console.log(JSON.stringify(l));
       if (victim !== undefined) console.log(`broker ${victim} log tail:\n${cluster.logTail(victim)}`);
-      throw err;
+      // CI keeps only the tail of the run's output: the failure itself carries what the worker went through.
+      const recent = worker.logs
+        .filter((l) => l.level === "warn" || l.level === "error")
+        .slice(-12)
+        .map((l) => JSON.stringify(l).slice(0, 300));
+      const error = err instanceof Error ? err : new Error(String(err));
+      error.message +=
+        `\nphases:\n${phases.join("\n")}\nworker process alive: ${alive(worker.pid)}` +
+        `\nthe worker's last warnings and errors:\n${recent.join("\n")}`;
+      throw error;
     } finally {
       await load.stop().catch(() => undefined);
       await disconnect(producer);
