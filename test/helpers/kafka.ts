@@ -732,7 +732,15 @@ export async function waitAllCommitted(
     `group ${group} to commit every record of ${topic}`,
     async () => {
       const committed = await committedOffsets(group, topic);
-      return [...ends].every(([partition, end]) => committed.get(partition) === end) ? true : undefined;
+      const behind = [...ends]
+        .filter(([partition, end]) => committed.get(partition) !== end)
+        .map(
+          ([partition, end]) =>
+            `partition ${partition} committed ${committed.get(partition) ?? "none"} of ${end}`,
+        );
+      // Thrown (not returned) so that a timeout says which partitions lag and where.
+      if (behind.length > 0) throw new Error(behind.join(", "));
+      return true;
     },
     { timeoutMs, intervalMs: 500 },
   );

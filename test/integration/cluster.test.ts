@@ -196,7 +196,7 @@ describe("a three-broker cluster", () => {
       expect(load.failures.slice(0, 5), "failed deliveries").toEqual([]);
       expect(load.delivered).toBe(load.total);
 
-      await waitAllCommitted(appId, input, { timeoutMs: 60_000 });
+      await waitAllCommitted(appId, input, { timeoutMs: 120_000 });
       phase("every input committed");
 
       // The committed output: one record per input, with the key's running count.
@@ -255,5 +255,5 @@ describe("a three-broker cluster", () => {
       await disconnect(producer);
       await worker.stop();
     }
-  }, 150_000);
+  }, 240_000);
 });
