@@ -1,6 +1,13 @@
 /** The topologies the benchmarks run, parameterised by app id and topics (test/apps/count.ts reads env vars). */
 import { map } from "rxjs";
-import { Serdes, Stores, TopologyBuilder, type ProcessorFactory, type Topology } from "../topology/index.js";
+import {
+  Serdes,
+  Stores,
+  TimeWindows,
+  TopologyBuilder,
+  type ProcessorFactory,
+  type Topology,
+} from "../topology/index.js";
 
 /** source → sink, string serdes: the framework's per-record cost with no processor and no state. */
 export function passthroughTopology(appId: string, input: string, output: string): Topology {
@@ -50,6 +57,28 @@ export function dslCountTopology(appId: string, input: string, output: string): 
     .process<string, string>("format", (ctx) =>
       map((r) => ({ key: r.key, value: `${String(ctx.currentRecord()?.value)}:${String(r.value)}` })),
     )
+    .to(output, { key: Serdes.string(), value: Serdes.string() });
+  return builder.build();
+}
+
+/** The window of the windowed count: tumbling, 10 s, no grace. */
+export const WINDOW_SIZE_MS = 10_000;
+
+/**
+ * Final counts per key and tumbling 10 s event-time window, grace 0, as a weir user writes them:
+ * `groupByKey().windowedBy(TimeWindows).count()` with `emit: "onWindowClose"` (Kafka Streams'
+ * `suppress(untilWindowCloses)`), into window store "counts". One record per closed window and key: key
+ * `<key>@<window start ms>`, value the count. The peers' `windowed-count` workload (bench/peers/README.md).
+ */
+export function windowedCountTopology(appId: string, input: string, output: string): Topology {
+  const builder = new TopologyBuilder(appId);
+  builder
+    .stream(input, { key: Serdes.string(), value: Serdes.string() })
+    .groupByKey("by-key")
+    .windowedBy(TimeWindows.ofSizeAndGrace(WINDOW_SIZE_MS, 0))
+    .count(COUNT_STORE, { emit: "onWindowClose" })
+    .toStream("window-counts")
+    .map("format", (r) => ({ key: `${r.key.key}@${r.key.start}`, value: String(r.value) }))
     .to(output, { key: Serdes.string(), value: Serdes.string() });
   return builder.build();
 }

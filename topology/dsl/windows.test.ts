@@ -7,8 +7,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
-import { openLmdbState } from "../../state/index.js";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { openLmdbState, type WindowStore } from "../../state/index.js";
 import { Serdes, TimeWindows, TopologyBuilder, TopologyTestDriver, type EmitStrategy } from "../index.js";
 
 const s = Serdes.string();
@@ -196,6 +196,31 @@ describe("windowed count, emit on window close", () => {
       ["c@10-20", 1, 19],
     ]);
     d.close();
+  });
+
+  it("looks for closed windows only when stream time crosses a window boundary, not on every record", () => {
+    const d = new TopologyTestDriver(windowedCount(TimeWindows.ofSizeWithNoGrace(100), "onWindowClose"), {
+      wallClockMs: WALL,
+    });
+    // fetchAll reads the whole store: once per record it made the close check O(records × store size).
+    const fetchAll = vi.spyOn(
+      Object.getPrototypeOf(d.windowStore("counts")) as WindowStore<string, number>,
+      "fetchAll",
+    );
+    try {
+      pipe(
+        d,
+        Array.from({ length: 1000 }, (_, t) => [`k${t % 7}`, t] as [string, number]),
+      );
+      // Stream time 999 crossed 9 window ends (100, 200, ..., 900); the first check after a start scans once more.
+      expect(fetchAll.mock.calls.length).toBeLessThanOrEqual(10);
+      const results = out(d);
+      expect(results).toHaveLength(9 * 7); // windows [0,100) .. [800,900), 7 keys each
+      expect(results.every(([, count]) => count === 14 || count === 15)).toBe(true);
+    } finally {
+      fetchAll.mockRestore();
+      d.close();
+    }
   });
 
   it("closeIdleAfterMs: a quiet task closes its windows on wall-clock time; a record for one then goes to the DLQ as late", () => {

@@ -288,7 +288,7 @@ export function windowAggregate<K, V, VA>(
   update: (key: K, value: V, aggregate: VA) => VA,
   closeIdleAfterMs?: number,
 ): ProcessorFactory<K, V, Windowed<K>, Change<VA>> {
-  const { sizeMs, graceMs } = windows;
+  const { sizeMs, advanceMs, graceMs } = windows;
   return (ctx) => {
     const s = ctx.windowStore<K, VA>(store);
     // Idle close: the latest window start closed by it (persisted, so a restart keeps those windows closed).
@@ -365,7 +365,9 @@ export function windowAggregate<K, V, VA>(
         // Scan the store only when a window can have closed since the last scan.
         if (lastStart < 0 || lastStart < earliestOpen) return [];
         const ended = [...s.fetchAll(0, lastStart)];
-        earliestOpen = lastStart + 1;
+        // Window starts are multiples of the advance: none closes before stream time reaches the next one's end
+        // (fetchAll reads the whole store, so scanning on every record would cost records × store size).
+        earliestOpen = (Math.floor(lastStart / advanceMs) + 1) * advanceMs;
         for (const e of ended) s.delete(e.key, e.timestamp);
         return ended.map(final);
       }),
