@@ -25,7 +25,9 @@ const help: CommandHelp = {
     "Exit status: 0 stopped by a signal, 1 the worker failed, 2 bad usage or a configuration that can never work\n" +
     "(e.g. a --kafka property librdkafka rejects; checked before the HTTP server starts, never retried), or a state\n" +
     "directory another live worker holds (its lock file <state-dir>/<app id>/worker.lock names it; a dead worker's\n" +
-    "lock is taken over).",
+    "lock is taken over).\n" +
+    "--processes N > 1: a supervisor of N worker processes; it exits once all have, 0 if all exited 0, else the first\n" +
+    "non-zero status; a process exiting 1 or 2 is not restarted but stops the others (one killed is restarted).",
   flags: workerFlagHelp,
   examples: [
     "weir worker                                   # the order pipeline against KAFKA_BROKERS or 127.0.0.1:9092",
