@@ -37,6 +37,8 @@ export interface WeirConfig {
   standbyReplicas?: number;
   /** The order pipeline's risk service (processors/risk-service.ts); required when running it (no --app). */
   riskUrl?: string;
+  /** Worker processes on this host (`--processes`): 1 runs the worker in this process, N > 1 a supervisor of N. */
+  processes: number;
   kafka: Record<string, string>;
 }
 
@@ -47,6 +49,9 @@ export const DEFAULT_BROKERS = "127.0.0.1:9092";
  * (topology/runtime/clients.ts), and librdkafka accepts at most 86400000 (24 h) there.
  */
 export const MAX_TASK_TIMEOUT_MS = 86_400_000 - 60_000;
+
+/** The most worker processes `--processes` starts on one host. */
+export const MAX_PROCESSES = 256;
 
 type Flags = Partial<Record<string, string | boolean | string[] | undefined>>;
 
@@ -74,6 +79,7 @@ export const workerFlagSpec = {
   "advertised-url": { type: "string" },
   "standby-replicas": { type: "string" },
   "risk-url": { type: "string" },
+  processes: { type: "string" },
   config: { type: "string" },
   kafka: { type: "string", multiple: true },
 } as const;
@@ -146,6 +152,10 @@ export const workerFlagHelp: Array<[string, string]> = [
   [
     "--risk-url URL",
     "the order pipeline's risk service, e.g. http://127.0.0.1:8400 (env WEIR_RISK_URL); required without --app (weir demo starts one)",
+  ],
+  [
+    "--processes N",
+    "worker processes on this host, one core each (env WEIR_PROCESSES; default 1: this process). N > 1: a supervisor forks N members of the group, each with its own worker id and state directory <state dir>/process-<i>, restarts one that dies, and serves their HTTP endpoints on --http-port",
   ],
   ["--kafka KEY=VALUE", "librdkafka property for every client, repeatable (env WEIR_KAFKA_<KEY>)"],
   ["--config FILE", "JSON config file (env WEIR_CONFIG)"],
@@ -262,6 +272,7 @@ export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): 
       "advertised-url",
       ...source("advertised-url", "WEIR_ADVERTISED_URL", "advertisedUrl"),
     ),
+    processes: int("processes", "WEIR_PROCESSES", "processes", 1, MAX_PROCESSES) ?? 1,
     kafka,
   };
 }

@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { hostname } from "node:os";
 import type { WeirMetrics, Worker } from "../topology/index.js";
 import { UsageError } from "./args.js";
 import { parseKey } from "./state.js";
@@ -198,4 +199,12 @@ function timeRange(params: URLSearchParams): { from: number; to: number } {
   const from = parse("from", to - 3_600_000);
   if (from > to) throw new UsageError(`from (${from}) is after to (${to})`);
   return { from, to };
+}
+
+/** The server's URL as other machines reach it: a wildcard bind address is replaced by the host name. */
+export function reachableUrl(url: string, host: string): string {
+  if (host !== "0.0.0.0" && host !== "::" && host !== "[::]") return url;
+  const u = new URL(url);
+  u.hostname = hostname();
+  return u.toString().replace(/\/$/, "");
 }

@@ -7,7 +7,7 @@
  * (commitSync) without subscribe() or assign(); the broker accepts such a "simple" commit only while the group has
  * no members, and reset checks that first (and again right before changing anything).
  */
-import { existsSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, rmSync } from "node:fs";
 import { createInterface } from "node:readline/promises";
 import { join, resolve } from "node:path";
 import type { GroupDescriptions } from "@confluentinc/kafka-javascript";
@@ -43,7 +43,8 @@ const help: CommandHelp = {
   summary:
     "Reset the application so that it reprocesses its inputs from the start (or from --to-datetime): moves the\n" +
     "input-topic offsets of its consumer group (the application id), deletes its internal topics (repartition and\n" +
-    "changelog; the workers recreate them) and its local state directory (<state-dir>/<app id>). Output topics and\n" +
+    "changelog; the workers recreate them) and its local state directories (<state-dir>/<app id>, and\n" +
+    "<state-dir>/process-<i>/<app id> of weir worker --processes N). Output topics and\n" +
     "the dead-letter topic are left alone. Refuses while any worker is a member of the group (stop all workers\n" +
     "first). Asks for confirmation on a terminal; elsewhere pass --yes.\n" +
     "Exit status: 0 reset (or dry run), 1 refused or failed (nothing or not everything changed), 2 bad usage or\n" +
@@ -140,6 +141,24 @@ function requireUnlockedStateDir(stateDir: string): void {
     );
 }
 
+/**
+ * The state directories of `weir worker --processes N` under `root` (`<root>/process-<i>/<app id>`) that exist: a
+ * reset deletes them with the single worker's.
+ */
+export function processStateDirs(root: string, appId: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(root);
+  } catch {
+    return [];
+  }
+  return names
+    .filter((n) => /^process-\d+$/.test(n))
+    .sort((a, b) => Number(a.slice(8)) - Number(b.slice(8)))
+    .map((n) => resolve(join(root, n, appId)))
+    .filter((dir) => existsSync(dir));
+}
+
 async function reset(argv: string[]): Promise<number> {
   const { values } = parse(argv, spec);
   if (values.help) {
@@ -154,12 +173,13 @@ async function reset(argv: string[]): Promise<number> {
   const topology = await loadTopology(config.app, { partitions: config.partitions });
   const group = topology.appId;
   const stateDir = resolve(join(config.stateDir, topology.appId));
+  const processDirs = processStateDirs(config.stateDir, topology.appId);
   // The members topic too: the URLs of workers that are gone with the application.
   const internal = [...topology.internalTopics.map((t) => t.name), topology.membersTopic];
 
   return withAdmin(cliClientConfig(config, "reset-admin"), async (admin) => {
     await requireEmptyGroup(admin, group);
-    requireUnlockedStateDir(stateDir);
+    for (const dir of [stateDir, ...processDirs]) requireUnlockedStateDir(dir);
     return withConsumer(
       {
         ...cliClientConfig(config, "reset"),
@@ -212,6 +232,7 @@ async function reset(argv: string[]): Promise<number> {
           deleteTopics,
           stateDir,
           deleteStateDir: deleteState,
+          processStateDirs: processDirs,
           dryRun,
         };
         if (!json) printPlan(plan);
@@ -234,7 +255,7 @@ async function reset(argv: string[]): Promise<number> {
           }
         }
         await requireEmptyGroup(admin, group); // again: a worker may have started meanwhile
-        requireUnlockedStateDir(stateDir);
+        for (const dir of [stateDir, ...processDirs]) requireUnlockedStateDir(dir);
         if (moves.length > 0)
           await kafkaStep(`cannot commit the offsets of group ${group} (did a worker join it?)`, async () => {
             consumer.commitSync(
@@ -252,11 +273,13 @@ async function reset(argv: string[]): Promise<number> {
             "weir reset: warning: the broker still lists some deleted topics after 30 s; wait before starting workers\n",
           );
         if (deleteState) rmSync(stateDir, { recursive: true, force: true });
+        for (const dir of processDirs) rmSync(dir, { recursive: true, force: true });
         if (json) printJson({ ...plan, done: true });
         else
           process.stdout.write(
             `reset ${group}: ${moves.length} offset(s) moved, ${deleteTopics.length} internal topic(s) deleted` +
-              `${deleteState ? `, ${stateDir} deleted` : ""}. Other machines' state directories of ${group} must be deleted ` +
+              `${deleteState ? `, ${stateDir} deleted` : ""}` +
+              `${processDirs.length > 0 ? `, ${processDirs.join(", ")} (--processes) deleted` : ""}. Other machines' state directories of ${group} must be deleted ` +
               `there (or they are wiped on start when their checkpoints are ahead of the new changelogs).\n`,
           );
         return 0;
@@ -273,6 +296,7 @@ function printPlan(plan: {
   deleteTopics: string[];
   stateDir: string;
   deleteStateDir: boolean;
+  processStateDirs: string[];
 }): void {
   const out: string[] = [`Reset plan for consumer group ${plan.group} (offsets to ${plan.to}):`];
   if (plan.offsets.length)
@@ -295,5 +319,6 @@ function printPlan(plan: {
   out.push(
     `delete local state: ${plan.deleteStateDir ? plan.stateDir : `(${plan.stateDir} does not exist)`}`,
   );
+  for (const dir of plan.processStateDirs) out.push(`delete local state (--processes): ${dir}`);
   process.stdout.write(out.join("\n") + "\n");
 }
