@@ -285,6 +285,8 @@ function readProc(pid: number): ProcSample | undefined {
 /** CPU and memory of a process and its descendants, sampled; a descendant's last sample counts after it exits. */
 class TreeSampler {
   #ticks = new Map<number, number>();
+  /** Every process seen in the tree. */
+  readonly pids = new Set<number>();
   peakRssKiB = 0;
   #timer: NodeJS.Timeout;
 
@@ -310,6 +312,7 @@ class TreeSampler {
         }
     }
     let rss = 0;
+    for (const pid of tree) if (pid !== this.root) this.pids.add(pid);
     for (const pid of tree) {
       const s = all.get(pid);
       if (!s) continue;
@@ -412,8 +415,19 @@ async function stopContender(s: Started): Promise<void> {
       await s.exited;
     }
   }
-  // The child's own children (a Python or JVM helper process) must not outlive the run.
+  // The child's own children (weir's --processes members, a Python helper) must not outlive the run.
+  for (const pid of s.sampler.pids)
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
   rmSync(s.stateDir, { recursive: true, force: true });
+  // The contender's internal topics (changelogs, repartition, dead letters) carry its app id.
+  const topics = await new Promise<string[]>((resolve) =>
+    admin.listTopics({ timeout: 10_000 }, (err, list) => resolve(err ? [] : (list ?? []))),
+  );
+  for (const t of topics.filter((name) => name.includes(s.appId))) createdTopics.add(t);
 }
 
 /** Why a contender exited early: its `unsupported:` line (status 3) or its status and log tail. */
