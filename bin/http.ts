@@ -161,18 +161,24 @@ export async function startHttpServer(options: {
       }
     })();
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, options.host, () => resolve());
-  });
-  const address = server.address() as AddressInfo;
-  return {
-    server,
-    url: `http://${options.host.includes(":") ? `[${options.host}]` : options.host}:${address.port}`,
-  };
+  return listen(server, options.host, options.port);
 }
 
 /** Whether the request carries `Authorization: Bearer <token>`, compared in constant time. */
+/** Listen on `host:port` (port 0: any free one); resolves with the server and its URL once it listens. */
+export async function listen(
+  server: Server,
+  host: string,
+  port: number,
+): Promise<{ server: Server; url: string }> {
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  return { server, url: `http://${host.includes(":") ? `[${host}]` : host}:${address.port}` };
+}
+
 export function authorized(req: Pick<IncomingMessage, "headers">, token: string): boolean {
   const header = req.headers.authorization;
   const match = header === undefined ? null : /^Bearer[ ]+(\S+)[ ]*$/i.exec(header);

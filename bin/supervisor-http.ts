@@ -14,7 +14,7 @@
  *                              advertises `<advertised url>/process/<i>`), and a look at one process's endpoints
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { listen } from "./http.js";
 import type { ProcessSlot } from "./supervisor.js";
 
 /** How long the supervisor waits for a process's answer. */
@@ -277,13 +277,5 @@ export async function startSupervisorHttpServer(options: {
       }
     })();
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, options.host, () => resolve());
-  });
-  const address = server.address() as AddressInfo;
-  return {
-    server,
-    url: `http://${options.host.includes(":") ? `[${options.host}]` : options.host}:${address.port}`,
-  };
+  return listen(server, options.host, options.port);
 }
