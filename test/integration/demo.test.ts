@@ -63,8 +63,16 @@ function demo(args: string[], timeoutMs: number): Promise<DemoResult> {
 const total = (statuses: Record<string, number>) => Object.values(statuses).reduce((a, b) => a + b, 0);
 
 describe("weir demo (real broker)", () => {
-  it("20000 orders, 2 workers: every order gets exactly one status and the verifier passes", async () => {
-    const { code, summary, stderr } = await demo(["--orders", "20000", "--workers", "2"], 240_000);
+  // One run covers both the plain pipeline and the demo's own chaos (`--kill-after`): a worker SIGKILLed mid-run and
+  // restarted must change nothing a user can see. (A run without the kill was a second case of ~40 s; the chaos
+  // test covers kills in more depth.)
+  it("20000 orders, 2 workers, one SIGKILLed mid-run and restarted: every order gets exactly one status and the verifier passes", async () => {
+    const { code, summary, stderr } = await demo(
+      ["--orders", "20000", "--workers", "2", "--kill-after", "6"],
+      240_000,
+    );
+    expect(stderr).toMatch(/chaos: SIGKILL worker 0/);
+    expect(stderr).toMatch(/chaos: worker 0 restarted/);
     expect(summary.checks, stderr.slice(-2000)).toMatchObject({
       exactlyOneStatus: { ok: true },
       outcomes: { ok: true },
@@ -82,28 +90,11 @@ describe("weir demo (real broker)", () => {
     ])
       expect(summary.statuses[status], status).toBeGreaterThan(0);
     // The risk service (started by the demo, 1 % of 503s by default) answered every valid order; its 503s were
-    // retried, none ran out of attempts (no unexpected dead letters above).
+    // retried, none ran out of attempts (no unexpected dead letters above). Calls repeated after the kill only add.
     expect(summary.riskService.calls - summary.riskService.failures).toBeGreaterThanOrEqual(
       20000 - summary.statuses.REJECTED_INVALID!,
     );
     expect(summary.riskService.badRequests).toBe(0);
-  }, 250_000);
-
-  it("the same with a worker killed (SIGKILL) mid-run and restarted", async () => {
-    const { code, summary, stderr } = await demo(
-      ["--orders", "20000", "--workers", "2", "--kill-after", "6"],
-      240_000,
-    );
-    expect(stderr).toMatch(/chaos: SIGKILL worker 0/);
-    expect(stderr).toMatch(/chaos: worker 0 restarted/);
-    expect(summary.checks, stderr.slice(-2000)).toMatchObject({
-      exactlyOneStatus: { ok: true },
-      outcomes: { ok: true },
-      stock: { ok: true },
-      deadLetters: { ok: true },
-    });
-    expect(code).toBe(0);
-    expect(total(summary.statuses)).toBe(20000);
   }, 250_000);
 
   const running: WorkerProcess[] = [];
