@@ -132,6 +132,19 @@ const pinned = (file: string, name: string): string => {
   return m ? `${name} ${m[1]}` : name;
 };
 
+/** A peer in bench/peers/python, run by the venv that setup.sh makes; its version pinned in requirements.txt. */
+function pythonPeer(name: string, script: string, pkg: string): Contender {
+  return {
+    name,
+    setup: () => runScript("bench/peers/python/setup.sh"),
+    version: () => pinned("bench/peers/python/requirements.txt", pkg),
+    command: (contract) => ({
+      cmd: VENV_PYTHON,
+      argv: [join(REPO_DIR, "bench", "peers", "python", script), ...contract],
+    }),
+  };
+}
+
 const CONTENDERS: Contender[] = [
   {
     name: "weir",
@@ -159,24 +172,8 @@ const CONTENDERS: Contender[] = [
       ],
     }),
   },
-  {
-    name: "quix",
-    setup: () => runScript("bench/peers/python/setup.sh"),
-    version: () => pinned("bench/peers/python/requirements.txt", "quixstreams"),
-    command: (contract) => ({
-      cmd: VENV_PYTHON,
-      argv: [join(REPO_DIR, "bench", "peers", "python", "quix_peer.py"), ...contract],
-    }),
-  },
-  {
-    name: "faust",
-    setup: () => runScript("bench/peers/python/setup.sh"),
-    version: () => pinned("bench/peers/python/requirements.txt", "faust-streaming"),
-    command: (contract) => ({
-      cmd: VENV_PYTHON,
-      argv: [join(REPO_DIR, "bench", "peers", "python", "faust_peer.py"), ...contract],
-    }),
-  },
+  pythonPeer("quix", "quix_peer.py", "quixstreams"),
+  pythonPeer("faust", "faust_peer.py", "faust-streaming"),
   {
     name: "kafkats",
     setup: () => runScript("bench/peers/kafkats/setup.sh"),
@@ -903,7 +900,7 @@ const COLOURS: Record<string, string> = {
 };
 
 /** Horizontal bars: records/s per contender, grouped by workload; a contender without a figure says why. */
-export function chart(results: ResultRow[], cpu: string, command: string): string {
+function chart(results: ResultRow[], cpu: string, command: string): string {
   const groups = [...new Set(results.map((r) => r.workload))];
   const W = 960;
   const barH = 18;
