@@ -31,6 +31,7 @@ import {
   fromCallback,
   alterTopicConfig,
   waitAllCommitted,
+  committedOffsets,
 } from "../helpers/kafka.js";
 import { createMetrics } from "../../topology/index.js";
 
@@ -268,56 +269,63 @@ describe("a sink topic deleted under load", () => {
 });
 
 describe("commits that keep failing", () => {
-  it("make the worker stalled and not ready within the bound, with the cause; ready again once healed", async () => {
-    // The sink refuses records above 2,000 bytes (topic max.message.bytes), far below the producer's limit: the
-    // broker rejects the batch, every transaction aborts. Nothing weir can attribute to one input record.
-    const p = uniqueName("stall");
-    const b = new TopologyBuilder(`${p}-app`);
-    b.stream(`${p}-in`, { key: s, value: s })
-      .process("pad", () => map((r) => ({ key: r.key, value: r.value.padEnd(5000, ".") })))
-      .to(`${p}-out`, { key: s, value: s });
-    await createTopic(`${p}-in`, 1);
-    await createTopic(`${p}-out`, 1, { "max.message.bytes": "2000" });
-    await produceAll(
-      `${p}-in`,
-      Array.from({ length: 50 }, (_, i) => ({ key: `k${i}`, value: `v${i}` })),
-    );
-    const metrics = createMetrics();
-    const w = new InProcessWorker(b.build(), { stallTimeoutMs: 5000, metrics });
-    running.push(w);
-    await w.start();
-    const started = Date.now();
-    await waitFor(
-      "the worker to report itself stalled",
-      async () => (w.worker.problems().some((x) => x.problem === "stalled") ? true : undefined),
-      { timeoutMs: 60_000, intervalMs: 200 },
-    );
-    console.log(`stalled reported ${Date.now() - started} ms after start (bound 5000 ms)`);
-    const problems = w.worker.problems();
-    expect(problems.map((x) => x.problem)).toEqual(expect.arrayContaining(["commits-failing", "stalled"]));
-    expect(problems.find((x) => x.problem === "commits-failing")!.reason).toMatch(/too large/i);
-    expect(problems.find((x) => x.problem === "stalled")!.reason).toMatch(
-      /records of lag|records wait|commits failed/,
-    );
-    expect(w.worker.ready).toBe(false);
-    expect(w.worker.live).toBe(true);
-    const gauge = (await metrics.registry.getSingleMetric("weir_worker_stalled")!.get()).values[0]!.value;
-    expect(gauge).toBe(1);
-    expect(w.logged("worker not ready: stalled")).toHaveLength(1);
+  it.each(["exactly_once", "at_least_once"] as const)(
+    "make the worker stalled and not ready within the bound, with the cause; ready again once healed (%s)",
+    async (guarantee) => {
+      // The sink refuses records above 2,000 bytes (topic max.message.bytes), far below the producer's limit: the
+      // broker rejects the batch, every transaction aborts. Nothing weir can attribute to one input record.
+      // Under at-least-once there is no transaction: the producer reports the failed records only (no report per
+      // delivered record), and the commit must still see the failure before it commits the input offsets.
+      const p = uniqueName(guarantee === "exactly_once" ? "stall" : "stall-alos");
+      const b = new TopologyBuilder(`${p}-app`);
+      b.stream(`${p}-in`, { key: s, value: s })
+        .process("pad", () => map((r) => ({ key: r.key, value: r.value.padEnd(5000, ".") })))
+        .to(`${p}-out`, { key: s, value: s });
+      await createTopic(`${p}-in`, 1);
+      await createTopic(`${p}-out`, 1, { "max.message.bytes": "2000" });
+      await produceAll(
+        `${p}-in`,
+        Array.from({ length: 50 }, (_, i) => ({ key: `k${i}`, value: `v${i}` })),
+      );
+      const metrics = createMetrics();
+      const w = new InProcessWorker(b.build(), { stallTimeoutMs: 5000, metrics, guarantee });
+      running.push(w);
+      await w.start();
+      const started = Date.now();
+      await waitFor(
+        "the worker to report itself stalled",
+        async () => (w.worker.problems().some((x) => x.problem === "stalled") ? true : undefined),
+        { timeoutMs: 60_000, intervalMs: 200 },
+      );
+      console.log(`stalled reported ${Date.now() - started} ms after start (bound 5000 ms)`);
+      const problems = w.worker.problems();
+      expect(problems.map((x) => x.problem)).toEqual(expect.arrayContaining(["commits-failing", "stalled"]));
+      expect(problems.find((x) => x.problem === "commits-failing")!.reason).toMatch(/too large/i);
+      expect(problems.find((x) => x.problem === "stalled")!.reason).toMatch(
+        /records of lag|records wait|commits failed/,
+      );
+      expect(w.worker.ready).toBe(false);
+      expect(w.worker.live).toBe(true);
+      const gauge = (await metrics.registry.getSingleMetric("weir_worker_stalled")!.get()).values[0]!.value;
+      expect(gauge).toBe(1);
+      expect(w.logged("worker not ready: stalled")).toHaveLength(1);
+      // No input offset was committed past a record whose output the broker refused.
+      expect((await committedOffsets(`${p}-app`, `${p}-in`)).get(0) ?? 0).toBe(0);
 
-    alterTopicConfig(`${p}-out`, { "max.message.bytes": "1000000" });
-    await waitFor("the worker to be ready again", async () => (w.worker.ready ? true : undefined), {
-      timeoutMs: 60_000,
-      intervalMs: 200,
-    });
-    const out = await consumeAll(`${p}-out`, {
-      timeoutMs: 30_000,
-      isolation: "read_committed",
-      expected: 50,
-    });
-    expect(new Set(out.map((r) => r.key)).size).toBe(50);
-    expect((await metrics.registry.getSingleMetric("weir_worker_stalled")!.get()).values[0]!.value).toBe(0);
-    expect(w.logged("recovered: stalled")).toHaveLength(1);
-    expect(w.worker.state).toBe("running");
-  });
+      alterTopicConfig(`${p}-out`, { "max.message.bytes": "1000000" });
+      await waitFor("the worker to be ready again", async () => (w.worker.ready ? true : undefined), {
+        timeoutMs: 60_000,
+        intervalMs: 200,
+      });
+      const out = await consumeAll(`${p}-out`, {
+        timeoutMs: 30_000,
+        isolation: "read_committed",
+        expected: 50,
+      });
+      expect(new Set(out.map((r) => r.key)).size).toBe(50);
+      expect((await metrics.registry.getSingleMetric("weir_worker_stalled")!.get()).values[0]!.value).toBe(0);
+      expect(w.logged("recovered: stalled")).toHaveLength(1);
+      expect(w.worker.state).toBe("running");
+    },
+  );
 });
