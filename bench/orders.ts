@@ -37,7 +37,7 @@ import {
 import { log, sleep, now } from "./lib.js";
 
 /** Orders of the default run: about a minute for weir on a 2-core machine. */
-export const DEFAULT_ORDERS = 60_000;
+export const DEFAULT_ORDERS = 30_000;
 /** Contenders with an order pipeline; the others get a row saying so. */
 const SUPPORTED = new Set(["weir", "kafka-streams"]);
 
