@@ -11,7 +11,7 @@
  *   group `weir-orders`. A peer's own internal topics carry its `--app-id`.
  * - The risk service (processors/risk-service.ts) runs in the harness, without latency or failures; contenders get
  *   its URL in `WEIR_BENCH_RISK_URL`.
- * - Done: every generated order has its status on `order-status` (read_committed, bin/demo.ts `watchStatuses`).
+ * - Done: every generated order has its status on `order-status` (read_committed, read as it grows).
  *   Committed inputs are not enough: statuses come out of two repartition hops and a feedback loop after the inputs
  *   are committed. The clock stops at the last status; then the harness waits until the pipeline's topics stop
  *   moving (releases of rejected orders still restore stock after the last status), reads `order-status`,
@@ -23,7 +23,7 @@ import { DeadLetterHeader } from "../topology/index.js";
 import { APP_ID, DEFAULT_PIPELINE_OPTIONS, Topics } from "../processors/app.js";
 import { startRiskService } from "../processors/risk-service.js";
 import { DEFAULT_WORKLOAD, verifyWorkload, type Workload } from "../processors/workload.js";
-import { orderPipelineTopics, watchStatuses } from "../bin/demo.js";
+import { orderPipelineTopics } from "../bin/demo.js";
 import { produceWorkload } from "../bin/generate.js";
 import {
   createTopics,
@@ -34,6 +34,16 @@ import {
   topicPartitions,
   type ReadRecord,
 } from "../bin/workload-kafka.js";
+import {
+  Kafka,
+  RdKafka,
+  baseClientConfig,
+  connect,
+  consumeBatch,
+  disconnect,
+  extras,
+  type KafkaConsumer,
+} from "../topology/kafka.js";
 import { log, sleep, now } from "./lib.js";
 
 /** Orders of the default run: about a minute for weir on a 2-core machine. */
@@ -50,6 +60,8 @@ export interface OrdersHarness<S extends StartedLike> {
   start: (contender: string, input: string, output: string) => Promise<S>;
   stop: (s: S) => Promise<void>;
   exitReason: (s: S, code: number | null, signal: string | null) => { unsupported?: string; failed?: string };
+  /** Keep the pipeline's topics after the run (they are deleted otherwise). */
+  keep: boolean;
   /** Why a contender cannot run (its set-up failed), or undefined. */
   unavailable: (contender: string) => string | undefined;
 }
@@ -138,6 +150,13 @@ export async function runOrders<S extends StartedLike>(
   } finally {
     delete process.env.WEIR_BENCH_RISK_URL;
     await risk.close();
+    if (!h.keep) {
+      await deleteTopics(
+        h.brokers,
+        specs.map((t) => t.name),
+      );
+      await deleteGroup(h.brokers, APP_ID);
+    }
   }
   return results;
 }
@@ -223,6 +242,43 @@ async function runOne<S extends StartedLike>(
     await watcher.stop();
     await h.stop(s);
   }
+}
+
+/**
+ * Reads `order-status` (read_committed) from the beginning as it grows, calling `onStatus` with each key. Unlike
+ * bin/demo.ts's watcher, a batch returns as soon as a record is there (kafka-javascript's consume(n) otherwise
+ * waits up to its timeout for each of the n), so the time of the last status is not held back.
+ */
+async function watchStatuses(brokers: string, partitions: number, onStatus: (orderId: string) => void) {
+  const consumer: KafkaConsumer = new Kafka.KafkaConsumer({
+    ...baseClientConfig(brokers, `weir-bench-orders-watch-${process.pid}`),
+    [RdKafka.groupId]: `weir-bench-orders-watch-${process.pid}-${Date.now()}`,
+    [RdKafka.enableAutoCommit]: false,
+    [RdKafka.isolationLevel]: "read_committed",
+    [RdKafka.fetchWaitMaxMs]: 10,
+  } as never);
+  await connect(consumer);
+  consumer.setDefaultConsumeTimeout(100);
+  extras(consumer).setDefaultIsTimeoutOnlyForFirstMessage(true);
+  consumer.assign(
+    Array.from({ length: partitions }, (_, partition) => ({
+      topic: Topics.orderStatus,
+      partition,
+      offset: 0,
+    })),
+  );
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped)
+      for (const m of await consumeBatch(consumer, 5000)) if (m.key) onStatus(m.key.toString());
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop.catch(() => undefined);
+      await disconnect(consumer);
+    },
+  };
 }
 
 const decodeJson = (r: ReadRecord) => {

@@ -848,6 +848,7 @@ async function main(): Promise<void> {
             ),
           stop: stopContender,
           exitReason,
+          keep: flags.keep,
           unavailable: (name) => {
             const failure = ready.get(name);
             return failure === undefined ? undefined : `set-up failed: ${failure}`;
