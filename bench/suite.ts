@@ -103,6 +103,7 @@ const flags = parseFlags(
   HELP,
 );
 const RECORDS = flags.records || (flags.quick ? 100_000 : 1_000_000);
+const ORDERS = flags.orders || flags.records || (flags.quick ? DEFAULT_ORDERS / 5 : DEFAULT_ORDERS);
 const LATENCY_SECONDS = flags.latencySeconds || (flags.quick ? 10 : 30);
 /** A contender slower than records ÷ this is reported with its rate so far (partial) rather than waited for. */
 const TIMEOUT_S = flags.timeoutS || (flags.quick ? 60 : 300);
@@ -832,12 +833,11 @@ async function main(): Promise<void> {
   };
   for (const w of workloads) {
     if (w.workload === "orders") {
-      const orders = flags.orders || flags.records || (flags.quick ? DEFAULT_ORDERS / 5 : DEFAULT_ORDERS);
       const rows = await runOrders(
         {
           brokers: flags.brokers,
           partitions: flags.partitions,
-          orders,
+          orders: ORDERS,
           timeoutS: TIMEOUT_S,
           start: (name, input, output) =>
             startContender(
@@ -917,7 +917,7 @@ async function main(): Promise<void> {
     records: RECORDS,
     keys: flags.keys,
     windowKeys: flags.windowKeys,
-    orders: flags.orders || flags.records || (flags.quick ? DEFAULT_ORDERS / 5 : DEFAULT_ORDERS),
+    orders: ORDERS,
     partitions: flags.partitions,
     valueBytes: flags.valueBytes,
     commitIntervalMs: { exactly_once: 100, at_least_once: 1000 },
