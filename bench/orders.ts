@@ -111,10 +111,7 @@ export async function runOrders<S extends StartedLike>(
     badInput: 0,
   };
   log(`orders: recreating the pipeline's topics and producing ${h.orders.toLocaleString("en-US")} orders`);
-  await deleteTopics(
-    h.brokers,
-    specs.map((t) => t.name),
-  );
+  await deleteTopics(h.brokers, await withWeirTopics(h.brokers, specs));
   await deleteGroup(h.brokers, APP_ID);
   await createTopics(h.brokers, specs);
   const { workload, seconds } = await produceWorkload(h.brokers, options, false);
@@ -138,10 +135,7 @@ export async function runOrders<S extends StartedLike>(
       }
       log(`orders: ${c}`);
       // A fresh start: the outputs of the previous contender, weir's group and internal topics gone.
-      await deleteTopics(
-        h.brokers,
-        outputs.map((t) => t.name),
-      );
+      await deleteTopics(h.brokers, await withWeirTopics(h.brokers, outputs));
       await deleteGroup(h.brokers, APP_ID);
       await createTopics(h.brokers, outputs);
       Object.assign(row, await runOne(h, c, workload));
@@ -151,10 +145,7 @@ export async function runOrders<S extends StartedLike>(
     delete process.env.WEIR_BENCH_RISK_URL;
     await risk.close();
     if (!h.keep) {
-      await deleteTopics(
-        h.brokers,
-        specs.map((t) => t.name),
-      );
+      await deleteTopics(h.brokers, await withWeirTopics(h.brokers, specs));
       await deleteGroup(h.brokers, APP_ID);
     }
   }
@@ -279,6 +270,12 @@ async function watchStatuses(brokers: string, partitions: number, onStatus: (ord
       await disconnect(consumer);
     },
   };
+}
+
+/** The topics' names, and every existing topic of weir's pipeline (`weir-orders-*`, e.g. its members topic). */
+async function withWeirTopics(brokers: string, topics: Array<{ name: string }>): Promise<string[]> {
+  const existing = [...(await topicPartitions(brokers)).keys()].filter((t) => t.startsWith(`${APP_ID}-`));
+  return [...new Set([...topics.map((t) => t.name), ...existing])];
 }
 
 const decodeJson = (r: ReadRecord) => {
