@@ -838,7 +838,7 @@ async function main(): Promise<void> {
           brokers: flags.brokers,
           partitions: flags.partitions,
           orders: ORDERS,
-          timeoutS: TIMEOUT_S,
+          timeoutS: flags.timeoutS || 300, // --quick's 60 s is short for a pipeline's start-up and drain
           start: (name, input, output) =>
             startContender(
               contenders.find((c) => c.name === name)!,
