@@ -57,6 +57,7 @@ import {
   type Row,
   type Timing,
 } from "./lib.js";
+import { DEFAULT_ORDERS, runOrders } from "./orders.js";
 
 const HELP = `usage: npm run bench -- [flags]
   --quick                    100,000 records and a 10 s latency run (default: 1,000,000 and 30 s)
@@ -66,7 +67,8 @@ const HELP = `usage: npm run bench -- [flags]
   --window-keys N            distinct keys of the windowed-count input (default 1000)
   --partitions N             partitions of every input and output (default 6)
   --contenders a,b           of: ${"weir,kafka-streams,quix,faust,kafkats"} (default: all)
-  --workloads a,b            of: count-eos,count-alos,windowed-count-eos (default: all)
+  --workloads a,b            of: count-eos,count-alos,windowed-count-eos,orders (default: all)
+  --orders N                 orders of the orders workload (default: --records if given, else ${DEFAULT_ORDERS}; ÷ 5 with --quick)
   --processes 1,2            also run weir's count-eos through 'weir worker --processes N' for each N (scaling)
   --latency-rate N           records/s of the latency run (default 2000)
   --latency-seconds N        length of the latency run (default 30, 10 with --quick)
@@ -87,7 +89,8 @@ const flags = parseFlags(
     partitions: 6,
     valueBytes: 100,
     contenders: "weir,kafka-streams,quix,faust,kafkats",
-    workloads: "count-eos,count-alos,windowed-count-eos",
+    workloads: "count-eos,count-alos,windowed-count-eos,orders",
+    orders: 0,
     processes: "",
     latencyRate: 2000,
     latencySeconds: 0,
@@ -100,6 +103,7 @@ const flags = parseFlags(
   HELP,
 );
 const RECORDS = flags.records || (flags.quick ? 100_000 : 1_000_000);
+const ORDERS = flags.orders || flags.records || (flags.quick ? DEFAULT_ORDERS / 5 : DEFAULT_ORDERS);
 const LATENCY_SECONDS = flags.latencySeconds || (flags.quick ? 10 : 30);
 /** A contender slower than records ÷ this is reported with its rate so far (partial) rather than waited for. */
 const TIMEOUT_S = flags.timeoutS || (flags.quick ? 60 : 300);
@@ -231,13 +235,15 @@ function weirProcesses(n: number): Contender {
 
 interface Workload {
   name: string;
-  workload: "count" | "windowed-count";
+  workload: "count" | "windowed-count" | "orders";
   guarantee: "exactly_once" | "at_least_once";
 }
 const WORKLOADS: Workload[] = [
   { name: "count-eos", workload: "count", guarantee: "exactly_once" },
   { name: "count-alos", workload: "count", guarantee: "at_least_once" },
   { name: "windowed-count-eos", workload: "windowed-count", guarantee: "exactly_once" },
+  // weir's order pipeline against each peer's (bench/orders.ts); its own topics, input and check.
+  { name: "orders", workload: "orders", guarantee: "exactly_once" },
 ];
 
 const pick = <T extends { name: string }>(all: T[], list: string, what: string): T[] =>
@@ -348,11 +354,18 @@ interface Started {
   stateDir: string;
 }
 
-async function startContender(c: Contender, w: Workload, input: string): Promise<Started> {
+async function startContender(
+  c: Contender,
+  w: Workload,
+  input: string,
+  fixedOutput?: string,
+): Promise<Started> {
   const appId = `bench-${c.name.replace(/[^a-z0-9]+/g, "-")}-${w.name}-${runId}-${++runCounter}`;
-  const output = `${appId}-out`;
-  await createTopic(admin, output, flags.partitions);
-  createdTopics.add(output);
+  const output = fixedOutput ?? `${appId}-out`;
+  if (fixedOutput === undefined) {
+    await createTopic(admin, output, flags.partitions);
+    createdTopics.add(output);
+  }
   const stateDir = mkdtempSync(join(tmpdir(), "weir-bench-suite-"));
   const contract = [
     "--brokers",
@@ -818,7 +831,51 @@ async function main(): Promise<void> {
       } else row.note = [row.note, `latency: ${l.failed ?? l.unsupported}`].filter(Boolean).join("; ");
     }
   };
-  for (const w of workloads) for (const c of contenders) await runOne(c, w);
+  for (const w of workloads) {
+    if (w.workload === "orders") {
+      const rows = await runOrders(
+        {
+          brokers: flags.brokers,
+          partitions: flags.partitions,
+          orders: ORDERS,
+          timeoutS: flags.timeoutS || 300, // --quick's 60 s is short for a pipeline's start-up and drain
+          start: (name, input, output) =>
+            startContender(
+              contenders.find((c) => c.name === name)!,
+              w,
+              input,
+              output,
+            ),
+          stop: stopContender,
+          exitReason,
+          keep: flags.keep,
+          unavailable: (name) => {
+            const failure = ready.get(name);
+            return failure === undefined ? undefined : `set-up failed: ${failure}`;
+          },
+        },
+        contenders.map((c) => c.name),
+      );
+      for (const r of rows) {
+        const c = contenders.find((x) => x.name === r.contender)!;
+        results.push({
+          workload: w.name,
+          contender: c.name,
+          version: c.version(),
+          records: r.orders,
+          seconds: r.seconds,
+          recordsPerSecond: r.ordersPerSecond,
+          steadyRecordsPerSecond: r.steadyOrdersPerSecond,
+          cpuSecondsPerMillion: r.cpuSecondsPerMillion,
+          peakRssMiB: r.peakRssMiB,
+          output: r.output,
+          note: r.note ?? (r.output ? "records/s = orders/s (bench/orders.ts)" : undefined),
+        });
+      }
+      continue;
+    }
+    for (const c of contenders) await runOne(c, w);
+  }
   for (const n of processCounts) await runOne(weirProcesses(n), WORKLOADS[0]!);
 
   const rows: Row[] = results.map((r) => ({
@@ -860,6 +917,7 @@ async function main(): Promise<void> {
     records: RECORDS,
     keys: flags.keys,
     windowKeys: flags.windowKeys,
+    orders: ORDERS,
     partitions: flags.partitions,
     valueBytes: flags.valueBytes,
     commitIntervalMs: { exactly_once: 100, at_least_once: 1000 },

@@ -4,22 +4,26 @@
  * (`worker.stop()`: finish and commit in-flight work, close the stores, leave the group) and exits 0.
  *
  *   node --import tsx bench/peers/weir-peer.ts --brokers host:port --input TOPIC --output TOPIC --app-id ID
- *     --workload count|windowed-count --guarantee exactly_once|at_least_once --commit-interval-ms N --state-dir DIR
+ *     --workload count|windowed-count|orders --guarantee exactly_once|at_least_once --commit-interval-ms N --state-dir DIR
  *
  * Exit status: 0 after a graceful stop; 1 when the worker fails (its reason on stderr) or a second signal cuts the
  * stop short; 2 on bad flags. The worker's warnings and errors go to stderr (JSON lines); nothing goes to stdout.
  */
 import { Worker, jsonLogger, type ProcessingGuarantee, type Topology } from "../../topology/index.js";
 import { countTopology, windowedCountTopology } from "../apps.js";
+import { createTopology as orderPipeline } from "../../processors/app.js";
 import { parseFlags } from "../lib.js";
 
 const HELP = `usage: node --import tsx bench/peers/weir-peer.ts --brokers host:port --input TOPIC --output TOPIC
-  --app-id ID --workload count|windowed-count --guarantee exactly_once|at_least_once --commit-interval-ms N
+  --app-id ID --workload count|windowed-count|orders --guarantee exactly_once|at_least_once --commit-interval-ms N
   --state-dir DIR   (every flag is required; the contract is bench/peers/README.md)`;
 
 const WORKLOADS: Record<string, (appId: string, input: string, output: string) => Topology> = {
   count: countTopology,
   "windowed-count": windowedCountTopology,
+  // The order pipeline (bench/orders.ts) on its own topics (--input orders --output order-status; app id
+  // weir-orders), calling the risk service at WEIR_BENCH_RISK_URL.
+  orders: () => orderPipeline({ partitions: 0, riskUrl: process.env.WEIR_BENCH_RISK_URL }),
 };
 const GUARANTEES: readonly string[] = ["exactly_once", "at_least_once"] satisfies ProcessingGuarantee[];
 
@@ -45,7 +49,13 @@ function readFlags(argv: string[]) {
     .map(([name]) => `--${kebab(name)}`);
   if (missing.length > 0) throw new Error(`missing flags: ${missing.join(", ")}\n${HELP}`);
   if (!(flags.workload in WORKLOADS))
-    throw new Error(`--workload must be count or windowed-count, got '${flags.workload}'`);
+    throw new Error(`--workload must be count, windowed-count or orders, got '${flags.workload}'`);
+  if (flags.workload === "orders" && (flags.input !== "orders" || flags.output !== "order-status"))
+    throw new Error(
+      "--workload orders reads the pipeline's own topics: --input orders --output order-status",
+    );
+  if (flags.workload === "orders" && !process.env.WEIR_BENCH_RISK_URL)
+    throw new Error("--workload orders needs WEIR_BENCH_RISK_URL (the risk service)");
   if (!GUARANTEES.includes(flags.guarantee))
     throw new Error(`--guarantee must be exactly_once or at_least_once, got '${flags.guarantee}'`);
   return { ...flags, guarantee: flags.guarantee as ProcessingGuarantee };

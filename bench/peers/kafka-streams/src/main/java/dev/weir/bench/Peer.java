@@ -39,18 +39,20 @@ import sun.misc.Signal;
  *   <li>{@code windowed-count}: {@code groupByKey().windowedBy(TimeWindows.ofSizeAndGrace(10 s, 0)).count()} into a
  *       persistent window store, {@code suppress(untilWindowCloses(unbounded()))}: one record per closed window and
  *       key, key {@code <key>@<window start ms>}, value the count.
+ *   <li>{@code orders}: weir's order pipeline ({@link Orders}) on the pipeline's own topics ({@code --input orders
+ *       --output order-status}), calling the risk service at {@code WEIR_BENCH_RISK_URL}.
  * </ul>
  *
  * <p>Exit status: 0 after a clean close on SIGTERM; 1 when Kafka Streams fails on its own or does not close within
  * 30 s; 2 on bad flags. Kafka Streams' log goes to stderr (slf4j-simple, level warn unless
  * {@code -Dorg.slf4j.simpleLogger.defaultLogLevel} says otherwise); nothing is written to stdout.
  *
- * <p>Flags: {@code --brokers host:port --input TOPIC --output TOPIC --app-id ID --workload count|windowed-count
+ * <p>Flags: {@code --brokers host:port --input TOPIC --output TOPIC --app-id ID --workload count|windowed-count|orders
  * --guarantee exactly_once|at_least_once --commit-interval-ms N --state-dir DIR}
  */
 public final class Peer {
   static final String USAGE =
-      "usage: Peer --brokers host:port --input TOPIC --output TOPIC --app-id ID --workload count|windowed-count"
+      "usage: Peer --brokers host:port --input TOPIC --output TOPIC --app-id ID --workload count|windowed-count|orders"
           + " --guarantee exactly_once|at_least_once --commit-interval-ms N --state-dir DIR";
   static final List<String> FLAGS =
       List.of(
@@ -79,8 +81,9 @@ public final class Peer {
         switch (workload) {
           case "count" -> count(input, output);
           case "windowed-count" -> windowedCount(input, output);
+          case "orders" -> orders(flags);
           default -> {
-            usage("--workload must be count or windowed-count, got '" + workload + "'");
+            usage("--workload must be count, windowed-count or orders, got '" + workload + "'");
             yield null;
           }
         };
@@ -96,6 +99,12 @@ public final class Peer {
     props.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, 1);
     props.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, commitIntervalMs);
     props.put(StreamsConfig.consumerPrefix(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG), "earliest");
+    if (workload.equals("orders")) {
+      // The left join emits an order without payment (a timeout) when its window closes, checked at most once per
+      // this many ms of wall-clock time and only when a record reaches the join: at its default (1 s) the last
+      // orders of a finite input, whose windows close on the last payment, would wait for a record that never comes.
+      props.put(StreamsConfig.InternalConfig.EMIT_INTERVAL_MS_KSTREAMS_OUTER_JOIN_SPURIOUS_RESULTS_FIX, 0L);
+    }
 
     KafkaStreams streams = new KafkaStreams(topology, props);
     CountDownLatch stop = new CountDownLatch(1);
@@ -157,6 +166,25 @@ public final class Peer {
         .map((w, n) -> KeyValue.pair(w.key() + "@" + w.window().start(), String.valueOf(n)))
         .to(output, Produced.with(Serdes.String(), Serdes.String()));
     return builder.build();
+  }
+
+  /**
+   * weir's order pipeline ({@link Orders}): the topics are the pipeline's own (orders, payments, restocks in;
+   * orders-validated, orders-paid, order-status, stock-levels out), so {@code --input} must be {@code orders} and
+   * {@code --output} {@code order-status}; the risk service's base URL comes from {@code WEIR_BENCH_RISK_URL}.
+   */
+  static Topology orders(Map<String, String> flags) {
+    if (!flags.get("input").equals(Orders.ORDERS) || !flags.get("output").equals(Orders.ORDER_STATUS))
+      usage("--workload orders reads the pipeline's own topics: --input orders --output order-status");
+    String riskUrl = System.getenv("WEIR_BENCH_RISK_URL");
+    if (riskUrl == null || riskUrl.isEmpty()) usage("--workload orders needs WEIR_BENCH_RISK_URL (the risk service)");
+    try {
+      Orders.createTopics(flags.get("brokers"), flags.get("app-id"));
+    } catch (Exception e) {
+      System.err.println("peer failed: cannot create the order pipeline's topics: " + e);
+      System.exit(1);
+    }
+    return Orders.topology(flags.get("app-id"), riskUrl);
   }
 
   /** {@code --name value} or {@code --name=value}; every flag of the contract is required. */
