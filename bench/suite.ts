@@ -1042,7 +1042,9 @@ function chart(results: ResultRow[], cpu: string, command: string): string {
   const barH = 18;
   const left = 190;
   const right = 170;
-  const max = Math.max(1, ...results.map((r) => r.recordsPerSecond ?? 0));
+  // One scale per workload: a restore's records/s (a changelog read) dwarfs a processing rate.
+  const max = (group: string) =>
+    Math.max(1, ...results.filter((r) => r.workload === group).map((r) => r.recordsPerSecond ?? 0));
   const parts: string[] = [];
   let y = 60;
   for (const g of groups) {
@@ -1051,7 +1053,7 @@ function chart(results: ResultRow[], cpu: string, command: string): string {
     for (const r of results.filter((x) => x.workload === g)) {
       parts.push(`<text x="${left - 8}" y="${y + 13}" text-anchor="end">${esc(r.contender)}</text>`);
       if (r.recordsPerSecond) {
-        const w = ((W - left - right) * r.recordsPerSecond) / max;
+        const w = ((W - left - right) * r.recordsPerSecond) / max(g);
         const colour = COLOURS[r.contender] ?? COLOURS.weir!;
         parts.push(`<rect x="${left}" y="${y}" width="${w.toFixed(1)}" height="${barH}" fill="${colour}"/>`);
         const label = `${r.recordsPerSecond.toLocaleString("en-US")}/s${r.ratioToRaw ? ` (${r.ratioToRaw}× raw)` : ""}${r.output?.startsWith("WRONG") ? " WRONG OUTPUT" : ""}`;
@@ -1068,7 +1070,7 @@ function chart(results: ResultRow[], cpu: string, command: string): string {
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
-    `<text x="${W / 2}" y="24" text-anchor="middle" font-size="16" font-weight="bold">records/s, same input and broker, one contender at a time</text>`,
+    `<text x="${W / 2}" y="24" text-anchor="middle" font-size="16" font-weight="bold">records/s (one scale per workload), same input and broker, one contender at a time</text>`,
     `<text x="${W / 2}" y="42" text-anchor="middle" fill="#444">${esc(`${command} — ${cpu}`)}</text>`,
     ...parts,
     `</svg>`,
