@@ -528,7 +528,7 @@ async function runThroughput(
       seconds: (end - started) / 1000,
       firstRecordSeconds: first === undefined ? undefined : (first - started) / 1000,
     };
-    const output = await verify(w, s.output, records);
+    const output = await verifySettled(w, s.output, records);
     return { timing, cpuSeconds, peakRssMiB: s.sampler.peakRssKiB / 1024, output };
   } finally {
     await stopContender(s);
@@ -596,6 +596,26 @@ async function readAll(topic: string, onRecord: (key: string, value: string) => 
     await disconnect(consumer);
   }
   return read;
+}
+
+/**
+ * `verify`, read again (up to 5 times, 2 s apart) while outputs are only missing, under exactly-once: a transaction's
+ * markers are written partition by partition, so the group's committed offsets can be visible before the last
+ * output partitions' records are (seen: 490 of 1,000 restore probes missing at the first read, all there later).
+ */
+async function verifySettled(
+  w: Workload,
+  output: string,
+  records: number,
+): Promise<{ ok: boolean; detail: string }> {
+  let result = await verify(w, output, records);
+  for (let i = 1; i <= 5 && !result.ok && w.guarantee === "exactly_once"; i++) {
+    if (!/ 0 duplicated, 0 wrong$/.test(result.detail)) break;
+    await sleep(2000);
+    result = await verify(w, output, records);
+    if (result.ok) result.detail += ` (read ${i + 1} times: the last transaction's markers came late)`;
+  }
+  return result;
 }
 
 /** Is the output what the workload asks for (bench/peers/README.md)? */
@@ -747,7 +767,7 @@ async function runRestore(c: Contender, w: Workload, row: ResultRow): Promise<vo
       }
       await sleep(100);
     }
-    const out = await verify(WORKLOADS[0]!, s.output, probes);
+    const out = await verifySettled(WORKLOADS[0]!, s.output, probes);
     row.output = `${out.ok ? "right" : "WRONG"}: ${probes} probes after the restore: ${out.detail}`;
     log(`  ${row.recordsPerSecond} records/s (${row.note}), ${row.output}`);
   } finally {
