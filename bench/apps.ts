@@ -82,3 +82,25 @@ export function windowedCountTopology(appId: string, input: string, output: stri
     .to(output, { key: Serdes.string(), value: Serdes.string() });
   return builder.build();
 }
+
+/** The table store of the join topology. */
+export const JOIN_TABLE_STORE = "table";
+
+/**
+ * The peers' `join` workload (bench/peers/README.md) in the DSL: `builder.table(table)` (a changelogged store
+ * "table") and `stream.join(table)`, inner; one output `<stream value>|<table value>` per stream record whose key
+ * has a row, key unchanged.
+ */
+export function joinTopology(appId: string, input: string, output: string, table: string): Topology {
+  const builder = new TopologyBuilder(appId);
+  const rows = builder.table(table, {
+    key: Serdes.string(),
+    value: Serdes.string(),
+    store: JOIN_TABLE_STORE,
+  });
+  builder
+    .stream(input, { key: Serdes.string(), value: Serdes.string() })
+    .join("join", rows, (value, row) => `${value}|${row}`)
+    .to(output, { key: Serdes.string(), value: Serdes.string() });
+  return builder.build();
+}

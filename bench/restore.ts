@@ -11,7 +11,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
-import { Worker, changelogTopic, type LogLevel, type Logger } from "../topology/index.js";
+import { Worker, changelogTopic } from "../topology/index.js";
 import { COUNT_STORE, countStoreSerdes, countTopology } from "./apps.js";
 import {
   DEFAULT_BROKERS,
@@ -33,6 +33,7 @@ import {
   type Row,
   type Timing,
 } from "./lib.js";
+import { recordingLogger, restoreSpans, type RestoreEvent } from "./restore-timing.js";
 
 const HELP = `usage: npm run bench:restore -- [flags]
   --brokers host:port   (default: $KAFKA_BROKERS, else 127.0.0.1:9092)
@@ -64,30 +65,6 @@ const changelog = changelogTopic(appId, COUNT_STORE);
 const admin = adminClient(flags.brokers);
 const created = new Set<string>();
 
-interface RestoreEvent {
-  msg: string;
-  at: number;
-  fields: Record<string, unknown>;
-}
-
-/** Records the worker's log events with the time they happened; prints warnings and errors. */
-function recordingLogger(events: RestoreEvent[], base: Record<string, unknown> = {}): Logger {
-  const emit =
-    (level: LogLevel) =>
-    (msg: string, fields: Record<string, unknown> = {}) => {
-      events.push({ msg, at: now(), fields: { ...base, ...fields } });
-      if (level === "warn" || level === "error")
-        process.stderr.write(JSON.stringify({ level, msg, ...fields }) + "\n");
-    };
-  return {
-    debug: emit("debug"),
-    info: emit("info"),
-    warn: emit("warn"),
-    error: emit("error"),
-    child: (f) => recordingLogger(events, { ...base, ...f }),
-  };
-}
-
 async function restoreOnce(): Promise<
   Timing & { readySeconds: number; restored: number; reportedRate: number }
 > {
@@ -108,18 +85,10 @@ async function restoreOnce(): Promise<
     }
     const ready = now();
     const restored = [...worker.restoredRecords.values()].reduce((a, b) => a + b, 0);
-    // Partitions restore one after another: sum each "restoring store" → "store restored" span.
-    let restoreMs = 0;
-    let reported = 0;
-    const begun = new Map<string, number>();
-    for (const e of events) {
-      const key = `${String(e.fields.store)}/${String(e.fields.partition)}`;
-      if (e.msg === "restoring store") begun.set(key, e.at);
-      if (e.msg === "store restored" && begun.has(key)) {
-        restoreMs += e.at - begun.get(key)!;
-        reported += Number(e.fields.seconds ?? 0);
-      }
-    }
+    // Partitions restore one after another: the sum of each "restoring store" → "store restored" span.
+    const spans = restoreSpans(events);
+    const restoreMs = spans.sumMs;
+    const reported = spans.reportedSeconds;
     if (restored !== flags.records) log(`  warning: restored ${restored} records, expected ${flags.records}`);
     return {
       records: restored,

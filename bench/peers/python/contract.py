@@ -4,7 +4,7 @@ import argparse
 import sys
 from typing import NoReturn
 
-WORKLOADS = ("count", "windowed-count")
+WORKLOADS = ("count", "windowed-count", "join", "restore")
 GUARANTEES = ("exactly_once", "at_least_once")
 
 # Workload windowed-count: tumbling event-time windows of 10 s, grace 0.
@@ -23,9 +23,12 @@ def parse_args(description: str) -> argparse.Namespace:
     parser.add_argument("--guarantee", required=True, choices=GUARANTEES)
     parser.add_argument("--commit-interval-ms", required=True, type=int)
     parser.add_argument("--state-dir", required=True, help="local state directory")
+    parser.add_argument("--table", help="table topic (exists; workload join only)")
     args = parser.parse_args()
     if args.commit_interval_ms <= 0:
         parser.error("--commit-interval-ms must be > 0")
+    if args.workload == "join" and not args.table:
+        parser.error("--workload join needs --table")
     return args
 
 

@@ -24,6 +24,11 @@ What it cannot do (it exits 3 with ``unsupported: <reason>``, as the contract as
   each tick — the input's last windows, and windows still receiving records (emitted early, then again with the
   rest) — so it cannot emit the contract's final results only (``suppress(untilWindowCloses)``). It also calls
   ``on_window_close`` from that timer, outside any stream event, so what it emits is not tied to input offsets.
+- ``join``. faust-streaming 0.15.3 has no stream-table join: ``Stream.join``/``inner_join`` build a
+  ``faust.joins.InnerJoin`` whose ``process`` is the base class's ``raise NotImplementedError()`` (faust/joins.py);
+  a Table is read by hand in an agent, which is not a join with the table's event time.
+- ``restore``: not written for this peer (the harness would have to write ``<app-id>-counts-changelog`` in Faust's
+  serialization and time Faust's recovery); the row says so.
 """
 
 import argparse
@@ -81,8 +86,19 @@ def build_app(args: argparse.Namespace, partitions: int) -> faust.App:
     return app
 
 
+JOIN = (
+    "faust-streaming 0.15.3 has no stream-table join: Stream.join/inner_join build a faust.joins.InnerJoin whose "
+    "process() raises NotImplementedError (faust/joins.py)"
+)
+RESTORE = "not written for the Faust peer: the harness writes no changelog in Faust's format to restore from"
+
+
 def main() -> None:
     args = parse_args("Faust (faust-streaming) benchmark peer")
+    if args.workload == "join":
+        unsupported(JOIN)
+    if args.workload == "restore":
+        unsupported(RESTORE)
     if args.guarantee == "exactly_once":
         unsupported(EXACTLY_ONCE)
     if args.workload == "windowed-count":

@@ -10,6 +10,13 @@ or at-least-once), written as the Quix docs recommend:
   results only, a window closing when the partition's stream time passes its end + grace, as the contract says
   (Quix's default strategy "key" would close a key's windows only on that key's next record). Output key
   ``<key>@<window start ms>``, value the count.
+- ``join``: ``join_asof(table, how="inner")``, Quix's join for enrichment (the stream record with the table's
+  latest record of its key at or before its timestamp), the merge writing ``<stream value>|<table value>``. The
+  table's records go to a RocksDB store (changelogged) without output. Quix reads the two topics as they are
+  fetched: nothing holds the stream back until the table's older records are in (Kafka Streams' max.task.idle.ms);
+  the harness's verifier says whether the output was complete.
+- ``restore``: not written for this peer (its changelog ``changelog__<app-id>--<input>--default`` has Quix's own key
+  prefixes and headers, which the harness does not write); it exits 3 so the row says so.
 
 Quix stops cleanly on SIGTERM (its own handler): it finishes the current record, commits, and ``run()`` returns.
 """
@@ -19,7 +26,7 @@ from typing import Any
 from quixstreams import Application, State
 from quixstreams.models import SerializationContext, Serializer
 
-from contract import GRACE_MS, WINDOW_MS, parse_args
+from contract import GRACE_MS, WINDOW_MS, parse_args, unsupported
 
 
 def count(value: str, state: State) -> str:
@@ -27,6 +34,11 @@ def count(value: str, state: State) -> str:
     n = state.get("count", 0) + 1
     state.set("count", n)
     return f"{value}:{n}"
+
+
+def join_values(value: str, row: str) -> str:
+    """The join's output value: ``<stream value>|<table value>``."""
+    return f"{value}|{row}"
 
 
 def window_result(window: dict, key: str, timestamp: int, headers: Any) -> dict:
@@ -43,6 +55,11 @@ class CountSerializer(Serializer):
 
 def main() -> None:
     args = parse_args("Quix Streams benchmark peer")
+    if args.workload == "restore":
+        unsupported(
+            "not written for the Quix peer: the harness writes no changelog in Quix's format "
+            "(changelog__<app-id>--<input>--default, key prefixes, headers) to restore from"
+        )
     app = Application(
         broker_address=args.brokers,
         consumer_group=args.app_id,
@@ -56,6 +73,10 @@ def main() -> None:
     if args.workload == "count":
         sink = app.topic(args.output, key_serializer="string", value_serializer="string")
         sdf.apply(count, stateful=True).to_topic(sink)
+    elif args.workload == "join":
+        sink = app.topic(args.output, key_serializer="string", value_serializer="string")
+        table = app.dataframe(app.topic(args.table, key_deserializer="string", value_deserializer="string"))
+        sdf.join_asof(table, how="inner", on_merge=join_values).to_topic(sink)
     else:
         sink = app.topic(args.output, key_serializer="string", value_serializer=CountSerializer())
         windows = sdf.tumbling_window(duration_ms=WINDOW_MS, grace_ms=GRACE_MS).count()

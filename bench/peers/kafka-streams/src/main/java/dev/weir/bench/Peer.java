@@ -10,6 +10,7 @@ import java.util.Properties;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicReference;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.common.utils.Bytes;
 import org.apache.kafka.streams.KafkaStreams;
@@ -25,6 +26,8 @@ import org.apache.kafka.streams.kstream.Produced;
 import org.apache.kafka.streams.kstream.Suppressed;
 import org.apache.kafka.streams.kstream.TimeWindows;
 import org.apache.kafka.streams.state.Stores;
+import org.apache.kafka.streams.processor.StateRestoreListener;
+import org.apache.kafka.streams.state.KeyValueStore;
 import org.apache.kafka.streams.state.WindowStore;
 import sun.misc.Signal;
 
@@ -41,22 +44,33 @@ import sun.misc.Signal;
  *       key, key {@code <key>@<window start ms>}, value the count.
  *   <li>{@code orders}: weir's order pipeline ({@link Orders}) on the pipeline's own topics ({@code --input orders
  *       --output order-status}), calling the risk service at {@code WEIR_BENCH_RISK_URL}.
+ *   <li>{@code join}: {@code stream(input).join(table(--table), (v, row) -> v + "|" + row)}, the table materialized
+ *       in a persistent store "table" (changelog {@code <app-id>-table-changelog}). Default {@code max.task.idle.ms}
+ *       (0): a task takes the record with the smallest timestamp of its partitions once it knows each partition's
+ *       position (KIP-695), so table records older than the stream's are applied first.
+ *   <li>{@code restore}: {@code count}, whose changelog {@code <app-id>-counts-changelog} the harness filled before
+ *       the start (String keys, Long values, as the store's serdes). A StateRestoreListener notes the first
+ *       onRestoreStart and the last onRestoreEnd; when Kafka Streams is RUNNING the first time, one line {@code
+ *       restored <records> <ms>} goes to stderr.
  * </ul>
  *
  * <p>Exit status: 0 after a clean close on SIGTERM; 1 when Kafka Streams fails on its own or does not close within
  * 30 s; 2 on bad flags. Kafka Streams' log goes to stderr (slf4j-simple, level warn unless
  * {@code -Dorg.slf4j.simpleLogger.defaultLogLevel} says otherwise); nothing is written to stdout.
  *
- * <p>Flags: {@code --brokers host:port --input TOPIC --output TOPIC --app-id ID --workload count|windowed-count|orders
+ * <p>Flags: {@code --brokers host:port --input TOPIC --output TOPIC --app-id ID --workload count|windowed-count|orders|join|restore
  * --guarantee exactly_once|at_least_once --commit-interval-ms N --state-dir DIR}
  */
 public final class Peer {
   static final String USAGE =
-      "usage: Peer --brokers host:port --input TOPIC --output TOPIC --app-id ID --workload count|windowed-count|orders"
-          + " --guarantee exactly_once|at_least_once --commit-interval-ms N --state-dir DIR";
+      "usage: Peer --brokers host:port --input TOPIC --output TOPIC --app-id ID"
+          + " --workload count|windowed-count|orders|join|restore --guarantee exactly_once|at_least_once"
+          + " --commit-interval-ms N --state-dir DIR [--table TOPIC (join)]";
   static final List<String> FLAGS =
       List.of(
           "brokers", "input", "output", "app-id", "workload", "guarantee", "commit-interval-ms", "state-dir");
+  /** Flags that only some workloads take. */
+  static final List<String> OPTIONAL_FLAGS = List.of("table");
   static final Duration WINDOW_SIZE = Duration.ofSeconds(10);
   static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(30);
 
@@ -82,8 +96,13 @@ public final class Peer {
           case "count" -> count(input, output);
           case "windowed-count" -> windowedCount(input, output);
           case "orders" -> orders(flags);
+          case "restore" -> count(input, output);
+          case "join" -> {
+            if (!flags.containsKey("table")) usage("--workload join needs --table");
+            yield join(input, flags.get("table"), output);
+          }
           default -> {
-            usage("--workload must be count, windowed-count or orders, got '" + workload + "'");
+            usage("--workload must be count, windowed-count, orders, join or restore, got '" + workload + "'");
             yield null;
           }
         };
@@ -109,8 +128,11 @@ public final class Peer {
     KafkaStreams streams = new KafkaStreams(topology, props);
     CountDownLatch stop = new CountDownLatch(1);
     AtomicReference<String> failure = new AtomicReference<>();
+    RestoreTimer restore = new RestoreTimer();
+    if (workload.equals("restore")) streams.setGlobalStateRestoreListener(restore);
     streams.setStateListener(
         (now, before) -> {
+          if (now == KafkaStreams.State.RUNNING && workload.equals("restore")) restore.running();
           if (now == KafkaStreams.State.ERROR) {
             failure.compareAndSet(null, "Kafka Streams went from " + before + " to ERROR");
             stop.countDown();
@@ -149,6 +171,67 @@ public final class Peer {
         .process(CountBench.Count::new, "counts")
         .to(output, Produced.with(Serdes.String(), Serdes.String()));
     return builder.build();
+  }
+
+  /** Inner stream-table join: one output {@code <stream value>|<table value>} per stream record with a row. */
+  static Topology join(String input, String table, String output) {
+    StreamsBuilder builder = new StreamsBuilder();
+    var rows =
+        builder.table(
+            table,
+            Consumed.with(Serdes.String(), Serdes.String()),
+            Materialized.<String, String, KeyValueStore<Bytes, byte[]>>as("table")
+                .withKeySerde(Serdes.String())
+                .withValueSerde(Serdes.String()));
+    builder.stream(input, Consumed.with(Serdes.String(), Serdes.String()))
+        .join(rows, (value, row) -> value + "|" + row)
+        .to(output, Produced.with(Serdes.String(), Serdes.String()));
+    return builder.build();
+  }
+
+  /**
+   * The restore of the {@code restore} workload: first onRestoreStart to last onRestoreEnd (the stream thread restores
+   * its tasks' partitions together), and the records restored; written once, when Kafka Streams is first RUNNING.
+   */
+  static final class RestoreTimer implements StateRestoreListener {
+    long firstStartNs = 0;
+    long lastEndNs = 0;
+    long restored = 0;
+    int inFlight = 0;
+    boolean running = false;
+    boolean reported = false;
+
+    @Override
+    public synchronized void onRestoreStart(
+        TopicPartition partition, String store, long startOffset, long endOffset) {
+      if (firstStartNs == 0) firstStartNs = System.nanoTime();
+      inFlight++;
+    }
+
+    @Override
+    public void onBatchRestored(TopicPartition partition, String store, long batchEndOffset, long numRestored) {}
+
+    @Override
+    public synchronized void onRestoreEnd(TopicPartition partition, String store, long totalRestored) {
+      restored += totalRestored;
+      lastEndNs = System.nanoTime();
+      inFlight--;
+      maybeReport();
+    }
+
+    /** Kafka Streams is RUNNING: report now, or when the restores still in flight end. */
+    synchronized void running() {
+      running = true;
+      maybeReport();
+    }
+
+    private void maybeReport() {
+      if (reported || !running || inFlight > 0) return;
+      reported = true;
+      long ms = firstStartNs == 0 ? 0 : (lastEndNs - firstStartNs) / 1_000_000;
+      System.err.println("restored " + restored + " " + ms);
+      System.err.flush();
+    }
   }
 
   /** Final counts per key and tumbling 10 s window (grace 0): key {@code <key>@<window start ms>}, value the count. */
@@ -199,7 +282,7 @@ public final class Peer {
       if (!arg.startsWith("--")) usage("unexpected argument '" + arg + "'");
       int eq = arg.indexOf('=');
       String name = eq < 0 ? arg.substring(2) : arg.substring(2, eq);
-      if (!FLAGS.contains(name)) usage("unknown flag '" + arg + "'");
+      if (!FLAGS.contains(name) && !OPTIONAL_FLAGS.contains(name)) usage("unknown flag '" + arg + "'");
       String value = eq >= 0 ? arg.substring(eq + 1) : (i + 1 < args.length ? args[++i] : null);
       if (value == null || value.isEmpty()) usage("flag --" + name + " needs a value");
       flags.put(name, value);
