@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { openMemoryState, type StateBackend } from "../../state/index.js";
 import { Stores, TopologyBuilder, type ProcessorFactory } from "../builder.js";
 import { ProducerFencedError } from "../errors.js";
-import type { IAdminClient, KafkaConsumer, Message, Producer } from "../kafka.js";
+import type { KafkaConsumer, Message, Producer } from "../kafka.js";
 import { silentLogger } from "../log.js";
 import { compileWorkerOptions } from "../options.js";
 import { Serdes } from "../serdes.js";
@@ -49,12 +49,8 @@ const abortable = {
   isFatal: false,
 };
 
-/**
- * A producer whose transactional calls are recorded and answered as the test says. Every record it takes gets the
- * next offset of one log (`ends`: the end offset per topic-partition, what the fake admin answers); no delivery
- * reports, as the worker's producer sends none for delivered records.
- */
-function fakeProducer(calls: Call[], ends: Map<string, number>, fail: Failures = {}) {
+/** A producer whose transactional calls are recorded and answered as the test says; delivery reports at once. */
+function fakeProducer(calls: Call[], collector: () => RecordCollector, fail: Failures = {}) {
   let offset = 0;
   return {
     beginTransaction: (cb: (e: unknown) => void) => (calls.push("begin"), cb(null)),
@@ -77,33 +73,8 @@ function fakeProducer(calls: Call[], ends: Map<string, number>, fail: Failures =
     ),
     produce: (topic: string, partition: number) => {
       calls.push(`produce ${topic}`);
-      ends.set(`${topic}/${partition}`, ++offset);
-    },
-  };
-}
-
-/**
- * An admin client answering `listOffsets` (latest) from `ends`, and recording each call. `undecided` holds, per
- * topic-partition, the first offset of a transaction still undecided: the read_committed answer (the last stable
- * offset) stops there.
- */
-function fakeAdmin(calls: Call[], ends: Map<string, number>, undecided: Map<string, number>) {
-  return {
-    listOffsets: (
-      partitions: Array<{ topic: string; partition: number }>,
-      o: { isolationLevel: number },
-      cb: (e: unknown, r: Array<{ topic: string; partition: number; offset: number }>) => void,
-    ) => {
-      const committed = o.isolationLevel === 1;
-      const tps = partitions.map((p) => `${p.topic}/${p.partition}`);
-      calls.push(`listOffsets ${committed ? "stable" : "end"} ${tps.join(",")}`);
-      cb(
-        null,
-        partitions.map((p, i) => {
-          const end = ends.get(tps[i]!) ?? 0;
-          return { ...p, offset: committed ? Math.min(end, undecided.get(tps[i]!) ?? end) : end };
-        }),
-      );
+      const o = offset++;
+      queueMicrotask(() => collector().onDelivery(null, { topic, partition, offset: o }));
     },
   };
 }
@@ -121,13 +92,11 @@ function setup(fail: Failures = {}) {
       memory.apply(batches);
     },
   } as StateBackend;
-  const ends = new Map<string, number>();
-  const producer = fakeProducer(calls, ends, fail) as unknown as Producer;
-  const undecided = new Map<string, number>();
-  const admin = fakeAdmin(calls, ends, undecided) as unknown as IAdminClient;
+  const collectorRef: { current?: RecordCollector } = {};
+  const producer = fakeProducer(calls, () => collectorRef.current!, fail) as unknown as Producer;
   const consumer = { pause() {}, resume() {} } as unknown as KafkaConsumer;
   const common = { topology: topo, options, log: silentLogger, metrics: undefined };
-  const collector = new RecordCollector({ ...common, producer: () => producer });
+  const collector = (collectorRef.current = new RecordCollector({ ...common, producer: () => producer }));
   const tasks = new TaskManager({ ...common, store: () => store, consumer: () => consumer, collector });
   const health = new Health(common);
   const raised: string[] = [];
@@ -138,7 +107,7 @@ function setup(fail: Failures = {}) {
     store: () => store,
     producer: () => producer,
     consumer: () => consumer,
-    admin: () => admin,
+    admin: () => undefined,
     collector,
     tasks,
     health,
@@ -165,14 +134,13 @@ function setup(fail: Failures = {}) {
     tasks.processQueued(Date.now());
   };
   const countOf = (k: string) => tasks.queryStore("counts", k).value;
-  return { calls, committer, tasks, collector, feed, countOf, memory, health, raised, ends, undecided };
+  return { calls, committer, tasks, collector, feed, countOf, memory, health, raised };
 }
 
 describe("Committer", () => {
   it("commits in Kafka first (outputs, changelog, offsets), then applies state and checkpoint to the store", async () => {
     const { calls, committer, feed, memory } = setup();
     await feed("a", "a", "b");
-    committer.requestCheckpoint();
     await committer.commit();
     expect(calls).toEqual([
       "begin",
@@ -184,68 +152,9 @@ describe("Committer", () => {
       "produce unit-app-counts-changelog",
       "sendOffsets in@3",
       "commit",
-      // after the commit, before anything else is produced: the changelog's last stable offset - 1 (= end - 1 here)
-      "listOffsets stable unit-app-counts-changelog/0",
-      "listOffsets end unit-app-counts-changelog/0",
       "lmdb apply counts/0@4",
     ]);
     expect(memory.open("counts", 0).checkpoint()).toBe(4);
-  });
-
-  it("checkpoints only when due: commits in between apply their writes and leave the checkpoint behind", async () => {
-    const { calls, committer, feed, memory, countOf } = setup();
-    await feed("a");
-    await committer.commit(); // not due: no end-offset request, no checkpoint
-    expect(calls.filter((c) => c.startsWith("listOffsets"))).toEqual([]);
-    expect(calls.at(-1)).toBe("lmdb apply counts/0@undefined");
-    expect(memory.open("counts", 0).checkpoint()).toBeUndefined();
-    expect(countOf("a")).toBe(1);
-    // A commit with nothing to do still checkpoints what earlier commits changed, when asked to (tasks closing).
-    committer.requestCheckpoint();
-    await committer.commit();
-    expect(calls.slice(-3)).toEqual([
-      "listOffsets stable unit-app-counts-changelog/0",
-      "listOffsets end unit-app-counts-changelog/0",
-      "lmdb apply counts/0@1",
-    ]);
-    expect(memory.open("counts", 0).checkpoint()).toBe(1);
-    // Checkpointed: a further requested commit without changes asks nothing.
-    committer.requestCheckpoint();
-    await committer.commit();
-    expect(calls.filter((c) => c.startsWith("listOffsets"))).toHaveLength(2);
-  });
-
-  it("an undecided transaction on the changelog keeps the checkpoint below it until Kafka decides it", async () => {
-    const { calls, committer, feed, memory, ends, undecided } = setup();
-    await feed("a");
-    await committer.commit(); // out@0, changelog@1
-    // A dead worker's transaction, undecided, at offset 2; this worker's next commit writes past it.
-    undecided.set("unit-app-counts-changelog/0", 2);
-    ends.set("unit-app-counts-changelog/0", 3);
-    await feed("a");
-    committer.requestCheckpoint();
-    await committer.commit(); // changelog@3
-    // Checkpointed below the undecided transaction (a restore from it waits for the decision), after 20 asks.
-    expect(calls.at(-1)).toBe("lmdb apply counts/0@1");
-    expect(calls.filter((c) => c.startsWith("listOffsets stable"))).toHaveLength(20);
-    expect(memory.open("counts", 0).checkpoint()).toBe(1);
-    // Decided: the partition is still due a checkpoint, and the next one covers everything.
-    undecided.clear();
-    committer.requestCheckpoint();
-    await committer.commit();
-    expect(calls.at(-1)).toBe("lmdb apply counts/0@3");
-    expect(memory.open("counts", 0).checkpoint()).toBe(3);
-  });
-
-  it("never checkpoints a store-partition of a task this worker no longer runs", async () => {
-    const { calls, committer, feed, tasks } = setup();
-    await feed("a");
-    await committer.commit(); // changed, not checkpointed
-    for (const a of [...tasks.tasks.values()]) tasks.close(a, "discard"); // the partition was lost
-    committer.requestCheckpoint();
-    await committer.commit();
-    expect(calls.filter((c) => c.startsWith("listOffsets"))).toEqual([]);
-    expect(calls.filter((c) => c.startsWith("lmdb apply"))).toEqual(["lmdb apply counts/0@undefined"]);
   });
 
   it("an abortable commit failure applies nothing locally; after abort and reopen the tasks see the committed state", async () => {
@@ -271,7 +180,7 @@ describe("Committer", () => {
     await s.committer.commit();
     expect(s.calls.filter((c) => c === "commit")).toHaveLength(3);
     expect(s.calls).not.toContain("abort");
-    expect(s.calls.at(-1)).toBe("lmdb apply counts/0@undefined"); // applied; a checkpoint is not due yet
+    expect(s.calls.at(-1)).toBe("lmdb apply counts/0@2"); // the changelog record after the 2 outputs
     expect(s.committer.txnOpen).toBe(false);
     expect(s.countOf("a")).toBe(2);
     // Not ready while undecided, ready again once decided.

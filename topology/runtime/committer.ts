@@ -4,18 +4,6 @@
  * cache), the consumed offsets are added to it, Kafka commits it, and **only then** are the writes applied to LMDB
  * together with each store-partition's changelog offset, in one LMDB transaction: local state is never ahead of
  * Kafka. A failed commit is either fatal (fenced, at-least-once) or aborts: the caller rewinds.
- *
- * Checkpoints. A store-partition's checkpoint says up to which changelog offset its local state holds everything
- * committed; a restore replays the changelog after it. Kafka Streams takes it from the producer's callback for each
- * changelog record. weir does not ask for a report per record (record-collector.ts: the largest cost of the main
- * thread), so it asks the changelog partitions' last stable offsets instead, right after a commit and before
- * anything else is produced (#dueCheckpoints says why that offset and not the end). Nothing else writes a task's
- * changelog partition: a fenced zombie's records are aborted. It asks at most every CHECKPOINT_INTERVAL_MS, and on
- * every commit that precedes closing tasks (a revoke, a stop), so a clean restart restores nothing. Between, a
- * store's checkpoint lags its state: after a crash, the restore replays up to that interval's changelog records
- * again, which only rewrites values the state already has (a checkpoint behind the state is safe; one ahead of it
- * is what must never happen). Under exactly-once, Kafka Streams instead wipes a crashed task's state and restores
- * it all.
  */
 import type { StateBackend } from "../../state/index.js";
 import { ProducerFencedError, WeirError } from "../errors.js";
@@ -25,7 +13,6 @@ import {
   sleep,
   describeKafkaError,
   flush,
-  listOffsets,
   type IAdminClient,
   type KafkaConsumer,
   type LibrdKafkaError,
@@ -33,10 +20,9 @@ import {
   type TopicPartitionOffset,
   tpKey,
 } from "../kafka.js";
-import { changelogTopic } from "../builder.js";
 import type { RecordCollector } from "./record-collector.js";
 import type { TaskManager } from "./task-manager.js";
-import { applyStaged, stageChangelogs, type StagedWrites } from "./task-stores.js";
+import { applyStaged, stageChangelogs } from "./task-stores.js";
 import { encodeCommitMetadata } from "./start-offsets.js";
 import { faultPoint } from "./test-faults.js";
 import type { RuntimeContext } from "./context.js";
@@ -54,27 +40,6 @@ export interface CommitterDeps extends RuntimeContext {
 }
 
 const REPARTITION_PURGE_INTERVAL_MS = 30_000;
-
-/** How often, at most, a commit checkpoints the stores it changed (see the top of this file). */
-export const CHECKPOINT_INTERVAL_MS = 10_000;
-
-interface Checkpoint {
-  store: string;
-  partition: number;
-  /** The changelog offset the store-partition's state holds everything up to. */
-  offset: number;
-}
-
-/** Checkpoint-only batches (no writes) for the checkpoints whose changelog partition this commit wrote nothing to. */
-function checkpointOnly(
-  checkpoints: Map<string, Checkpoint>,
-  staged: readonly StagedWrites[],
-): StagedWrites[] {
-  const written = new Set(staged.map((s) => s.changelog));
-  return [...checkpoints]
-    .filter(([changelog]) => !written.has(changelog))
-    .map(([changelog, c]) => ({ store: c.store, partition: c.partition, writes: [], changelog }));
-}
 
 /** A transactional call's retriable error: the request is still under way and the same call resumes it. */
 function undecided(err: unknown): boolean {
@@ -97,25 +62,11 @@ export class Committer {
   readonly #purgeable = new Map<string, TopicPartitionOffset>();
   #lastPurge = Date.now();
   readonly #repartitionTopics: Set<string>;
-  /** Changelog partitions (`tpKey`) of store-partitions changed since their last checkpoint. */
-  readonly #uncheckpointed = new Map<string, { store: string; partition: number }>();
-  /** Internal changelog topics (a store whose changelog is its source topic is checkpointed from its offsets). */
-  readonly #changelogTopics: Set<string>;
-  #lastCheckpoint = Date.now();
-  #checkpointRequested = false;
 
   constructor(private readonly d: CommitterDeps) {
     this.#repartitionTopics = new Set(
       d.topology.internalTopics.filter((t) => t.kind === "repartition").map((t) => t.name),
     );
-    this.#changelogTopics = new Set(
-      d.topology.internalTopics.filter((t) => t.kind === "changelog").map((t) => t.name),
-    );
-  }
-
-  /** The next commit checkpoints every store-partition changed since its last checkpoint (before tasks close). */
-  requestCheckpoint(): void {
-    this.#checkpointRequested = true;
   }
 
   get #eos(): boolean {
@@ -158,10 +109,6 @@ export class Committer {
       // twin's fence (failures.ts, fatalProducerRemedy), starts again.
       this.lastCommit = Date.now();
       this.txnStartedAt = this.lastCommit;
-      // Every record written so far is committed: store-partitions changed earlier can be checkpointed now.
-      const checkpoints = await this.#dueCheckpoints();
-      if (checkpoints)
-        applyStaged(this.d.store(), checkpointOnly(checkpoints, []), (c) => checkpoints.get(c)?.offset);
       return;
     }
     if (this.#eos && !this.txnOpen) {
@@ -191,24 +138,19 @@ export class Committer {
         Txn.commit(this.d.producer(), this.d.options.transactionCallTimeoutMs),
       );
       this.txnOpen = false;
+      await collector.awaitDeliveries();
     } else {
-      // Every record is delivered or failed once the flush returns; a failure's report reaches the collector
-      // within the loop turns settleDeliveries waits.
       await flush(this.d.producer(), 60_000);
-      await collector.settleDeliveries();
+      await collector.awaitDeliveries();
       if (collector.deliveryError) throw collector.producerError(collector.deliveryError, "(flush)");
       if (offsets.length > 0) this.d.consumer().commitSync(offsets);
     }
-    for (const s of staged)
-      if (this.#changelogTopics.has(s.changelog.slice(0, s.changelog.lastIndexOf("/"))))
-        this.#uncheckpointed.set(s.changelog, { store: s.store, partition: s.partition });
-    const checkpoints = await this.#dueCheckpoints();
     // Source-topic changelogs: the last offset consumed (the committed position − 1).
     const consumed = new Map(offsets.map((o) => [tpKey(o.topic, o.partition), o.offset - 1]));
     applyStaged(
       this.d.store(),
-      checkpoints ? [...staged, ...checkpointOnly(checkpoints, staged)] : staged,
-      (changelog) => checkpoints?.get(changelog)?.offset ?? consumed.get(changelog),
+      staged,
+      (changelog) => collector.changelogOffsets.get(changelog) ?? consumed.get(changelog),
     );
     const metrics = this.d.metrics;
     for (const o of offsets) {
@@ -226,68 +168,6 @@ export class Committer {
     this.d.health.progressed();
     metrics?.transactions.inc({ outcome: "committed" });
     metrics?.commitDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
-  }
-
-  /**
-   * Checkpoints for the store-partitions changed since their last one, when a checkpoint is due (or was requested):
-   * by changelog partition, the store-partition and its changelog's last stable offset − 1. Undefined when none is
-   * due, or when the brokers do not answer (a later commit asks again; a checkpoint that lags is safe).
-   *
-   * The last stable offset, not the end: every transaction below it is decided, so the state holds everything
-   * committed up to it. An undecided transaction on the changelog (a dead worker's, not yet aborted) stays above
-   * the checkpoint, and a restore from it waits for Kafka's decision (restorer.ts, KAFKA-10167) instead of being
-   * "up to date" past records that may still commit. Right after a commit the markers of this worker's own
-   * transaction may not be written yet, so the stable offset can lag its records: the partition stays changed
-   * until stable offset and end agree, and a checkpoint before tasks close waits for that up to half a second.
-   *
-   * Only partitions of tasks this worker runs now: a store-partition whose task was lost may be written by another
-   * worker, and its local state must not be checkpointed past what it holds.
-   */
-  async #dueCheckpoints(): Promise<Map<string, Checkpoint> | undefined> {
-    const requested = this.#checkpointRequested;
-    if (!requested && Date.now() - this.#lastCheckpoint < CHECKPOINT_INTERVAL_MS) return undefined;
-    this.#checkpointRequested = false;
-    this.#lastCheckpoint = Date.now();
-    const owned = new Set<string>();
-    for (const a of this.d.tasks.tasks.values())
-      for (const store of a.stores.keys())
-        owned.add(tpKey(changelogTopic(this.d.topology.appId, store), a.task.partition));
-    for (const changelog of this.#uncheckpointed.keys())
-      if (!owned.has(changelog)) this.#uncheckpointed.delete(changelog);
-    const admin = this.d.admin();
-    if (this.#uncheckpointed.size === 0 || !admin) return undefined;
-    const changed = [...this.#uncheckpointed];
-    const partitions = changed.map(([, sp]) => ({
-      topic: changelogTopic(this.d.topology.appId, sp.store),
-      partition: sp.partition,
-    }));
-    try {
-      let stable: Map<string, number>;
-      let end: Map<string, number>;
-      for (let attempt = 1; ; attempt++) {
-        [stable, end] = await Promise.all([
-          listOffsets(admin, partitions, "latest", "read_committed", 5_000),
-          listOffsets(admin, partitions, "latest", "read_uncommitted", 5_000),
-        ]);
-        const settled = changed.every(([changelog]) => stable.get(changelog) === end.get(changelog));
-        if (settled || !requested || attempt >= 20) break;
-        await sleep(25);
-      }
-      const checkpoints = new Map<string, Checkpoint>();
-      for (const [changelog, sp] of changed) {
-        const lso = stable.get(changelog);
-        if (lso === undefined || lso <= 0) continue;
-        checkpoints.set(changelog, { ...sp, offset: lso - 1 });
-        if (lso === end.get(changelog)) this.#uncheckpointed.delete(changelog);
-      }
-      return checkpoints;
-    } catch (err) {
-      this.d.log.debug("checkpoint skipped: the changelogs' end offsets were not answered", {
-        error: describeKafkaError(err),
-        retryInMs: CHECKPOINT_INTERVAL_MS,
-      });
-      return undefined;
-    }
   }
 
   /**
@@ -384,7 +264,7 @@ export class Committer {
         await sleep(delay);
       }
     }
-    await this.d.collector.settleDeliveries();
+    await this.d.collector.awaitDeliveries().catch(() => {});
     this.#aborted();
   }
 
@@ -394,6 +274,7 @@ export class Committer {
    */
   dropTransaction(): void {
     this.txnOpen = false;
+    this.d.collector.delivered = this.d.collector.produced;
     this.#aborted();
   }
 

@@ -151,8 +151,6 @@ export class Worker {
   /** When the producer was replaced (see #replaceProducer). */
   #replacements: number[] = [];
   #consumeTimeout = CONSUME_TIMEOUT_MS;
-  /** A consume that overlapped a commit failed (#commitAndFetch): the loop handles it as its own consume's. */
-  #fetchError: { err: unknown } | undefined;
   /** Names of the topology's asynchronous processors (processAsync). */
   readonly #asyncProcessors: string[];
   /**
@@ -645,7 +643,9 @@ export class Worker {
   }
 
   async #connectProducer(): Promise<Producer> {
-    const producer = createProducer(this.#ctx, this.#clientErrors, (err) => this.#collector.onDelivery(err));
+    const producer = createProducer(this.#ctx, this.#clientErrors, (err, report) =>
+      this.#collector.onDelivery(err, report),
+    );
     producer.on("event.error", (err) => this.#onClientError(err));
     await connectWithRetry(this.#ctx, producer, "producer");
     // Delivery reports are served by librdkafka's background thread, not by polling from the event loop.
@@ -828,9 +828,6 @@ export class Worker {
           this.#consumer!.setDefaultConsumeTimeout((this.#consumeTimeout = consumeTimeout));
         await this.#exclusive(async () => {
           try {
-            const fetchError = this.#fetchError;
-            this.#fetchError = undefined;
-            if (fetchError) throw fetchError.err;
             messages = waitingOnAsync ? [] : await consumeBatch(this.#consumer!, this.options.maxPollRecords);
           } catch (err) {
             consumeError = err;
@@ -875,12 +872,7 @@ export class Worker {
         if (Date.now() - this.#rebalancer.lastRangeCheck >= OFFSET_RANGE_CHECK_MS)
           await this.#rebalancer.checkPositionsInRange();
       }
-      if (this.#fatal === undefined)
-        await this.#exclusive(() => {
-          // The tasks close after this commit: checkpoint their stores, so a restart restores nothing.
-          this.#committer.requestCheckpoint();
-          return this.#commit();
-        });
+      if (this.#fatal === undefined) await this.#exclusive(() => this.#commit());
     } catch (err) {
       this.#fatal ??= err;
     }
@@ -920,34 +912,6 @@ export class Worker {
   }
 
   /**
-   * A commit that overlaps its round trips with fetching the next records: while the producer waits for the
-   * brokers (sendOffsetsToTransaction, commitTransaction), the consumer takes what librdkafka has already fetched
-   * (a consume that does not wait) and the main thread turns it into records — the work a consume costs. Both run
-   * under the processing lock, so the rebalance chain cannot run between them, as for any consume. The records join
-   * their tasks' queues only once the commit stands, for the next transaction; if the commit fails they are
-   * dropped, and the failure's rewind seeks every partition back to its committed offset, so they are read again.
-   */
-  async #commitAndFetch(): Promise<void> {
-    if (this.#health.has("topic-missing")) return this.#commit();
-    const consumer = this.#consumer!;
-    if (this.#consumeTimeout !== 0) consumer.setDefaultConsumeTimeout((this.#consumeTimeout = 0));
-    // A consume error is the loop's, as at its own consume (an offset out of range, a fatal consumer).
-    const fetched = consumeBatch(consumer, this.options.maxPollRecords).catch((err: unknown) => {
-      this.#fetchError = { err };
-      return [] as Message[];
-    });
-    let failure: { err: unknown } | undefined;
-    try {
-      await this.#committer.commit();
-    } catch (err) {
-      failure = { err };
-    }
-    const messages = await fetched;
-    if (failure) return this.#onCommitFailure(failure.err);
-    this.#tm.enqueue(messages);
-  }
-
-  /**
    * The loop's commit. With records inside asynchronous processors, it does not wait holding the lock: it drains —
    * tasks with an asynchronous processor take no new records, every other task goes on (its records join the open
    * transaction), results are applied as calls settle — and commits at the first turn with none in flight. A drain
@@ -958,7 +922,7 @@ export class Worker {
       if (this.#tm.draining)
         this.#metrics?.asyncCommitWait.observe((Date.now() - this.#drainingSince) / 1000);
       this.#tm.draining = false;
-      return this.#commitAndFetch();
+      return this.#commit();
     }
     if (!this.#tm.draining) {
       this.#tm.draining = true;
