@@ -274,8 +274,8 @@ describe("commits that keep failing", () => {
     async (guarantee) => {
       // The sink refuses records above 2,000 bytes (topic max.message.bytes), far below the producer's limit: the
       // broker rejects the batch, every transaction aborts. Nothing weir can attribute to one input record.
-      // Under at-least-once there is no transaction: the producer reports the failed records only (no report per
-      // delivered record), and the commit must still see the failure before it commits the input offsets.
+      // Under at-least-once there is no transaction: the commit must see the failed deliveries (after its flush)
+      // before it commits the input offsets.
       const p = uniqueName(guarantee === "exactly_once" ? "stall" : "stall-alos");
       const b = new TopologyBuilder(`${p}-app`);
       b.stream(`${p}-in`, { key: s, value: s })
