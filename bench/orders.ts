@@ -19,20 +19,18 @@
  *   `verifyWorkload` (exactly one status per order, the statuses the seed implies, stock never negative and
  *   balanced, every malformed record dead-lettered).
  */
-import { DeadLetterHeader } from "../topology/index.js";
 import { APP_ID, DEFAULT_PIPELINE_OPTIONS, Topics } from "../processors/app.js";
 import { startRiskService } from "../processors/risk-service.js";
-import { DEFAULT_WORKLOAD, verifyWorkload, type Workload } from "../processors/workload.js";
+import { DEFAULT_WORKLOAD, type Workload } from "../processors/workload.js";
 import { orderPipelineTopics } from "../bin/demo.js";
 import { produceWorkload } from "../bin/generate.js";
+import { verifyTopics } from "../bin/verify.js";
 import {
   createTopics,
   deleteGroup,
   deleteTopics,
   endOffsets,
-  readToEnd,
   topicPartitions,
-  type ReadRecord,
 } from "../bin/workload-kafka.js";
 import {
   Kafka,
@@ -195,21 +193,7 @@ async function runOne<S extends StartedLike>(
     const seconds = (last - started) / 1000;
     await waitQuiet(h.brokers, s.appId, 60_000);
     const dlq = deadLetterTopic(contender, s.appId);
-    const [statuses, levels, deadLetters] = await Promise.all([
-      readToEnd(h.brokers, Topics.orderStatus),
-      readToEnd(h.brokers, Topics.stockLevels),
-      readToEnd(h.brokers, dlq),
-    ]);
-    const report = verifyWorkload(workload, {
-      statuses: statuses.map(decodeJson),
-      levels: levels.map(decodeJson),
-      deadLetters: deadLetters.map((d) => ({
-        key: d.key?.toString("utf8") ?? null,
-        value: d.value,
-        sourceTopic: d.headers[DeadLetterHeader.topic],
-        truncated: d.headers[DeadLetterHeader.truncated] !== undefined,
-      })),
-    });
+    const { report, statusRecords } = await verifyTopics(h.brokers, workload, dlq);
     const failed = Object.entries(report.checks)
       .filter(([, c]) => !c.ok)
       .map(([name, c]) => `${name} ${JSON.stringify(c)}`);
@@ -226,7 +210,7 @@ async function runOne<S extends StartedLike>(
       cpuSecondsPerMillion: Math.round((cpuSeconds / expected.size) * 1e8) / 100,
       peakRssMiB: Math.round(s.sampler.peakRssKiB / 1024),
       output: report.ok
-        ? `right: ${statuses.length} statuses (${counts}); stock, dead letters ok`
+        ? `right: ${statusRecords} statuses (${counts}); stock, dead letters ok`
         : `WRONG: ${failed.join("; ").slice(0, 600)}`,
     };
   } finally {
@@ -277,16 +261,6 @@ async function withWeirTopics(brokers: string, topics: Array<{ name: string }>):
   const existing = [...(await topicPartitions(brokers)).keys()].filter((t) => t.startsWith(`${APP_ID}-`));
   return [...new Set([...topics.map((t) => t.name), ...existing])];
 }
-
-const decodeJson = (r: ReadRecord) => {
-  let value: unknown = null;
-  try {
-    value = r.value === null ? null : JSON.parse(r.value.toString("utf8"));
-  } catch {
-    value = { undecodable: r.value?.toString("base64") };
-  }
-  return { key: r.key?.toString("utf8") ?? null, value };
-};
 
 /**
  * Until the end offsets of every topic the contender writes (the pipeline's outputs, weir's internal topics, the

@@ -9,6 +9,7 @@ import {
   generateWorkload,
   verifyWorkload,
   type VerifyReport,
+  type Workload,
   type WorkloadOptions,
 } from "../processors/workload.js";
 
@@ -29,10 +30,24 @@ export async function verifyOnKafka(
 ): Promise<VerifyReport & { seconds: number }> {
   const started = Date.now();
   const workload = generateWorkload({ ...options, paymentPartitions: 1 });
+  const { report } = await verifyTopics(brokers, workload, Topics.deadLetter);
+  return { ...report, seconds: (Date.now() - started) / 1000 };
+}
+
+/**
+ * Check a generated workload against order-status, stock-levels and `deadLetterTopic` as they are on Kafka
+ * (read_committed): the dead-letter topic is a parameter for pipelines that are not weir's (bench/orders.ts).
+ * `statusRecords`: the records read from order-status.
+ */
+export async function verifyTopics(
+  brokers: string,
+  workload: Workload,
+  deadLetterTopic: string,
+): Promise<{ report: VerifyReport; statusRecords: number }> {
   const [statuses, levels, deadLetters] = await Promise.all([
     readToEnd(brokers, Topics.orderStatus),
     readToEnd(brokers, Topics.stockLevels),
-    readToEnd(brokers, Topics.deadLetter),
+    readToEnd(brokers, deadLetterTopic),
   ]);
   const report = verifyWorkload(workload, {
     statuses: statuses.map(decodeJson),
@@ -44,7 +59,7 @@ export async function verifyOnKafka(
       truncated: d.headers[DeadLetterHeader.truncated] !== undefined,
     })),
   });
-  return { ...report, seconds: (Date.now() - started) / 1000 };
+  return { report, statusRecords: statuses.length };
 }
 
 const help: CommandHelp = {
