@@ -6,13 +6,13 @@
 import { describe, expect, it } from "vitest";
 import { openMemoryState, type StateBackend } from "../../state/index.js";
 import { Stores, TopologyBuilder, type ProcessorFactory } from "../builder.js";
-import { ProducerFencedError } from "../errors.js";
+import { OffsetError, ProducerFencedError } from "../errors.js";
 import type { KafkaConsumer, Message, Producer } from "../kafka.js";
 import { silentLogger } from "../log.js";
 import { compileWorkerOptions } from "../options.js";
 import { Serdes } from "../serdes.js";
 import { map } from "rxjs";
-import { Committer } from "./committer.js";
+import { Committer, TransactionCallStuckError } from "./committer.js";
 import { RecordCollector } from "./record-collector.js";
 import { TaskManager } from "./task-manager.js";
 import { Health } from "./health.js";
@@ -38,7 +38,8 @@ function topology() {
 type Call = string;
 /** What the fake producer answers: `commit` one error for every call, or one per call in order (then success). */
 interface Failures {
-  commit?: object | object[];
+  /** "hang": the call is made and never answered (a call librdkafka lost). */
+  commit?: object | object[] | "hang";
   abort?: object[];
 }
 const timedOut = { message: "Local: Timed out", code: -185, isRetriable: true, isFatal: false };
@@ -65,6 +66,7 @@ function fakeProducer(calls: Call[], collector: () => RecordCollector, fail: Fai
     },
     commitTransaction: (_t: number, cb: (e: unknown) => void) => {
       calls.push("commit");
+      if (fail.commit === "hang") return;
       cb((Array.isArray(fail.commit) ? fail.commit.shift() : fail.commit) ?? null);
     },
     abortTransaction: (_t: number, cb: (e: unknown) => void) => (
@@ -79,9 +81,14 @@ function fakeProducer(calls: Call[], collector: () => RecordCollector, fail: Fai
   };
 }
 
-function setup(fail: Failures = {}) {
+function setup(fail: Failures = {}, groupOffsets: Record<string, number> = {}) {
   const topo = topology();
-  const options = compileWorkerOptions(topo, { brokers: "x:1", stateDir: "/tmp/unused", workerId: "w1" });
+  const options = compileWorkerOptions(topo, {
+    brokers: "x:1",
+    stateDir: "/tmp/unused",
+    workerId: "w1",
+    transactionCallTimeoutMs: 50,
+  });
   const calls: Call[] = [];
   const memory = openMemoryState();
   const store: StateBackend = {
@@ -94,7 +101,20 @@ function setup(fail: Failures = {}) {
   } as StateBackend;
   const collectorRef: { current?: RecordCollector } = {};
   const producer = fakeProducer(calls, () => collectorRef.current!, fail) as unknown as Producer;
-  const consumer = { pause() {}, resume() {} } as unknown as KafkaConsumer;
+  // The group's committed offsets as Kafka answers them (`topic/partition` → offset).
+  const consumer = {
+    pause() {},
+    resume() {},
+    committed: (
+      ps: Array<{ topic: string; partition: number }>,
+      _t: number,
+      cb: (e: unknown, r: unknown) => void,
+    ) =>
+      cb(
+        null,
+        ps.map((p) => ({ ...p, offset: groupOffsets[`${p.topic}/${p.partition}`] ?? -1001 })),
+      ),
+  } as unknown as KafkaConsumer;
   const common = { topology: topo, options, log: silentLogger, metrics: undefined };
   const collector = (collectorRef.current = new RecordCollector({ ...common, producer: () => producer }));
   const tasks = new TaskManager({ ...common, store: () => store, consumer: () => consumer, collector });
@@ -218,6 +238,42 @@ describe("Committer", () => {
     await s.feed("a");
     await expect(s.committer.commit()).rejects.toMatchObject({ code: 47 });
     await expect(s.committer.abort()).rejects.toThrow(ProducerFencedError);
+  });
+
+  describe("a commitTransaction that never returns (librdkafka lost the call)", () => {
+    // transactionCallTimeoutMs 50: the call is taken as lost 2 × 50 ms + 10 s after it was made.
+    const hung = async (groupOffsets: Record<string, number>) => {
+      const s = setup({ commit: "hang" }, groupOffsets);
+      await s.feed("a", "a");
+      const err = await s.committer.commit().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(TransactionCallStuckError);
+      expect(err).toMatchObject({ call: "commitTransaction", mayHaveCommitted: true });
+      expect(s.calls.some((c) => c.startsWith("lmdb apply"))).toBe(false);
+      return s;
+    };
+
+    it("stood (the group's offsets are the transaction's): its writes are applied, nothing is redone", async () => {
+      const s = await hung({ "in/0": 2 });
+      await expect(s.committer.settleStuckCommit()).resolves.toBe("committed");
+      expect(s.calls.at(-1)).toBe("lmdb apply counts/0@2");
+      expect(s.countOf("a")).toBe(2);
+      expect(s.tasks.positions.size).toBe(0);
+      expect(s.committer.committedOffsets.get("in/0")).toBe(2);
+    }, 15_000);
+
+    it("aborted (the group's offsets are older): nothing is applied, the caller rewinds", async () => {
+      const s = await hung({});
+      await expect(s.committer.settleStuckCommit()).resolves.toBe("aborted");
+      expect(s.calls.some((c) => c.startsWith("lmdb apply"))).toBe(false);
+      // Settled once: a later settle finds nothing to decide.
+      await expect(s.committer.settleStuckCommit()).resolves.toBe("aborted");
+    }, 15_000);
+
+    it("neither (offsets moved past the transaction's): fatal, a restart starts from Kafka's state", async () => {
+      const s = await hung({ "in/0": 7 });
+      await expect(s.committer.settleStuckCommit()).rejects.toThrow(OffsetError);
+      expect(s.calls.some((c) => c.startsWith("lmdb apply"))).toBe(false);
+    }, 15_000);
   });
 
   it("a fatal failure (fenced) is thrown as ProducerFencedError, not rewound", () => {

@@ -6,10 +6,11 @@
  * Kafka. A failed commit is either fatal (fenced, at-least-once) or aborts: the caller rewinds.
  */
 import type { StateBackend } from "../../state/index.js";
-import { ProducerFencedError, WeirError } from "../errors.js";
+import { OffsetError, ProducerFencedError, WeirError } from "../errors.js";
 import { classify } from "../failures.js";
 import {
   Txn,
+  committed,
   sleep,
   describeKafkaError,
   flush,
@@ -24,7 +25,7 @@ import type { RecordCollector } from "./record-collector.js";
 import type { TaskManager } from "./task-manager.js";
 import { applyStaged, stageChangelogs } from "./task-stores.js";
 import { encodeCommitMetadata } from "./start-offsets.js";
-import { faultPoint } from "./test-faults.js";
+import { armedFault, faultPoint } from "./test-faults.js";
 import type { RuntimeContext } from "./context.js";
 import type { Health } from "./health.js";
 
@@ -40,6 +41,35 @@ export interface CommitterDeps extends RuntimeContext {
 }
 
 const REPARTITION_PURGE_INTERVAL_MS = 30_000;
+
+/**
+ * A transactional call that has not returned long after its own timeout: librdkafka lost it (its
+ * sendOffsetsToTransaction waits forever when the group coordinator it cached is gone, confluentinc/librdkafka#5456
+ * and #5511) and the producer accepts no other transactional call while it is pending. The worker replaces the
+ * producer — the new one's initTransactions fences the old and makes Kafka decide the transaction — and finds out
+ * from the group's committed offsets whether a commitTransaction that hung had stood (Committer.settleStuckCommit).
+ */
+export class TransactionCallStuckError extends WeirError {
+  constructor(
+    readonly call: string,
+    /** The call was commitTransaction: the transaction may have been committed. */
+    readonly mayHaveCommitted: boolean,
+    /** The hung call; settles if librdkafka ever answers (then the old producer can be closed). */
+    readonly pending: Promise<unknown>,
+    afterMs: number,
+  ) {
+    super(
+      `${call} did not return ${Math.round(afterMs / 1000)} s after it was made (its own timeout is far shorter): the ` +
+        `Kafka client lost the call (confluentinc/librdkafka#5456, #5511)`,
+    );
+  }
+}
+
+interface UndecidedCommit {
+  staged: ReturnType<typeof stageChangelogs>;
+  offsets: TopicPartitionOffset[];
+  started: bigint;
+}
 
 /** A transactional call's retriable error: the request is still under way and the same call resumes it. */
 function undecided(err: unknown): boolean {
@@ -62,6 +92,8 @@ export class Committer {
   readonly #purgeable = new Map<string, TopicPartitionOffset>();
   #lastPurge = Date.now();
   readonly #repartitionTopics: Set<string>;
+  /** A commitTransaction that hung (TransactionCallStuckError): what to apply should it turn out to have stood. */
+  #hungCommit: UndecidedCommit | undefined;
 
   constructor(private readonly d: CommitterDeps) {
     this.#repartitionTopics = new Set(
@@ -85,6 +117,7 @@ export class Committer {
   async beginIfNeeded(): Promise<boolean> {
     if (!this.#eos || this.txnOpen) return true;
     if (!this.d.tasks.hasQueued() && !this.d.tasks.hasWallClockWork()) return false;
+    this.d.health.step("beginTransaction");
     await Txn.begin(this.d.producer());
     this.txnOpen = true;
     this.txnStartedAt = Date.now();
@@ -112,6 +145,7 @@ export class Committer {
       return;
     }
     if (this.#eos && !this.txnOpen) {
+      this.d.health.step("beginTransaction");
       await Txn.begin(this.d.producer());
       this.txnOpen = true;
       this.txnStartedAt = Date.now();
@@ -125,26 +159,49 @@ export class Committer {
     if (this.#eos) {
       if (offsets.length > 0) {
         await this.#untilDecided("sendOffsetsToTransaction", () =>
-          Txn.sendOffsets(
-            this.d.producer(),
-            offsets,
-            this.d.consumer(),
+          this.#bounded(
+            "sendOffsetsToTransaction",
+            "stuck-send-offsets",
             this.d.options.transactionCallTimeoutMs,
+            () =>
+              Txn.sendOffsets(
+                this.d.producer(),
+                offsets,
+                this.d.consumer(),
+                this.d.options.transactionCallTimeoutMs,
+              ),
           ),
         );
         await faultPoint(this.d.options.testFaultFile, "after-send-offsets");
       }
-      await this.#untilDecided("commitTransaction", () =>
-        Txn.commit(this.d.producer(), this.d.options.transactionCallTimeoutMs),
-      );
+      try {
+        await this.#untilDecided("commitTransaction", () =>
+          this.#bounded("commitTransaction", "stuck-commit", this.d.options.transactionCallTimeoutMs, () =>
+            Txn.commit(this.d.producer(), this.d.options.transactionCallTimeoutMs),
+          ),
+        );
+      } catch (err) {
+        if (err instanceof TransactionCallStuckError) this.#hungCommit = { staged, offsets, started };
+        throw err;
+      }
       this.txnOpen = false;
+      this.d.health.step("waiting for delivery reports after commitTransaction");
       await collector.awaitDeliveries();
     } else {
+      this.d.health.step("flushing the producer");
       await flush(this.d.producer(), 60_000);
+      this.d.health.step("waiting for delivery reports after a flush");
       await collector.awaitDeliveries();
       if (collector.deliveryError) throw collector.producerError(collector.deliveryError, "(flush)");
+      this.d.health.step("committing offsets");
       if (offsets.length > 0) this.d.consumer().commitSync(offsets);
     }
+    this.#stood({ staged, offsets, started });
+  }
+
+  /** After a commit stood: its store writes into LMDB with their checkpoints, and the bookkeeping of a commit. */
+  #stood({ staged, offsets, started }: UndecidedCommit): void {
+    const { tasks, collector } = this.d;
     // Source-topic changelogs: the last offset consumed (the committed position − 1).
     const consumed = new Map(offsets.map((o) => [tpKey(o.topic, o.partition), o.offset - 1]));
     applyStaged(
@@ -171,6 +228,94 @@ export class Committer {
   }
 
   /**
+   * One transactional call, bounded: librdkafka's own timeout (`timeoutMs`) ends it with a retriable error, so a call
+   * still pending at twice that plus 10 s was lost by the client (TransactionCallStuckError). The test fault
+   * `fault` makes the call and withholds its answer.
+   */
+  async #bounded(call: string, fault: string, timeoutMs: number, run: () => Promise<void>): Promise<void> {
+    const stuckAfterMs = 2 * timeoutMs + 10_000;
+    let pending: Promise<void> = run();
+    if (armedFault(this.d.options.testFaultFile, fault)) {
+      const made = pending;
+      pending = made.then(() => new Promise<void>(() => {}));
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const stuck = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new TransactionCallStuckError(
+              call,
+              call === "commitTransaction",
+              pending.catch(() => undefined),
+              stuckAfterMs,
+            ),
+          ),
+        stuckAfterMs,
+      );
+    });
+    try {
+      await Promise.race([pending, stuck]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * After a hung transactional call the producer was replaced; its successor's initTransactions has made Kafka
+   * decide the old transaction. A hung commitTransaction may have stood: the group's stable committed offsets say
+   * (the transaction committed exactly the offsets it carried, atomically). Stood: its store writes are applied and
+   * processing goes on from where it is ("committed"). Every offset older: the caller rewinds ("aborted"). Anything
+   * else (offsets past the transaction's: another worker committed meanwhile; or a transaction without offsets,
+   * which they cannot tell) is fatal: a restart restores the stores from their changelogs, which hold whatever Kafka
+   * decided.
+   */
+  async settleStuckCommit(): Promise<"committed" | "aborted"> {
+    const hung = this.#hungCommit;
+    this.#hungCommit = undefined;
+    if (!hung) return "aborted";
+    if (hung.offsets.length === 0)
+      throw new OffsetError(
+        "a commitTransaction without input offsets hung and its outcome cannot be read from the group's offsets; " +
+          "stopping so that a restart restores the stores from their changelogs",
+      );
+    const partitions = hung.offsets.map((o) => ({ topic: o.topic, partition: o.partition }));
+    let answer: TopicPartitionOffset[] | undefined;
+    for (let attempt = 1; answer === undefined; attempt++) {
+      try {
+        answer = await committed(this.d.consumer(), partitions, 10_000);
+      } catch (err) {
+        if (this.d.stopRequested()) throw err;
+        this.d.log.warn("looking up committed offsets to settle a hung commit failed; retrying", {
+          attempt,
+          error: describeKafkaError(err),
+        });
+        await sleep(Math.min(1000 * attempt, 5000));
+      }
+    }
+    const now = new Map(
+      answer.map((r) => [tpKey(r.topic, r.partition), r.offset >= 0 ? r.offset : undefined]),
+    );
+    const at = hung.offsets.filter((o) => now.get(tpKey(o.topic, o.partition)) === o.offset);
+    const before = hung.offsets.filter((o) => (now.get(tpKey(o.topic, o.partition)) ?? -1) < o.offset);
+    if (at.length === hung.offsets.length) {
+      this.txnOpen = false;
+      this.#stood(hung);
+      return "committed";
+    }
+    if (before.length === hung.offsets.length) return "aborted";
+    throw new OffsetError(
+      `after a hung commitTransaction the group's committed offsets are neither all the transaction's nor all older ` +
+        `(${hung.offsets
+          .map(
+            (o) =>
+              `${tpKey(o.topic, o.partition)}: sent ${o.offset}, committed ${now.get(tpKey(o.topic, o.partition)) ?? "none"}`,
+          )
+          .join("; ")}): another worker committed meanwhile. Stopping; a restart starts from Kafka's state`,
+    );
+  }
+
+  /**
    * A transactional call that ends in a retriable error (it timed out: the brokers did not answer in time) has not
    * failed: librdkafka keeps the request going, the transaction's outcome is undecided — a commit may stand in
    * Kafka already — and the only call it accepts next is the same one again (an abort is refused as conflicting).
@@ -183,6 +328,7 @@ export class Committer {
   async #untilDecided(call: string, attempt: () => Promise<void>): Promise<void> {
     for (let n = 1; ; n++) {
       try {
+        this.d.health.step(call);
         await attempt();
         if (n > 1) {
           this.d.health.clear("commit-undecided");
@@ -237,10 +383,14 @@ export class Committer {
   async abort(): Promise<void> {
     for (let attempt = 1; this.txnOpen; attempt++) {
       try {
-        await Txn.abort(this.d.producer(), 30_000);
+        this.d.health.step("abortTransaction");
+        await this.#bounded("abortTransaction", "stuck-abort", 30_000, () =>
+          Txn.abort(this.d.producer(), 30_000),
+        );
         this.txnOpen = false;
         if (attempt > 1) this.d.log.info("transaction aborted", { attempts: attempt });
       } catch (err) {
+        if (err instanceof TransactionCallStuckError) throw err;
         if (classify(err) === "fatal")
           throw new ProducerFencedError(`abortTransaction failed: ${describeKafkaError(err)}`, {
             cause: err,
@@ -264,6 +414,7 @@ export class Committer {
         await sleep(delay);
       }
     }
+    this.d.health.step("waiting for delivery reports after abortTransaction");
     await this.d.collector.awaitDeliveries().catch(() => {});
     this.#aborted();
   }

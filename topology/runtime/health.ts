@@ -67,8 +67,24 @@ export class Health {
   /** The last successful commit, or the last moment there was nothing to commit. */
   #lastProgress = Date.now();
   #failedCommits = 0;
+  /** What the processing loop is doing, and since when: a stall's reason says where the loop is. */
+  #step = { what: "starting", since: Date.now() };
 
   constructor(private readonly ctx: RuntimeContext) {}
+
+  /**
+   * The processing loop says what it is doing (fetching, processing, each call of a commit, aborting, rewinding).
+   * Nothing is logged; a stall names the step and how long the loop has been in it, so a loop waiting on a call
+   * that never answers is found from `/readyz` alone.
+   */
+  step(what: string): void {
+    if (this.#step.what !== what) this.#step = { what, since: Date.now() };
+  }
+
+  /** The processing loop's current step, e.g. `sendOffsetsToTransaction for 95 s`. */
+  get currentStep(): string {
+    return `${this.#step.what} for ${Math.round((Date.now() - this.#step.since) / 1000)} s`;
+  }
 
   get ok(): boolean {
     return this.#problems.size === 0;
@@ -138,7 +154,10 @@ export class Health {
     if (!settled) return;
     const idleMs = Date.now() - this.#lastProgress;
     if (idleMs >= this.ctx.options.stallTimeoutMs)
-      this.raise("stalled", `nothing committed for ${Math.round(idleMs / 1000)} s while ${waiting}`);
+      this.raise(
+        "stalled",
+        `nothing committed for ${Math.round(idleMs / 1000)} s while ${waiting}; the processing loop is at: ${this.currentStep}`,
+      );
   }
 
   #metrics(): void {

@@ -23,7 +23,7 @@ import {
   tpKey,
 } from "../kafka.js";
 import { forgetStorePartition, forgetTopicPartition } from "../metrics.js";
-import type { Committer } from "./committer.js";
+import { TransactionCallStuckError, type Committer } from "./committer.js";
 import type { Restorer } from "./restorer.js";
 import { resolveStartOffsets, type OffsetSource, type StartOffset } from "./start-offsets.js";
 import type { ActiveTask, TaskManager } from "./task-manager.js";
@@ -47,7 +47,9 @@ export interface RebalancerDeps extends RuntimeContext {
   ready: () => boolean;
   assignmentChanged: () => void;
   /** A producer that failed for good while aborting: the worker replaces it and rewinds, or rethrows (fatal). */
-  replaceProducer: (cause: ProducerFencedError) => Promise<void>;
+  replaceProducer: (cause: ProducerFencedError | TransactionCallStuckError) => Promise<void>;
+  /** Where the processing loop is (Health.step), for a stall's reason. */
+  step?: (what: string) => void;
 }
 
 /** How often input positions are compared with their partitions' bounds. */
@@ -115,7 +117,7 @@ export class Rebalancer {
     try {
       await this.d.committer.abort();
     } catch (err) {
-      if (!(err instanceof ProducerFencedError)) throw err;
+      if (!(err instanceof ProducerFencedError) && !(err instanceof TransactionCallStuckError)) throw err;
       await this.d.replaceProducer(err); // rewinds with the new producer, or throws
       return;
     }
@@ -125,6 +127,7 @@ export class Rebalancer {
   /** Drop every task's uncommitted state and seek back to where partitions start (the transaction is gone). */
   async rewind(): Promise<void> {
     const partitions = this.d.tasks.discardAndReopenAll();
+    this.d.step?.("rewinding: looking up committed offsets and seeking");
     const starts = await this.#seekToStart(partitions);
     this.d.committer.lastCommit = Date.now();
     this.d.log.info("rewound to committed offsets", {

@@ -10,11 +10,26 @@
  *   abort-after-send-offsets   fail the commit as an abortable Kafka error would: abort, discard, rewind.
  *   hold-after-send-offsets    create `<file>.held` and wait (without blocking the process) until the harness
  *                              deletes it: the harness acts on the broker (e.g. freezes it) before the commit.
+ *   stuck-send-offsets         the next sendOffsetsToTransaction is made, and its answer is never delivered: the call
+ *   stuck-commit               (commitTransaction) hangs, as librdkafka's do when the cached group coordinator is
+ *                              gone (confluentinc/librdkafka#5456, #5511). The commit still happens in Kafka.
  */
 import { existsSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { TransactionAbortedError } from "../errors.js";
 
 export type FaultPoint = "after-send-offsets";
+
+/** Whether the fault file names exactly `action`; if so it is taken (deleted), so the fault acts once. */
+export function armedFault(file: string | undefined, action: string): boolean {
+  if (!file || !existsSync(file)) return false;
+  try {
+    if (readFileSync(file, "utf8").trim() !== action) return false;
+    unlinkSync(file);
+    return true;
+  } catch {
+    return false; // gone meanwhile, or somebody else took it
+  }
+}
 
 /** `file`: the worker's `testFaultFile` option (bin/worker.ts passes WEIR_TEST_FAULT_FILE). */
 export async function faultPoint(file: string | undefined, point: FaultPoint): Promise<void> {

@@ -46,7 +46,7 @@ import {
   validateClientConfigs,
   type ClientContext,
 } from "./clients.js";
-import { Committer } from "./committer.js";
+import { Committer, TransactionCallStuckError } from "./committer.js";
 import { QueryRouter, publishMember, type PartitionOwner } from "./members.js";
 import { StandbyReplicas } from "./standbys.js";
 import { StateDirectoryLock } from "./state-directory.js";
@@ -262,6 +262,7 @@ export class Worker {
       ready: () => this.ready,
       assignmentChanged: () => this.#updateAssignmentMetrics(),
       replaceProducer: (cause) => this.#replaceProducer(cause),
+      step: (what) => this.#health.step(what),
     });
     // Client configuration that can never work (an unknown property, an invalid value) fails here, not at start.
     validateClientConfigs(this.#ctx);
@@ -664,25 +665,46 @@ export class Worker {
   async #replaceProducer(cause: unknown): Promise<void> {
     const now = Date.now();
     this.#replacements = this.#replacements.filter((t) => now - t < PRODUCER_REPLACEMENT_WINDOW_MS);
-    const remedy = fatalProducerRemedy(cause, {
-      exactlyOnce: this.options.guarantee === "exactly_once",
-      // Only an open transaction can have been aborted by the broker: a begin refused after an idle spell has an
-      // old txnStartedAt (the last transaction's) and means a twin.
-      transactionTimedOut:
-        this.#committer.txnOpen && now - this.#committer.txnStartedAt > this.options.transactionTimeoutMs,
-      replacementsLeft: this.#replacements.length < MAX_PRODUCER_REPLACEMENTS,
-    });
+    const replacementsLeft = this.#replacements.length < MAX_PRODUCER_REPLACEMENTS;
+    // A transactional call the client lost leaves a producer that accepts no other: replaced, as one that failed.
+    const stuck = cause instanceof TransactionCallStuckError ? cause : undefined;
+    const remedy = stuck
+      ? replacementsLeft
+        ? "replace-producer"
+        : "stop"
+      : fatalProducerRemedy(cause, {
+          exactlyOnce: this.options.guarantee === "exactly_once",
+          // Only an open transaction can have been aborted by the broker: a begin refused after an idle spell has
+          // an old txnStartedAt (the last transaction's) and means a twin.
+          transactionTimedOut:
+            this.#committer.txnOpen && now - this.#committer.txnStartedAt > this.options.transactionTimeoutMs,
+          replacementsLeft,
+        });
     if (remedy === "stop") throw cause;
     this.#replacements.push(now);
-    this.#log.warn("the producer failed fatally: replacing it, resuming from the committed offsets", {
-      error: errorMessage(cause),
-      replacementsInWindow: this.#replacements.length,
-    });
+    this.#log.warn(
+      stuck
+        ? "a transactional call never returned: replacing the producer (the new one fences it and Kafka decides its transaction)"
+        : "the producer failed fatally: replacing it, resuming from the committed offsets",
+      {
+        error: errorMessage(cause),
+        replacementsInWindow: this.#replacements.length,
+      },
+    );
     const old = this.#producer!;
     this.#committer.dropTransaction();
-    await disconnect(old, 5000).catch(() => {});
+    this.#health.step("replacing the producer");
+    // A producer with a hung call is closed once the call returns, if ever: closing it now would wait for the call.
+    if (stuck) void stuck.pending.then(() => disconnect(old, 5000)).catch(() => {});
+    else await disconnect(old, 5000).catch(() => {});
     this.#producer = await this.#connectProducer();
     await retry(this.#ctx, "initTransactions", () => Txn.init(this.#producer!, 30_000));
+    if (stuck?.mayHaveCommitted && (await this.#committer.settleStuckCommit()) === "committed") {
+      this.#log.info(
+        "producer replaced; the commit that hung had stood: its writes are applied, processing goes on",
+      );
+      return;
+    }
     await this.#rebalancer.rewind();
     this.#log.info("producer replaced; resuming from the committed offsets");
   }
@@ -816,7 +838,10 @@ export class Worker {
         // Every task is full of records in asynchronous processors: fetching more is useless (their partitions
         // pause); wait for a call to settle instead of a consume timeout, so results go downstream at once.
         const waitingOnAsync = this.#tm.waitingOnAsync();
-        if (waitingOnAsync) await this.#tm.asyncProgress(100);
+        if (waitingOnAsync) {
+          this.#health.step("waiting for asynchronous processors");
+          await this.#tm.asyncProgress(100);
+        }
         // While calls are in flight, a consume that finds nothing must not hold their results for its whole timeout.
         // Nor one while records wait in the queues for a task that has room for them again.
         const consumeTimeout = this.#tm.readyToProcess()
@@ -826,8 +851,10 @@ export class Worker {
             : CONSUME_TIMEOUT_MS;
         if (consumeTimeout !== this.#consumeTimeout)
           this.#consumer!.setDefaultConsumeTimeout((this.#consumeTimeout = consumeTimeout));
+        this.#health.step("waiting for the processing lock (held by a rebalance)");
         await this.#exclusive(async () => {
           try {
+            this.#health.step("fetching records");
             messages = waitingOnAsync ? [] : await consumeBatch(this.#consumer!, this.options.maxPollRecords);
           } catch (err) {
             consumeError = err;
@@ -865,12 +892,15 @@ export class Worker {
             throw consumerFatal(err, this.options.groupInstanceId);
           if (pollErrors++ % 50 === 0)
             this.#log.warn("consume failed; retrying", { error: describeKafkaError(err) });
+          this.#health.step("retrying after a failed consume");
           await sleep(Math.min(100 * pollErrors, 2000));
           continue;
         }
         if (messages.length === 0 && this.#health.has("topic-missing")) await sleep(200);
-        if (Date.now() - this.#rebalancer.lastRangeCheck >= OFFSET_RANGE_CHECK_MS)
+        if (Date.now() - this.#rebalancer.lastRangeCheck >= OFFSET_RANGE_CHECK_MS) {
+          this.#health.step("checking input positions against their partitions' bounds");
           await this.#rebalancer.checkPositionsInRange();
+        }
       }
       if (this.#fatal === undefined) await this.#exclusive(() => this.#commit());
     } catch (err) {
@@ -880,6 +910,7 @@ export class Worker {
   }
 
   async #processQueued(): Promise<void> {
+    this.#health.step("processing records");
     try {
       if (!(await this.#committer.beginIfNeeded())) return;
     } catch (err) {
@@ -972,6 +1003,7 @@ export class Worker {
   }
 
   async #onCommitFailure(err: unknown): Promise<void> {
+    if (err instanceof TransactionCallStuckError) return this.#replaceProducer(err);
     try {
       this.#committer.classifyFailure(err); // throws when fatal
     } catch (fatal) {
