@@ -80,6 +80,8 @@ export function orderPipelineTopics(
     ].map((name) => ({ name, partitions, config: { ...(TOPIC_CONFIGS[name] ?? {}) } })),
     ...topology.internalTopics.map((t) => ({ name: t.name, partitions, config: { ...t.config } })),
     { name: topology.deadLetterTopic, partitions: 1, config: {} },
+    // Where workers advertise their interactive-query URLs: one left from an earlier run names workers long gone.
+    { name: topology.membersTopic, partitions: 1, config: { "cleanup.policy": "compact" } },
   ];
 }
 
@@ -201,6 +203,9 @@ export async function watchStatuses(
     {},
   );
   await connect(consumer);
+  // A batch returns what has arrived within 100 ms: with the client's default (1 s per message) statuses came in
+  // bursts of 1,000 and the progress line lagged behind the pipeline.
+  consumer.setDefaultConsumeTimeout(100);
   consumer.assign(
     Array.from({ length: partitions }, (_, partition) => ({
       topic: Topics.orderStatus,

@@ -158,6 +158,14 @@ export class Worker {
    * (bounded by weir's timers, whatever the calls do), and 10 s.
    */
   readonly #asyncSettleBoundMs: number;
+  /**
+   * Under exactly-once, how long a transaction may stay open while records wait in asynchronous processors: 70 % of
+   * the transaction timeout, after which the broker would abort the transaction and fence the producer (a fence
+   * after three replacements in ten minutes stops the worker). Past it the worker aborts and rewinds itself.
+   */
+  readonly #txnDrainLimitMs: number;
+  /** Asynchronous processors whose calls, with their retries, may outlast #txnDrainLimitMs. */
+  readonly #slowAsync: string[];
   /** When the loop's commit began waiting for asynchronous records (TaskManager.draining). */
   #drainingSince = 0;
   /** When the loop last turned: a loop that stops turning outside a known wait is wedged (see `live`). */
@@ -194,6 +202,14 @@ export class Worker {
         0,
         ...asyncNodes.map(({ spec }) => spec.attempts * spec.timeoutMs + spec.backoffMs * 2 ** spec.attempts),
       );
+    this.#txnDrainLimitMs = Math.floor(0.7 * this.options.transactionTimeoutMs);
+    this.#slowAsync = asyncNodes
+      .map(({ name, spec }) => ({
+        name,
+        ms: spec.attempts * spec.timeoutMs + spec.backoffMs * 2 ** spec.attempts,
+      }))
+      .filter((n) => n.ms > this.#txnDrainLimitMs)
+      .map((n) => `${n.name} (up to ${n.ms} ms with retries)`);
     const base = { topology, options: this.options, log: this.#log, metrics: this.#metrics };
     this.#ctx = {
       ...base,
@@ -594,6 +610,16 @@ export class Worker {
     }
     this.#state = "running";
     this.#log.info("worker running", { topics: this.topology.sourceTopics });
+    if (this.options.guarantee === "exactly_once" && this.#slowAsync.length > 0)
+      this.#log.warn(
+        "asynchronous processors may take longer than a transaction may stay open: records whose calls run that " +
+          "long are aborted and processed again (raise transactionTimeoutMs, or lower the calls' timeoutMs or attempts)",
+        {
+          processors: this.#slowAsync,
+          transactionTimeoutMs: this.options.transactionTimeoutMs,
+          openForAtMostMs: this.#txnDrainLimitMs,
+        },
+      );
     this.#watchTimer = setInterval(() => this.#watch(), 1000);
     this.#watchTimer.unref();
     this.#loop = this.#run();
@@ -966,7 +992,35 @@ export class Worker {
         waitedMs: Date.now() - this.#drainingSince,
       });
       await this.#rebalancer.abortAndRewind();
-    }
+    } else if (this.#txnOutlivesDrain()) await this.#abortBeforeTheBroker(Date.now() - this.#drainingSince);
+  }
+
+  /** Under exactly-once, the open transaction has waited for asynchronous records as long as it may (#txnDrainLimitMs). */
+  #txnOutlivesDrain(): boolean {
+    return (
+      this.options.guarantee === "exactly_once" &&
+      this.#committer.txnOpen &&
+      Date.now() - this.#committer.txnStartedAt > this.#txnDrainLimitMs
+    );
+  }
+
+  /**
+   * Records in asynchronous processors would keep the transaction open past the broker's transaction timeout: abort
+   * and rewind first, counted as a failed commit (three in a row: not ready, `commits-failing`). The records are
+   * processed again; a dependency slower than the transaction timeout for good keeps the worker not ready, retrying,
+   * rather than fenced and stopped.
+   */
+  async #abortBeforeTheBroker(waitedMs: number): Promise<void> {
+    const reason =
+      `records in asynchronous processors kept the transaction open ${Math.round((Date.now() - this.#committer.txnStartedAt) / 1000)} s ` +
+      `(transactionTimeoutMs ${this.options.transactionTimeoutMs}): aborted before the broker would, and rewound`;
+    this.#health.commitFailed(reason);
+    this.#log.warn(
+      "records in asynchronous processors did not settle within the transaction's time; aborting and rewinding " +
+        "before the broker aborts the transaction (raise transactionTimeoutMs above the calls' time limits)",
+      { records: this.#tm.asyncPending, waitedMs, transactionTimeoutMs: this.options.transactionTimeoutMs },
+    );
+    await this.#rebalancer.abortAndRewind();
   }
 
   /**
@@ -979,6 +1033,10 @@ export class Worker {
     const deadline = Date.now() + this.#asyncSettleBoundMs;
     const started = Date.now();
     while (this.#tm.asyncPending > 0) {
+      if (this.#txnOutlivesDrain()) {
+        await this.#abortBeforeTheBroker(Date.now() - started);
+        return false;
+      }
       const left = deadline - Date.now();
       if (left <= 0) {
         this.#log.error("records in asynchronous processors did not settle; aborting and rewinding", {
