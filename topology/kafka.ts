@@ -162,6 +162,8 @@ export const RdKafka = {
   allowAutoCreateTopics: "allow.auto.create.topics",
   /** `dr_cb`: delivery reports (the client's `delivery-report` event). */
   deliveryReports: "dr_cb",
+  /** `delivery.report.only.error`: delivery reports for failed records only. */
+  deliveryReportOnlyError: "delivery.report.only.error",
   /** `rebalance_cb`: the consumer's rebalance callback. */
   rebalanceCallback: "rebalance_cb",
 } as const;
@@ -204,6 +206,10 @@ export const ErrorCode = {
   STATE: -172,
   /** `auto.offset.reset=error` met a partition without a valid offset. */
   AUTO_OFFSET_RESET: -140,
+  /** A record purged from the producer's queue before it was sent (an aborted transaction). */
+  PURGE_QUEUE: -152,
+  /** A record purged while its produce request was in flight (an aborted transaction). */
+  PURGE_INFLIGHT: -151,
 } as const;
 
 /**

@@ -103,6 +103,11 @@ export function producerConfig(ctx: ClientContext): KafkaConfig {
     [RdKafka.queueBufferingMaxKbytes]: 1_048_576,
     [RdKafka.partitioner]: "murmur2_random",
     [RdKafka.deliveryReports]: true,
+    // Reports for failed records only: a report per record (two per input of a stateful count) was the largest
+    // single cost of a worker's main thread (bench/README.md). Nothing needs a successful one: a transaction's
+    // commit fails when any of its records was not delivered, at-least-once flushes before committing offsets, and
+    // stores are checkpointed from the changelogs' end offsets (Committer).
+    [RdKafka.deliveryReportOnlyError]: true,
     // Records are checked against this limit before they enter a transaction (RecordCollector.checkSize).
     [RdKafka.messageMaxBytes]: DEFAULT_MAX_RECORD_BYTES,
     // A sink deleted under a running worker must not come back auto-created with the broker's default partition

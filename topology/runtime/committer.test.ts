@@ -3,11 +3,11 @@
  * abortable failure commits nothing locally and the rewound tasks see the last committed state; a fenced producer is
  * fatal.
  */
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { openMemoryState, type StateBackend } from "../../state/index.js";
 import { Stores, TopologyBuilder, type ProcessorFactory } from "../builder.js";
 import { OffsetError, ProducerFencedError } from "../errors.js";
-import type { KafkaConsumer, Message, Producer } from "../kafka.js";
+import type { IAdminClient, KafkaConsumer, Message, Producer } from "../kafka.js";
 import { silentLogger } from "../log.js";
 import { compileWorkerOptions } from "../options.js";
 import { Serdes } from "../serdes.js";
@@ -50,8 +50,12 @@ const abortable = {
   isFatal: false,
 };
 
-/** A producer whose transactional calls are recorded and answered as the test says; delivery reports at once. */
-function fakeProducer(calls: Call[], collector: () => RecordCollector, fail: Failures = {}) {
+/**
+ * A producer whose transactional calls are recorded and answered as the test says. Every record it takes gets the
+ * next offset of one log (`ends`: the end offset per topic-partition, what the fake admin answers); no delivery
+ * reports, as the worker's producer sends none for delivered records.
+ */
+function fakeProducer(calls: Call[], ends: Map<string, number>, fail: Failures = {}) {
   let offset = 0;
   return {
     beginTransaction: (cb: (e: unknown) => void) => (calls.push("begin"), cb(null)),
@@ -75,8 +79,33 @@ function fakeProducer(calls: Call[], collector: () => RecordCollector, fail: Fai
     ),
     produce: (topic: string, partition: number) => {
       calls.push(`produce ${topic}`);
-      const o = offset++;
-      queueMicrotask(() => collector().onDelivery(null, { topic, partition, offset: o }));
+      ends.set(`${topic}/${partition}`, ++offset);
+    },
+  };
+}
+
+/**
+ * An admin client answering `listOffsets` (latest) from `ends`, and recording each call. `undecided` holds, per
+ * topic-partition, the first offset of a transaction still undecided: the read_committed answer (the last stable
+ * offset) stops there.
+ */
+function fakeAdmin(calls: Call[], ends: Map<string, number>, undecided: Map<string, number>) {
+  return {
+    listOffsets: (
+      partitions: Array<{ topic: string; partition: number }>,
+      o: { isolationLevel: number },
+      cb: (e: unknown, r: Array<{ topic: string; partition: number; offset: number }>) => void,
+    ) => {
+      const committed = o.isolationLevel === 1;
+      const tps = partitions.map((p) => `${p.topic}/${p.partition}`);
+      calls.push(`listOffsets ${committed ? "stable" : "end"} ${tps.join(",")}`);
+      cb(
+        null,
+        partitions.map((p, i) => {
+          const end = ends.get(tps[i]!) ?? 0;
+          return { ...p, offset: committed ? Math.min(end, undecided.get(tps[i]!) ?? end) : end };
+        }),
+      );
     },
   };
 }
@@ -99,8 +128,10 @@ function setup(fail: Failures = {}, groupOffsets: Record<string, number> = {}) {
       memory.apply(batches);
     },
   } as StateBackend;
-  const collectorRef: { current?: RecordCollector } = {};
-  const producer = fakeProducer(calls, () => collectorRef.current!, fail) as unknown as Producer;
+  const ends = new Map<string, number>();
+  const producer = fakeProducer(calls, ends, fail) as unknown as Producer;
+  const undecided = new Map<string, number>();
+  const admin = fakeAdmin(calls, ends, undecided) as unknown as IAdminClient;
   // The group's committed offsets as Kafka answers them (`topic/partition` → offset).
   const consumer = {
     pause() {},
@@ -116,7 +147,7 @@ function setup(fail: Failures = {}, groupOffsets: Record<string, number> = {}) {
       ),
   } as unknown as KafkaConsumer;
   const common = { topology: topo, options, log: silentLogger, metrics: undefined };
-  const collector = (collectorRef.current = new RecordCollector({ ...common, producer: () => producer }));
+  const collector = new RecordCollector({ ...common, producer: () => producer });
   const tasks = new TaskManager({ ...common, store: () => store, consumer: () => consumer, collector });
   const health = new Health(common);
   const raised: string[] = [];
@@ -127,7 +158,7 @@ function setup(fail: Failures = {}, groupOffsets: Record<string, number> = {}) {
     store: () => store,
     producer: () => producer,
     consumer: () => consumer,
-    admin: () => undefined,
+    admin: () => admin,
     collector,
     tasks,
     health,
@@ -154,13 +185,14 @@ function setup(fail: Failures = {}, groupOffsets: Record<string, number> = {}) {
     tasks.processQueued(Date.now());
   };
   const countOf = (k: string) => tasks.queryStore("counts", k).value;
-  return { calls, committer, tasks, collector, feed, countOf, memory, health, raised };
+  return { calls, committer, tasks, collector, feed, countOf, memory, health, raised, ends, undecided };
 }
 
 describe("Committer", () => {
   it("commits in Kafka first (outputs, changelog, offsets), then applies state and checkpoint to the store", async () => {
     const { calls, committer, feed, memory } = setup();
     await feed("a", "a", "b");
+    committer.requestCheckpoint();
     await committer.commit();
     expect(calls).toEqual([
       "begin",
@@ -172,9 +204,101 @@ describe("Committer", () => {
       "produce unit-app-counts-changelog",
       "sendOffsets in@3",
       "commit",
+      // after the commit, before anything else is produced: the changelog's last stable offset - 1 (= end - 1 here)
+      "listOffsets stable unit-app-counts-changelog/0",
+      "listOffsets end unit-app-counts-changelog/0",
       "lmdb apply counts/0@4",
     ]);
     expect(memory.open("counts", 0).checkpoint()).toBe(4);
+  });
+
+  it("checkpoints only when due: commits in between apply their writes and leave the checkpoint behind", async () => {
+    const { calls, committer, feed, memory, countOf } = setup();
+    await feed("a");
+    await committer.commit(); // not due: no end-offset request, no checkpoint
+    expect(calls.filter((c) => c.startsWith("listOffsets"))).toEqual([]);
+    expect(calls.at(-1)).toBe("lmdb apply counts/0@undefined");
+    expect(memory.open("counts", 0).checkpoint()).toBeUndefined();
+    expect(countOf("a")).toBe(1);
+    // A commit with nothing to do still checkpoints what earlier commits changed, when asked to (tasks closing):
+    // it commits the last offsets again first, which proves this worker still owns the partitions.
+    committer.requestCheckpoint();
+    await committer.commit();
+    expect(calls.slice(-6)).toEqual([
+      "begin",
+      "sendOffsets in@1",
+      "commit",
+      "listOffsets stable unit-app-counts-changelog/0",
+      "listOffsets end unit-app-counts-changelog/0",
+      "lmdb apply counts/0@1",
+    ]);
+    expect(memory.open("counts", 0).checkpoint()).toBe(1);
+    // Checkpointed: a further requested commit without changes asks nothing.
+    committer.requestCheckpoint();
+    await committer.commit();
+    expect(calls.filter((c) => c.startsWith("listOffsets"))).toHaveLength(2);
+  });
+
+  it("a due checkpoint waits for a commit with offsets: with nothing to commit it asks nothing", async () => {
+    // A zombie (frozen past its session) that checkpointed on an idle turn could take the changelog's end as its
+    // checkpoint after another worker wrote there; a commit whose offsets the group coordinator took cannot be a
+    // zombie's.
+    const { calls, committer, feed, memory } = setup();
+    await feed("a");
+    await committer.commit();
+    const now = Date.now();
+    const clock = vi.spyOn(Date, "now").mockReturnValue(now + 11_000); // a checkpoint is due
+    try {
+      await committer.commit(); // nothing to commit
+      expect(calls.filter((c) => c.startsWith("listOffsets") || c.startsWith("sendOffsets"))).toEqual([
+        "sendOffsets in@1",
+      ]);
+      expect(memory.open("counts", 0).checkpoint()).toBeUndefined();
+      await feed("b");
+      await committer.commit(); // offsets: the due checkpoint is taken after it stands
+      expect(calls.slice(-4)).toEqual([
+        "commit",
+        "listOffsets stable unit-app-counts-changelog/0",
+        "listOffsets end unit-app-counts-changelog/0",
+        "lmdb apply counts/0@3",
+      ]);
+      expect(memory.open("counts", 0).checkpoint()).toBe(3);
+    } finally {
+      clock.mockRestore();
+    }
+  });
+
+  it("an undecided transaction on the changelog keeps the checkpoint below it until Kafka decides it", async () => {
+    const { calls, committer, feed, memory, ends, undecided } = setup();
+    await feed("a");
+    await committer.commit(); // out@0, changelog@1
+    // A dead worker's transaction, undecided, at offset 2; this worker's next commit writes past it.
+    undecided.set("unit-app-counts-changelog/0", 2);
+    ends.set("unit-app-counts-changelog/0", 3);
+    await feed("a");
+    committer.requestCheckpoint();
+    await committer.commit(); // changelog@3
+    // Checkpointed below the undecided transaction (a restore from it waits for the decision), after 20 asks.
+    expect(calls.at(-1)).toBe("lmdb apply counts/0@1");
+    expect(calls.filter((c) => c.startsWith("listOffsets stable"))).toHaveLength(20);
+    expect(memory.open("counts", 0).checkpoint()).toBe(1);
+    // Decided: the partition is still due a checkpoint, and the next one covers everything.
+    undecided.clear();
+    committer.requestCheckpoint();
+    await committer.commit();
+    expect(calls.at(-1)).toBe("lmdb apply counts/0@3");
+    expect(memory.open("counts", 0).checkpoint()).toBe(3);
+  });
+
+  it("never checkpoints a store-partition of a task this worker no longer runs", async () => {
+    const { calls, committer, feed, tasks } = setup();
+    await feed("a");
+    await committer.commit(); // changed, not checkpointed
+    for (const a of [...tasks.tasks.values()]) tasks.close(a, "discard"); // the partition was lost
+    committer.requestCheckpoint();
+    await committer.commit();
+    expect(calls.filter((c) => c.startsWith("listOffsets"))).toEqual([]);
+    expect(calls.filter((c) => c.startsWith("lmdb apply"))).toEqual(["lmdb apply counts/0@undefined"]);
   });
 
   it("an abortable commit failure applies nothing locally; after abort and reopen the tasks see the committed state", async () => {
@@ -200,7 +324,7 @@ describe("Committer", () => {
     await s.committer.commit();
     expect(s.calls.filter((c) => c === "commit")).toHaveLength(3);
     expect(s.calls).not.toContain("abort");
-    expect(s.calls.at(-1)).toBe("lmdb apply counts/0@2"); // the changelog record after the 2 outputs
+    expect(s.calls.at(-1)).toBe("lmdb apply counts/0@undefined"); // applied; a checkpoint is not due yet
     expect(s.committer.txnOpen).toBe(false);
     expect(s.countOf("a")).toBe(2);
     // Not ready while undecided, ready again once decided.
@@ -255,7 +379,8 @@ describe("Committer", () => {
     it("stood (the group's offsets are the transaction's): its writes are applied, nothing is redone", async () => {
       const s = await hung({ "in/0": 2 });
       await expect(s.committer.settleStuckCommit()).resolves.toBe("committed");
-      expect(s.calls.at(-1)).toBe("lmdb apply counts/0@2");
+      // Applied without a checkpoint: that waits for a commit whose offsets prove the ownership.
+      expect(s.calls.at(-1)).toBe("lmdb apply counts/0@undefined");
       expect(s.countOf("a")).toBe(2);
       expect(s.tasks.positions.size).toBe(0);
       expect(s.committer.committedOffsets.get("in/0")).toBe(2);

@@ -4,6 +4,18 @@
  * cache), the consumed offsets are added to it, Kafka commits it, and **only then** are the writes applied to LMDB
  * together with each store-partition's changelog offset, in one LMDB transaction: local state is never ahead of
  * Kafka. A failed commit is either fatal (fenced, at-least-once) or aborts: the caller rewinds.
+ *
+ * Checkpoints. A store-partition's checkpoint says up to which changelog offset its local state holds everything
+ * committed; a restore replays the changelog after it. Kafka Streams takes it from the producer's callback for each
+ * changelog record. weir does not ask for a report per record (record-collector.ts: the largest cost of the main
+ * thread), so it asks the changelog partitions' last stable offsets instead, right after a commit and before
+ * anything else is produced (#dueCheckpoints says why that offset and not the end). Nothing else writes a task's
+ * changelog partition: a fenced zombie's records are aborted. It asks at most every CHECKPOINT_INTERVAL_MS, and on
+ * every commit that precedes closing tasks (a revoke, a stop), so a clean restart restores nothing. Between, a
+ * store's checkpoint lags its state: after a crash, the restore replays up to that interval's changelog records
+ * again, which only rewrites values the state already has (a checkpoint behind the state is safe; one ahead of it
+ * is what must never happen). Under exactly-once, Kafka Streams instead wipes a crashed task's state and restores
+ * it all.
  */
 import type { StateBackend } from "../../state/index.js";
 import { OffsetError, ProducerFencedError, WeirError } from "../errors.js";
@@ -14,6 +26,7 @@ import {
   sleep,
   describeKafkaError,
   flush,
+  listOffsets,
   type IAdminClient,
   type KafkaConsumer,
   type LibrdKafkaError,
@@ -21,9 +34,10 @@ import {
   type TopicPartitionOffset,
   tpKey,
 } from "../kafka.js";
+import { changelogTopic } from "../builder.js";
 import type { RecordCollector } from "./record-collector.js";
 import type { TaskManager } from "./task-manager.js";
-import { applyStaged, stageChangelogs } from "./task-stores.js";
+import { applyStaged, stageChangelogs, type StagedWrites } from "./task-stores.js";
 import { encodeCommitMetadata } from "./start-offsets.js";
 import { armedFault, faultPoint } from "./test-faults.js";
 import type { RuntimeContext } from "./context.js";
@@ -71,6 +85,27 @@ interface UndecidedCommit {
   started: bigint;
 }
 
+/** How often, at most, a commit checkpoints the stores it changed (see the top of this file). */
+export const CHECKPOINT_INTERVAL_MS = 10_000;
+
+interface Checkpoint {
+  store: string;
+  partition: number;
+  /** The changelog offset the store-partition's state holds everything up to. */
+  offset: number;
+}
+
+/** Checkpoint-only batches (no writes) for the checkpoints whose changelog partition this commit wrote nothing to. */
+function checkpointOnly(
+  checkpoints: Map<string, Checkpoint>,
+  staged: readonly StagedWrites[],
+): StagedWrites[] {
+  const written = new Set(staged.map((s) => s.changelog));
+  return [...checkpoints]
+    .filter(([changelog]) => !written.has(changelog))
+    .map(([changelog, c]) => ({ store: c.store, partition: c.partition, writes: [], changelog }));
+}
+
 /** A transactional call's retriable error: the request is still under way and the same call resumes it. */
 function undecided(err: unknown): boolean {
   const e = err as Partial<LibrdKafkaError> | undefined;
@@ -94,11 +129,25 @@ export class Committer {
   readonly #repartitionTopics: Set<string>;
   /** A commitTransaction that hung (TransactionCallStuckError): what to apply should it turn out to have stood. */
   #hungCommit: UndecidedCommit | undefined;
+  /** Changelog partitions (`tpKey`) of store-partitions changed since their last checkpoint. */
+  readonly #uncheckpointed = new Map<string, { store: string; partition: number }>();
+  /** Internal changelog topics (a store whose changelog is its source topic is checkpointed from its offsets). */
+  readonly #changelogTopics: Set<string>;
+  #lastCheckpoint = Date.now();
+  #checkpointRequested = false;
 
   constructor(private readonly d: CommitterDeps) {
     this.#repartitionTopics = new Set(
       d.topology.internalTopics.filter((t) => t.kind === "repartition").map((t) => t.name),
     );
+    this.#changelogTopics = new Set(
+      d.topology.internalTopics.filter((t) => t.kind === "changelog").map((t) => t.name),
+    );
+  }
+
+  /** The next commit checkpoints every store-partition changed since its last checkpoint (before tasks close). */
+  requestCheckpoint(): void {
+    this.#checkpointRequested = true;
   }
 
   get #eos(): boolean {
@@ -132,17 +181,24 @@ export class Committer {
     const { tasks, collector } = this.d;
     const started = process.hrtime.bigint();
     // Each offset carries its task's stream time, which a task resuming from it starts with.
-    const offsets = [...tasks.positions.values()].map((o) => {
+    const withStreamTime = (o: TopicPartitionOffset) => {
       const task = tasks.tasks.ofPartition(tpKey(o.topic, o.partition))?.task;
       return task ? { ...o, metadata: encodeCommitMetadata(task.streamTime) } : o;
-    });
+    };
+    let offsets = [...tasks.positions.values()].map(withStreamTime);
     if (offsets.length === 0 && collector.sinceCommit === 0 && !tasks.hasPendingWrites()) {
-      // Nothing to commit; an open, empty transaction stays open for the next records. The broker has not seen it
-      // (begin is local until a record or offset is added), so its age, which tells a broker's timeout abort from a
-      // twin's fence (failures.ts, fatalProducerRemedy), starts again.
-      this.lastCommit = Date.now();
-      this.txnStartedAt = this.lastCommit;
-      return;
+      // Nothing to commit. Tasks about to close (a revoke, a stop) still want their stores checkpointed, and a
+      // checkpoint needs proof that this worker still owns the partitions: the offsets it committed last are
+      // committed again, which the group coordinator takes only under this worker's generation.
+      offsets = this.#checkpointRequested ? this.#lastCommittedOffsets().map(withStreamTime) : [];
+      if (offsets.length === 0) {
+        // An open, empty transaction stays open for the next records. The broker has not seen it (begin is local
+        // until a record or offset is added), so its age, which tells a broker's timeout abort from a twin's fence
+        // (failures.ts, fatalProducerRemedy), starts again.
+        this.lastCommit = Date.now();
+        this.txnStartedAt = this.lastCommit;
+        return;
+      }
     }
     if (this.#eos && !this.txnOpen) {
       this.d.health.step("beginTransaction");
@@ -185,29 +241,52 @@ export class Committer {
         throw err;
       }
       this.txnOpen = false;
-      this.d.health.step("waiting for delivery reports after commitTransaction");
-      await collector.awaitDeliveries();
     } else {
       this.d.health.step("flushing the producer");
+      // Every record is delivered or failed once the flush returns; a failure's report reaches the collector
+      // within the loop turns settleDeliveries waits.
       await flush(this.d.producer(), 60_000);
-      this.d.health.step("waiting for delivery reports after a flush");
-      await collector.awaitDeliveries();
+      await collector.settleDeliveries();
       if (collector.deliveryError) throw collector.producerError(collector.deliveryError, "(flush)");
       this.d.health.step("committing offsets");
       if (offsets.length > 0) this.d.consumer().commitSync(offsets);
     }
-    this.#stood({ staged, offsets, started });
+    for (const s of staged)
+      if (this.#changelogTopics.has(s.changelog.slice(0, s.changelog.lastIndexOf("/"))))
+        this.#uncheckpointed.set(s.changelog, { store: s.store, partition: s.partition });
+    // Checkpoints only after a commit that carried input offsets: the group coordinator took them under this
+    // worker's generation, so no other worker has written these changelog partitions since this worker restored
+    // them (a zombie's offsets are refused, its transaction aborted). See #dueCheckpoints.
+    const checkpoints = offsets.length > 0 ? await this.#dueCheckpoints() : undefined;
+    this.#stood({ staged, offsets, started }, checkpoints);
+  }
+
+  /**
+   * The offsets this worker committed last for the input partitions of its tasks whose stores wait for a checkpoint
+   * (none when no store does).
+   */
+  #lastCommittedOffsets(): TopicPartitionOffset[] {
+    const tasks = new Set([...this.#uncheckpointed.values()].map((sp) => sp.partition));
+    const offsets: TopicPartitionOffset[] = [];
+    for (const a of this.d.tasks.tasks.values()) {
+      if (!tasks.has(a.task.partition)) continue;
+      for (const tp of a.partitions) {
+        const offset = this.committedOffsets.get(tpKey(tp.topic, tp.partition));
+        if (offset !== undefined) offsets.push({ topic: tp.topic, partition: tp.partition, offset });
+      }
+    }
+    return offsets;
   }
 
   /** After a commit stood: its store writes into LMDB with their checkpoints, and the bookkeeping of a commit. */
-  #stood({ staged, offsets, started }: UndecidedCommit): void {
+  #stood({ staged, offsets, started }: UndecidedCommit, checkpoints?: Map<string, Checkpoint>): void {
     const { tasks, collector } = this.d;
     // Source-topic changelogs: the last offset consumed (the committed position − 1).
     const consumed = new Map(offsets.map((o) => [tpKey(o.topic, o.partition), o.offset - 1]));
     applyStaged(
       this.d.store(),
-      staged,
-      (changelog) => collector.changelogOffsets.get(changelog) ?? consumed.get(changelog),
+      checkpoints ? [...staged, ...checkpointOnly(checkpoints, staged)] : staged,
+      (changelog) => checkpoints?.get(changelog)?.offset ?? consumed.get(changelog),
     );
     const metrics = this.d.metrics;
     for (const o of offsets) {
@@ -316,6 +395,68 @@ export class Committer {
   }
 
   /**
+   * Checkpoints for the store-partitions changed since their last one, when a checkpoint is due (or was requested):
+   * by changelog partition, the store-partition and its changelog's last stable offset − 1. Undefined when none is
+   * due, or when the brokers do not answer (a later commit asks again; a checkpoint that lags is safe).
+   *
+   * The last stable offset, not the end: every transaction below it is decided, so the state holds everything
+   * committed up to it. An undecided transaction on the changelog (a dead worker's, not yet aborted) stays above
+   * the checkpoint, and a restore from it waits for Kafka's decision (restorer.ts, KAFKA-10167) instead of being
+   * "up to date" past records that may still commit. Right after a commit the markers of this worker's own
+   * transaction may not be written yet, so the stable offset can lag its records: the partition stays changed
+   * until stable offset and end agree, and a checkpoint before tasks close waits for that up to half a second.
+   *
+   * Only partitions of tasks this worker runs now: a store-partition whose task was lost may be written by another
+   * worker, and its local state must not be checkpointed past what it holds.
+   */
+  async #dueCheckpoints(): Promise<Map<string, Checkpoint> | undefined> {
+    const requested = this.#checkpointRequested;
+    if (!requested && Date.now() - this.#lastCheckpoint < CHECKPOINT_INTERVAL_MS) return undefined;
+    this.#checkpointRequested = false;
+    this.#lastCheckpoint = Date.now();
+    const owned = new Set<string>();
+    for (const a of this.d.tasks.tasks.values())
+      for (const store of a.stores.keys())
+        owned.add(tpKey(changelogTopic(this.d.topology.appId, store), a.task.partition));
+    for (const changelog of this.#uncheckpointed.keys())
+      if (!owned.has(changelog)) this.#uncheckpointed.delete(changelog);
+    const admin = this.d.admin();
+    if (this.#uncheckpointed.size === 0 || !admin) return undefined;
+    const changed = [...this.#uncheckpointed];
+    const partitions = changed.map(([, sp]) => ({
+      topic: changelogTopic(this.d.topology.appId, sp.store),
+      partition: sp.partition,
+    }));
+    try {
+      let stable: Map<string, number>;
+      let end: Map<string, number>;
+      for (let attempt = 1; ; attempt++) {
+        [stable, end] = await Promise.all([
+          listOffsets(admin, partitions, "latest", "read_committed", 5_000),
+          listOffsets(admin, partitions, "latest", "read_uncommitted", 5_000),
+        ]);
+        const settled = changed.every(([changelog]) => stable.get(changelog) === end.get(changelog));
+        if (settled || !requested || attempt >= 20) break;
+        await sleep(25);
+      }
+      const checkpoints = new Map<string, Checkpoint>();
+      for (const [changelog, sp] of changed) {
+        const lso = stable.get(changelog);
+        if (lso === undefined || lso <= 0) continue;
+        checkpoints.set(changelog, { ...sp, offset: lso - 1 });
+        if (lso === end.get(changelog)) this.#uncheckpointed.delete(changelog);
+      }
+      return checkpoints;
+    } catch (err) {
+      this.d.log.debug("checkpoint skipped: the changelogs' end offsets were not answered", {
+        error: describeKafkaError(err),
+        retryInMs: CHECKPOINT_INTERVAL_MS,
+      });
+      return undefined;
+    }
+  }
+
+  /**
    * A transactional call that ends in a retriable error (it timed out: the brokers did not answer in time) has not
    * failed: librdkafka keeps the request going, the transaction's outcome is undecided — a commit may stand in
    * Kafka already — and the only call it accepts next is the same one again (an abort is refused as conflicting).
@@ -414,8 +555,7 @@ export class Committer {
         await sleep(delay);
       }
     }
-    this.d.health.step("waiting for delivery reports after abortTransaction");
-    await this.d.collector.awaitDeliveries().catch(() => {});
+    await this.d.collector.settleDeliveries();
     this.#aborted();
   }
 
@@ -425,7 +565,6 @@ export class Committer {
    */
   dropTransaction(): void {
     this.txnOpen = false;
-    this.d.collector.delivered = this.d.collector.produced;
     this.#aborted();
   }
 

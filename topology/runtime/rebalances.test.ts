@@ -112,6 +112,7 @@ function setup(
     committer: {
       txnOpen: false,
       committedOffsets: new Map(),
+      requestCheckpoint: () => calls.push("checkpoint requested"),
       abort: async () => {
         calls.push("abort");
         if (opts.abortFails) throw new ProducerFencedError("abortTransaction failed: invalid state");
@@ -185,6 +186,7 @@ describe("Rebalancer", () => {
       "restore 1 done",
       // partition 0 at its stable committed offset; partition 1 has none: the source policy (earliest)
       `assign 0@42,1@${Offset.BEGINNING}`,
+      "checkpoint requested", // the revoked tasks close after this commit
       "commit",
       "unassign 0,1",
     ]);
@@ -223,14 +225,14 @@ describe("Rebalancer", () => {
     rebalancer.onRebalance(event(ErrorCode.REVOKE_PARTITIONS), other(0));
     await rebalancer.chain;
     expect(tasks.tasks.size).toBe(0);
-    expect(calls).toEqual(["commit", "unassign other/0", "pause 0"]);
+    expect(calls).toEqual(["checkpoint requested", "commit", "unassign other/0", "pause 0"]);
     expect(rebalancer.incompleteTasks()).toMatchObject([{ id: "0_0", missing: ["other/0"] }]);
 
     // in/0 goes too: nothing waits any more.
     calls.length = 0;
     rebalancer.onRebalance(event(ErrorCode.REVOKE_PARTITIONS), tps(0));
     await rebalancer.chain;
-    expect(calls).toEqual(["commit", "unassign 0"]);
+    expect(calls).toEqual(["checkpoint requested", "commit", "unassign 0"]);
     expect(rebalancer.incompleteTasks()).toEqual([]);
     expect(rebalancer.settled).toBe(true);
     expect(failure()).toBeUndefined();

@@ -520,6 +520,8 @@ export class Rebalancer {
       closed = affected;
       if (this.d.committer.txnOpen || this.d.tasks.positions.size > 0) await this.abortAndRewind();
     } else {
+      // The tasks close after this commit: checkpoint their stores, so whoever runs them next restores nothing.
+      this.d.committer.requestCheckpoint();
       await this.d.commit();
       // Looked up again: a failed commit aborts and reopens every task, and the objects found above are gone.
       const closing = this.d.tasks.tasks.tasksOf(assignment);

@@ -1,8 +1,10 @@
 /**
- * Producing (Kafka Streams' RecordCollector): outputs, changelog records and dead letters go through one producer;
- * delivery reports are counted (a commit waits for all of them) and remember the offset of each changelog
- * partition's last record (the checkpoint LMDB stores with the state); the first delivery error fails the open
- * transaction.
+ * Producing (Kafka Streams' RecordCollector): outputs, changelog records and dead letters go through one producer.
+ * The producer reports failed deliveries only (`delivery.report.only.error`): the first one fails the open
+ * transaction. Successful records are not reported one by one — a report per record cost more of the main thread
+ * than anything else a worker does; a commit learns that every record arrived from the transaction's commit
+ * (exactly-once) or a flush (at-least-once), and stores are checkpointed from the changelogs' end offsets
+ * (Committer).
  */
 import { DeadLetterHeader, deadLetterHeaders, deadLetterReason } from "../dead-letter.js";
 import { loggableFailure } from "../failures.js";
@@ -15,7 +17,6 @@ import {
   type LibrdKafkaError,
   type Producer,
   recordBytes,
-  tpKey,
 } from "../kafka.js";
 import type { Headers, OutgoingRecord, RawRecord } from "../record.js";
 import type { RuntimeContext } from "./context.js";
@@ -31,15 +32,12 @@ export const DEFAULT_MAX_RECORD_BYTES = 1_000_000;
 const MSG_SIZE_TOO_LARGE = 10;
 
 export class RecordCollector {
-  /** Records produced and delivery reports received, since the worker started. */
+  /** Records produced since the worker started. */
   produced = 0;
-  delivered = 0;
   /** Records produced since the last commit (outputs, changelog records, dead letters). */
   sinceCommit = 0;
   /** The first failed delivery since the last commit or abort. */
   deliveryError: LibrdKafkaError | undefined;
-  /** Offset of the last changelog record delivered, per changelog partition (from delivery reports). */
-  readonly changelogOffsets = new Map<string, number>();
   readonly #changelogTopics: Set<string>;
   /** Metric children per topic, resolved once: label lookups per record are a measurable cost. */
   readonly #topicMetrics = new Map<
@@ -148,29 +146,23 @@ export class RecordCollector {
     );
   }
 
-  onDelivery(
-    err: LibrdKafkaError | null | undefined,
-    report: { topic: string; partition: number; offset: number },
-  ): void {
-    this.delivered++;
-    if (err) {
-      this.deliveryError ??= err;
-      return;
-    }
-    if (this.#changelogTopics.has(report.topic)) {
-      const key = tpKey(report.topic, report.partition);
-      if ((this.changelogOffsets.get(key) ?? -1) < report.offset)
-        this.changelogOffsets.set(key, report.offset);
-    }
+  /** A delivery report: only failed records are reported (a successful one, should a user ask for them, is ignored). */
+  onDelivery(err: LibrdKafkaError | null | undefined): void {
+    // Records an abort purged: that transaction has failed already, and reports of a large one reach JavaScript
+    // 100 per loop turn, some after the next transaction has begun, which they must not fail.
+    if (!err || err.code === ErrorCode.PURGE_QUEUE || err.code === ErrorCode.PURGE_INFLIGHT) return;
+    this.deliveryError ??= err;
   }
 
-  async awaitDeliveries(): Promise<void> {
-    const deadline = Date.now() + 30_000;
-    while (this.delivered < this.produced) {
-      if (Date.now() > deadline)
-        throw new ProducerError(`${this.produced - this.delivered} delivery reports missing after 30 s`);
-      await new Promise((r) => setImmediate(r));
-    }
+  /**
+   * Let the reports of records the producer has finished with reach {@link onDelivery}: call after a flush, a
+   * commit or an abort returned. librdkafka hands a report to the client before the flush (or transaction call)
+   * that waited for its record returns; the client passes it to JavaScript through its own libuv async handle, which
+   * the event loop's poll phase serves — at the latest in the loop turn after the call's completion, so two
+   * setImmediate turns are enough.
+   */
+  async settleDeliveries(): Promise<void> {
+    for (let i = 0; i < 2; i++) await new Promise((r) => setImmediate(r));
   }
 }
 

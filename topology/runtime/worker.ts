@@ -670,9 +670,7 @@ export class Worker {
   }
 
   async #connectProducer(): Promise<Producer> {
-    const producer = createProducer(this.#ctx, this.#clientErrors, (err, report) =>
-      this.#collector.onDelivery(err, report),
-    );
+    const producer = createProducer(this.#ctx, this.#clientErrors, (err) => this.#collector.onDelivery(err));
     producer.on("event.error", (err) => this.#onClientError(err));
     await connectWithRetry(this.#ctx, producer, "producer");
     // Delivery reports are served by librdkafka's background thread, not by polling from the event loop.
@@ -928,7 +926,12 @@ export class Worker {
           await this.#rebalancer.checkPositionsInRange();
         }
       }
-      if (this.#fatal === undefined) await this.#exclusive(() => this.#commit());
+      if (this.#fatal === undefined)
+        await this.#exclusive(() => {
+          // The tasks close after this commit: checkpoint their stores, so a restart restores nothing.
+          this.#committer.requestCheckpoint();
+          return this.#commit();
+        });
     } catch (err) {
       this.#fatal ??= err;
     }
