@@ -41,6 +41,10 @@ interface Failures {
   /** "hang": the call is made and never answered (a call librdkafka lost). */
   commit?: object | object[] | "hang";
   abort?: object[];
+  /** One error per sendOffsetsToTransaction call, in order (then success). */
+  sendOffsets?: object[];
+  /** Called as a commitTransaction stands (before its answer), with the end offsets: another writer's turn. */
+  afterCommit?: (ends: Map<string, number>) => void;
 }
 const timedOut = { message: "Local: Timed out", code: -185, isRetriable: true, isFatal: false };
 const abortable = {
@@ -66,11 +70,12 @@ function fakeProducer(calls: Call[], ends: Map<string, number>, fail: Failures =
       cb: (e: unknown) => void,
     ) => {
       calls.push(`sendOffsets ${offsets.map((o) => `${o.topic}@${o.offset}`).join(",")}`);
-      cb(null);
+      cb(fail.sendOffsets?.shift() ?? null);
     },
     commitTransaction: (_t: number, cb: (e: unknown) => void) => {
       calls.push("commit");
       if (fail.commit === "hang") return;
+      fail.afterCommit?.(ends);
       cb((Array.isArray(fail.commit) ? fail.commit.shift() : fail.commit) ?? null);
     },
     abortTransaction: (_t: number, cb: (e: unknown) => void) => (
@@ -189,7 +194,7 @@ function setup(fail: Failures = {}, groupOffsets: Record<string, number> = {}) {
 }
 
 describe("Committer", () => {
-  it("commits in Kafka first (outputs, changelog, offsets), then applies state and checkpoint to the store", async () => {
+  it("commits in Kafka first (outputs, changelog, offsets), then applies state and checkpoint to the store; tasks closing get a second commit that checkpoints the first", async () => {
     const { calls, committer, feed, memory } = setup();
     await feed("a", "a", "b");
     committer.requestCheckpoint();
@@ -204,9 +209,14 @@ describe("Committer", () => {
       "produce unit-app-counts-changelog",
       "sendOffsets in@3",
       "commit",
-      // after the commit, before anything else is produced: the changelog's last stable offset - 1 (= end - 1 here)
+      // nothing was checkpointed before: no checkpoint asked for, none applied
+      "lmdb apply counts/0@undefined",
+      // the tasks close: the same offsets again, the stable offset asked for before they go (- 1 = end - 1 here)
+      "begin",
       "listOffsets stable unit-app-counts-changelog/0",
       "listOffsets end unit-app-counts-changelog/0",
+      "sendOffsets in@3",
+      "commit",
       "lmdb apply counts/0@4",
     ]);
     expect(memory.open("counts", 0).checkpoint()).toBe(4);
@@ -226,10 +236,10 @@ describe("Committer", () => {
     await committer.commit();
     expect(calls.slice(-6)).toEqual([
       "begin",
-      "sendOffsets in@1",
-      "commit",
       "listOffsets stable unit-app-counts-changelog/0",
       "listOffsets end unit-app-counts-changelog/0",
+      "sendOffsets in@1",
+      "commit",
       "lmdb apply counts/0@1",
     ]);
     expect(memory.open("counts", 0).checkpoint()).toBe(1);
@@ -255,14 +265,18 @@ describe("Committer", () => {
       ]);
       expect(memory.open("counts", 0).checkpoint()).toBeUndefined();
       await feed("b");
-      await committer.commit(); // offsets: the due checkpoint is taken after it stands
-      expect(calls.slice(-4)).toEqual([
-        "commit",
+      // Offsets: the due checkpoint is asked for before they go, and applied once the commit stands. It covers the
+      // commits before this one (changelog@2), not this one's own record.
+      await committer.commit();
+      expect(calls.slice(-6)).toEqual([
         "listOffsets stable unit-app-counts-changelog/0",
         "listOffsets end unit-app-counts-changelog/0",
-        "lmdb apply counts/0@3",
+        "produce unit-app-counts-changelog",
+        "sendOffsets in@2",
+        "commit",
+        "lmdb apply counts/0@1",
       ]);
-      expect(memory.open("counts", 0).checkpoint()).toBe(3);
+      expect(memory.open("counts", 0).checkpoint()).toBe(1);
     } finally {
       clock.mockRestore();
     }
@@ -278,9 +292,10 @@ describe("Committer", () => {
     await feed("a");
     committer.requestCheckpoint();
     await committer.commit(); // changelog@3
-    // Checkpointed below the undecided transaction (a restore from it waits for the decision), after 20 asks.
+    // Checkpointed below the undecided transaction (a restore from it waits for the decision), after 20 asks
+    // before the commit and 20 before the offsets-only commit that follows it (the tasks are closing).
     expect(calls.at(-1)).toBe("lmdb apply counts/0@1");
-    expect(calls.filter((c) => c.startsWith("listOffsets stable"))).toHaveLength(20);
+    expect(calls.filter((c) => c.startsWith("listOffsets stable"))).toHaveLength(40);
     expect(memory.open("counts", 0).checkpoint()).toBe(1);
     // Decided: the partition is still due a checkpoint, and the next one covers everything.
     undecided.clear();
@@ -288,6 +303,47 @@ describe("Committer", () => {
     await committer.commit();
     expect(calls.at(-1)).toBe("lmdb apply counts/0@3");
     expect(memory.open("counts", 0).checkpoint()).toBe(3);
+  });
+
+  it("a checkpoint never covers what a new owner wrote after this worker's commit: the stable offset is read before the offsets go", async () => {
+    // A worker frozen right after its commit stood loses its partitions; the new owner commits changelog records of
+    // its own. A stable offset asked after the commit would cover them, and a restore from that checkpoint (if the
+    // partition came back to this worker) would skip them. Asked before the offsets are sent, it cannot: the group
+    // coordinator took those offsets under this worker's generation, so nobody else owned the partition yet.
+    const changelog = "unit-app-counts-changelog/0";
+    const staleGeneration = {
+      message: "Broker: Specified group generation id is not valid",
+      code: 22,
+      isTxnRequiresAbort: true,
+      isFatal: false,
+    };
+    const fail: Failures = {};
+    const { calls, committer, feed, memory } = setup(fail);
+    await feed("a");
+    await committer.commit(); // out@1, changelog@2; not checkpointed (not due)
+    await feed("b"); // out@3
+    let ours = 0;
+    fail.afterCommit = (e) => {
+      fail.afterCommit = undefined;
+      ours = e.get(changelog)!; // this commit's last changelog record (changelog@4)
+      e.set(changelog, ours + 10); // the new owner's, committed
+      fail.sendOffsets = [staleGeneration]; // and this worker's next offsets are refused
+    };
+    committer.requestCheckpoint(); // tasks about to close
+    // The commit stands with the checkpoint asked before it; the offsets-only commit that would checkpoint its own
+    // records is refused (another generation owns the partition), so nothing of it is applied.
+    const failed = await committer.commit().then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(ours).toBe(4);
+    expect(memory.open("counts", 0).checkpoint()).toBeLessThanOrEqual(ours);
+    expect(memory.open("counts", 0).checkpoint()).toBe(1);
+    expect(calls.filter((c) => c.startsWith("lmdb apply"))).toEqual([
+      "lmdb apply counts/0@undefined",
+      "lmdb apply counts/0@1",
+    ]);
+    expect(failed).toMatchObject({ code: 22 });
   });
 
   it("never checkpoints a store-partition of a task this worker no longer runs", async () => {

@@ -8,10 +8,12 @@
  * Checkpoints. A store-partition's checkpoint says up to which changelog offset its local state holds everything
  * committed; a restore replays the changelog after it. Kafka Streams takes it from the producer's callback for each
  * changelog record. weir does not ask for a report per record (record-collector.ts: the largest cost of the main
- * thread), so it asks the changelog partitions' last stable offsets instead, right after a commit and before
- * anything else is produced (#dueCheckpoints says why that offset and not the end). Nothing else writes a task's
- * changelog partition: a fenced zombie's records are aborted. It asks at most every CHECKPOINT_INTERVAL_MS, and on
- * every commit that precedes closing tasks (a revoke, a stop), so a clean restart restores nothing. Between, a
+ * thread), so it asks the changelog partitions' last stable offsets instead, before a commit's changelog records and
+ * offsets are sent, and the answer becomes the checkpoint only if that commit stands (#dueCheckpoints says why that
+ * offset and not the end, and why before). Nothing else writes a task's changelog partition: a fenced zombie's
+ * records are aborted. It asks at most every CHECKPOINT_INTERVAL_MS, and on every commit that precedes closing tasks
+ * (a revoke, a stop), followed then by a second commit of the same offsets with nothing else in it, so the checkpoint
+ * covers the first one's records too and a clean restart restores nothing. Between, a
  * store's checkpoint lags its state: after a crash, the restore replays up to that interval's changelog records
  * again, which only rewrites values the state already has (a checkpoint behind the state is safe; one ahead of it
  * is what must never happen). Under exactly-once, Kafka Streams instead wipes a crashed task's state and restores
@@ -206,6 +208,11 @@ export class Committer {
       this.txnOpen = true;
       this.txnStartedAt = Date.now();
     }
+    // Checkpoints are asked for before this commit's changelog records and offsets go, and only with offsets: they
+    // hold if the group coordinator takes these offsets under this worker's generation (a zombie's are refused, its
+    // transaction aborted). See #dueCheckpoints.
+    const closing = this.#checkpointRequested;
+    const checkpoints = offsets.length > 0 ? await this.#dueCheckpoints() : undefined;
     const staged = stageChangelogs(
       this.d.topology,
       [...tasks.tasks.values()].map((a) => ({ partition: a.task.partition, stores: a.stores })),
@@ -254,11 +261,13 @@ export class Committer {
     for (const s of staged)
       if (this.#changelogTopics.has(s.changelog.slice(0, s.changelog.lastIndexOf("/"))))
         this.#uncheckpointed.set(s.changelog, { store: s.store, partition: s.partition });
-    // Checkpoints only after a commit that carried input offsets: the group coordinator took them under this
-    // worker's generation, so no other worker has written these changelog partitions since this worker restored
-    // them (a zombie's offsets are refused, its transaction aborted). See #dueCheckpoints.
-    const checkpoints = offsets.length > 0 ? await this.#dueCheckpoints() : undefined;
     this.#stood({ staged, offsets, started }, checkpoints);
+    // Tasks about to close want a checkpoint that covers this commit's own changelog records as well: a second commit
+    // of the same offsets, with nothing else in it, asks for the stable offsets before its offsets go, as above.
+    if (closing && staged.some((s) => this.#uncheckpointed.has(s.changelog))) {
+      this.#checkpointRequested = true;
+      await this.commit();
+    }
   }
 
   /**
@@ -405,6 +414,12 @@ export class Committer {
    * "up to date" past records that may still commit. Right after a commit the markers of this worker's own
    * transaction may not be written yet, so the stable offset can lag its records: the partition stays changed
    * until stable offset and end agree, and a checkpoint before tasks close waits for that up to half a second.
+   *
+   * Asked before the commit's changelog records and offsets are sent, and used only if that commit stands: the
+   * group coordinator then took its offsets under this worker's generation, so when the offsets were asked for, no
+   * other worker had been given the partition yet. Asked after the commit, the answer could include records of a
+   * new owner that started in between (this worker frozen right after its commit stood, its session expired), and
+   * a restore from that checkpoint would skip them. The price: a checkpoint lags its commit's own records.
    *
    * Only partitions of tasks this worker runs now: a store-partition whose task was lost may be written by another
    * worker, and its local state must not be checkpointed past what it holds.
