@@ -346,6 +346,43 @@ describe("Committer", () => {
     expect(failed).toMatchObject({ code: 22 });
   });
 
+  it("a transaction without new input offsets (a wall-clock punctuation's outputs) sends the last ones again", async () => {
+    // Without offsets, the group coordinator never sees the transaction: a zombie's punctuation could commit.
+    const punctuation = {
+      topic: "out",
+      partition: 0,
+      key: Buffer.from("window"),
+      value: Buffer.from("closed"),
+      timestamp: 1,
+      headers: {},
+    };
+    const s = setup();
+    // Nothing committed yet, and the partition started without a committed offset: nothing to send.
+    await s.committer.beginIfNeeded();
+    s.collector.send(punctuation);
+    await s.committer.commit();
+    expect(s.calls.filter((c) => c.startsWith("sendOffsets"))).toEqual([]);
+    // Started from the group's committed offset 7: that one.
+    s.committer.noteStarts([{ topic: "in", partition: 0, offset: 7, committed: true }]);
+    await s.committer.beginIfNeeded();
+    s.collector.send(punctuation);
+    await s.committer.commit();
+    expect(s.calls.slice(-2)).toEqual(["sendOffsets in@7", "commit"]);
+    // After a commit of its own: the offset it committed last.
+    await s.feed("a");
+    await s.committer.commit();
+    expect(s.calls.filter((c) => c.startsWith("sendOffsets")).at(-1)).toBe("sendOffsets in@1");
+    s.collector.send(punctuation);
+    await s.committer.commit();
+    expect(s.calls.slice(-2)).toEqual(["sendOffsets in@1", "commit"]);
+    // The partition moved away and came back at 50 (another worker committed meanwhile): 50, never this worker's
+    // older 1, which would move the group's offset back.
+    s.committer.noteStarts([{ topic: "in", partition: 0, offset: 50, committed: true }]);
+    s.collector.send(punctuation);
+    await s.committer.commit();
+    expect(s.calls.slice(-2)).toEqual(["sendOffsets in@50", "commit"]);
+  });
+
   it("never checkpoints a store-partition of a task this worker no longer runs", async () => {
     const { calls, committer, feed, tasks } = setup();
     await feed("a");

@@ -125,6 +125,13 @@ export class Committer {
    * committed offsets must not go below (start-offsets.ts, knownCommitted).
    */
   readonly committedOffsets = new Map<string, number>();
+  /**
+   * The group's committed offset of each input partition (`tpKey`) as this worker knows it since the partition last
+   * started here: the offset it started from, if it started from a committed one, then each offset this worker
+   * committed. What a transaction without new offsets sends again (#ownershipOffsets). Not committedOffsets: that
+   * one outlives a partition's moves (another worker may have committed past it since).
+   */
+  readonly #sinceStart = new Map<string, number>();
   /** Committed offsets of repartition topics not yet purged. */
   readonly #purgeable = new Map<string, TopicPartitionOffset>();
   #lastPurge = Date.now();
@@ -145,6 +152,15 @@ export class Committer {
     this.#changelogTopics = new Set(
       d.topology.internalTopics.filter((t) => t.kind === "changelog").map((t) => t.name),
     );
+  }
+
+  /** Where input partitions start: those that start from the group's committed offset remember it. */
+  noteStarts(
+    starts: ReadonlyArray<{ topic: string; partition: number; offset: number; committed: boolean }>,
+  ): void {
+    for (const s of starts)
+      if (s.committed) this.#sinceStart.set(tpKey(s.topic, s.partition), s.offset);
+      else this.#sinceStart.delete(tpKey(s.topic, s.partition));
   }
 
   /** The next commit checkpoints every store-partition changed since its last checkpoint (before tasks close). */
@@ -201,6 +217,13 @@ export class Committer {
         this.txnStartedAt = this.lastCommit;
         return;
       }
+    } else if (offsets.length === 0 && this.#eos) {
+      // Records to commit but no input offsets: a wall-clock punctuation's outputs and store writes. A transaction
+      // without offsets is not checked against the group's generation: a zombie (a worker frozen past its session,
+      // resumed) could commit its punctuation next to the new owner's. The offsets committed last go again, which the
+      // group coordinator takes only under this worker's generation (a zombie's transaction is aborted). Only a
+      // task that has neither committed nor started from a committed offset has none to send.
+      offsets = this.#ownershipOffsets().map(withStreamTime);
     }
     if (this.#eos && !this.txnOpen) {
       this.d.health.step("beginTransaction");
@@ -271,6 +294,21 @@ export class Committer {
   }
 
   /**
+   * For every input partition of this worker's tasks, the group's committed offset as this worker knows it since the
+   * partition started here: committing it again changes nothing but proves ownership.
+   */
+  #ownershipOffsets(): TopicPartitionOffset[] {
+    const offsets: TopicPartitionOffset[] = [];
+    for (const a of this.d.tasks.tasks.values())
+      for (const tp of a.partitions) {
+        const key = tpKey(tp.topic, tp.partition);
+        const offset = this.#sinceStart.get(key);
+        if (offset !== undefined) offsets.push({ topic: tp.topic, partition: tp.partition, offset });
+      }
+    return offsets;
+  }
+
+  /**
    * The offsets this worker committed last for the input partitions of its tasks whose stores wait for a checkpoint
    * (none when no store does).
    */
@@ -300,6 +338,7 @@ export class Committer {
     const metrics = this.d.metrics;
     for (const o of offsets) {
       this.committedOffsets.set(tpKey(o.topic, o.partition), o.offset);
+      this.#sinceStart.set(tpKey(o.topic, o.partition), o.offset);
       metrics?.committedOffset.set({ topic: o.topic, partition: String(o.partition) }, o.offset);
       if (this.#repartitionTopics.has(o.topic)) this.#purgeable.set(tpKey(o.topic, o.partition), o);
     }
