@@ -112,6 +112,7 @@ function setup(
     committer: {
       txnOpen: false,
       committedOffsets: new Map(),
+      noteStarts: () => {},
       requestCheckpoint: () => calls.push("checkpoint requested"),
       abort: async () => {
         calls.push("abort");
