@@ -356,6 +356,12 @@ describe("Committer", () => {
       timestamp: 1,
       headers: {},
     };
+    const startedAt = (offset: number) => ({
+      topic: "in",
+      partition: 0,
+      offset,
+      decision: { kind: "committed" as const, offset, reason: `committed offset ${offset}` },
+    });
     const s = setup();
     // Nothing committed yet, and the partition started without a committed offset: nothing to send.
     await s.committer.beginIfNeeded();
@@ -363,7 +369,7 @@ describe("Committer", () => {
     await s.committer.commit();
     expect(s.calls.filter((c) => c.startsWith("sendOffsets"))).toEqual([]);
     // Started from the group's committed offset 7: that one.
-    s.committer.noteStarts([{ topic: "in", partition: 0, offset: 7, committed: true }]);
+    s.committer.noteStarts([startedAt(7)]);
     await s.committer.beginIfNeeded();
     s.collector.send(punctuation);
     await s.committer.commit();
@@ -377,7 +383,7 @@ describe("Committer", () => {
     expect(s.calls.slice(-2)).toEqual(["sendOffsets in@1", "commit"]);
     // The partition moved away and came back at 50 (another worker committed meanwhile): 50, never this worker's
     // older 1, which would move the group's offset back.
-    s.committer.noteStarts([{ topic: "in", partition: 0, offset: 50, committed: true }]);
+    s.committer.noteStarts([startedAt(50)]);
     s.collector.send(punctuation);
     await s.committer.commit();
     expect(s.calls.slice(-2)).toEqual(["sendOffsets in@50", "commit"]);

@@ -40,7 +40,7 @@ import { changelogTopic } from "../builder.js";
 import type { RecordCollector } from "./record-collector.js";
 import type { TaskManager } from "./task-manager.js";
 import { applyStaged, stageChangelogs, type StagedWrites } from "./task-stores.js";
-import { encodeCommitMetadata } from "./start-offsets.js";
+import { encodeCommitMetadata, type StartOffset } from "./start-offsets.js";
 import { armedFault, faultPoint } from "./test-faults.js";
 import type { RuntimeContext } from "./context.js";
 import type { Health } from "./health.js";
@@ -155,11 +155,9 @@ export class Committer {
   }
 
   /** Where input partitions start: those that start from the group's committed offset remember it. */
-  noteStarts(
-    starts: ReadonlyArray<{ topic: string; partition: number; offset: number; committed: boolean }>,
-  ): void {
+  noteStarts(starts: readonly StartOffset[]): void {
     for (const s of starts)
-      if (s.committed) this.#sinceStart.set(tpKey(s.topic, s.partition), s.offset);
+      if (s.decision.kind === "committed") this.#sinceStart.set(tpKey(s.topic, s.partition), s.offset);
       else this.#sinceStart.delete(tpKey(s.topic, s.partition));
   }
 
@@ -208,7 +206,9 @@ export class Committer {
       // Nothing to commit. Tasks about to close (a revoke, a stop) still want their stores checkpointed, and a
       // checkpoint needs proof that this worker still owns the partitions: the offsets it committed last are
       // committed again, which the group coordinator takes only under this worker's generation.
-      offsets = this.#checkpointRequested ? this.#lastCommittedOffsets().map(withStreamTime) : [];
+      // Only for the tasks whose stores wait for a checkpoint (none when no store does).
+      const waiting = new Set([...this.#uncheckpointed.values()].map((sp) => sp.partition));
+      offsets = this.#checkpointRequested ? this.#ownershipOffsets(waiting).map(withStreamTime) : [];
       if (offsets.length === 0) {
         // An open, empty transaction stays open for the next records. The broker has not seen it (begin is local
         // until a record or offset is added), so its age, which tells a broker's timeout abort from a twin's fence
@@ -294,31 +294,16 @@ export class Committer {
   }
 
   /**
-   * For every input partition of this worker's tasks, the group's committed offset as this worker knows it since the
-   * partition started here: committing it again changes nothing but proves ownership.
+   * For every input partition of this worker's tasks (of those with a task partition in `only`, if given), the
+   * group's committed offset as this worker knows it since the partition started here: committing it again changes
+   * nothing but proves ownership.
    */
-  #ownershipOffsets(): TopicPartitionOffset[] {
-    const offsets: TopicPartitionOffset[] = [];
-    for (const a of this.d.tasks.tasks.values())
-      for (const tp of a.partitions) {
-        const key = tpKey(tp.topic, tp.partition);
-        const offset = this.#sinceStart.get(key);
-        if (offset !== undefined) offsets.push({ topic: tp.topic, partition: tp.partition, offset });
-      }
-    return offsets;
-  }
-
-  /**
-   * The offsets this worker committed last for the input partitions of its tasks whose stores wait for a checkpoint
-   * (none when no store does).
-   */
-  #lastCommittedOffsets(): TopicPartitionOffset[] {
-    const tasks = new Set([...this.#uncheckpointed.values()].map((sp) => sp.partition));
+  #ownershipOffsets(only?: ReadonlySet<number>): TopicPartitionOffset[] {
     const offsets: TopicPartitionOffset[] = [];
     for (const a of this.d.tasks.tasks.values()) {
-      if (!tasks.has(a.task.partition)) continue;
+      if (only && !only.has(a.task.partition)) continue;
       for (const tp of a.partitions) {
-        const offset = this.committedOffsets.get(tpKey(tp.topic, tp.partition));
+        const offset = this.#sinceStart.get(tpKey(tp.topic, tp.partition));
         if (offset !== undefined) offsets.push({ topic: tp.topic, partition: tp.partition, offset });
       }
     }

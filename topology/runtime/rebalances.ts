@@ -310,7 +310,7 @@ export class Rebalancer {
     for (const s of starts)
       if (s.decision.kind !== "committed")
         this.d.metrics?.offsetResets.inc({ topic: s.topic, reason: s.decision.kind });
-    this.d.committer.noteStarts(starts.map((s) => ({ ...s, committed: s.decision.kind === "committed" })));
+    this.d.committer.noteStarts(starts);
     return starts;
   }
 
